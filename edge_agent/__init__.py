@@ -1,0 +1,1 @@
+"""Store edge agent: capture -> detect -> seats -> state -> store -> uplink."""

@@ -1,0 +1,134 @@
+"""Edge configuration from TOML (``edge.toml``), validated into typed structs.
+
+A broken file raises ``ConfigError`` with the file name and the field at fault.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import msgspec
+
+from protocol.messages import SeatDef, StateRules
+from protocol.topics import DEFAULT_PREFIX, TopicError, validate_id
+
+DEFAULT_ITEM_CLASSES = [
+    "backpack", "handbag", "suitcase", "laptop", "book", "cup", "bottle", "cell phone", "umbrella",
+]
+
+
+class ConfigError(ValueError):
+    """The configuration file cannot be used; the message says where and why."""
+
+
+class EdgeSection(msgspec.Struct, forbid_unknown_fields=True):
+    store_id: str
+    edge_id: str = "edge1"
+    data_dir: str = "/var/lib/seat-edge"
+    sample_interval_s: float = 2.0  # one detection tick per channel every N seconds
+
+
+class MqttSection(msgspec.Struct, forbid_unknown_fields=True):
+    host: str = "127.0.0.1"
+    port: int = 1883
+    topic_prefix: str = DEFAULT_PREFIX
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+    keepalive_s: int = 30
+
+
+class ModelSection(msgspec.Struct, forbid_unknown_fields=True):
+    # A weights file path or an ultralytics model name (e.g. "yolo11n.pt").
+    weights: str = "yolo11n.pt"
+    device: str = "auto"  # auto | cpu | cuda | cuda:0
+    imgsz: int = 640
+    conf: float = 0.25  # default confidence threshold
+    half: str = "auto"  # auto | on | off (half precision only on CUDA where it helps)
+    # Which model classes mean a person and which mean belongings: per model, not fixed COCO.
+    person_classes: list[str] = ["person"]
+    item_classes: list[str] = DEFAULT_ITEM_CLASSES
+    class_conf: dict[str, float] = {}  # per-class confidence thresholds
+    max_batch: int = 16
+
+
+class SeatsSection(msgspec.Struct, forbid_unknown_fields=True):
+    person_overlap_min: float = 0.25  # fraction of the person box's lower part inside the seat
+    person_lower_fraction: float = 0.6  # use the lower part of the box (torso/lap over the desk)
+    item_overlap_min: float = 0.5  # fraction of an item box inside the seat
+    change_threshold: float = 0.12  # reference-image change score that counts as "items"
+    use_reference: bool = True
+
+
+class ChannelSection(msgspec.Struct, forbid_unknown_fields=True):
+    id: int
+    url: str  # rtsp://..., a video file, or a folder of images (cycled, for demos/tests)
+    name: str = ""
+    keyframes_only: bool = False  # PyAV skip_frame decode; cheap when sampling every 1-5 s
+
+
+class LocalUiSection(msgspec.Struct, forbid_unknown_fields=True):
+    enabled: bool = True
+    # LAN address of the box; never all interfaces by default.
+    listen: str = "127.0.0.1"
+    port: int = 8088
+    password_hash: str | None = None  # argon2 hash, set by `seat-edge install`
+
+
+class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True):
+    edge: EdgeSection
+    mqtt: MqttSection = MqttSection()
+    model: ModelSection = ModelSection()
+    seat_rules: SeatsSection = SeatsSection()
+    state: StateRules = StateRules()
+    local_ui: LocalUiSection = LocalUiSection()
+    channels: list[ChannelSection] = []
+    seats: list[SeatDef] = []
+    config_version: int = 0  # version of the seat layout; the hub's pushes carry higher ones
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.edge.data_dir)
+
+
+def validate_layout(channels: list[int], seats: list[SeatDef]) -> None:
+    """Seat layout checks shared by the TOML loader and hub-pushed configs."""
+    from edge_agent.layout import check_layout  # late import: geometry lives there
+
+    check_layout(channels, seats)
+
+
+def parse_config(data: dict, source: str = "<config>") -> EdgeConfig:
+    try:
+        cfg = msgspec.convert(data, EdgeConfig)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    try:
+        validate_id(cfg.edge.store_id, "store id")
+        validate_id(cfg.edge.edge_id, "edge id")
+    except TopicError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    ids = [c.id for c in cfg.channels]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"{source}: duplicate channel ids {sorted(ids)}")
+    try:
+        validate_layout(ids, cfg.seats)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    if cfg.edge.sample_interval_s <= 0:
+        raise ConfigError(f"{source}: edge.sample_interval_s must be > 0")
+    return cfg
+
+
+def load_config(path: str | Path) -> EdgeConfig:
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: file not found (copy edge.toml.example and edit it)") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+    return parse_config(data, str(p))

