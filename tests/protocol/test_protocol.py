@@ -1,0 +1,144 @@
+"""Protocol: round trips (hypothesis), topic building/parsing, and one error type for bad input."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from protocol import (
+    SCHEMA_VERSION,
+    Birth,
+    ChannelHealth,
+    Config,
+    ConfigAck,
+    Death,
+    Delta,
+    Event,
+    Evidence,
+    Health,
+    ProtocolError,
+    SeatDef,
+    SeatSnapshot,
+    SnapshotRequest,
+    StateRules,
+    TopicError,
+    TopicSpace,
+    decode,
+    decode_json,
+    encode,
+    encode_json,
+)
+
+ids = st.from_regex(r"[a-z0-9][a-z0-9_-]{0,20}", fullmatch=True)
+seat_ids = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,10}", fullmatch=True)
+times = st.floats(min_value=0, max_value=4e9, allow_nan=False)
+unit = st.floats(min_value=0, max_value=1, allow_nan=False)
+states = st.sampled_from(["empty", "occupied", "away", "abandoned", "unknown"])
+points = st.tuples(unit, unit)
+seat_defs = st.builds(
+    SeatDef, seat_id=seat_ids, channel=st.integers(1, 16), polygon=st.lists(points, min_size=3, max_size=8),
+    label=st.text(max_size=10), type=st.sampled_from(["desk", "booth"]), active=st.booleans(),
+)
+snapshots = st.builds(SeatSnapshot, seat_id=seat_ids, state=states, since=times)
+evidence = st.builds(
+    Evidence, person_overlap=unit, person_conf=unit, item_count=st.integers(0, 20),
+    item_classes=st.lists(st.sampled_from(["laptop", "book", "cup"]), max_size=3),
+    change_score=st.none() | unit,
+)
+edge_common = dict(store_id=ids, edge_id=ids, boot_id=st.uuids().map(str), seq=st.integers(0, 2**53), ts=times)
+health = st.builds(
+    ChannelHealth, channel=st.integers(1, 16), online=st.booleans(), fps=unit,
+    last_frame_age_s=st.none() | times, reconnects=st.integers(0, 1000), last_error=st.none() | st.text(max_size=20),
+)
+
+messages = st.one_of(
+    st.builds(Birth, **edge_common, config_version=st.integers(0, 1000), seats=st.lists(seat_defs, max_size=4),
+              states=st.lists(snapshots, max_size=4)),
+    st.builds(Delta, **edge_common, changes=st.lists(snapshots, max_size=5), historical=st.booleans()),
+    st.builds(Event, **edge_common, seat_id=seat_ids, from_state=states, to_state=states, at=times,
+              evidence=evidence, historical=st.booleans()),
+    st.builds(Health, **edge_common, channels=st.lists(health, max_size=3), outbox_depth=st.integers(0, 10**6)),
+    st.builds(Death, **edge_common, reason=st.sampled_from(["lost", "shutdown"])),
+    st.builds(ConfigAck, **edge_common, version=st.integers(0, 10**6), ok=st.booleans(),
+              error=st.none() | st.text(max_size=30)),
+    st.builds(Config, store_id=ids, edge_id=ids, ts=times, version=st.integers(0, 10**6),
+              seats=st.lists(seat_defs, max_size=3), rules=st.builds(StateRules)),
+    st.builds(SnapshotRequest, store_id=ids, edge_id=ids, ts=times, reason=st.text(max_size=10)),
+)
+
+
+@given(messages)
+@settings(max_examples=300)
+def test_msgpack_round_trip(msg):
+    assert decode(encode(msg)) == msg
+
+
+@given(messages)
+@settings(max_examples=100)
+def test_json_round_trip(msg):
+    assert decode_json(encode_json(msg)) == msg
+
+
+@given(st.binary(max_size=200))
+@settings(max_examples=300)
+def test_random_bytes_raise_protocol_error_only(data):
+    try:
+        decode(data)
+    except ProtocolError:
+        pass
+
+
+def test_other_schema_version_is_rejected():
+    msg = Death(store_id="s1", edge_id="e1", boot_id="b", seq=1, ts=1.0, v=SCHEMA_VERSION + 1)
+    with pytest.raises(ProtocolError, match="schema version"):
+        decode(encode(msg))
+
+
+def test_foreign_payloads_raise_protocol_error():
+    for payload in (b"", b"hello", msgspec.msgpack.encode({"kind": "pizza"}), msgspec.msgpack.encode([1, 2]),
+                    msgspec.msgpack.encode({"kind": "delta", "store_id": "s"})):
+        with pytest.raises(ProtocolError):
+            decode(payload)
+
+
+def test_expect_restricts_kinds():
+    msg = Death(store_id="s1", edge_id="e1", boot_id="b", seq=1, ts=1.0)
+    with pytest.raises(ProtocolError, match="unexpected"):
+        decode(encode(msg), expect=Config)
+    assert decode(encode(msg), expect=(Death, Birth)) == msg
+
+
+@given(ids, ids, st.sampled_from(["birth", "delta", "event", "health", "death", "config_ack", "config",
+                                   "snapshot_request"]))
+def test_topic_round_trip(store, edge, kind):
+    space = TopicSpace()
+    t = space.parse(space.topic(store, edge, kind))
+    assert (t.store_id, t.edge_id, t.kind) == (store, edge, kind)
+
+
+@pytest.mark.parametrize("bad", ["", "Oryu", "a/b", "+", "#", "a b", "x" * 64, "-lead", "é"])
+def test_bad_ids_are_rejected(bad):
+    with pytest.raises(TopicError):
+        TopicSpace().topic(bad, "edge1", "delta")
+    with pytest.raises(TopicError):
+        TopicSpace().topic("store", bad, "delta")
+
+
+@pytest.mark.parametrize("topic", [
+    "seat/v1/s/e", "seat/v1/s/e/delta/extra", "other/v1/s/e/delta", "seat/v1/S/e/delta",
+    "seat/v1/s/e/pizza", "seat/v1/+/e/delta", "seat/v2/s/e/delta",
+])
+def test_bad_topics_are_rejected(topic):
+    with pytest.raises(TopicError):
+        TopicSpace().parse(topic)
+
+
+def test_custom_prefix_and_filters():
+    space = TopicSpace("test-ab12/seat/v1")
+    assert space.topic("oryudong", "edge1", "delta") == "test-ab12/seat/v1/oryudong/edge1/delta"
+    assert space.edge_filter() == "test-ab12/seat/v1/+/+/+"
+    assert space.shared_edge_filter("g") == "$share/g/test-ab12/seat/v1/+/+/+"
+    with pytest.raises(TopicError):
+        TopicSpace("bad/+/prefix")
