@@ -47,8 +47,8 @@ class ModelSection(msgspec.Struct, forbid_unknown_fields=True):
     conf: float = 0.25  # default confidence threshold
     half: str = "auto"  # auto | on | off (half precision only on CUDA where it helps)
     # Which model classes mean a person and which mean belongings: per model, not fixed COCO.
-    person_classes: list[str] = ["person"]
-    item_classes: list[str] = DEFAULT_ITEM_CLASSES
+    person_classes: list[str] = msgspec.field(default_factory=lambda: ["person"])
+    item_classes: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_ITEM_CLASSES))
     class_conf: dict[str, float] = {}  # per-class confidence thresholds
     max_batch: int = 16
 
