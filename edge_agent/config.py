@@ -22,14 +22,14 @@ class ConfigError(ValueError):
     """The configuration file cannot be used; the message says where and why."""
 
 
-class EdgeSection(msgspec.Struct, forbid_unknown_fields=True):
+class EdgeSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     store_id: str
     edge_id: str = "edge1"
     data_dir: str = "/var/lib/seat-edge"
     sample_interval_s: float = 2.0  # one detection tick per channel every N seconds
 
 
-class MqttSection(msgspec.Struct, forbid_unknown_fields=True):
+class MqttSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     host: str = "127.0.0.1"
     port: int = 1883
     topic_prefix: str = DEFAULT_PREFIX
@@ -39,7 +39,7 @@ class MqttSection(msgspec.Struct, forbid_unknown_fields=True):
     keepalive_s: int = 30
 
 
-class ModelSection(msgspec.Struct, forbid_unknown_fields=True):
+class ModelSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     # A weights file path or an ultralytics model name (e.g. "yolo11n.pt").
     weights: str = "yolo11n.pt"
     device: str = "auto"  # auto | cpu | cuda | cuda:0
@@ -53,7 +53,7 @@ class ModelSection(msgspec.Struct, forbid_unknown_fields=True):
     max_batch: int = 16
 
 
-class SeatsSection(msgspec.Struct, forbid_unknown_fields=True):
+class SeatsSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     person_overlap_min: float = 0.25  # fraction of the person box's lower part inside the seat
     person_lower_fraction: float = 0.6  # use the lower part of the box (torso/lap over the desk)
     item_overlap_min: float = 0.5  # fraction of an item box inside the seat
@@ -61,14 +61,14 @@ class SeatsSection(msgspec.Struct, forbid_unknown_fields=True):
     use_reference: bool = True
 
 
-class ChannelSection(msgspec.Struct, forbid_unknown_fields=True):
+class ChannelSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     id: int
     url: str  # rtsp://..., a video file, or a folder of images (cycled, for demos/tests)
     name: str = ""
     keyframes_only: bool = False  # PyAV skip_frame decode; cheap when sampling every 1-5 s
 
 
-class LocalUiSection(msgspec.Struct, forbid_unknown_fields=True):
+class LocalUiSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     enabled: bool = True
     # LAN address of the box; never all interfaces by default.
     listen: str = "127.0.0.1"
@@ -76,7 +76,7 @@ class LocalUiSection(msgspec.Struct, forbid_unknown_fields=True):
     password_hash: str | None = None  # argon2 hash, set by `seat-edge install`
 
 
-class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True):
+class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     edge: EdgeSection
     mqtt: MqttSection = MqttSection()
     model: ModelSection = ModelSection()
