@@ -1,0 +1,1 @@
+"""The central hub: MQTT ingest into PostgreSQL/SQLite, dashboards, API, config push."""

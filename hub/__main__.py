@@ -1,0 +1,3 @@
+from hub.cli import app
+
+app(prog_name="seat-hub")

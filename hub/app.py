@@ -1,0 +1,119 @@
+"""The hub's Litestar app factory.
+
+``app.state`` carries: ``settings`` (HubSettings), ``engine``, ``sessionmaker``, ``live``
+(LiveHub: ``await live.publish(store_id, payload)`` reaches that store's WebSocket clients),
+``metrics`` (HubMetrics), ``writer`` (IngestWriter) and ``mqtt`` (MqttIngest, or None when
+started with ``start_mqtt=False``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from litestar import Litestar, MediaType, Request, Response
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi.config import OpenAPIConfig
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from hub import queries
+from hub.api import StoresApi, healthz, metrics, provide_session
+from hub.config_push import LayoutError
+from hub.db.migrate import upgrade_async
+from hub.db.session import make_engine, make_sessionmaker
+from hub.ingest import IngestWriter
+from hub.live import LiveHub
+from hub.metrics import HubMetrics
+from hub.mqtt_consumer import MqttIngest, MqttUnavailable
+from hub.pages import Pages, live_store
+from hub.settings import HubSettings
+from protocol import TopicSpace
+
+log = logging.getLogger("hub.app")
+UI_DIR = Path(__file__).resolve().parent.parent / "ui"
+
+
+def _optional(module: str):
+    """Modules another part of the hub provides (stats, alerts): used when present. A module that
+    exists but fails to import raises, so a broken install is never silently half-working."""
+    if importlib.util.find_spec(module) is None:
+        return None
+    return importlib.import_module(module)
+
+
+async def _maybe_await(value) -> None:
+    if inspect.isawaitable(value):
+        await value
+
+
+def _error(status: int):
+    def handler(request: Request, exc: Exception) -> Response:
+        body: dict = {"status_code": status, "detail": str(exc)}
+        if isinstance(exc, LayoutError):
+            body["problems"] = exc.problems
+        return Response(body, status_code=status, media_type=MediaType.JSON)
+
+    return handler
+
+
+def create_app(settings: HubSettings, *, start_mqtt: bool = True, migrate: bool = False) -> Litestar:
+    """Build the hub. ``migrate=True`` upgrades the schema at start (the CLI migrates before
+    serving instead); tests and the demo may use it."""
+    engine = make_engine(settings.database.url)
+    sessionmaker = make_sessionmaker(engine)
+    live = LiveHub()
+    hub_metrics = HubMetrics()
+    writer = IngestWriter(sessionmaker, TopicSpace(settings.mqtt.topic_prefix))
+    alerting = _optional("hub.alerting")
+    api_stats = _optional("hub.api_stats")
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar):
+        if migrate:
+            await upgrade_async(engine)
+        ingest = MqttIngest(settings, writer, live, hub_metrics) if start_mqtt else None
+        app.state.mqtt = ingest
+        if ingest is not None:
+            await ingest.start()
+        alert_service = None
+        if alerting is not None and hasattr(alerting, "AlertService"):
+            alert_service = alerting.AlertService(settings, sessionmaker, live)
+            await _maybe_await(alert_service.start())
+        app.state.alerts = alert_service
+        try:
+            yield
+        finally:
+            if alert_service is not None:
+                await _maybe_await(alert_service.stop())
+            if ingest is not None:
+                await ingest.stop()
+            await engine.dispose()
+
+    handlers: list = [healthz, metrics, StoresApi, Pages, live_store,
+                      create_static_files_router(path="/static", directories=[UI_DIR / "static"])]
+    if api_stats is not None and hasattr(api_stats, "router"):
+        handlers.append(api_stats.router)
+
+    return Litestar(
+        route_handlers=handlers,
+        dependencies={"db": Provide(provide_session)},
+        lifespan=[lifespan],
+        state=State({
+            "settings": settings, "engine": engine, "sessionmaker": sessionmaker, "live": live,
+            "metrics": hub_metrics, "writer": writer, "mqtt": None, "alerts": None,
+        }),
+        template_config=TemplateConfig(directory=UI_DIR / "templates", engine=JinjaTemplateEngine),
+        openapi_config=OpenAPIConfig(title="seat-hub", version="1.0.0", path="/schema"),
+        exception_handlers={
+            queries.NotFound: _error(404),
+            LayoutError: _error(400),
+            MqttUnavailable: _error(503),
+        },
+    )

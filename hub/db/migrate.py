@@ -1,0 +1,54 @@
+"""Run the Alembic migrations programmatically (``seat-hub migrate`` and ``serve`` at start)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.db.session import make_engine
+
+HUB_DIR = Path(__file__).resolve().parent.parent
+
+
+def alembic_config(url: str | None = None) -> Config:
+    cfg = Config(str(HUB_DIR / "alembic.ini"))
+    cfg.set_main_option("script_location", str(HUB_DIR / "migrations"))
+    if url:
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+async def upgrade_async(engine: AsyncEngine, revision: str = "head") -> None:
+    """Upgrade the database behind ``engine`` in place (call from async code)."""
+
+    def run(sync_conn) -> None:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = sync_conn
+        command.upgrade(cfg, revision)
+
+    async with engine.begin() as conn:
+        await conn.run_sync(run)
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Upgrade from sync code (the CLI). Must not be called inside a running event loop."""
+
+    async def main() -> None:
+        engine = make_engine(url)
+        try:
+            await upgrade_async(engine, revision)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    async with engine.connect() as conn:
+        return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())

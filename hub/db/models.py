@@ -1,0 +1,180 @@
+"""SQLAlchemy 2 typed models: the hub's system of record.
+
+Time convention (every time column): UNIX epoch seconds as a double (UTC), the same as on the
+wire. Seat times (``since``, ``at``) are frame capture times from the edge; ``last_seen``,
+``received_at``, ``created_at`` are hub clock. Portable between PostgreSQL and SQLite.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, Double, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# BIGINT autoincrement on PostgreSQL, INTEGER PRIMARY KEY (rowid) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {float: Double(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+class Store(Base):
+    __tablename__ = "stores"
+    id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[float]
+
+
+class Edge(Base):
+    """One edge agent. ``boot_id``/``last_seq`` drive gap detection; ``online`` is the
+    edge-down signal the alert service watches."""
+
+    __tablename__ = "edges"
+    store_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    edge_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    boot_id: Mapped[str] = mapped_column(String(64), default="")
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_seen: Mapped[float]  # hub clock, last message of any kind
+    online: Mapped[bool] = mapped_column(Boolean, default=True)
+    offline_since: Mapped[float | None]
+    config_version: Mapped[int] = mapped_column(Integer, default=0)  # applied on the edge
+    # A snapshot request is outstanding (sent at this hub time); cleared by the next birth.
+    snapshot_requested_at: Mapped[float | None]
+    outbox_depth: Mapped[int] = mapped_column(Integer, default=0)
+    outbox_dropped: Mapped[int] = mapped_column(Integer, default=0)
+    rules: Mapped[dict[str, Any] | None]
+
+
+class Channel(Base):
+    """Latest health of one camera channel (from health messages)."""
+
+    __tablename__ = "channels"
+    store_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    edge_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    channel: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    online: Mapped[bool] = mapped_column(Boolean, default=True)
+    fps: Mapped[float] = mapped_column(default=0.0)
+    last_frame_age_s: Mapped[float | None]
+    latency_ms: Mapped[float | None]
+    reconnects: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[float]
+
+
+class Seat(Base):
+    __tablename__ = "seats"
+    store_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    seat_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    edge_id: Mapped[str] = mapped_column(String(63))
+    channel: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    type: Mapped[str] = mapped_column(String(40), default="desk")
+    polygon: Mapped[list[Any]]  # [[x, y], ...] normalised 0..1
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class SeatStateRow(Base):
+    """Current state of a seat. ``observed_at`` (edge clock) orders updates so a replayed
+    (historical) delta never overwrites a newer state."""
+
+    __tablename__ = "seat_states"
+    store_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    seat_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    since: Mapped[float]  # capture time the seat entered this state
+    observed_at: Mapped[float]
+    updated_at: Mapped[float]  # hub clock
+    edge_id: Mapped[str] = mapped_column(String(63))
+
+
+class SeatEvent(Base):
+    """One seat transition. ``at`` is the capture time of the confirming frame (epoch s)."""
+
+    __tablename__ = "seat_events"
+    __table_args__ = (
+        UniqueConstraint("edge_id", "boot_id", "seq", name="uq_seat_events_edge_boot_seq"),
+        Index("ix_seat_events_store_at", "store_id", "at", "id"),
+        Index("ix_seat_events_store_seat_at", "store_id", "seat_id", "at"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    store_id: Mapped[str] = mapped_column(String(63))
+    seat_id: Mapped[str] = mapped_column(String(63))
+    edge_id: Mapped[str] = mapped_column(String(63))
+    boot_id: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    from_state: Mapped[str] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    at: Mapped[float]
+    evidence: Mapped[dict[str, Any]]
+    historical: Mapped[bool] = mapped_column(Boolean, default=False)
+    received_at: Mapped[float]
+
+
+class Ingested(Base):
+    """Dedupe keys of every sequenced edge message (insert-or-ignore decides 'new or redelivery')."""
+
+    __tablename__ = "ingested"
+    edge_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    boot_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    store_id: Mapped[str] = mapped_column(String(63))
+    kind: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[float] = mapped_column(index=True)
+
+
+class HourlyStat(Base):
+    """Per seat and hour, time-weighted from transitions (written by the stats service)."""
+
+    __tablename__ = "hourly_stats"
+    store_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    seat_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    hour_start: Mapped[float] = mapped_column(primary_key=True)  # epoch s, aligned to the hour (UTC)
+    occupied_s: Mapped[float] = mapped_column(default=0.0)
+    vacant_s: Mapped[float] = mapped_column(default=0.0)
+    away_s: Mapped[float] = mapped_column(default=0.0)
+    abandoned_s: Mapped[float] = mapped_column(default=0.0)
+    unknown_s: Mapped[float] = mapped_column(default=0.0)
+    entries: Mapped[int] = mapped_column(Integer, default=0)
+    stays: Mapped[int] = mapped_column(Integer, default=0)
+    stay_s_total: Mapped[float] = mapped_column(default=0.0)
+
+
+class Alert(Base):
+    """Written by the alert service; the dashboard reads open ones."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_store_opened", "store_id", "opened_at"), Index("ix_alerts_dedupe", "dedupe_key"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    store_id: Mapped[str] = mapped_column(String(63))
+    seat_id: Mapped[str | None] = mapped_column(String(63))
+    edge_id: Mapped[str | None] = mapped_column(String(63))
+    kind: Mapped[str] = mapped_column(String(40))
+    priority: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text, default="")
+    opened_at: Mapped[float]
+    closed_at: Mapped[float | None]
+    last_sent_at: Mapped[float | None]
+    delivered: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    dedupe_key: Mapped[str] = mapped_column(String(300))
+
+
+class ConfigRow(Base):
+    """Desired ROI config versions pushed to an edge, and what the edge answered."""
+
+    __tablename__ = "configs"
+    __table_args__ = (UniqueConstraint("store_id", "edge_id", "version", name="uq_configs_edge_version"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    store_id: Mapped[str] = mapped_column(String(63))
+    edge_id: Mapped[str] = mapped_column(String(63))
+    version: Mapped[int] = mapped_column(Integer)
+    seats: Mapped[list[Any]]
+    rules: Mapped[dict[str, Any]]
+    created_at: Mapped[float]
+    acked_version: Mapped[int | None] = mapped_column(Integer)
+    ack_error: Mapped[str | None] = mapped_column(Text)
+    acked_at: Mapped[float | None]

@@ -1,0 +1,405 @@
+"""Ingest: decode edge messages and write one batch per transaction.
+
+Semantics (see DESIGN.md, "Wire protocol"):
+- Redeliveries are dropped by insert-or-ignore on ``ingested`` (edge_id, boot_id, seq); events
+  additionally carry a unique key, so a transition is stored exactly once.
+- Birth: the edge's full picture; upserts store, edge, channels, seats and states, and resets the
+  expected sequence for that boot.
+- Sequence gap within a boot, a live message from an unknown boot (birth missed), or a message
+  from an edge we had marked offline: one ``SnapshotRequest`` until the next birth.
+- Historical (replayed) deltas and events are stored but never overwrite a newer current state:
+  each state row keeps ``observed_at`` (edge clock) and only a newer observation replaces it.
+  Births and deaths are authoritative and always apply.
+- Death, or silence past ``edge_timeout_s``: edge offline, all its seats ``unknown`` since then
+  (hub clock: a Last Will's own timestamp is its connect time, so it cannot be trusted).
+- No I/O besides the database: the MQTT consumer feeds raw messages in and publishes what
+  ``BatchResult`` asks for (snapshot requests, live updates).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from sqlalchemy import select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.db.models import Channel, ConfigRow, Edge, Ingested, Seat, SeatEvent, SeatStateRow, Store
+from protocol import (
+    Birth,
+    ConfigAck,
+    Death,
+    Delta,
+    EdgeMessage,
+    Event,
+    Health,
+    ProtocolError,
+    SnapshotRequest,
+    TopicError,
+    TopicSpace,
+    decode,
+)
+
+log = logging.getLogger("hub.ingest")
+
+_EDGE_TYPES = (Birth, Delta, Event, Health, Death, ConfigAck)
+SNAPSHOT_RETRY_S = 60.0
+_CHUNK = 500  # rows per multi-row statement (stays far below driver parameter limits)
+
+
+class IngestError(ValueError):
+    """A message the hub will not accept (malformed, foreign topic, topic/payload mismatch)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    topic: str
+    payload: bytes
+    received_at: float
+
+
+@dataclass
+class BatchResult:
+    written: int = 0
+    duplicates: int = 0
+    dropped: int = 0
+    gaps: int = 0
+    seat_changes: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+    snapshot_requests: list[SnapshotRequest] = field(default_factory=list)
+    live: dict[str, dict[str, Any]] = field(default_factory=dict)  # store_id -> update payload
+
+
+def parse_message(raw: RawMessage, topics: TopicSpace) -> EdgeMessage:
+    """Topic and payload must agree: store, edge and kind; only edge -> hub kinds are accepted."""
+    try:
+        t = topics.parse(raw.topic)
+    except TopicError as exc:
+        raise IngestError(str(exc)) from None
+    try:
+        msg = decode(raw.payload, expect=_EDGE_TYPES)
+    except ProtocolError as exc:
+        raise IngestError(str(exc)) from None
+    kind = type(msg).__struct_config__.tag
+    if (msg.store_id, msg.edge_id, kind) != (t.store_id, t.edge_id, t.kind):
+        raise IngestError(
+            f"payload says {msg.store_id}/{msg.edge_id}/{kind} but arrived on {t.store_id}/{t.edge_id}/{t.kind}"
+        )
+    return msg
+
+
+def _insert(session: AsyncSession, table):
+    """Dialect insert with ON CONFLICT support (the same API on PostgreSQL and SQLite)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def _chunks(rows: list, n: int = _CHUNK):
+    for i in range(0, len(rows), n):
+        yield rows[i : i + n]
+
+
+async def insert_ignore(session: AsyncSession, model, rows: list[dict[str, Any]], key: list[str]) -> set[tuple]:
+    """Insert rows, skipping those whose ``key`` exists; returns the keys actually inserted."""
+    inserted: set[tuple] = set()
+    cols = [getattr(model, k) for k in key]
+    for chunk in _chunks(rows):
+        stmt = _insert(session, model).values(chunk).on_conflict_do_nothing(index_elements=key).returning(*cols)
+        inserted.update(tuple(r) for r in (await session.execute(stmt)).all())
+    return inserted
+
+
+async def upsert(session: AsyncSession, model, rows: list[dict[str, Any]], key: list[str]) -> None:
+    if not rows:
+        return
+    for chunk in _chunks(rows):
+        stmt = _insert(session, model).values(chunk)
+        cols = {c: stmt.excluded[c] for c in chunk[0] if c not in key}
+        stmt = stmt.on_conflict_do_update(index_elements=key, set_=cols) if cols else stmt.on_conflict_do_nothing()
+        await session.execute(stmt)
+
+
+def _state_row(store_id: str, seat_id: str, edge_id: str, state: str, since: float, observed: float, now: float):
+    return {
+        "store_id": store_id,
+        "seat_id": seat_id,
+        "edge_id": edge_id,
+        "state": state,
+        "since": since,
+        "observed_at": observed,
+        "updated_at": now,
+    }
+
+
+class _Batch:
+    """In-memory view of the rows one batch touches; flushed in one transaction."""
+
+    def __init__(self, session: AsyncSession, now: float, result: BatchResult) -> None:
+        self.s = session
+        self.now = now
+        self.result = result
+        self.edges: dict[tuple[str, str], Edge] = {}
+        self.states: dict[tuple[str, str], dict[str, Any]] = {}
+        self.dirty_states: set[tuple[str, str]] = set()
+        self.events: list[dict[str, Any]] = []
+        self.stores: set[str] = set()
+        self.pending_acks: list[ConfigAck] = []
+        self.births: list[Birth] = []
+        self.healths: list[tuple[Edge, Health]] = []
+
+    async def load(self, msgs: list[EdgeMessage]) -> None:
+        pairs = {(m.store_id, m.edge_id) for m in msgs}
+        self.stores = {m.store_id for m in msgs}
+        rows = (await self.s.execute(select(Edge).where(tuple_(Edge.store_id, Edge.edge_id).in_(pairs)))).scalars()
+        self.edges = {(e.store_id, e.edge_id): e for e in rows}
+        res = await self.s.execute(select(SeatStateRow).where(SeatStateRow.store_id.in_(self.stores)))
+        for r in res.scalars():
+            self.states[(r.store_id, r.seat_id)] = _state_row(
+                r.store_id, r.seat_id, r.edge_id, r.state, r.since, r.observed_at, r.updated_at
+            )
+
+    # -- helpers -------------------------------------------------------------------------
+    def _live(self, store_id: str) -> dict[str, Any]:
+        return self.result.live.setdefault(store_id, {"type": "update", "seats": {}, "edges": {}})
+
+    def set_state(self, store_id: str, seat_id: str, edge_id: str, state: str, since: float, observed: float,
+                  force: bool = False) -> None:
+        key = (store_id, seat_id)
+        cur = self.states.get(key)
+        if cur is not None and not force and observed < cur["observed_at"]:
+            return  # an older observation (replayed from an outbox) never replaces a newer one
+        if cur is not None and cur["state"] == state and cur["since"] == since and cur["edge_id"] == edge_id:
+            cur["observed_at"] = max(cur["observed_at"], observed) if not force else observed
+            self.dirty_states.add(key)
+            return
+        self.states[key] = _state_row(store_id, seat_id, edge_id, state, since, observed, self.now)
+        self.dirty_states.add(key)
+        self.result.seat_changes += 1
+        self._live(store_id)["seats"][seat_id] = {"seat_id": seat_id, "state": state, "since": since}
+
+    def edge_live(self, e: Edge) -> None:
+        self._live(e.store_id)["edges"][e.edge_id] = {
+            "edge_id": e.edge_id, "online": e.online, "last_seen": e.last_seen,
+        }
+
+    def request_snapshot(self, e: Edge, reason: str) -> None:
+        if e.snapshot_requested_at is not None and self.now - e.snapshot_requested_at < SNAPSHOT_RETRY_S:
+            return  # once per gap: the next birth clears it (asked again only if none came)
+        e.snapshot_requested_at = self.now
+        self.result.snapshot_requests.append(
+            SnapshotRequest(store_id=e.store_id, edge_id=e.edge_id, ts=self.now, reason=reason)
+        )
+
+    def edge_for(self, m: EdgeMessage) -> Edge:
+        key = (m.store_id, m.edge_id)
+        e = self.edges.get(key)
+        if e is None:
+            e = Edge(
+                store_id=m.store_id, edge_id=m.edge_id, boot_id="", last_seq=0, last_seen=self.now, online=True,
+                offline_since=None, config_version=0, snapshot_requested_at=None, outbox_depth=0, outbox_dropped=0,
+            )
+            self.s.add(e)
+            self.edges[key] = e
+        return e
+
+    # -- message kinds -------------------------------------------------------------------
+    def apply(self, m: EdgeMessage) -> None:
+        e = self.edge_for(m)
+        historical = bool(getattr(m, "historical", False))
+        was_offline = not e.online
+        if not isinstance(m, Death):
+            e.last_seen = max(e.last_seen or 0.0, self.now)
+        if isinstance(m, Birth):
+            self._birth(e, m)
+            return
+        if isinstance(m, Death):
+            self._death(e, m)
+            return
+        # Sequence bookkeeping for everything else.
+        if m.boot_id == e.boot_id:
+            if m.seq > e.last_seq + 1:
+                self.result.gaps += 1
+                log.info("gap on %s/%s boot %s: expected seq %d, got %d",
+                         m.store_id, m.edge_id, m.boot_id, e.last_seq + 1, m.seq)
+                self.request_snapshot(e, "gap")
+            e.last_seq = max(e.last_seq, m.seq)
+        elif not historical:
+            # A live message of a boot we never saw the birth of: we cannot trust our picture.
+            self.request_snapshot(e, "missed_birth")
+        if not historical and was_offline:
+            e.online, e.offline_since = True, None
+            self.edge_live(e)
+            self.request_snapshot(e, "offline")  # its seats are unknown until a full snapshot
+        if isinstance(m, Delta):
+            for c in m.changes:
+                self.set_state(m.store_id, c.seat_id, m.edge_id, c.state, c.since, max(c.since, m.ts))
+        elif isinstance(m, Event):
+            self.events.append({
+                "store_id": m.store_id, "seat_id": m.seat_id, "edge_id": m.edge_id, "boot_id": m.boot_id,
+                "seq": m.seq, "from_state": m.from_state, "to_state": m.to_state, "at": m.at,
+                "evidence": msgspec.to_builtins(m.evidence), "historical": m.historical, "received_at": self.now,
+            })
+            self.set_state(m.store_id, m.seat_id, m.edge_id, m.to_state, m.at, m.at)
+        elif isinstance(m, Health):
+            self._health(e, m)
+        elif isinstance(m, ConfigAck):
+            self.pending_acks.append(m)
+
+    def _birth(self, e: Edge, m: Birth) -> None:
+        if e.boot_id == m.boot_id and m.seq < e.last_seq and e.snapshot_requested_at is None:
+            # A stale birth of the current boot delivered late: newer deltas already applied.
+            log.info("ignoring stale birth seq %d of %s/%s (at seq %d)", m.seq, m.store_id, m.edge_id, e.last_seq)
+            return
+        e.boot_id, e.last_seq = m.boot_id, m.seq
+        e.snapshot_requested_at = None
+        e.online, e.offline_since = True, None
+        e.config_version = m.config_version
+        e.rules = msgspec.to_builtins(m.rules)
+        self.births.append(m)
+        for st in m.states:
+            self.set_state(m.store_id, st.seat_id, m.edge_id, st.state, st.since, m.ts, force=True)
+        self.edge_live(e)
+
+    def _death(self, e: Edge, m: Death) -> None:
+        if m.boot_id != e.boot_id and e.boot_id:
+            return  # the Last Will of an older session, delivered after the new birth
+        e.online, e.offline_since = False, self.now
+        self.mark_unknown(e, self.now)
+        self.edge_live(e)
+
+    def mark_unknown(self, e: Edge, since: float) -> None:
+        for (store_id, seat_id), row in list(self.states.items()):
+            if store_id == e.store_id and row["edge_id"] == e.edge_id and row["state"] != "unknown":
+                self.set_state(store_id, seat_id, e.edge_id, "unknown", since,
+                               max(row["observed_at"], since), force=True)
+
+    def _health(self, e: Edge, m: Health) -> None:
+        e.outbox_depth, e.outbox_dropped = m.outbox_depth, m.outbox_dropped
+        self.healths.append((e, m))
+
+    # -- write ---------------------------------------------------------------------------
+    async def flush(self) -> None:
+        s = self.s
+        if self.stores:
+            await insert_ignore(s, Store, [{"id": sid, "name": sid, "created_at": self.now} for sid in self.stores],
+                                ["id"])
+        await s.flush()  # new Edge rows
+        for b in self.births:
+            seat_rows = [{
+                "store_id": b.store_id, "seat_id": sd.seat_id, "edge_id": b.edge_id, "channel": sd.channel,
+                "label": sd.label, "type": sd.type, "polygon": [list(p) for p in sd.polygon], "active": sd.active,
+            } for sd in b.seats]
+            await upsert(s, Seat, seat_rows, ["store_id", "seat_id"])
+            # Seats this edge no longer reports are kept for history but marked inactive.
+            await s.execute(
+                update(Seat)
+                .where(Seat.store_id == b.store_id, Seat.edge_id == b.edge_id,
+                       Seat.seat_id.not_in([sd.seat_id for sd in b.seats]))
+                .values(active=False)
+            )
+            await upsert(s, Channel, [{
+                "store_id": b.store_id, "edge_id": b.edge_id, "channel": ch.channel, "name": ch.name,
+                "online": True, "fps": 0.0, "reconnects": 0, "updated_at": self.now,
+            } for ch in b.channels], ["store_id", "edge_id", "channel"])
+        for e, h in self.healths:
+            await upsert(s, Channel, [{
+                "store_id": e.store_id, "edge_id": e.edge_id, "channel": c.channel, "online": c.online,
+                "fps": c.fps, "last_frame_age_s": c.last_frame_age_s, "latency_ms": c.latency_ms,
+                "reconnects": c.reconnects, "last_error": c.last_error, "updated_at": self.now,
+            } for c in h.channels], ["store_id", "edge_id", "channel"])
+            for c in h.channels:
+                self._live(e.store_id).setdefault("channels", {})[f"{e.edge_id}/{c.channel}"] = {
+                    "edge_id": e.edge_id, "channel": c.channel, "online": c.online, "fps": c.fps,
+                }
+        for a in self.pending_acks:
+            await s.execute(
+                update(ConfigRow)
+                .where(ConfigRow.store_id == a.store_id, ConfigRow.edge_id == a.edge_id, ConfigRow.version == a.version)
+                .values(acked_version=a.version if a.ok else None, ack_error=None if a.ok else (a.error or "rejected"),
+                        acked_at=self.now)
+            )
+            if a.ok:
+                e = self.edges[(a.store_id, a.edge_id)]
+                e.config_version = max(e.config_version, a.version)
+        if self.events:
+            await insert_ignore(s, SeatEvent, self.events, ["edge_id", "boot_id", "seq"])
+        await upsert(s, SeatStateRow, [self.states[k] for k in self.dirty_states], ["store_id", "seat_id"])
+
+
+class IngestWriter:
+    """Writes batches of raw MQTT messages; one transaction per batch."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], topics: TopicSpace) -> None:
+        self.sessionmaker = sessionmaker
+        self.topics = topics
+
+    async def write(self, raws: list[RawMessage], now: float | None = None) -> BatchResult:
+        now = time.time() if now is None else now
+        result = BatchResult()
+        msgs: list[EdgeMessage] = []
+        seen: set[tuple[str, str, int]] = set()
+        for raw in raws:
+            try:
+                m = parse_message(raw, self.topics)
+            except IngestError as exc:
+                log.warning("dropped message on topic %r: %s", raw.topic, exc)
+                result.dropped += 1
+                continue
+            key = (m.edge_id, m.boot_id, m.seq)
+            if key in seen:
+                result.duplicates += 1
+                continue
+            seen.add(key)
+            msgs.append(m)
+        if not msgs:
+            return result
+        async with self.sessionmaker() as session, session.begin():
+            fresh_keys = await insert_ignore(session, Ingested, [{
+                "edge_id": m.edge_id, "boot_id": m.boot_id, "seq": m.seq, "store_id": m.store_id,
+                "kind": type(m).__struct_config__.tag, "received_at": now,
+            } for m in msgs], ["edge_id", "boot_id", "seq"])
+            fresh = [m for m in msgs if (m.edge_id, m.boot_id, m.seq) in fresh_keys]
+            result.duplicates += len(msgs) - len(fresh)
+            if fresh:
+                batch = _Batch(session, now, result)
+                await batch.load(fresh)
+                for m in fresh:
+                    batch.apply(m)
+                    kind = type(m).__struct_config__.tag
+                    result.by_kind[kind] = result.by_kind.get(kind, 0) + 1
+                await batch.flush()
+            result.written = len(fresh)
+        return result
+
+    async def mark_silent(self, timeout_s: float, now: float | None = None) -> BatchResult:
+        """Edges silent for longer than ``timeout_s``: offline, their seats unknown since last seen."""
+        now = time.time() if now is None else now
+        result = BatchResult()
+        async with self.sessionmaker() as session, session.begin():
+            silent = (await session.execute(
+                select(Edge).where(Edge.online.is_(True), Edge.last_seen < now - timeout_s)
+            )).scalars().all()
+            if not silent:
+                return result
+            batch = _Batch(session, now, result)
+            res = await session.execute(
+                select(SeatStateRow).where(SeatStateRow.store_id.in_({e.store_id for e in silent}))
+            )
+            for r in res.scalars():
+                batch.states[(r.store_id, r.seat_id)] = _state_row(
+                    r.store_id, r.seat_id, r.edge_id, r.state, r.since, r.observed_at, r.updated_at
+                )
+            for e in silent:
+                log.warning("edge %s/%s silent since %.0f s: offline, seats unknown",
+                            e.store_id, e.edge_id, now - e.last_seen)
+                e.online, e.offline_since = False, e.last_seen
+                batch.mark_unknown(e, e.last_seen)
+                batch.edge_live(e)
+            await upsert(session, SeatStateRow, [batch.states[k] for k in batch.dirty_states], ["store_id", "seat_id"])
+        return result

@@ -1,0 +1,231 @@
+"""MQTT side of the ingest: paho-mqtt 2.x (MQTT v5) in its own network thread, a shared
+subscription so several hub replicas split the load, and one asyncio writer task that batches.
+
+paho's thread only hands (topic, payload) to the event loop; all decoding and database work
+happens in the writer task. When the writer falls behind, the paho thread waits (backpressure
+to the broker) instead of growing memory without bound.
+
+Known limit: paho acknowledges a QoS 1 message when it is handed over, before it is committed;
+if the hub process dies in between, those messages are gone, and the edge's next message shows
+a sequence gap, so the hub asks for a fresh snapshot and the current state is repaired.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import uuid
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.packettypes import PacketTypes
+
+from hub.ingest import BatchResult, IngestWriter, RawMessage
+from hub.live import LiveHub
+from hub.metrics import HubMetrics
+from hub.settings import HubSettings
+from protocol import Message, TopicSpace, encode
+
+log = logging.getLogger("hub.mqtt")
+
+
+class MqttUnavailable(RuntimeError):
+    """The broker is not connected or did not acknowledge a publish in time."""
+
+
+class MqttIngest:
+    def __init__(self, settings: HubSettings, writer: IngestWriter, live: LiveHub, metrics: HubMetrics) -> None:
+        self.settings = settings
+        self.topics = TopicSpace(settings.mqtt.topic_prefix)
+        self.writer = writer
+        self.live = live
+        self.metrics = metrics
+        self.connected = threading.Event()
+        self.subscribed = threading.Event()
+        self._stopping = False
+        self._queue: asyncio.Queue[RawMessage] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task | None = None
+        cid = settings.mqtt.client_id or f"seat-hub-{uuid.uuid4().hex[:10]}"
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv5)
+        if settings.mqtt.username:
+            self.client.username_pw_set(settings.mqtt.username, settings.mqtt.password)
+        self.client.reconnect_delay_set(1, 30)
+        self.client.max_queued_messages_set(10_000)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_message = self._on_message
+
+    # -- paho thread ---------------------------------------------------------------------
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.error("broker refused the connection: %s", reason_code)
+            return
+        self.connected.set()
+        self.metrics.mqtt_connected.set(1)
+        flt = self.topics.shared_edge_filter(self.settings.mqtt.shared_group)
+        client.subscribe(flt, qos=1)
+        log.info("connected to %s:%d, subscribed to %s", self.settings.mqtt.host, self.settings.mqtt.port, flt)
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        bad = [rc for rc in reason_codes if rc.is_failure]
+        if bad:
+            log.error("subscription refused: %s", bad)
+        else:
+            self.subscribed.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self.connected.clear()
+        self.subscribed.clear()
+        self.metrics.mqtt_connected.set(0)
+        if not self._stopping:
+            log.warning("disconnected from the broker (%s); reconnecting", reason_code)
+
+    def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
+        q, loop = self._queue, self._loop
+        if q is None or loop is None or loop.is_closed():
+            return
+        while q.qsize() >= self.settings.ingest.queue_max and not self._stopping:
+            time.sleep(0.005)  # backpressure: the broker holds what we cannot take yet
+        raw = RawMessage(msg.topic, bytes(msg.payload), time.time())
+        try:
+            loop.call_soon_threadsafe(q.put_nowait, raw)
+        except RuntimeError:  # loop closed during shutdown
+            pass
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._queue = asyncio.Queue()
+        self._task = asyncio.create_task(self._writer_loop(), name="hub-ingest-writer")
+        self.client.connect_async(self.settings.mqtt.host, self.settings.mqtt.port, self.settings.mqtt.keepalive_s)
+        self.client.loop_start()
+
+    async def wait_ready(self, timeout: float = 10.0) -> bool:
+        """True once connected and subscribed (tests and the demo wait for this)."""
+        return await asyncio.to_thread(self.subscribed.wait, timeout)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+        self.client.disconnect()
+        await asyncio.to_thread(self.client.loop_stop)
+        self.metrics.mqtt_connected.set(0)
+
+    # -- publishing (hub -> edge) -----------------------------------------------------------
+    async def publish(self, msg: Message, kind: str, *, retain: bool = False, timeout: float = 5.0) -> None:
+        """Publish QoS 1 and wait for the broker's acknowledgement."""
+        if not self.connected.is_set():
+            raise MqttUnavailable(f"not connected to the broker at {self.settings.mqtt.host}:{self.settings.mqtt.port}")
+        topic = self.topics.topic(msg.store_id, msg.edge_id, kind)
+        props = None
+        if retain:
+            props = Properties(PacketTypes.PUBLISH)
+            props.ContentType = "application/msgpack"
+        info = self.client.publish(topic, encode(msg), qos=1, retain=retain, properties=props)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            raise MqttUnavailable(f"publish to {topic} failed: {mqtt.error_string(info.rc)}")
+        try:
+            await asyncio.to_thread(info.wait_for_publish, timeout)
+        except (RuntimeError, ValueError) as exc:
+            raise MqttUnavailable(f"publish to {topic} failed: {exc}") from None
+        if not info.is_published():
+            raise MqttUnavailable(f"broker did not acknowledge {topic} within {timeout:.0f} s")
+
+    # -- writer task ---------------------------------------------------------------------
+    async def _next_batch(self) -> list[RawMessage]:
+        assert self._queue is not None
+        q = self._queue
+        check_every = min(5.0, self.settings.edge_timeout_s / 3)
+        try:
+            first = await asyncio.wait_for(q.get(), timeout=check_every)
+        except TimeoutError:
+            return []
+        batch = [first]
+        limit = self.settings.ingest.batch_max
+        deadline = asyncio.get_running_loop().time() + self.settings.ingest.batch_wait_ms / 1000
+        while len(batch) < limit:
+            try:
+                batch.append(q.get_nowait())
+                continue
+            except asyncio.QueueEmpty:
+                pass
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(q.get(), timeout=remaining))
+            except TimeoutError:
+                break
+        return batch
+
+    async def _writer_loop(self) -> None:
+        next_silence_check = 0.0
+        while True:
+            batch = await self._next_batch()
+            self.metrics.queue_depth.set(self._queue.qsize() if self._queue else 0)
+            if batch:
+                result = await self._write_with_retry(batch)
+                if result is not None:
+                    await self._after_commit(result)
+            if time.monotonic() >= next_silence_check:
+                next_silence_check = time.monotonic() + min(5.0, self.settings.edge_timeout_s / 3)
+                try:
+                    result = await self.writer.mark_silent(self.settings.edge_timeout_s)
+                    await self._after_commit(result)
+                except Exception:
+                    log.exception("silence check failed")
+
+    async def _write_with_retry(self, batch: list[RawMessage]) -> BatchResult | None:
+        for attempt in range(4):
+            t0 = time.perf_counter()
+            try:
+                result = await self.writer.write(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # A conflicting replica or a database restart: the transaction rolled back, retry it.
+                log.warning("ingest batch of %d failed (attempt %d): %r", len(batch), attempt + 1, exc)
+                await asyncio.sleep(0.2 * 2**attempt)
+                continue
+            self.metrics.batch_seconds.observe(time.perf_counter() - t0)
+            self.metrics.batch_size.observe(len(batch))
+            return result
+        log.error("ingest batch of %d messages lost after retries", len(batch))
+        self.metrics.batch_failures.inc()
+        return None
+
+    async def _after_commit(self, result: BatchResult) -> None:
+        m = self.metrics
+        for kind, n in result.by_kind.items():
+            m.ingested.labels(kind).inc(n)
+        m.bad_payloads.inc(result.dropped)
+        m.duplicates.inc(result.duplicates)
+        m.gaps.inc(result.gaps)
+        m.seat_changes.inc(result.seat_changes)
+        for req in result.snapshot_requests:
+            try:
+                await self.publish(req, "snapshot_request")
+                m.snapshot_requests.inc()
+                log.info("asked %s/%s for a snapshot (%s)", req.store_id, req.edge_id, req.reason)
+            except Exception as exc:
+                log.warning("snapshot request to %s/%s not sent: %s", req.store_id, req.edge_id, exc)
+        for store_id, payload in result.live.items():
+            out: dict[str, Any] = {
+                "type": "update",
+                "store_id": store_id,
+                "seats": list(payload["seats"].values()),
+                "edges": list(payload["edges"].values()),
+                "channels": list(payload.get("channels", {}).values()),
+            }
+            await self.live.publish(store_id, out)

@@ -1,0 +1,110 @@
+"""Hub settings from TOML (``hub.toml``), as typed msgspec Structs.
+
+Unknown keys are rejected so a typo in the file is an error, not a silently ignored option.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+
+
+class SettingsError(ValueError):
+    """The settings file is missing, unreadable or invalid; the message says which key and why."""
+
+
+class DatabaseSettings(msgspec.Struct, forbid_unknown_fields=True):
+    # Embedded default: one file next to where the hub runs. PostgreSQL: postgresql+asyncpg://...
+    url: str = "sqlite+aiosqlite:///./var/hub.sqlite"
+
+
+class MqttSettings(msgspec.Struct, forbid_unknown_fields=True):
+    host: str = "127.0.0.1"
+    port: int = 1883
+    topic_prefix: str = "seat/v1"
+    shared_group: str = "seat-hub"  # MQTT v5 shared subscription group: replicas split the ingest
+    client_id: str = ""  # empty: a random id per process (required for several replicas)
+    username: str | None = None
+    password: str | None = None
+    keepalive_s: int = 30
+
+
+class HttpSettings(msgspec.Struct, forbid_unknown_fields=True):
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+class IngestSettings(msgspec.Struct, forbid_unknown_fields=True):
+    batch_max: int = 200  # messages per database transaction at most
+    batch_wait_ms: float = 50.0  # how long a batch may wait to fill up
+    queue_max: int = 50_000  # paho thread -> asyncio queue bound (backpressure, never unbounded)
+
+
+class AlertSettings(msgspec.Struct, forbid_unknown_fields=True):
+    abandoned_alert_s: float = 600.0
+    vacant_alert_hours: float = 4.0
+    suppress_window_s: float = 900.0
+    webhooks: list[str] = []
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "seat-hub@localhost"
+    smtp_to: list[str] = []
+
+
+class HubSettings(msgspec.Struct, forbid_unknown_fields=True):
+    database: DatabaseSettings = msgspec.field(default_factory=DatabaseSettings)
+    mqtt: MqttSettings = msgspec.field(default_factory=MqttSettings)
+    http: HttpSettings = msgspec.field(default_factory=HttpSettings)
+    ingest: IngestSettings = msgspec.field(default_factory=IngestSettings)
+    alerts: AlertSettings = msgspec.field(default_factory=AlertSettings)
+    # An edge that sent nothing (health messages included) for this long is offline, its seats unknown.
+    edge_timeout_s: float = 90.0
+
+
+def parse_settings(text: str | bytes, source: str = "<settings>") -> HubSettings:
+    try:
+        settings = msgspec.toml.decode(text, type=HubSettings)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(f"{source}: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise SettingsError(f"{source}: not valid TOML: {exc}") from None
+    _check(settings, source)
+    return settings
+
+
+def load_settings(path: str | Path | None) -> HubSettings:
+    """Read ``hub.toml``; ``None`` gives the embedded defaults (SQLite, local broker)."""
+    if path is None:
+        return HubSettings()
+    p = Path(path)
+    try:
+        text = p.read_bytes()
+    except FileNotFoundError:
+        raise SettingsError(f"settings file {p} not found (copy hub.toml.example to start)") from None
+    except OSError as exc:
+        raise SettingsError(f"cannot read settings file {p}: {exc}") from None
+    return parse_settings(text, str(p))
+
+
+def _check(s: HubSettings, source: str) -> None:
+    from protocol.topics import TopicError, TopicSpace
+
+    try:
+        TopicSpace(s.mqtt.topic_prefix)
+    except TopicError as exc:
+        raise SettingsError(f"{source}: mqtt.topic_prefix: {exc}") from None
+    if not s.database.url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        raise SettingsError(
+            f"{source}: database.url must start with sqlite+aiosqlite:// or postgresql+asyncpg:// "
+            f"(got {s.database.url!r})"
+        )
+    for key, value in (("mqtt.port", s.mqtt.port), ("http.port", s.http.port)):
+        if not 0 < value < 65536:
+            raise SettingsError(f"{source}: {key} must be 1..65535 (got {value})")
+    if s.edge_timeout_s <= 0:
+        raise SettingsError(f"{source}: edge_timeout_s must be > 0 (got {s.edge_timeout_s})")
+    if s.ingest.batch_max < 1 or s.ingest.batch_wait_ms < 0:
+        raise SettingsError(f"{source}: ingest.batch_max must be >= 1 and ingest.batch_wait_ms >= 0")
+    if "/" in s.mqtt.shared_group or "+" in s.mqtt.shared_group or "#" in s.mqtt.shared_group:
+        raise SettingsError(f"{source}: mqtt.shared_group must not contain '/', '+' or '#'")
