@@ -23,7 +23,7 @@ from protocol.messages import Evidence, SeatDef
 
 # Shares are computed in floating point: a box exactly at the threshold must count, not land a
 # rounding error below it.
-_TOL = 1e-9
+OVERLAP_TOL = 1e-9
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,11 +36,11 @@ class SeatMatch:
 
     def evidence(self, change_score: float | None = None) -> Evidence:
         return Evidence(
-            person_overlap=round(self.person_overlap, 4),
-            person_conf=round(self.person.conf, 4) if self.person else 0.0,
+            person_overlap=self.person_overlap,
+            person_conf=self.person.conf if self.person else 0.0,
             item_count=len(self.items),
             item_classes=sorted({d.class_name for d in self.items}),
-            change_score=None if change_score is None else round(change_score, 4),
+            change_score=change_score,
         )
 
 
@@ -85,7 +85,7 @@ def match_seats(
     seat_person: dict[int, tuple[int, float]] = {}
     used_persons: set[int] = set()
     for sc, _conf, pi, si in scores:
-        if sc < rules.person_overlap_min - _TOL:
+        if sc < rules.person_overlap_min - OVERLAP_TOL:
             break
         if pi in used_persons or si in seat_person:
             continue
@@ -104,7 +104,7 @@ def match_seats(
             share = item_share(it.box, s.polygon)
             if share > best_share:
                 best_si, best_share = si, share
-        if best_si >= 0 and best_share >= rules.item_overlap_min - _TOL:
+        if best_si >= 0 and best_share >= rules.item_overlap_min - OVERLAP_TOL:
             seat_items.setdefault(best_si, []).append(it)
 
     out: dict[str, SeatMatch] = {}
