@@ -1,0 +1,197 @@
+"""The running edge agent: wires capture -> detect -> seats -> state -> store -> uplink.
+
+One loop thread does the work at a fixed sample interval; capture readers and the MQTT client
+run their own threads. Hub requests (config, snapshot) arrive on the MQTT thread and are handed
+to the loop through a queue, so only the loop touches the seat engine.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+
+import msgspec
+
+from edge_agent.capture import CaptureManager
+from edge_agent.config import EdgeConfig
+from edge_agent.detector import Detector
+from edge_agent.seat_engine import SeatEngine
+from edge_agent.store import EdgeStore
+from edge_agent.types import FrameDetections, Transition
+from edge_agent.uplink import BirthParts, Uplink
+from protocol.messages import ChannelDef, ChannelHealth, Config, SeatDef, SeatSnapshot, StateRules
+
+log = logging.getLogger("seat_edge.agent")
+
+HEALTH_EVERY_S = 10.0
+
+
+@dataclass(frozen=True)
+class Layout:
+    version: int
+    seats: list[SeatDef]
+    rules: StateRules
+
+
+def initial_layout(cfg: EdgeConfig, store: EdgeStore) -> Layout:
+    """The hub-pushed layout stored in SQLite wins over the TOML file when it is newer."""
+    stored = store.get_config()
+    if stored is not None and stored.version > cfg.config_version:
+        return Layout(stored.version, list(stored.seats), stored.rules)
+    return Layout(cfg.config_version, list(cfg.seats), cfg.state)
+
+
+class EdgeAgent:
+    def __init__(self, cfg: EdgeConfig, *, detector: Detector | None = None) -> None:
+        self.cfg = cfg
+        self.store = EdgeStore(cfg.data_path / "edge.sqlite")
+        self.layout = initial_layout(cfg, self.store)
+        self.engine = SeatEngine(self.layout.seats, self.layout.rules, cfg.seat_rules, now=time.time())
+        restored = self.engine.restore(self.store.load_states())
+        if restored:
+            log.info("restored %d seat states from storage", len(restored))
+        self.detector = detector or Detector(cfg.model)
+        self.capture = CaptureManager(cfg.channels)
+        self._requests: queue.Queue[Config | str] = queue.Queue()
+        self.uplink = Uplink(
+            cfg, self.store, birth_factory=self._birth_parts,
+            on_config=self._requests.put, on_snapshot_request=lambda: self._requests.put("snapshot"),
+        )
+        self.page = None
+        if cfg.local_ui.enabled:
+            from edge_agent.local_page import LocalPage
+
+            self.page = LocalPage(cfg.local_ui, self.store, lambda: self.engine.seats)
+        self._stop = threading.Event()
+        self._started_at = time.time()
+        self._latency: dict[int, float] = {}
+        self._next_health = 0.0
+        self.ticks = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        self.capture.start()
+        self.uplink.start()
+        if self.page is not None:
+            self.page.start()
+            log.info("local page on %s", self.page.url)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.capture.stop()
+        self.uplink.stop()  # publishes Death(shutdown) and waits for its ack
+        if self.page is not None:
+            self.page.stop()
+        self.store.save_states(self.engine.snapshots())
+        self.store.close()
+
+    def run(self, duration_s: float | None = None) -> None:
+        """Tick at the sample interval until stopped (or for ``duration_s``)."""
+        interval = self.cfg.edge.sample_interval_s
+        end = None if duration_s is None else time.monotonic() + duration_s
+        while not self._stop.is_set():
+            started = time.monotonic()
+            if end is not None and started >= end:
+                break
+            self.tick()
+            self._stop.wait(max(0.0, interval - (time.monotonic() - started)))
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    # -- one sample --------------------------------------------------------------------------
+    def tick(self) -> list[Transition]:
+        self._handle_requests()
+        now = time.time()
+        frames = self.capture.latest_frames(self.layout.rules.stale_after_s)
+        detections: dict[int, FrameDetections] = {}
+        if frames:
+            for det in self.detector.detect(list(frames.values())):
+                detections[det.channel] = det
+                self._latency[det.channel] = det.latency_ms
+        self._take_requested_reference(frames)
+        transitions: list[Transition] = []
+        for ch in self.cfg.channels:
+            frame = frames.get(ch.id)
+            t = frame.captured_at if frame is not None else now
+            transitions += self.engine.observe(ch.id, frame, detections.get(ch.id), t)
+        if transitions:
+            self._record(transitions)
+        self.ticks += 1
+        if now >= self._next_health:
+            self._next_health = now + HEALTH_EVERY_S
+            self._publish_health()
+        return transitions
+
+    def _take_requested_reference(self, frames: dict) -> None:
+        # `seat-edge reference --channel N` (another process) leaves its request in SQLite.
+        req = self.store.meta_get("reference_request")
+        if not req:
+            return
+        frame = frames.get(int(req))
+        if frame is None:
+            return  # no fresh frame yet: keep the request for the next tick
+        seats = self.engine.capture_reference(frame.channel, frame, frame.captured_at)
+        self.store.meta_set("reference_request", "")
+        log.info("took empty references for channel %s: %s", req, ", ".join(seats))
+
+    def _record(self, transitions: list[Transition]) -> None:
+        changed: dict[str, SeatSnapshot] = {}
+        for tr in transitions:
+            self.store.add_event(tr)
+            self.uplink.publish_event(tr)
+            changed[tr.seat_id] = self.engine.tracker(tr.seat_id).snapshot()
+            log.info("seat %s: %s -> %s", tr.seat_id, tr.from_state, tr.to_state)
+        snaps = list(changed.values())
+        self.store.save_states(snaps)
+        self.uplink.publish_delta(snaps)
+
+    def _publish_health(self) -> None:
+        channels = [msgspec.structs.replace(h, latency_ms=self._latency.get(h.channel)) for h in self.capture.health()]
+        self.uplink.publish_health(channels, time.time() - self._started_at)
+        self.store.meta_set("health", msgspec.json.encode(channels).decode())
+        self.store.meta_set("health_at", str(time.time()))
+
+    # -- hub requests ------------------------------------------------------------------------
+    def _birth_parts(self) -> BirthParts:
+        channels = [ChannelDef(channel=c.id, name=c.name) for c in self.cfg.channels]
+        return (self.layout.version, self.engine.seats, self.engine.snapshots(), channels, self.layout.rules)
+
+    def _handle_requests(self) -> None:
+        while True:
+            try:
+                req = self._requests.get_nowait()
+            except queue.Empty:
+                return
+            if req == "snapshot":
+                self.uplink.publish_birth()
+            elif isinstance(req, Config):
+                self.apply_config(req)
+
+    def apply_config(self, msg: Config) -> bool:
+        from edge_agent.config_apply import evaluate_config
+
+        decision = evaluate_config(self.layout.version, msg, [c.id for c in self.cfg.channels],
+                                   store_id=self.cfg.edge.store_id, edge_id=self.cfg.edge.edge_id)
+        if decision.action == "ignore":
+            return False
+        if decision.action == "reject":
+            log.warning("config version %d rejected: %s", msg.version, decision.error)
+            self.uplink.publish_config_ack(msg.version, False, decision.error)
+            return False
+        self.store.set_config(msg.version, list(msg.seats), msg.rules)
+        self.layout = Layout(msg.version, list(msg.seats), msg.rules)
+        self.engine.replace_layout(list(msg.seats), msg.rules, now=time.time())
+        self.store.save_states(self.engine.snapshots())
+        log.info("applied config version %d (%d seats)", msg.version, len(msg.seats))
+        self.uplink.publish_config_ack(msg.version, True, None)
+        self.uplink.publish_birth()  # the hub needs the new seat set
+        return True
+
+
+def channel_health_from_store(store: EdgeStore) -> list[ChannelHealth]:
+    raw = store.meta_get("health")
+    return msgspec.json.decode(raw, type=list[ChannelHealth]) if raw else []

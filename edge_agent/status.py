@@ -1,0 +1,55 @@
+"""`seat-edge status`: what the agent last stored, readable without the agent running."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+from edge_agent.config import EdgeConfig
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = max(0, int(seconds))
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
+
+
+def render_status(cfg: EdgeConfig, now: float | None = None) -> str:
+    from edge_agent.agent import channel_health_from_store
+    from edge_agent.store import EdgeStore
+
+    now = time.time() if now is None else now
+    path = cfg.data_path / "edge.sqlite"
+    if not path.exists():
+        return f"No data yet at {path}: has `seat-edge run` been started with this config?"
+    store = EdgeStore(path)
+    try:
+        states = store.load_states()
+        health = channel_health_from_store(store)
+        health_at = store.meta_get("health_at")
+        stored = store.get_config()
+        lines = [f"store {cfg.edge.store_id} / edge {cfg.edge.edge_id}"]
+        version = stored.version if stored and stored.version > cfg.config_version else cfg.config_version
+        lines.append(f"config version {version}")
+        counts = Counter(s.state for s in states)
+        lines.append("seats: " + ", ".join(f"{k} {counts[k]}" for k in
+                                            ("occupied", "away", "abandoned", "empty", "unknown")))
+        for s in sorted(states, key=lambda s: s.seat_id):
+            lines.append(f"  {s.seat_id:<10} {s.state:<10} for {_age(now - s.since)}")
+        age = None if health_at is None else now - float(health_at)
+        lines.append(f"channels (reported {_age(age)} ago):")
+        for h in health:
+            err = f"  last error: {h.last_error}" if h.last_error else ""
+            lines.append(
+                f"  ch{h.channel:<3} {'online ' if h.online else 'OFFLINE'} {h.fps:5.1f} fps  "
+                f"frame age {_age(h.last_frame_age_s)}  reconnects {h.reconnects}{err}"
+            )
+        lines.append(f"outbox: {store.depth()} waiting for the broker, {store.dropped()} dropped in total")
+        return "\n".join(lines)
+    finally:
+        store.close()
