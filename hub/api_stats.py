@@ -1,6 +1,414 @@
-"""Statistics and alerts HTTP API (filled in shortly)."""
+"""Statistics and alerts over HTTP: JSON, CSV and a server-rendered page (works without JS).
+
+Statistics are computed on query from the seat events (:mod:`hub.stats`), so events replayed
+after an outage count as soon as they land. The database is reached through
+``request.app.state.sessionmaker``. Access control is the app's: its guards apply to this router.
+"""
+
 from __future__ import annotations
 
-from litestar import Router
+import csv
+import io
+import logging
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
-router = Router(path="/", route_handlers=[])
+import msgspec
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from litestar import Request, Response, Router, get
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.params import FromPath, FromQuery, QueryParameter
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.db.models import Alert, Seat, SeatEvent, SeatStateRow, Store
+from hub.stats import DEFAULT_TZ, STATES, SeatTimeline, StatsInputError, StoreStats, compute_store_stats, zone_for
+from ui.i18n import STATE_NAMES, Translator, pick_lang
+
+log = logging.getLogger(__name__)
+
+MAX_WINDOW_S = 92 * 86400.0  # a quarter: bounds the work one request can ask for
+TEMPLATES = Path(__file__).resolve().parent.parent / "ui" / "templates"
+_jinja = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]))
+
+TEXT: dict[str, dict[str, str]] = {
+    **STATE_NAMES,
+    "stats.title": {"ko": "{store} 좌석 통계", "en": "{store} seat statistics"},
+    "stats.day": {"ko": "날짜", "en": "Date"},
+    "stats.show": {"ko": "보기", "en": "Show"},
+    "stats.occupancy": {"ko": "시간대별 점유율", "en": "Occupancy over the day"},
+    "stats.minutes": {"ko": "시간대별 좌석 시간 (분)", "en": "Seat minutes per hour"},
+    "stats.hour": {"ko": "시간", "en": "Hour"},
+    "stats.rate": {"ko": "점유율", "en": "Occupancy"},
+    "stats.entries": {"ko": "입실", "en": "Entries"},
+    "stats.stays": {"ko": "이용 완료", "en": "Stays"},
+    "stats.avg_stay": {"ko": "평균 이용 (분)", "en": "Avg stay (min)"},
+    "stats.incidents": {"ko": "장기 방치 발생", "en": "Abandoned incidents"},
+    "stats.turnover": {"ko": "회전율 (좌석당 이용)", "en": "Turnover (stays per seat)"},
+    "stats.peaks": {"ko": "혼잡 시간대", "en": "Peak hours"},
+    "stats.summary": {"ko": "하루 요약", "en": "Day summary"},
+    "stats.no_data": {"ko": "데이터 없음", "en": "no data"},
+    "stats.csv": {"ko": "CSV 내보내기", "en": "Export CSV"},
+    "stats.unknown_note": {
+        "ko": "알 수 없음(장비 끊김) 시간은 점유율 계산에서 제외됩니다.",
+        "en": "Unknown time (device offline) is left out of the occupancy rate.",
+    },
+}
+
+
+# ------------------------------------------------------------------ output types
+
+
+class BucketOut(msgspec.Struct):
+    start: float
+    end: float
+    start_local: str
+    occupied_s: float
+    empty_s: float
+    away_s: float
+    abandoned_s: float
+    unknown_s: float
+    occupancy_rate: float | None
+    entries: int
+    stays: int
+    avg_stay_s: float | None
+    abandoned_incidents: int
+    seats: int | None = None
+    seat_id: str | None = None
+
+
+class DayOut(msgspec.Struct):
+    day: str
+    seats: int
+    stays: int
+    turnover: float
+    abandoned_incidents: int
+    occupancy_rate: float | None
+
+
+class PeakOut(msgspec.Struct):
+    hour: int
+    occupancy_rate: float
+
+
+class StatsOut(msgspec.Struct):
+    store_id: str
+    from_: float = msgspec.field(name="from")
+    to: float
+    bucket: str
+    tz: str
+    buckets: list[BucketOut]  # store totals per bucket
+    seats: list[BucketOut]  # per seat per bucket, ordered by seat then time
+    days: list[DayOut]
+    peak_hours: list[PeakOut]
+    skipped_events: int = 0  # rows with a state name the statistics do not know (logged)
+
+
+class AlertOut(msgspec.Struct):
+    id: int
+    store_id: str
+    seat_id: str | None
+    edge_id: str | None
+    kind: str
+    priority: str
+    message: str
+    opened_at: float
+    closed_at: float | None
+    last_sent_at: float | None
+    delivered: bool
+    attempts: int
+    last_error: str | None
+
+
+# ------------------------------------------------------------------ query parsing (pure)
+
+
+def parse_time(value: str, zone: ZoneInfo, name: str) -> float:
+    """Epoch seconds, or ISO 8601 (a date or datetime; without an offset it is store-local)."""
+    v = value.strip()
+    try:
+        return float(v)
+    except ValueError:
+        pass
+    try:
+        dt = datetime.fromisoformat(v)
+    except ValueError:
+        raise HTTPException(status_code=400, detail=f"{name}: {value!r} is neither epoch seconds nor ISO 8601") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=zone)
+    return dt.timestamp()
+
+
+def resolve_window(frm: str | None, to: str | None, tz: str, now: float) -> tuple[float, float, ZoneInfo]:
+    try:
+        zone = zone_for(tz)
+    except StatsInputError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+    end = parse_time(to, zone, "to") if to else now
+    if frm:
+        start = parse_time(frm, zone, "from")
+    else:  # default: today from local midnight
+        d = datetime.fromtimestamp(end, zone).date()
+        start = datetime(d.year, d.month, d.day, tzinfo=zone).timestamp()
+        if start >= end:
+            start = end - 86400.0
+    if end <= start:
+        raise HTTPException(status_code=400, detail="'to' must be after 'from'")
+    if end - start > MAX_WINDOW_S:
+        raise HTTPException(status_code=400, detail=f"window longer than {int(MAX_WINDOW_S // 86400)} days; ask for less")
+    return start, end, zone
+
+
+# ------------------------------------------------------------------ database -> timelines
+
+
+@dataclass
+class LoadedTimelines:
+    timelines: dict[str, SeatTimeline]
+    skipped: int
+
+
+async def load_timelines(db: AsyncSession, store_id: str, start: float, end: float) -> LoadedTimelines:
+    """Each seat's state at ``start`` (its last event before, else its current state if that
+    began earlier) and its events inside the window, in capture-time order."""
+    seat_ids = set((await db.scalars(select(Seat.seat_id).where(Seat.store_id == store_id, Seat.active.is_(True)))).all())
+    ranked = (
+        select(
+            SeatEvent.seat_id, SeatEvent.to_state, SeatEvent.at,
+            func.row_number().over(partition_by=SeatEvent.seat_id, order_by=(SeatEvent.at.desc(), SeatEvent.id.desc())).label("rn"),
+        )
+        .where(SeatEvent.store_id == store_id, SeatEvent.at < start)
+        .subquery()
+    )
+    before = (await db.execute(select(ranked.c.seat_id, ranked.c.to_state, ranked.c.at).where(ranked.c.rn == 1))).all()
+    inside = (
+        await db.execute(
+            select(SeatEvent.seat_id, SeatEvent.to_state, SeatEvent.at)
+            .where(SeatEvent.store_id == store_id, SeatEvent.at >= start, SeatEvent.at < end)
+            .order_by(SeatEvent.at, SeatEvent.id)
+        )
+    ).all()
+    current = (
+        await db.execute(select(SeatStateRow.seat_id, SeatStateRow.state, SeatStateRow.since).where(SeatStateRow.store_id == store_id))
+    ).all()
+    skipped = 0
+    initial: dict[str, tuple[str, float]] = {}
+    for seat_id, state, since in current:  # a state known from a snapshot, no event before start
+        if since <= start and state in STATES:
+            initial[seat_id] = (state, since)
+    for seat_id, state, at in before:
+        if state in STATES:
+            initial[seat_id] = (state, at)
+        else:
+            skipped += 1
+    transitions: dict[str, list[tuple[float, str]]] = {}
+    for seat_id, state, at in inside:
+        if state not in STATES:
+            skipped += 1
+            continue
+        transitions.setdefault(seat_id, []).append((at, state))
+    if skipped:
+        log.warning("store %s: %d seat events with unknown state names left out of the statistics", store_id, skipped)
+    seat_ids |= set(transitions)
+    timelines = {}
+    for sid in seat_ids:
+        init = initial.get(sid)
+        timelines[sid] = SeatTimeline(
+            initial=init[0] if init else None,
+            initial_since=init[1] if init else None,
+            transitions=transitions.get(sid, []),
+        )
+    return LoadedTimelines(timelines, skipped)
+
+
+async def _store_or_404(db: AsyncSession, store_id: str) -> Store:
+    store = await db.get(Store, store_id)
+    if store is None:
+        raise NotFoundException(detail=f"store {store_id!r} not found")
+    return store
+
+
+async def store_stats(request: Request, store_id: str, start: float, end: float, bucket: str, zone: ZoneInfo) -> tuple[StoreStats, int, Store]:
+    if bucket not in ("hour", "day"):
+        raise HTTPException(status_code=400, detail=f"bucket must be 'hour' or 'day', not {bucket!r}")
+    async with request.app.state.sessionmaker() as db:
+        store = await _store_or_404(db, store_id)
+        loaded = await load_timelines(db, store_id, start, end)
+    return compute_store_stats(loaded.timelines, start, end, bucket, zone.key), loaded.skipped, store
+
+
+def _bucket_out(row: Any, zone: ZoneInfo, seats: int | None = None, seat_id: str | None = None) -> BucketOut:
+    return BucketOut(
+        start=row.start, end=row.end, start_local=datetime.fromtimestamp(row.start, zone).isoformat(),
+        occupied_s=row.occupied_s, empty_s=row.empty_s, away_s=row.away_s, abandoned_s=row.abandoned_s,
+        unknown_s=row.unknown_s, occupancy_rate=row.occupancy_rate, entries=row.entries, stays=row.stays,
+        avg_stay_s=row.avg_stay_s, abandoned_incidents=row.abandoned_incidents, seats=seats, seat_id=seat_id,
+    )
+
+
+def stats_out(store_id: str, s: StoreStats, skipped: int) -> StatsOut:
+    zone = ZoneInfo(s.tz)
+    return StatsOut(
+        store_id=store_id, from_=s.start, to=s.end, bucket=s.bucket, tz=s.tz,
+        buckets=[_bucket_out(b, zone, seats=b.seats) for b in s.buckets],
+        seats=[_bucket_out(r, zone, seat_id=r.seat_id) for r in s.seats],
+        days=[DayOut(d.day.isoformat(), d.seats, d.stays, d.turnover, d.abandoned_incidents, d.occupancy_rate) for d in s.days],
+        peak_hours=[PeakOut(p.hour, p.occupancy_rate) for p in s.peak_hours],
+        skipped_events=skipped,
+    )
+
+
+CSV_COLUMNS = ("scope", "seat_id", "start_local", "start", "end", "occupied_s", "empty_s", "away_s", "abandoned_s",
+               "unknown_s", "occupancy_rate", "entries", "stays", "avg_stay_s", "abandoned_incidents")
+
+
+def stats_csv(out: StatsOut) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for scope, rows in (("store", out.buckets), ("seat", out.seats)):
+        for r in rows:
+            w.writerow([scope, r.seat_id or "", r.start_local, r.start, r.end, r.occupied_s, r.empty_s, r.away_s,
+                        r.abandoned_s, r.unknown_s, "" if r.occupancy_rate is None else round(r.occupancy_rate, 6),
+                        r.entries, r.stays, "" if r.avg_stay_s is None else round(r.avg_stay_s, 3), r.abandoned_incidents])
+    return buf.getvalue()
+
+
+# ------------------------------------------------------------------ handlers
+
+
+@get("/api/v1/stores/{store_id:str}/stats", summary="Seat statistics per bucket (time-weighted)")
+async def get_stats(
+    request: Request,
+    store_id: FromPath[str],
+    frm: Annotated[str | None, QueryParameter(name="from", description="epoch seconds or ISO 8601 (store-local)")] = None,
+    to: Annotated[str | None, QueryParameter(description="exclusive; default now")] = None,
+    bucket: Annotated[str, QueryParameter(description="hour | day")] = "hour",
+    tz: Annotated[str, QueryParameter(description="IANA time zone of the store")] = DEFAULT_TZ,
+) -> StatsOut:
+    start, end, zone = resolve_window(frm, to, tz, time.time())
+    s, skipped, _ = await store_stats(request, store_id, start, end, bucket, zone)
+    return stats_out(store_id, s, skipped)
+
+
+@get("/api/v1/stores/{store_id:str}/stats.csv", summary="Seat statistics as CSV")
+async def get_stats_csv(
+    request: Request,
+    store_id: FromPath[str],
+    frm: Annotated[str | None, QueryParameter(name="from")] = None,
+    to: FromQuery[str | None] = None,
+    bucket: FromQuery[str] = "hour",
+    tz: FromQuery[str] = DEFAULT_TZ,
+) -> Response[str]:
+    start, end, zone = resolve_window(frm, to, tz, time.time())
+    s, skipped, _ = await store_stats(request, store_id, start, end, bucket, zone)
+    name = f"stats-{store_id}-{datetime.fromtimestamp(start, zone):%Y%m%d%H%M}-{bucket}.csv"
+    return Response(stats_csv(stats_out(store_id, s, skipped)), media_type="text/csv; charset=utf-8",
+                    headers={"content-disposition": f'attachment; filename="{name}"'})
+
+
+@get("/api/v1/alerts", summary="Alerts, newest first")
+async def get_alerts(
+    request: Request,
+    store_id: FromQuery[str | None] = None,
+    open_: Annotated[bool | None, QueryParameter(name="open", description="true: open only; false: closed only")] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
+) -> list[AlertOut]:
+    q = select(Alert).order_by(Alert.opened_at.desc(), Alert.id.desc()).limit(limit)
+    if store_id is not None:
+        q = q.where(Alert.store_id == store_id)
+    if open_ is True:
+        q = q.where(Alert.closed_at.is_(None))
+    elif open_ is False:
+        q = q.where(Alert.closed_at.is_not(None))
+    async with request.app.state.sessionmaker() as db:
+        rows = (await db.scalars(q)).all()
+    return [
+        AlertOut(r.id, r.store_id, r.seat_id, r.edge_id, r.kind, r.priority, r.message, r.opened_at, r.closed_at,
+                 r.last_sent_at, r.delivered, r.attempts, r.last_error)
+        for r in rows
+    ]
+
+
+# ------------------------------------------------------------------ page: charts as SVG (pure geometry)
+
+CHART_W, CHART_H, PAD = 720.0, 200.0, 30.0
+BAR_STATES = ("occupied", "away", "abandoned", "empty", "unknown")
+COLORS = {"occupied": "#d9534f", "away": "#f0ad4e", "abandoned": "#8e44ad", "empty": "#5cb85c", "unknown": "#bbbbbb"}
+
+
+def occupancy_line(buckets: list[BucketOut]) -> list[list[tuple[float, float]]]:
+    """Polyline runs (x, y) of the occupancy rate; a bucket with nothing known breaks the line."""
+    n = max(len(buckets), 1)
+    step = (CHART_W - 2 * PAD) / n
+    runs: list[list[tuple[float, float]]] = [[]]
+    for i, b in enumerate(buckets):
+        if b.occupancy_rate is None:
+            if runs[-1]:
+                runs.append([])
+            continue
+        x = PAD + step * (i + 0.5)
+        y = CHART_H - PAD - b.occupancy_rate * (CHART_H - 2 * PAD)
+        runs[-1].append((round(x, 1), round(y, 1)))
+    return [r for r in runs if r]
+
+
+def minute_bars(buckets: list[BucketOut]) -> list[dict[str, Any]]:
+    """Stacked bars per bucket (seat-minutes by state), scaled to the fullest bucket."""
+    n = max(len(buckets), 1)
+    step = (CHART_W - 2 * PAD) / n
+    top = max((b.end - b.start) * (b.seats or 1) for b in buckets) if buckets else 1.0
+    bars = []
+    for i, b in enumerate(buckets):
+        y = CHART_H - PAD
+        for st in BAR_STATES:
+            secs = getattr(b, f"{st}_s")
+            h = secs / top * (CHART_H - 2 * PAD) if top else 0
+            if h <= 0:
+                continue
+            y -= h
+            bars.append({"x": round(PAD + step * i + 1, 1), "y": round(y, 1), "w": round(step - 2, 1),
+                         "h": round(h, 1), "color": COLORS[st], "state": st, "minutes": round(secs / 60)})
+    return bars
+
+
+@get("/stores/{store_id:str}/stats", summary="Statistics page", include_in_schema=False)
+async def stats_page(
+    request: Request,
+    store_id: FromPath[str],
+    day: Annotated[str | None, QueryParameter(description="local date YYYY-MM-DD, default today")] = None,
+    lang: FromQuery[str | None] = None,
+    tz: FromQuery[str] = DEFAULT_TZ,
+) -> Response[str]:
+    try:
+        zone = zone_for(tz)
+    except StatsInputError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+    now = time.time()
+    try:
+        d = date.fromisoformat(day) if day else datetime.fromtimestamp(now, zone).date()
+    except ValueError:
+        raise HTTPException(status_code=400, detail=f"day: {day!r} is not a date (YYYY-MM-DD)") from None
+    start = datetime(d.year, d.month, d.day, tzinfo=zone).timestamp()
+    nd = d + timedelta(days=1)
+    end = datetime(nd.year, nd.month, nd.day, tzinfo=zone).timestamp()
+    s, skipped, store = await store_stats(request, store_id, start, end, "hour", zone)
+    out = stats_out(store_id, s, skipped)
+    chosen = pick_lang(lang, request.cookies.get("lang"))
+    t = Translator(TEXT, chosen)
+    html = _jinja.get_template("hub/stats.html").render(
+        t=t, lang=chosen, store=store, out=out, day=d.isoformat(), tz=zone.key,
+        line=occupancy_line(out.buckets), bars=minute_bars(out.buckets), states=BAR_STATES, colors=COLORS,
+        chart_w=CHART_W, chart_h=CHART_H, pad=PAD,
+        hour_of=lambda b: datetime.fromtimestamp(b.start, zone).strftime("%H"),
+    )
+    return Response(html, media_type="text/html; charset=utf-8")
+
+
+router = Router(path="/", route_handlers=[get_stats, get_stats_csv, get_alerts, stats_page])
+
+__all__ = ["router", "load_timelines", "stats_csv", "resolve_window"]

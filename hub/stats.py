@@ -148,7 +148,7 @@ class StoreStats:
 
 def bucket_bounds(start: float, end: float, bucket: str, tz: str | ZoneInfo = DEFAULT_TZ) -> list[float]:
     """Bucket edges covering ``[start, end)``, clipped: ``[start, b1, b2, ..., end]``."""
-    zone = _zone(tz)
+    zone = zone_for(tz)
     if bucket not in ("hour", "day"):
         raise StatsInputError(f"bucket must be 'hour' or 'day', not {bucket!r}")
     if not end > start:
@@ -176,7 +176,7 @@ def _midnight(d: date, zone: ZoneInfo) -> float:
     return datetime(d.year, d.month, d.day, tzinfo=zone).timestamp()
 
 
-def _zone(tz: str | ZoneInfo) -> ZoneInfo:
+def zone_for(tz: str | ZoneInfo) -> ZoneInfo:
     if isinstance(tz, ZoneInfo):
         return tz
     try:
@@ -280,7 +280,7 @@ def compute_store_stats(
     peak_count: int = 3,
 ) -> StoreStats:
     """Per-seat and per-store statistics for ``[start, end)`` in ``bucket`` steps."""
-    zone = _zone(tz)
+    zone = zone_for(tz)
     edges = bucket_bounds(start, end, bucket, zone)
     result = StoreStats(start=start, end=end, bucket=bucket, tz=str(zone.key))
     result.buckets = [StoreBucketStats(start=a, end=b) for a, b in zip(edges, edges[1:])]
