@@ -1,0 +1,184 @@
+"""Empty-seat reference and change score on real library CCTV frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge_agent.config import SeatsSection
+from edge_agent.reference import PATCH_SIZE, ReferenceRules, SeatReference, change_score, seat_patch
+
+THRESHOLD = SeatsSection().change_threshold  # 0.12
+
+
+def rect(x1, y1, x2, y2):
+    return [(x1, y1), (x2, y1), (x2, y2), (x1, y2)]
+
+
+# Seat regions without people in these frames (desks, chairs, floor), main stream and substream.
+REGIONS = [
+    ("f1-camera9.jpg", rect(0.09, 0.49, 0.31, 0.77)),  # empty desk (a book on it)
+    ("f1-camera9.jpg", [(0.52, 0.47), (0.68, 0.47), (0.70, 0.70), (0.54, 0.72)]),  # desk end, chairs
+    ("f1-camera9.jpg", rect(0.16, 0.52, 0.28, 0.62)),  # plain desk top only: little texture
+    ("f3-camera2.jpg", rect(0.66, 0.54, 0.80, 0.72)),  # substream 352x288, empty desk half
+    ("f1-camera6.jpg", rect(0.10, 0.60, 0.30, 0.90)),
+    ("f1-camera2.jpg", rect(0.30, 0.50, 0.50, 0.80)),
+    ("f2-camera25.jpg", rect(0.40, 0.50, 0.60, 0.80)),
+]
+LIGHTING = [(0.6, 0.0), (1.4, 0.0), (1.0, 40.0), (1.0, -40.0), (1.4, 40.0), (0.6, -40.0)]
+
+
+def load(samples: Path, name: str) -> np.ndarray:
+    im = cv2.imread(str(samples / name))
+    assert im is not None, f"cannot read {samples / name}"
+    return im
+
+
+def relight(im: np.ndarray, gain: float, offset: float) -> np.ndarray:
+    return np.clip(im.astype(np.float32) * gain + offset, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def real_object(library_samples) -> np.ndarray:
+    """A real bottle + laptop + glasses crop from a desk in f1-camera9."""
+    src = load(library_samples, "f1-camera9.jpg")
+    h, w = src.shape[:2]
+    return src[int(0.58 * h) : int(0.70 * h), int(0.69 * w) : int(0.78 * w)].copy()
+
+
+def paste(im: np.ndarray, polygon, obj: np.ndarray, cover: float) -> np.ndarray:
+    """Put ``obj`` in the middle of the polygon's box, covering ``cover`` of the box's area."""
+    im = im.copy()
+    h, w = im.shape[:2]
+    xs, ys = [p[0] for p in polygon], [p[1] for p in polygon]
+    bw, bh = (max(xs) - min(xs)) * w, (max(ys) - min(ys)) * h
+    ow, oh = int(bw * cover**0.5), int(bh * cover**0.5)
+    cx = int((min(xs) + max(xs)) / 2 * w - ow / 2)
+    cy = int((min(ys) + max(ys)) / 2 * h - oh / 2)
+    im[cy : cy + oh, cx : cx + ow] = cv2.resize(obj, (ow, oh))
+    return im
+
+
+@pytest.mark.parametrize("name, polygon", REGIONS, ids=[f"{n}@{p[0]}" for n, p in REGIONS])
+def test_lighting_changes_stay_below_threshold(library_samples, name, polygon):
+    im = load(library_samples, name)
+    ref = seat_patch(im, polygon)
+    assert change_score(ref, seat_patch(im, polygon)) == pytest.approx(0.0, abs=1e-6)
+    for gain, offset in LIGHTING:
+        s = change_score(ref, seat_patch(relight(im, gain, offset), polygon))
+        assert s < THRESHOLD, f"gain {gain} offset {offset}: {s:.3f}"
+
+
+@pytest.mark.parametrize("name, polygon", REGIONS, ids=[f"{n}@{p[0]}" for n, p in REGIONS])
+def test_an_object_on_the_seat_raises_the_score(library_samples, real_object, name, polygon):
+    im = load(library_samples, name)
+    ref = seat_patch(im, polygon)
+    placed = paste(im, polygon, real_object, cover=0.3)
+    assert change_score(ref, seat_patch(placed, polygon)) > THRESHOLD
+    # ... also when the light changed at the same time
+    for gain, offset in [(0.6, 0.0), (1.4, 0.0), (1.0, -40.0)]:
+        s = change_score(ref, seat_patch(relight(placed, gain, offset), polygon))
+        assert s > THRESHOLD, f"object + gain {gain} offset {offset}: {s:.3f}"
+
+
+def test_noise_compression_and_substream_stay_below_threshold(library_samples):
+    for name, polygon in REGIONS:
+        im = load(library_samples, name)
+        ref = seat_patch(im, polygon)
+        rng = np.random.default_rng(1)
+        noisy = np.clip(im + rng.normal(0, 4, im.shape), 0, 255).astype(np.uint8)
+        jpeg = cv2.imdecode(cv2.imencode(".jpg", im, [cv2.IMWRITE_JPEG_QUALITY, 40])[1], cv2.IMREAD_COLOR)
+        sub = cv2.resize(im, (352, 198), interpolation=cv2.INTER_AREA)  # a substream of the same view
+        for what, other in (("noise", noisy), ("jpeg40", jpeg), ("substream", sub)):
+            s = change_score(ref, seat_patch(other, polygon))
+            assert s < THRESHOLD, f"{name} {what}: {s:.3f}"
+
+
+def test_real_afternoon_light_change_and_real_belongings(library_samples):
+    """f3 (16:19) and f4 (17:38) of camera2: daylight changed over 80 minutes. The right half of
+    the front desk stayed empty; the left half got other laptops, books and a bag."""
+    f3, f4 = load(library_samples, "f3-camera2.jpg"), load(library_samples, "f4-camera2.jpg")
+    empty = rect(0.66, 0.54, 0.80, 0.72)
+    assert change_score(seat_patch(f3, empty), seat_patch(f4, empty)) < THRESHOLD
+    used = rect(0.41, 0.50, 0.62, 0.72)
+    assert change_score(seat_patch(f3, used), seat_patch(f4, used)) > 2 * THRESHOLD
+
+
+def test_seat_patch_shape_mask_and_grey_input():
+    im = np.zeros((100, 200, 3), np.uint8)
+    tri = [(0.1, 0.1), (0.5, 0.1), (0.1, 0.9)]
+    p = seat_patch(im, tri)
+    assert p.grey.shape == p.mask.shape == (PATCH_SIZE, PATCH_SIZE)
+    frac = p.mask.mean()
+    assert 0.4 < frac < 0.6  # a right triangle fills half of its box
+    assert p.mask[2, 2] and not p.mask[-3, -3]
+    g = seat_patch(im[:, :, 0], tri)  # grey frames work too
+    assert g.grey.shape == (PATCH_SIZE, PATCH_SIZE)
+    sliver = seat_patch(im, [(0.5, 0.5), (0.5001, 0.5), (0.5, 0.5001)])
+    assert sliver.mask.any()  # never an empty mask
+    with pytest.raises(ValueError, match="patch sizes differ"):
+        change_score(p, seat_patch(im, tri, size=32))
+
+
+def test_flat_noisy_seat_is_not_change():
+    """An evenly lit plain desk: camera noise alone must not look like belongings."""
+    rng = np.random.default_rng(0)
+    base = np.full((288, 352, 3), 150, np.uint8)
+    seat = rect(0.2, 0.2, 0.6, 0.7)
+    a = np.clip(base + rng.normal(0, 3, base.shape), 0, 255).astype(np.uint8)
+    b = np.clip(base * 0.7 + rng.normal(0, 3, base.shape), 0, 255).astype(np.uint8)
+    assert change_score(seat_patch(a, seat), seat_patch(b, seat)) < THRESHOLD
+
+
+def patch_of(value: float):
+    im = np.full((50, 50, 3), value, np.uint8)
+    im[10:20, 10:40] = 255 - value  # some structure
+    return seat_patch(im, rect(0.0, 0.0, 1.0, 1.0))
+
+
+def test_reference_taken_after_confident_empty_period():
+    ref = SeatReference(ReferenceRules(auto_after_s=60.0, refresh_alpha=0.5, refresh_every_s=30.0))
+    p = patch_of(100)
+    assert not ref.ready and ref.score(p) is None
+    for t in range(0, 60, 2):
+        assert not ref.observe(float(t), p, confidently_empty=True)
+    assert ref.observe(60.0, p, confidently_empty=True)  # exactly 60 s after the first empty sample
+    assert ref.ready and ref.taken_at == 60.0
+    assert ref.score(p) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_interrupted_empty_period_restarts_the_timer():
+    ref = SeatReference(ReferenceRules(auto_after_s=60.0))
+    p = patch_of(100)
+    for t in range(0, 58, 2):
+        ref.observe(float(t), p, True)
+    ref.observe(58.0, p, False)  # someone sat down for a moment
+    for t in range(60, 120, 2):
+        assert not ref.observe(float(t), p, True)
+    assert ref.observe(120.0, p, True)
+
+
+def test_refresh_is_a_slow_running_average_and_never_learns_non_empty():
+    ref = SeatReference(ReferenceRules(auto_after_s=0.0, refresh_alpha=0.25, refresh_every_s=30.0))
+    a, b = patch_of(100), patch_of(140)
+    assert ref.observe(0.0, a, True)
+    assert not ref.observe(10.0, b, True)  # too soon after the last refresh
+    assert ref.observe(30.0, b, True)
+    np.testing.assert_allclose(ref.patch.grey, 0.75 * a.grey + 0.25 * b.grey, atol=1e-3)
+    before = ref.patch.grey.copy()
+    assert not ref.observe(90.0, patch_of(20), False)
+    np.testing.assert_array_equal(ref.patch.grey, before)
+
+
+def test_capture_now_and_clear():
+    ref = SeatReference()
+    p = patch_of(80)
+    ref.capture_now(5.0, p)
+    assert ref.ready and ref.taken_at == 5.0 and ref.refreshed_at == 5.0
+    p.grey[:] = 0  # the stored reference is a copy
+    assert ref.patch.grey.max() > 0
+    ref.clear()
+    assert not ref.ready and ref.taken_at is None
