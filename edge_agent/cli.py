@@ -182,5 +182,44 @@ def install(
         typer.echo(s)
 
 
+@app.command()
+def demo(
+    store: Annotated[str, typer.Option(help="Store id the demo edge reports as.")] = "demo",
+    mqtt_host: Annotated[str, typer.Option(help="Broker host.")] = "127.0.0.1",
+    mqtt_port: Annotated[int, typer.Option(help="Broker port.")] = 1883,
+    topic_prefix: Annotated[str, typer.Option(help="MQTT topic prefix.")] = "seat/v1",
+    workdir: Annotated[Path, typer.Option(help="Where the demo keeps its SQLite and pictures.")] = Path("var/demo"),
+    switch_every: Annotated[float, typer.Option(help="Seconds between the sample camera's pictures.")] = 20.0,
+    local_port: Annotated[int, typer.Option(help="Port of the local fallback page.")] = 8088,
+    rtsp: Annotated[bool, typer.Option(help="Serve the sample camera over real RTSP (GStreamer).")] = True,
+    for_s: Annotated[Optional[float], typer.Option("--for", help="Run this many seconds, then exit 0.")] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Run an agent on the built-in sample camera (real library CCTV frames, alternating).
+
+    Started by `seat-hub demo`; useful alone against any broker.
+    """
+    _setup_logging(log_level)
+    from edge_agent.agent import EdgeAgent
+    from edge_agent.demo import SampleCamera, demo_config
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    camera = SampleCamera(workdir, switch_every, prefer_rtsp=rtsp)
+    cfg = demo_config(store, workdir, mqtt_host, mqtt_port, topic_prefix, camera.urls, local_port)
+    camera.start()
+    agent = EdgeAgent(cfg)
+    signal.signal(signal.SIGTERM, lambda *_: agent.request_stop())
+    agent.start()
+    typer.echo(f"demo edge: store {store}, sample camera over {camera.kind}: "
+               + ", ".join(camera.urls.values()), err=True)
+    try:
+        agent.run(duration_s=for_s)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        agent.stop()
+        camera.stop()
+
+
 if __name__ == "__main__":
     app()

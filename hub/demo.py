@@ -1,0 +1,135 @@
+"""`seat-hub demo`: the whole system on one machine, for a first look.
+
+Starts a private Mosquitto, the hub on its embedded defaults (SQLite in ./var/demo), and one edge
+agent (`seat-edge demo`, a separate process: the hub never imports the edge) fed by the built-in
+sample camera. Prints the dashboard URL; with ``--for`` it stops after that many seconds, exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from hub.settings import DatabaseSettings, HttpSettings, HubSettings, MqttSettings, load_settings
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.3):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def start_broker(workdir: Path) -> tuple[subprocess.Popen, int]:
+    exe = shutil.which("mosquitto") or next(
+        (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if os.path.exists(p)), None)
+    if exe is None:
+        raise DemoError("the demo starts its own MQTT broker and needs Mosquitto: "
+                        "`apt-get install mosquitto` (scripts/setup.sh installs it)")
+    port = _free_port()
+    conf = workdir / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if not _wait_port(port, 10):
+        proc.kill()
+        raise DemoError(f"Mosquitto ({exe}) did not listen on port {port}")
+    return proc, port
+
+
+def _stop(proc: subprocess.Popen | None, timeout: float = 20) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+def run_demo(port: int = 8080, for_s: float | None = None, store: str = "demo", config: Path | None = None,
+             workdir: Path | None = None) -> int:
+    import uvicorn
+
+    from hub.app import create_app
+
+    workdir = Path(workdir or "var/demo").resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    base = load_settings(config) if config else HubSettings()
+    broker = edge = None
+    try:
+        broker, mqtt_port = start_broker(workdir)
+        prefix = base.mqtt.topic_prefix
+        settings = HubSettings(
+            database=DatabaseSettings(url=f"sqlite+aiosqlite:///{workdir / 'hub.sqlite'}") if config is None
+            else base.database,
+            mqtt=MqttSettings(host="127.0.0.1", port=mqtt_port, topic_prefix=prefix),
+            http=HttpSettings(host="127.0.0.1", port=port),
+            alerts=base.alerts,
+            edge_timeout_s=30.0,
+        )
+        app = create_app(settings, migrate=True)
+        log = open(workdir / "edge.log", "w")
+        edge = subprocess.Popen(
+            [sys.executable, "-m", "edge_agent.cli", "demo", "--store", store, "--mqtt-port", str(mqtt_port),
+             "--topic-prefix", prefix, "--workdir", str(workdir / "edge"), "--local-port", str(_free_port())],
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+
+        async def main() -> int:
+            task = asyncio.create_task(server.serve())
+            while not server.started:
+                if task.done():
+                    return 1
+                await asyncio.sleep(0.05)
+            print(f"Dashboard: http://127.0.0.1:{port}/stores/{store}  (all stores: http://127.0.0.1:{port}/)",
+                  flush=True)
+            print(f"Edge log: {workdir / 'edge.log'}; seats change within a minute. Ctrl-C stops.", flush=True)
+            deadline = None if for_s is None else time.monotonic() + for_s
+            rc = 0
+            while deadline is None or time.monotonic() < deadline:
+                if edge.poll() is not None:
+                    print(f"the demo edge stopped (exit {edge.returncode}); see {workdir / 'edge.log'}",
+                          file=sys.stderr)
+                    rc = 1
+                    break
+                if task.done():
+                    rc = 1
+                    break
+                await asyncio.sleep(0.5)
+            server.should_exit = True
+            await task
+            return rc
+
+        try:
+            return asyncio.run(main())
+        except KeyboardInterrupt:
+            return 0
+    except DemoError as exc:
+        print(f"Demo error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        _stop(edge)
+        _stop(broker)
