@@ -1,0 +1,182 @@
+"""All seats of one edge: detections + frames in, seat transitions out (pure, no I/O).
+
+Per ``observe(channel, frame, detections, t)``:
+
+1. the channel's active seats get evidence from ``assign`` (persons, items) plus, when
+   ``seat_rules.use_reference`` is on and the seat has a reference, the change score of the
+   frame's seat crop against it;
+2. each seat's ``SeatTracker`` takes ``(t, evidence)``; ``frame is None`` or ``detections is
+   None`` means the channel is down or stale: every seat of the channel gets ``None``
+   (-> ``unknown``);
+3. after the state update, a seat that is ``empty`` and shows no person (not even a weak one
+   above half the person threshold), no items and no change feeds its reference timer, which
+   takes or refreshes the empty reference (see ``reference``).
+
+Inactive seats (``SeatDef.active == False``) are not tracked at all. New seats (at start or
+from ``replace_layout``) start ``unknown``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from edge_agent.assign import match_seats
+from edge_agent.config import SeatsSection
+from edge_agent.reference import ReferenceRules, SeatReference, seat_patch
+from edge_agent.seat_state import OutOfOrderSample, SeatTracker
+from edge_agent.types import Frame, FrameDetections, Transition
+from protocol.messages import Evidence, SeatDef, SeatSnapshot, StateRules
+
+
+class SeatEngine:
+    def __init__(
+        self,
+        seats: list[SeatDef],
+        rules: StateRules,
+        seat_rules: SeatsSection,
+        *,
+        reference_rules: ReferenceRules = ReferenceRules(),
+        now: float = 0.0,
+    ) -> None:
+        self.rules = rules
+        self.seat_rules = seat_rules
+        self.reference_rules = reference_rules
+        self._seats: dict[str, SeatDef] = {}
+        self._trackers: dict[str, SeatTracker] = {}
+        self._refs: dict[str, SeatReference] = {}
+        self._evidence: dict[str, Evidence] = {}
+        self._channel_t: dict[int, float] = {}
+        self._now = now
+        self.replace_layout(seats, rules, now=now)
+
+    # -- layout --------------------------------------------------------------------------------
+
+    @property
+    def seats(self) -> list[SeatDef]:
+        return list(self._seats.values())
+
+    def channel_seats(self, channel: int) -> list[SeatDef]:
+        return [s for s in self._seats.values() if s.channel == channel]
+
+    def replace_layout(
+        self,
+        seats: list[SeatDef],
+        rules: StateRules | None = None,
+        seat_rules: SeatsSection | None = None,
+        now: float | None = None,
+    ) -> None:
+        """Apply a new layout without restarting capture. Seats that still exist keep their
+        state; a seat whose polygon or channel changed loses its reference (it shows a different
+        place now). Validate with ``layout.check_layout`` before calling."""
+        if rules is not None:
+            self.rules = rules
+        if seat_rules is not None:
+            self.seat_rules = seat_rules
+        start = self._now if now is None else now
+        new_seats = {s.seat_id: s for s in seats if s.active}
+        trackers: dict[str, SeatTracker] = {}
+        refs: dict[str, SeatReference] = {}
+        for sid, seat in new_seats.items():
+            tr = self._trackers.get(sid)
+            if tr is None:
+                tr = SeatTracker(sid, self.rules, self.seat_rules, state="unknown", since=start)
+            else:
+                tr.rules, tr.seat_rules = self.rules, self.seat_rules
+            trackers[sid] = tr
+            old = self._seats.get(sid)
+            ref = self._refs.get(sid)
+            if ref is None or old is None or old.polygon != seat.polygon or old.channel != seat.channel:
+                ref = SeatReference(self.reference_rules)
+            refs[sid] = ref
+        self._seats, self._trackers, self._refs = new_seats, trackers, refs
+        self._evidence = {k: v for k, v in self._evidence.items() if k in new_seats}
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def snapshots(self) -> list[SeatSnapshot]:
+        return [t.snapshot() for t in self._trackers.values()]
+
+    def restore(self, snapshots: Sequence[SeatSnapshot]) -> list[str]:
+        """Continue from stored states. Returns the stored seat ids that are not in the layout
+        (ignored; the caller may log them)."""
+        unknown_ids = []
+        for snap in snapshots:
+            tr = self._trackers.get(snap.seat_id)
+            if tr is None:
+                unknown_ids.append(snap.seat_id)
+                continue
+            tr.restore(snap.state, snap.since)
+        return unknown_ids
+
+    def tracker(self, seat_id: str) -> SeatTracker:
+        return self._trackers[seat_id]
+
+    def reference(self, seat_id: str) -> SeatReference:
+        return self._refs[seat_id]
+
+    def last_evidence(self, seat_id: str) -> Evidence | None:
+        return self._evidence.get(seat_id)
+
+    # -- samples -------------------------------------------------------------------------------
+
+    def observe(
+        self,
+        channel: int,
+        frame: Frame | None,
+        detections: FrameDetections | None,
+        t: float,
+    ) -> list[Transition]:
+        for what, obj in (("frame", frame), ("detections", detections)):
+            if obj is not None and obj.channel != channel:
+                raise ValueError(f"{what} of channel {obj.channel} passed as channel {channel}")
+        seats = self.channel_seats(channel)
+        last = self._channel_t.get(channel)
+        if last is not None and t < last:
+            # Checked here, before any tracker moves, so a bad sample leaves every seat as it was.
+            raise OutOfOrderSample(f"channel {channel}: sample at {t} is older than the previous one at {last}")
+        self._channel_t[channel] = t
+        self._now = max(self._now, t)
+        out: list[Transition] = []
+        if frame is None or detections is None:
+            for s in seats:
+                self._evidence.pop(s.seat_id, None)
+                tr = self._trackers[s.seat_id].update(t, None)
+                if tr is not None:
+                    out.append(tr)
+            return out
+
+        matches = match_seats(seats, detections.detections, self.seat_rules)
+        use_ref = self.seat_rules.use_reference
+        for s in seats:
+            sid = s.seat_id
+            patch = seat_patch(frame.image, s.polygon) if use_ref else None
+            ref = self._refs[sid]
+            score = ref.score(patch) if patch is not None else None
+            ev = matches[sid].evidence(score)
+            self._evidence[sid] = ev
+            tracker = self._trackers[sid]
+            tr = tracker.update(t, ev)
+            if tr is not None:
+                out.append(tr)
+            if patch is not None:
+                ref.observe(t, patch, self._confidently_empty(tracker, ev))
+        return out
+
+    def _confidently_empty(self, tracker: SeatTracker, ev: Evidence) -> bool:
+        r = self.seat_rules
+        return (
+            tracker.state == "empty"
+            and ev.person_overlap < r.person_overlap_min / 2
+            and ev.item_count == 0
+            and (ev.change_score is None or ev.change_score < r.change_threshold)
+        )
+
+    def capture_reference(self, channel: int, frame: Frame, t: float | None = None) -> list[str]:
+        """Take the current frame as the empty reference of every seat on the channel (the
+        installer's ``seat-edge reference --channel N``). Returns the seat ids updated."""
+        at = frame.captured_at if t is None else t
+        done = []
+        for s in self.channel_seats(channel):
+            self._refs[s.seat_id].capture_now(at, seat_patch(frame.image, s.polygon))
+            done.append(s.seat_id)
+        return done

@@ -1,0 +1,240 @@
+"""SeatEngine: synthetic detections through the whole seat pipeline, and real photos through the
+real person model (ultralytics on CPU; no mock)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge_agent.assign import seat_evidence
+from edge_agent.config import SeatsSection
+from edge_agent.reference import ReferenceRules
+from edge_agent.seat_engine import SeatEngine
+from edge_agent.seat_state import OutOfOrderSample
+from edge_agent.types import Detection, Frame, FrameDetections
+from protocol.messages import SeatDef, SeatSnapshot, StateRules
+
+RULES = StateRules(enter_s=6.0, exit_s=20.0, abandoned_after_s=600.0)
+SEAT_RULES = SeatsSection()
+LABELS = Path(__file__).resolve().parent.parent / "data" / "labels" / "real_seats.json"
+
+
+def rect(x1, y1, x2, y2):
+    return [(x1, y1), (x2, y1), (x2, y2), (x1, y2)]
+
+
+A = SeatDef(seat_id="A", channel=1, polygon=rect(0.1, 0.4, 0.3, 0.8))
+B = SeatDef(seat_id="B", channel=1, polygon=rect(0.5, 0.4, 0.7, 0.8))
+C = SeatDef(seat_id="C", channel=2, polygon=rect(0.1, 0.4, 0.3, 0.8))
+IMG = np.full((72, 128, 3), 120, np.uint8)
+
+
+def frame(ch, t, image=IMG):
+    return Frame(channel=ch, image=image, captured_at=t)
+
+
+def dets(ch, t, *boxes, kind="person", name="person"):
+    return FrameDetections(
+        channel=ch, captured_at=t, detections=[Detection(kind=kind, class_name=name, conf=0.7, box=b) for b in boxes]
+    )
+
+
+def sample(engine, ch, t, *dlist, image=IMG):
+    detections = [d for fd in dlist for d in fd.detections]
+    return engine.observe(ch, frame(ch, t, image), FrameDetections(ch, t, detections), t)
+
+
+IN_A = (0.12, 0.2, 0.28, 0.75)  # a person sitting in seat A
+BAG_A = (0.15, 0.6, 0.25, 0.75)
+
+
+def states(engine):
+    return {s.seat_id: s.state for s in engine.snapshots()}
+
+
+def test_seats_follow_their_channel_only():
+    eng = SeatEngine([A, B, C], RULES, SEAT_RULES)
+    assert states(eng) == {"A": "unknown", "B": "unknown", "C": "unknown"}
+    out = []
+    for t in range(0, 8, 2):
+        out += sample(eng, 1, float(t), dets(1, t, IN_A))
+    assert sorted((x.seat_id, x.to_state, x.at) for x in out) == [("A", "occupied", 6.0), ("B", "empty", 6.0)]
+    assert states(eng)["C"] == "unknown"  # channel 2 never observed
+    ev = eng.last_evidence("A")
+    assert ev is not None and ev.person_overlap > 0.9
+    assert eng.last_evidence("C") is None
+
+
+def test_stale_channel_makes_its_seats_unknown_only():
+    eng = SeatEngine([A, B, C], RULES, SEAT_RULES)
+    for t in range(0, 8, 2):
+        sample(eng, 1, float(t), dets(1, t))
+        sample(eng, 2, float(t), dets(2, t))
+    assert set(states(eng).values()) == {"empty"}
+    out = eng.observe(1, None, None, 10.0)
+    assert sorted((x.seat_id, x.to_state, x.at) for x in out) == [("A", "unknown", 10.0), ("B", "unknown", 10.0)]
+    assert states(eng)["C"] == "empty"
+    assert eng.last_evidence("A") is None  # nothing seen: nothing to draw
+    # a frame without detections (detector down) is no observation either
+    assert eng.observe(2, frame(2, 12.0), None, 12.0)[0].to_state == "unknown"
+
+
+def test_items_then_abandoned_through_the_engine():
+    eng = SeatEngine([A], RULES, SEAT_RULES)
+    eng.restore([SeatSnapshot(seat_id="A", state="occupied", since=0.0)])
+    trs = []
+    for t in range(10, 700, 10):
+        trs += sample(eng, 1, float(t), dets(1, t, BAG_A, kind="item", name="backpack"))
+    assert [(x.to_state, x.at) for x in trs] == [("away", 30.0), ("abandoned", 610.0)]
+    assert trs[1].evidence.item_classes == ["backpack"] and trs[1].evidence.item_count == 1
+
+
+def test_restore_and_unknown_seat_ids():
+    eng = SeatEngine([A, B], RULES, SEAT_RULES)
+    missing = eng.restore(
+        [SeatSnapshot("A", "away", 100.0), SeatSnapshot("B", "occupied", 50.0), SeatSnapshot("Z", "empty", 1.0)]
+    )
+    assert missing == ["Z"]
+    assert {(s.seat_id, s.state, s.since) for s in eng.snapshots()} == {("A", "away", 100.0), ("B", "occupied", 50.0)}
+
+
+def test_replace_layout_keeps_existing_seats_and_applies_rules():
+    eng = SeatEngine([A, B], RULES, SEAT_RULES)
+    for t in range(0, 8, 2):
+        sample(eng, 1, float(t), dets(1, t, IN_A))
+    assert states(eng) == {"A": "occupied", "B": "empty"}
+    ref_a = eng.reference("A")
+    eng.capture_reference(1, frame(1, 8.0))
+    moved_b = SeatDef(seat_id="B", channel=1, polygon=rect(0.55, 0.4, 0.75, 0.8))
+    new = SeatDef(seat_id="N", channel=1, polygon=rect(0.8, 0.1, 0.9, 0.3))
+    off = SeatDef(seat_id="OFF", channel=1, polygon=rect(0.8, 0.5, 0.9, 0.7), active=False)
+    eng.replace_layout([A, moved_b, new, off], StateRules(enter_s=2.0, exit_s=4.0, abandoned_after_s=60.0))
+    snaps = {s.seat_id: s for s in eng.snapshots()}
+    assert set(snaps) == {"A", "B", "N"}  # inactive seats are not tracked
+    assert snaps["A"].state == "occupied" and snaps["A"].since == 0.0
+    assert snaps["B"].state == "empty"
+    assert snaps["N"].state == "unknown" and snaps["N"].since == 6.0  # "now" = newest capture time seen
+    assert eng.reference("A") is ref_a and ref_a.ready  # same polygon: reference kept
+    assert not eng.reference("B").ready  # moved polygon: old reference would be of another place
+    # New rules apply to kept trackers: exit after 4 s instead of 20.
+    trs = []
+    for t in range(10, 16, 2):
+        trs += sample(eng, 1, float(t), dets(1, t))
+    assert ("A", "empty", 14.0) in [(x.seat_id, x.to_state, x.at) for x in trs]
+    eng.replace_layout([B])
+    assert [s.seat_id for s in eng.snapshots()] == ["B"]
+
+
+def test_bad_samples_leave_state_alone():
+    eng = SeatEngine([A], RULES, SEAT_RULES)
+    sample(eng, 1, 10.0, dets(1, 10))
+    with pytest.raises(OutOfOrderSample, match="channel 1"):
+        sample(eng, 1, 9.0, dets(1, 9))
+    with pytest.raises(ValueError, match="frame of channel 2 passed as channel 1"):
+        eng.observe(1, frame(2, 11.0), dets(1, 11), 11.0)
+    assert eng.observe(7, frame(7, 1.0), dets(7, 1), 1.0) == []  # a channel without seats
+
+
+def test_reference_learned_automatically_then_object_detected_but_not_light(library_samples):
+    """A real desk (f1-camera9, left table): empty for 60 s -> reference taken; the light drops
+    by 40% -> still empty; a bag-like real object appears with no detection -> away (the change
+    score is the only signal), and the reference never learns the object."""
+    image = cv2.imread(str(library_samples / "f1-camera9.jpg"))
+    seat = SeatDef(seat_id="L", channel=1, polygon=rect(0.09, 0.49, 0.31, 0.77))
+    eng = SeatEngine([seat], RULES, SEAT_RULES, reference_rules=ReferenceRules(auto_after_s=60.0))
+    t = 0.0
+    while t <= 100:
+        sample(eng, 1, t, dets(1, t), image=image)
+        t += 2
+    ref = eng.reference("L")
+    assert ref.ready and ref.taken_at == 66.0  # empty confirmed at 6 s, + 60 s
+    dark = (image * 0.6).astype(np.uint8)
+    for _ in range(20):
+        assert sample(eng, 1, t, dets(1, t), image=dark) == []
+        t += 2
+    assert eng.last_evidence("L").change_score < SEAT_RULES.change_threshold
+    h, w = image.shape[:2]
+    obj = image[int(0.58 * h) : int(0.70 * h), int(0.69 * w) : int(0.78 * w)]
+    placed = dark.copy()
+    x0, y0 = int(0.14 * w), int(0.55 * h)
+    placed[y0 : y0 + 2 * obj.shape[0], x0 : x0 + 2 * obj.shape[1]] = cv2.resize(obj, None, fx=2, fy=2)
+    trs = []
+    start = t
+    for _ in range(10):
+        trs += sample(eng, 1, t, dets(1, t), image=placed)
+        t += 2
+    assert [(x.to_state, x.at) for x in trs] == [("away", start + 6)]
+    assert trs[0].evidence.change_score > SEAT_RULES.change_threshold and trs[0].evidence.item_count == 0
+    refreshed = ref.refreshed_at
+    for _ in range(40):
+        sample(eng, 1, t, dets(1, t), image=placed)
+        t += 2
+    assert ref.refreshed_at == refreshed  # not empty: the object is never learned as "empty"
+
+
+def test_capture_reference_on_demand():
+    eng = SeatEngine([A, B, C], RULES, SEAT_RULES)
+    assert eng.capture_reference(1, frame(1, 5.0)) == ["A", "B"]
+    assert eng.reference("A").taken_at == 5.0 and not eng.reference("C").ready
+    sample(eng, 1, 6.0, dets(1, 6))
+    assert eng.last_evidence("A").change_score == pytest.approx(0.0, abs=1e-6)
+    off = SeatEngine([A], RULES, SeatsSection(use_reference=False))
+    sample(off, 1, 6.0, dets(1, 6))
+    assert off.last_evidence("A").change_score is None
+
+
+# -- real photos, real person model --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_cases(person_model_path, ultralytics_assets, library_samples):
+    """Run the real person model once per labelled image (CPU, imgsz 640, conf 0.3)."""
+    from ultralytics import YOLO
+
+    model = YOLO(str(person_model_path))
+    person_classes = {"Normal", "Fall"}  # this model's two classes are both persons
+    spec = json.loads(LABELS.read_text())
+    cases = []
+    for ch, entry in enumerate(spec["images"], start=1):
+        where, name = entry["source"].split(":")
+        path = (ultralytics_assets if where == "ultralytics" else library_samples) / name
+        image = cv2.imread(str(path))
+        assert image is not None, f"cannot read {path}"
+        r = model.predict(image, imgsz=640, conf=0.3, verbose=False)[0]
+        detections = [
+            Detection(kind="person", class_name=model.names[int(k)], conf=float(c), box=tuple(b))
+            for b, c, k in zip(r.boxes.xyxyn.tolist(), r.boxes.conf.tolist(), r.boxes.cls.tolist())
+            if model.names[int(k)] in person_classes
+        ]
+        seats = [
+            SeatDef(seat_id=s["seat_id"], channel=ch, polygon=[tuple(p) for p in s["polygon"]]) for s in entry["seats"]
+        ]
+        expect = {s["seat_id"]: s["expect"] for s in entry["seats"]}
+        cases.append((entry["source"], ch, image, detections, seats, expect))
+    return cases
+
+
+def test_real_photos_person_seat_and_empty_seat(real_cases):
+    assert len(real_cases) >= 3
+    for source, ch, _image, detections, seats, expect in real_cases:
+        assert detections, f"{source}: the person model found nobody"
+        ev = seat_evidence(seats, detections, SEAT_RULES)
+        for sid, want in expect.items():
+            got = "person" if ev[sid].person_overlap >= SEAT_RULES.person_overlap_min else "none"
+            assert got == want, f"{source} {sid}: {ev[sid]}"
+            if want == "person":
+                assert ev[sid].person_conf >= 0.3
+
+
+def test_real_photos_through_the_engine(real_cases):
+    """The same frames sampled for 10 s: person seats become occupied, empty seats empty."""
+    for source, ch, image, detections, seats, expect in real_cases:
+        eng = SeatEngine(seats, RULES, SEAT_RULES)
+        for t in range(0, 12, 2):
+            eng.observe(ch, Frame(ch, image, float(t)), FrameDetections(ch, float(t), detections), float(t))
+        want = {sid: ("occupied" if e == "person" else "empty") for sid, e in expect.items()}
+        assert states(eng) == want, source
