@@ -24,9 +24,10 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal, Protocol
+from typing import Literal, Protocol, Self
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -132,7 +133,7 @@ def _tcp_problem(url: str, timeout: float) -> str | None:
     try:
         with socket.create_connection((parts.hostname, port), timeout=min(timeout, 3.0)):
             return None
-    except socket.timeout:
+    except TimeoutError:
         return f"no answer from {parts.hostname}:{port} (timed out)"
     except OSError as exc:
         return f"cannot connect to {parts.hostname}:{port}: {exc.strerror or exc}"
@@ -151,8 +152,10 @@ class OpenCvSource:
                 f"no such file or folder: {url} (a channel url is rtsp://..., a video file or a folder of images)"
             )
         params = [
-            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(opts.open_timeout_s * 1000),
-            cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(opts.read_timeout_s * 1000),
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+            int(opts.open_timeout_s * 1000),
+            cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+            int(opts.read_timeout_s * 1000),
         ]
         self._cap = cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
         if not self._cap.isOpened():
@@ -317,7 +320,7 @@ class ChannelReader:
                 source = self._opener(self.channel, opts)
             except SourceError as exc:
                 self._error(str(exc))
-            except Exception as exc:  # a bug or odd input must not kill the channel for good
+            except Exception as exc:  # noqa: BLE001 - a bug or odd input must not kill the channel
                 self._error(f"cannot open {self.channel.url}: {type(exc).__name__}: {exc}")
             else:
                 with self._lock:
@@ -328,15 +331,15 @@ class ChannelReader:
                     self._pump(source, backoff)
                 except SourceError as exc:
                     self._error(str(exc))
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - same: report it, reconnect, keep going
                     self._error(f"{type(exc).__name__}: {exc}")
                 finally:
                     with self._lock:
                         self._connected = False
                     try:
                         source.close()
-                    except Exception:  # closing a broken stream may fail too; nothing to do
-                        pass
+                    except Exception as exc:  # noqa: BLE001 - closing a broken stream may fail too
+                        log.debug("channel %s: close failed: %s", self.channel.id, exc)
             if not self._stop.is_set():
                 self._stop.wait(backoff.next_delay())
 
@@ -388,7 +391,7 @@ class CaptureManager:
     def health(self) -> list[ChannelHealth]:
         return [r.health() for r in self.readers.values()]
 
-    def __enter__(self) -> CaptureManager:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

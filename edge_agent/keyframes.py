@@ -7,8 +7,8 @@ The newest frame is then at most one keyframe interval old (the NVR's GOP, often
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import av
 import numpy as np
@@ -30,7 +30,9 @@ class KeyframeSource:
         if url.startswith(("rtsp://", "rtsps://")):
             options["rtsp_transport"] = "tcp"
         try:
-            self._container = av.open(url, options=options, timeout=(opts.open_timeout_s, opts.read_timeout_s))
+            self._container = av.open(
+                url, options=options, timeout=(opts.open_timeout_s, opts.read_timeout_s)
+            )
         except (av.error.FFmpegError, OSError) as exc:
             raise SourceError(f"cannot open {redact_url(url)}: {exc}") from None
         if not self._container.streams.video:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -27,8 +27,15 @@ from tests.support.services import free_port
 RED = (0, 0, 255)
 BLUE = (255, 0, 0)
 GREEN = (0, 255, 0)
-FAST = CaptureOptions(open_timeout_s=5, read_timeout_s=3, backoff_initial_s=0.2, backoff_max_s=1.0,
-                      stale_after_s=2.0, fps_window_s=2.0, folder_fps=20)
+FAST = CaptureOptions(
+    open_timeout_s=5,
+    read_timeout_s=3,
+    backoff_initial_s=0.2,
+    backoff_max_s=1.0,
+    stale_after_s=2.0,
+    fps_window_s=2.0,
+    folder_fps=20,
+)
 
 
 def solid(bgr: tuple[int, int, int], w: int = 640, h: int = 360) -> np.ndarray:
@@ -92,7 +99,9 @@ def test_latest_is_the_newest_picture_not_a_buffered_one(rtsp):
         assert f is not None and time.time() - f.captured_at < 0.5
         rtsp.set_image(1, solid(BLUE))
         t0 = time.monotonic()
-        wait_for(lambda: (f := reader.latest(1.0)) and is_colour(f.image, BLUE), 2.0, "blue picture within 2 s")
+        wait_for(
+            lambda: (f := reader.latest(1.0)) and is_colour(f.image, BLUE), 2.0, "blue picture within 2 s"
+        )
         print(f"new picture seen after {time.monotonic() - t0:.2f} s")
     finally:
         reader.stop()
@@ -150,7 +159,9 @@ def test_bad_urls_give_clear_errors_and_other_channels_keep_running(rtsp, tmp_pa
     mgr = CaptureManager(channels, FAST)
     with mgr:
         wait_for(lambda: 1 in mgr.latest_frames(1.0), 10, "frames on the good channel")
-        wait_for(lambda: all(h.last_error for h in mgr.health() if h.channel != 1), 10, "errors on bad channels")
+        wait_for(
+            lambda: all(h.last_error for h in mgr.health() if h.channel != 1), 10, "errors on bad channels"
+        )
         health = {h.channel: h for h in mgr.health()}
         assert health[1].online and health[1].last_error is None
         assert "cannot connect" in health[2].last_error and "secret" not in health[2].last_error
@@ -172,6 +183,7 @@ def test_image_folder_cycles_in_name_order(tmp_path):
     seen: list[tuple[int, str]] = []
     reader.start()
     try:
+
         def collect():
             f = reader.latest(1.0)
             if f is not None and (not seen or seen[-1][0] != f.index):
@@ -197,11 +209,11 @@ def test_video_file_source_and_keyframes_on_file(tmp_path):
         reader = ChannelReader(ChannelSection(id=4, url=str(path), keyframes_only=keyframes), FAST)
         reader.start()
         try:
-            f = wait_for(lambda: reader.latest(1.0), 5, "a file frame")
+            f = wait_for(lambda r=reader: r.latest(1.0), 5, "a file frame")
             assert f.size == (160, 120)
             # Paced at the file's own 20 fps and looped: both colours keep coming back.
-            wait_for(lambda: (g := reader.latest(1.0)) and is_colour(g.image, BLUE), 3, "blue half")
-            wait_for(lambda: (g := reader.latest(1.0)) and is_colour(g.image, RED), 3, "red again (loop)")
+            wait_for(lambda r=reader: (g := r.latest(1.0)) and is_colour(g.image, BLUE), 3, "blue half")
+            wait_for(lambda r=reader: (g := r.latest(1.0)) and is_colour(g.image, RED), 3, "red again (loop)")
             assert reader.health().fps < 40
         finally:
             reader.stop()

@@ -20,12 +20,15 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 
 SYSTEM_PYTHON = os.environ.get("SEAT_RTSP_PYTHON", "/usr/bin/python3")
 SERVE_SCRIPT = Path(__file__).with_name("rtsp_serve.py")
-SETUP_HINT = "run `bash scripts/setup.sh` (installs gstreamer1.0-rtsp, gir1.2-gst-rtsp-server-1.0, python3-gi)"
+SETUP_HINT = (
+    "run `bash scripts/setup.sh` (installs gstreamer1.0-rtsp, gir1.2-gst-rtsp-server-1.0, python3-gi)"
+)
 
 
 class RtspServerUnavailable(RuntimeError):
@@ -48,9 +51,13 @@ def check_gstreamer(python: str = SYSTEM_PYTHON) -> None:
         "import sys; sys.exit(0 if all(Gst.ElementFactory.find(e) for e in "
         "('multifilesrc','jpegdec','x264enc','rtph264pay')) else 3)"
     )
-    r = subprocess.run([python, "-c", probe], capture_output=True, text=True, timeout=30)
+    r = subprocess.run([python, "-c", probe], capture_output=True, text=True, timeout=30, check=False)
     if r.returncode != 0:
-        why = "GStreamer elements missing (x264enc/jpegdec/...)" if r.returncode == 3 else r.stderr.strip()[-300:]
+        why = (
+            "GStreamer elements missing (x264enc/jpegdec/...)"
+            if r.returncode == 3
+            else r.stderr.strip()[-300:]
+        )
         raise RtspServerUnavailable(f"GStreamer RTSP server unusable with {python}: {why}; {SETUP_HINT}")
 
 
@@ -124,9 +131,18 @@ class RtspTestServer:
             return
         check_gstreamer(self.python)
         cmd = [
-            self.python, str(SERVE_SCRIPT), "--port", str(self.port),
-            "--width", str(self.width), "--height", str(self.height),
-            "--fps", str(self.fps), "--gop", str(self.gop),
+            self.python,
+            str(SERVE_SCRIPT),
+            "--port",
+            str(self.port),
+            "--width",
+            str(self.width),
+            "--height",
+            str(self.height),
+            "--fps",
+            str(self.fps),
+            "--gop",
+            str(self.gop),
             *(str(self.image_path(n)) for n in range(1, self.channels + 1)),
         ]
         self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -165,7 +181,7 @@ class RtspTestServer:
         self.stop()
         shutil.rmtree(self._dir, ignore_errors=True)
 
-    def __enter__(self) -> RtspTestServer:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
