@@ -18,7 +18,16 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.alerts import AlertPlan, AlertRules, DesiredAlert, EdgeNow, OpenAlert, SeatNow, desired_alerts, plan_alerts
+from hub.alerts import (
+    AlertPlan,
+    AlertRules,
+    DesiredAlert,
+    EdgeNow,
+    OpenAlert,
+    SeatNow,
+    desired_alerts,
+    plan_alerts,
+)
 from hub.db.models import Alert, Channel, Edge, Seat, SeatStateRow
 from hub.notify import Notification, Notifier
 

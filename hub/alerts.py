@@ -34,9 +34,9 @@ class AlertRules:
     def from_settings(cls, alerts: object) -> AlertRules:
         """From ``HubSettings.alerts`` (any object with the three attributes)."""
         return cls(
-            abandoned_alert_s=float(getattr(alerts, "abandoned_alert_s")),
-            vacant_alert_hours=float(getattr(alerts, "vacant_alert_hours")),
-            suppress_window_s=float(getattr(alerts, "suppress_window_s")),
+            abandoned_alert_s=float(alerts.abandoned_alert_s),
+            vacant_alert_hours=float(alerts.vacant_alert_hours),
+            suppress_window_s=float(alerts.suppress_window_s),
         )
 
 

@@ -26,7 +26,15 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import Alert, Seat, SeatEvent, SeatStateRow, Store
-from hub.stats import DEFAULT_TZ, STATES, SeatTimeline, StatsInputError, StoreStats, compute_store_stats, zone_for
+from hub.stats import (
+    DEFAULT_TZ,
+    STATES,
+    SeatTimeline,
+    StatsInputError,
+    StoreStats,
+    compute_store_stats,
+    zone_for,
+)
 from ui.i18n import STATE_NAMES, Translator, pick_lang
 
 log = logging.getLogger(__name__)
@@ -411,4 +419,4 @@ async def stats_page(
 
 router = Router(path="/", route_handlers=[get_stats, get_stats_csv, get_alerts, stats_page])
 
-__all__ = ["router", "load_timelines", "stats_csv", "resolve_window"]
+__all__ = ["load_timelines", "resolve_window", "router", "stats_csv"]

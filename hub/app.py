@@ -19,6 +19,7 @@ from litestar import Litestar, MediaType, Request, Response
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.logging.config import LoggingConfig
 from litestar.openapi.config import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
@@ -110,6 +111,9 @@ def create_app(settings: HubSettings, *, start_mqtt: bool = True, migrate: bool 
             "metrics": hub_metrics, "writer": writer, "mqtt": None, "alerts": None,
         }),
         template_config=TemplateConfig(directory=UI_DIR / "templates", engine=JinjaTemplateEngine),
+        # Unexpected 500s are logged with their traceback in production too, not only in debug mode.
+        logging_config=LoggingConfig(
+            configure_root_logger=False, log_exceptions="always", disable_stack_trace={404, 400, 409, 503}),
         openapi_config=OpenAPIConfig(title="seat-hub", version="1.0.0", path="/schema"),
         exception_handlers={
             queries.NotFound: _error(404),

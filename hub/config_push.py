@@ -84,10 +84,10 @@ def validate_seat_layout(seats: Sequence[SeatDef], known_channels: Iterable[int]
             continue
         if any(not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0) for x, y in poly):
             problems.append(f"{name}: polygon points must lie inside 0..1 (normalised coordinates)")
-        if polygon_area(poly) < 1e-6:
-            problems.append(f"{name}: polygon has no area")
-        elif polygon_self_intersects(poly):
+        if polygon_self_intersects(poly):
             problems.append(f"{name}: polygon edges cross each other")
+        elif polygon_area(poly) < 1e-6:
+            problems.append(f"{name}: polygon has no area")
     if problems:
         raise LayoutError(problems)
 

@@ -174,7 +174,7 @@ class Notifier:
         """From ``HubSettings.alerts`` (webhooks, smtp_host/port/from/to)."""
         host = getattr(alerts, "smtp_host", None)
         to = tuple(getattr(alerts, "smtp_to", ()) or ())
-        smtp = SmtpTarget(host, int(getattr(alerts, "smtp_port", 25)), getattr(alerts, "smtp_from"), to) if host and to else None
+        smtp = SmtpTarget(host, int(getattr(alerts, "smtp_port", 25)), alerts.smtp_from, to) if host and to else None
         return cls(list(getattr(alerts, "webhooks", ()) or ()), smtp, policy)
 
     @property

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import Channel, Edge, Seat, SeatEvent, SeatStateRow, Store
@@ -110,12 +110,13 @@ async def get_store(session: AsyncSession, store_id: str) -> Store:
 
 async def _counts(session: AsyncSession) -> dict[str, tuple[int, StateCounts]]:
     # Active seats without a state row are unknown: no observation is not "empty".
+    state = func.coalesce(SeatStateRow.state, literal_column("'unknown'"))  # literal: same expr in GROUP BY
     q = (
-        select(Seat.store_id, func.coalesce(SeatStateRow.state, "unknown"), func.count())
+        select(Seat.store_id, state, func.count())
         .select_from(Seat)
         .outerjoin(SeatStateRow, and_(SeatStateRow.store_id == Seat.store_id, SeatStateRow.seat_id == Seat.seat_id))
         .where(Seat.active.is_(True))
-        .group_by(Seat.store_id, func.coalesce(SeatStateRow.state, "unknown"))
+        .group_by(Seat.store_id, state)
     )
     out: dict[str, tuple[int, StateCounts]] = {}
     for store_id, state, n in (await session.execute(q)).all():

@@ -31,6 +31,7 @@ import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -245,7 +246,7 @@ def seat_bucket_stats(
 ) -> list[SeatBucketStats]:
     """Per-bucket numbers for one seat; ``edges`` from :func:`bucket_bounds`."""
     start, end = edges[0], edges[-1]
-    out = [SeatBucketStats(seat_id=seat_id, start=a, end=b) for a, b in zip(edges, edges[1:])]
+    out = [SeatBucketStats(seat_id=seat_id, start=a, end=b) for a, b in pairwise(edges)]
     segs, marks = seat_segments(timeline, start, end)
     for seg in segs:
         i = bisect.bisect_right(edges, seg.start) - 1
@@ -283,11 +284,11 @@ def compute_store_stats(
     zone = zone_for(tz)
     edges = bucket_bounds(start, end, bucket, zone)
     result = StoreStats(start=start, end=end, bucket=bucket, tz=str(zone.key))
-    result.buckets = [StoreBucketStats(start=a, end=b) for a, b in zip(edges, edges[1:])]
+    result.buckets = [StoreBucketStats(start=a, end=b) for a, b in pairwise(edges)]
     # day and hour views are always computed for turnover/incidents/peaks, whatever the bucket
     day_edges = bucket_bounds(start, end, "day", zone)
     hour_edges = edges if bucket == "hour" else bucket_bounds(start, end, "hour", zone)
-    days = [StoreBucketStats(start=a, end=b) for a, b in zip(day_edges, day_edges[1:])]
+    days = [StoreBucketStats(start=a, end=b) for a, b in pairwise(day_edges)]
     by_hour: dict[int, Durations] = {}
     for seat_id in sorted(timelines):
         tl = timelines[seat_id]

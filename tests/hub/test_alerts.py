@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
+import pytest
+from sqlalchemy import select, update
+
+from hub.alerting import AlertService
 from hub.alerts import (
     AlertRules,
     EdgeNow,
@@ -11,7 +18,13 @@ from hub.alerts import (
     desired_alerts,
     plan_alerts,
 )
+from hub.db.migrate import upgrade_async
+from hub.db.models import Alert, Edge, Seat, SeatStateRow, Store
+from hub.db.session import make_engine, make_sessionmaker
+from hub.live import LiveHub
+from hub.notify import Notifier, RetryPolicy
 from hub.settings import AlertSettings
+from tests.hub.test_notify import Hook, hook  # noqa: F401 (fixture: the real local webhook server)
 
 RULES = AlertRules(abandoned_alert_s=600, vacant_alert_hours=4, suppress_window_s=900)
 NOW = 1_700_000_000.0
@@ -105,21 +118,6 @@ def test_duplicate_open_rows_keep_the_oldest():
 
 # ---------------------------------------------------------------- the service, real PostgreSQL
 
-import asyncio  # noqa: E402
-import time  # noqa: E402
-
-import pytest  # noqa: E402
-from sqlalchemy import select, update  # noqa: E402
-
-from hub.alerting import AlertService  # noqa: E402
-from hub.db.migrate import upgrade_async  # noqa: E402
-from hub.db.models import Alert, Edge, Seat, SeatStateRow, Store  # noqa: E402
-from hub.db.session import make_engine, make_sessionmaker  # noqa: E402
-from hub.live import LiveHub  # noqa: E402
-from hub.notify import Notifier, RetryPolicy  # noqa: E402
-from hub.settings import HubSettings  # noqa: E402
-from tests.hub.test_notify import Hook, hook  # noqa: E402,F401  (the real local webhook server)
-
 
 @pytest.fixture
 async def db(pg_url):
@@ -161,7 +159,7 @@ def drain_queue(q: asyncio.Queue) -> list[dict]:
     return out
 
 
-async def test_service_opens_suppresses_closes_and_reminds(db, hook: Hook):
+async def test_service_opens_suppresses_closes_and_reminds(db, hook: Hook):  # noqa: F811
     t0 = time.time()
     await seed(db, t0)
     settings = HubSettings()  # abandoned 600 s, suppress 900 s

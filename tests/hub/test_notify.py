@@ -7,8 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from email import message_from_bytes
-from email import policy
+from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -41,7 +40,7 @@ def hook() -> Iterator[Hook]:
     state = Hook(statuses=[])
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server API)
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["content-length"]))
             state.bodies.append(body)
             if state.delay_s and len(state.bodies) == 1:
@@ -112,7 +111,7 @@ class Mailbox:
         self.messages: list[bytes] = []
         self.rcpts: list[list[str]] = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd API)
+    async def handle_DATA(self, server, session, envelope):
         if self.refuse:
             self.refuse -= 1
             return "451 4.3.0 try again later"
