@@ -1,4 +1,5 @@
-"""Alert rules (pure): conditions, priorities, dedupe keys, suppression window, closing."""
+"""Alert rules (pure) and the alert service against real PostgreSQL: conditions, priorities,
+dedupe keys, suppression window, closing, delivery."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from hub.db.models import Alert, Edge, Seat, SeatStateRow, Store
 from hub.db.session import make_engine, make_sessionmaker
 from hub.live import LiveHub
 from hub.notify import Notifier, RetryPolicy
-from hub.settings import AlertSettings
+from hub.settings import AlertSettings, HubSettings
 from tests.hub.test_notify import Hook, hook  # noqa: F401 (fixture: the real local webhook server)
 
 RULES = AlertRules(abandoned_alert_s=600, vacant_alert_hours=4, suppress_window_s=900)
@@ -37,7 +38,13 @@ def seat(state: str, age: float, seat_id: str = "A1", store: str = "s1") -> Seat
 def test_abandoned_seat_alerts_only_after_the_limit():
     assert desired_alerts([seat("abandoned", 599)], [], NOW, RULES) == []
     (a,) = desired_alerts([seat("abandoned", 600)], [], NOW, RULES)
-    assert (a.kind, a.priority, a.store_id, a.seat_id, a.since) == ("seat_abandoned", "high", "s1", "A1", NOW - 600)
+    assert (a.kind, a.priority, a.store_id, a.seat_id, a.since) == (
+        "seat_abandoned",
+        "high",
+        "s1",
+        "A1",
+        NOW - 600,
+    )
     assert a.dedupe_key == "seat_abandoned:s1:A1"
     assert "10분" in a.message
 
@@ -55,8 +62,10 @@ def test_other_states_raise_nothing_however_long():
 
 
 def test_edge_offline_is_critical_and_hides_its_channel_alerts():
-    edges = [EdgeNow("s1", "e1", online=False, last_seen=NOW - 120, channels_down=(3,)),
-             EdgeNow("s2", "e2", online=True, channels_down=(5, 2, 5))]
+    edges = [
+        EdgeNow("s1", "e1", online=False, last_seen=NOW - 120, channels_down=(3,)),
+        EdgeNow("s2", "e2", online=True, channels_down=(5, 2, 5)),
+    ]
     alerts = desired_alerts([seat("abandoned", 700)], edges, NOW, RULES)
     assert [(a.kind, a.priority, a.dedupe_key) for a in alerts] == [
         ("edge_offline", "critical", "edge_offline:s1:e1"),
@@ -68,7 +77,9 @@ def test_edge_offline_is_critical_and_hides_its_channel_alerts():
 
 
 def test_rules_from_hub_settings():
-    r = AlertRules.from_settings(AlertSettings(abandoned_alert_s=30, vacant_alert_hours=1.5, suppress_window_s=60))
+    r = AlertRules.from_settings(
+        AlertSettings(abandoned_alert_s=30, vacant_alert_hours=1.5, suppress_window_s=60)
+    )
     assert r == AlertRules(30.0, 1.5, 60.0)
 
 
@@ -112,7 +123,9 @@ def test_flapping_alert_reopens_quietly_inside_the_window():
 def test_duplicate_open_rows_keep_the_oldest():
     key = dedupe_key("edge_offline", "s1", None, "e1")
     want = desired_alerts([], [EdgeNow("s1", "e1", online=False)], NOW, RULES)
-    plan = plan_alerts(want, [OpenAlert(5, key, NOW, NOW), OpenAlert(4, key, NOW, NOW)], {key: NOW}, NOW, RULES)
+    plan = plan_alerts(
+        want, [OpenAlert(5, key, NOW, NOW), OpenAlert(4, key, NOW, NOW)], {key: NOW}, NOW, RULES
+    )
     assert plan.close == [5] and plan.open == [] and plan.remind == []
 
 
@@ -130,20 +143,60 @@ async def db(pg_url):
 async def seed(sm, t0: float) -> None:
     async with sm() as s:
         s.add(Store(id="s1", name="강남점", created_at=t0))
-        s.add(Edge(store_id="s1", edge_id="e1", boot_id="b", last_seq=1, last_seen=t0, online=True,
-                   offline_since=None, snapshot_requested_at=None, rules=None))
+        s.add(
+            Edge(
+                store_id="s1",
+                edge_id="e1",
+                boot_id="b",
+                last_seq=1,
+                last_seen=t0,
+                online=True,
+                offline_since=None,
+                snapshot_requested_at=None,
+                rules=None,
+            )
+        )
         for sid in ("A1", "A2"):
-            s.add(Seat(store_id="s1", seat_id=sid, edge_id="e1", channel=1, label=sid, polygon=[[0, 0], [1, 0], [1, 1]]))
-        s.add(SeatStateRow(store_id="s1", seat_id="A1", state="abandoned", since=t0 - 700, observed_at=t0,
-                           updated_at=t0, edge_id="e1"))
-        s.add(SeatStateRow(store_id="s1", seat_id="A2", state="occupied", since=t0 - 100, observed_at=t0,
-                           updated_at=t0, edge_id="e1"))
+            s.add(
+                Seat(
+                    store_id="s1",
+                    seat_id=sid,
+                    edge_id="e1",
+                    channel=1,
+                    label=sid,
+                    polygon=[[0, 0], [1, 0], [1, 1]],
+                )
+            )
+        s.add(
+            SeatStateRow(
+                store_id="s1",
+                seat_id="A1",
+                state="abandoned",
+                since=t0 - 700,
+                observed_at=t0,
+                updated_at=t0,
+                edge_id="e1",
+            )
+        )
+        s.add(
+            SeatStateRow(
+                store_id="s1",
+                seat_id="A2",
+                state="occupied",
+                since=t0 - 100,
+                observed_at=t0,
+                updated_at=t0,
+                edge_id="e1",
+            )
+        )
         await s.commit()
 
 
 async def set_seat(sm, seat_id: str, state: str, since: float) -> None:
     async with sm() as s:
-        await s.execute(update(SeatStateRow).where(SeatStateRow.seat_id == seat_id).values(state=state, since=since))
+        await s.execute(
+            update(SeatStateRow).where(SeatStateRow.seat_id == seat_id).values(state=state, since=since)
+        )
         await s.commit()
 
 
@@ -173,11 +226,21 @@ async def test_service_opens_suppresses_closes_and_reminds(db, hook: Hook):  # n
     await svc.evaluate_once(t0)
     await svc.drain()
     (a,) = await alerts(db)
-    assert (a.kind, a.priority, a.seat_id, a.dedupe_key) == ("seat_abandoned", "high", "A1", "seat_abandoned:s1:A1")
+    assert (a.kind, a.priority, a.seat_id, a.dedupe_key) == (
+        "seat_abandoned",
+        "high",
+        "A1",
+        "seat_abandoned:s1:A1",
+    )
     assert (a.closed_at, a.last_sent_at, a.delivered, a.attempts, a.last_error) == (None, t0, True, 3, None)
     assert len(hook.accepted) == 1
     (pushed,) = drain_queue(q)
-    assert (pushed["type"], pushed["event"], pushed["id"], pushed["kind"]) == ("alert", "opened", a.id, "seat_abandoned")
+    assert (pushed["type"], pushed["event"], pushed["id"], pushed["kind"]) == (
+        "alert",
+        "opened",
+        a.id,
+        "seat_abandoned",
+    )
 
     # the next ticks inside the window: nothing new, nothing re-sent
     await svc.evaluate_once(t0 + 5)

@@ -19,9 +19,17 @@ from hub.settings import AlertSettings
 from tests.support.services import free_port
 
 FAST = RetryPolicy(attempts=4, backoff_s=0.01, timeout_s=1.0)
-NOTE = Notification(alert_id=1, kind="seat_abandoned", priority="high", store_id="gangnam",
-                    message="좌석 A1: 짐만 있고 사람 없음 12분", opened_at=1_700_000_000.0,
-                    dedupe_key="seat_abandoned:gangnam:A1", seat_id="A1", edge_id="e1")
+NOTE = Notification(
+    alert_id=1,
+    kind="seat_abandoned",
+    priority="high",
+    store_id="gangnam",
+    message="좌석 A1: 짐만 있고 사람 없음 12분",
+    opened_at=1_700_000_000.0,
+    dedupe_key="seat_abandoned:gangnam:A1",
+    seat_id="A1",
+    edge_id="e1",
+)
 
 
 @dataclass
@@ -94,7 +102,9 @@ async def test_webhook_client_error_is_not_retried(hook: Hook):
 async def test_webhook_timeout_is_retried(hook: Hook):
     hook.delay_s = 0.6
     async with httpx.AsyncClient() as client:
-        res = await post_webhook(client, hook.url, NOTE, RetryPolicy(attempts=3, backoff_s=0.01, timeout_s=0.3))
+        res = await post_webhook(
+            client, hook.url, NOTE, RetryPolicy(attempts=3, backoff_s=0.01, timeout_s=0.3)
+        )
     assert res.ok and res.attempts == 2
 
 
@@ -129,7 +139,9 @@ def smtp_server():
         ctl = Controller(box, hostname="127.0.0.1", port=free_port())
         ctl.start()
         boxes.append((ctl, box))
-        return SmtpTarget("127.0.0.1", ctl.port, "hub@example.test", ("staff@example.test", "hq@example.test")), box
+        return SmtpTarget(
+            "127.0.0.1", ctl.port, "hub@example.test", ("staff@example.test", "hq@example.test")
+        ), box
 
     yield start
     for ctl, _ in boxes:
@@ -156,8 +168,13 @@ async def test_email_to_a_dead_server_gives_up():
 async def test_notifier_sends_to_every_target_and_one_failure_does_not_stop_the_rest(hook: Hook, smtp_server):
     target, box = smtp_server()
     dead = f"http://127.0.0.1:{free_port()}/dead"
-    settings = AlertSettings(webhooks=[hook.url, dead], smtp_host=target.host, smtp_port=target.port,
-                             smtp_from="hub@example.test", smtp_to=["staff@example.test"])
+    settings = AlertSettings(
+        webhooks=[hook.url, dead],
+        smtp_host=target.host,
+        smtp_port=target.port,
+        smtp_from="hub@example.test",
+        smtp_to=["staff@example.test"],
+    )
     notifier = Notifier.from_settings(settings, RetryPolicy(attempts=2, backoff_s=0.01, timeout_s=0.5))
     try:
         results = await notifier.send(NOTE)

@@ -38,8 +38,12 @@ def test_hourly_timeline_with_a_short_away():
     # 10:00 empty | 10:15 occupied | 11:20 away | 11:30 occupied | 12:40 empty | window 10:00-13:00
     tl = SeatTimeline(
         initial="empty",
-        transitions=[(kst(1, 10, 15), "occupied"), (kst(1, 11, 20), "away"),
-                     (kst(1, 11, 30), "occupied"), (kst(1, 12, 40), "empty")],
+        transitions=[
+            (kst(1, 10, 15), "occupied"),
+            (kst(1, 11, 20), "away"),
+            (kst(1, 11, 30), "occupied"),
+            (kst(1, 12, 40), "empty"),
+        ],
     )
     rows = seat_bucket_stats("S1", tl, bucket_bounds(kst(1, 10), kst(1, 13), "hour", "Asia/Seoul"))
     assert [r.start for r in rows] == [kst(1, 10), kst(1, 11), kst(1, 12)]
@@ -73,7 +77,8 @@ def test_stay_spanning_three_hours_is_counted_once_where_it_ends():
 def test_gap_with_unknown_is_not_vacant():
     # occupied since 13:00 | 14:30 edge offline -> unknown | 16:15 back, empty | window 14:00-18:00
     tl = SeatTimeline(
-        initial="occupied", initial_since=kst(1, 13),
+        initial="occupied",
+        initial_since=kst(1, 13),
         transitions=[(kst(1, 14, 30), "unknown"), (kst(1, 16, 15), "empty")],
     )
     res = compute_store_stats({"S1": tl}, kst(1, 14), kst(1, 18), "hour")
@@ -104,8 +109,14 @@ def test_midnight_crossing_with_day_buckets():
     # 03-01 22:00 occupied | 03-02 01:30 empty | 10:00 occupied | 11:00 away | 11:10 abandoned | 13:10 empty
     tl = SeatTimeline(
         initial="empty",
-        transitions=[(kst(1, 22), "occupied"), (kst(2, 1, 30), "empty"), (kst(2, 10), "occupied"),
-                     (kst(2, 11), "away"), (kst(2, 11, 10), "abandoned"), (kst(2, 13, 10), "empty")],
+        transitions=[
+            (kst(1, 22), "occupied"),
+            (kst(2, 1, 30), "empty"),
+            (kst(2, 10), "occupied"),
+            (kst(2, 11), "away"),
+            (kst(2, 11, 10), "abandoned"),
+            (kst(2, 13, 10), "empty"),
+        ],
     )
     res = compute_store_stats({"S1": tl}, kst(1, 0), kst(3, 0), "day")
     d1, d2 = res.seats
@@ -151,9 +162,18 @@ def test_store_totals_peak_hours_turnover_incidents():
     # A: empty | 08:30 occupied | 09:30 empty | 10:00 occupied | 10:30 empty
     # B: occupied (since unknown -> window start) | 09:00 away | 09:20 abandoned | 11:00 empty
     timelines = {
-        "A": SeatTimeline("empty", [(kst(1, 8, 30), "occupied"), (kst(1, 9, 30), "empty"),
-                                    (kst(1, 10), "occupied"), (kst(1, 10, 30), "empty")]),
-        "B": SeatTimeline("occupied", [(kst(1, 9), "away"), (kst(1, 9, 20), "abandoned"), (kst(1, 11), "empty")]),
+        "A": SeatTimeline(
+            "empty",
+            [
+                (kst(1, 8, 30), "occupied"),
+                (kst(1, 9, 30), "empty"),
+                (kst(1, 10), "occupied"),
+                (kst(1, 10, 30), "empty"),
+            ],
+        ),
+        "B": SeatTimeline(
+            "occupied", [(kst(1, 9), "away"), (kst(1, 9, 20), "abandoned"), (kst(1, 11), "empty")]
+        ),
     }
     res = compute_store_stats(timelines, kst(1, 8), kst(1, 12), "hour")
     b8, b9, b10, b11 = res.buckets
@@ -178,8 +198,10 @@ def test_store_totals_peak_hours_turnover_incidents():
 
 def test_peak_hours_are_time_weighted_across_days():
     # seat occupied 09-10 on both days, 10-11 only on day 1
-    tl = SeatTimeline("empty", [(kst(1, 9), "occupied"), (kst(1, 11), "empty"),
-                                (kst(2, 9), "occupied"), (kst(2, 10), "empty")])
+    tl = SeatTimeline(
+        "empty",
+        [(kst(1, 9), "occupied"), (kst(1, 11), "empty"), (kst(2, 9), "occupied"), (kst(2, 10), "empty")],
+    )
     res = compute_store_stats({"S": tl}, kst(1, 0), kst(3, 0), "day")
     assert [(p.hour, p.occupancy_rate) for p in res.peak_hours] == [(9, 1.0), (10, 0.5), (0, 0.0)]
 
@@ -218,7 +240,10 @@ def test_dst_day_has_23_hours_in_new_york():
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: compute_store_stats({"S": SeatTimeline("sleeping")}, 0, 10), "unknown seat state 'sleeping'"),
+        (
+            lambda: compute_store_stats({"S": SeatTimeline("sleeping")}, 0, 10),
+            "unknown seat state 'sleeping'",
+        ),
         (lambda: compute_store_stats({"S": SeatTimeline("empty", [(5, "gone")])}, 0, 10), "transition at 5"),
         (lambda: bucket_bounds(10, 10, "hour"), "must be after its start"),
         (lambda: bucket_bounds(0, 10, "week"), "bucket must be 'hour' or 'day'"),

@@ -46,11 +46,28 @@ EVENTS = [
 
 # What the pure computation is given for the same day (the stored truth, in capture-time order).
 TIMELINES = {
-    "A": SeatTimeline("occupied", [(kst(1, 0, 30), "empty"), (kst(1, 9), "occupied"), (kst(1, 11, 30), "away"),
-                                   (kst(1, 11, 40), "abandoned"), (kst(1, 12, 10), "empty")],
-                      initial_since=kst(29, 23, month=2)),
-    "B": SeatTimeline(None, [(kst(1, 10), "occupied"), (kst(1, 10, 20), "away"), (kst(1, 10, 30), "occupied"),
-                             (kst(1, 10, 45), "unknown"), (kst(1, 12), "occupied"), (kst(1, 13), "empty")]),
+    "A": SeatTimeline(
+        "occupied",
+        [
+            (kst(1, 0, 30), "empty"),
+            (kst(1, 9), "occupied"),
+            (kst(1, 11, 30), "away"),
+            (kst(1, 11, 40), "abandoned"),
+            (kst(1, 12, 10), "empty"),
+        ],
+        initial_since=kst(29, 23, month=2),
+    ),
+    "B": SeatTimeline(
+        None,
+        [
+            (kst(1, 10), "occupied"),
+            (kst(1, 10, 20), "away"),
+            (kst(1, 10, 30), "occupied"),
+            (kst(1, 10, 45), "unknown"),
+            (kst(1, 12), "occupied"),
+            (kst(1, 13), "empty"),
+        ],
+    ),
 }
 
 
@@ -64,24 +81,79 @@ async def client(pg_url):
             s.add(Store(id="s1", name="강남점", created_at=0.0))
             s.add(Store(id="s2", name="빈 매장", created_at=0.0))
             for sid in ("A", "B"):
-                s.add(Seat(store_id="s1", seat_id=sid, edge_id="e1", channel=1, label=sid,
-                           polygon=[[0, 0], [1, 0], [1, 1]]))
+                s.add(
+                    Seat(
+                        store_id="s1",
+                        seat_id=sid,
+                        edge_id="e1",
+                        channel=1,
+                        label=sid,
+                        polygon=[[0, 0], [1, 0], [1, 1]],
+                    )
+                )
             prev: dict[str, str] = {}
             for seq, (sid, at, state) in enumerate(EVENTS, 1):
-                s.add(SeatEvent(store_id="s1", seat_id=sid, edge_id="e1", boot_id="b1", seq=seq,
-                                from_state=prev.get(sid, "unknown"), to_state=state, at=at, evidence={},
-                                historical=seq > 11, received_at=kst(2, 1) + seq))
+                s.add(
+                    SeatEvent(
+                        store_id="s1",
+                        seat_id=sid,
+                        edge_id="e1",
+                        boot_id="b1",
+                        seq=seq,
+                        from_state=prev.get(sid, "unknown"),
+                        to_state=state,
+                        at=at,
+                        evidence={},
+                        historical=seq > 11,
+                        received_at=kst(2, 1) + seq,
+                    )
+                )
                 prev[sid] = state
-            s.add(Alert(store_id="s1", seat_id="A", edge_id="e1", kind="seat_abandoned", priority="high",
-                        message="열린 알림", opened_at=kst(1, 11, 50), closed_at=None, last_sent_at=None,
-                        delivered=False, attempts=0, dedupe_key="seat_abandoned:s1:A"))
-            s.add(Alert(store_id="s1", seat_id=None, edge_id="e1", kind="edge_offline", priority="critical",
-                        message="닫힌 알림", opened_at=kst(1, 10, 45), closed_at=kst(1, 12), last_sent_at=kst(1, 10, 45),
-                        delivered=True, attempts=1, dedupe_key="edge_offline:s1:e1"))
+            s.add(
+                Alert(
+                    store_id="s1",
+                    seat_id="A",
+                    edge_id="e1",
+                    kind="seat_abandoned",
+                    priority="high",
+                    message="열린 알림",
+                    opened_at=kst(1, 11, 50),
+                    closed_at=None,
+                    last_sent_at=None,
+                    delivered=False,
+                    attempts=0,
+                    dedupe_key="seat_abandoned:s1:A",
+                )
+            )
+            s.add(
+                Alert(
+                    store_id="s1",
+                    seat_id=None,
+                    edge_id="e1",
+                    kind="edge_offline",
+                    priority="critical",
+                    message="닫힌 알림",
+                    opened_at=kst(1, 10, 45),
+                    closed_at=kst(1, 12),
+                    last_sent_at=kst(1, 10, 45),
+                    delivered=True,
+                    attempts=1,
+                    dedupe_key="edge_offline:s1:e1",
+                )
+            )
             # The app's own AlertService runs meanwhile: keep the open alert's condition true (A is
             # abandoned now) so it neither closes nor duplicates the seeded row.
-            s.add(SeatStateRow(store_id="s1", seat_id="A", state="abandoned", since=kst(1, 11, 40),
-                               observed_at=kst(1, 11, 40), updated_at=kst(1, 11, 40), edge_id="e1"))
+            s.add(
+                SeatStateRow(
+                    store_id="s1",
+                    seat_id="A",
+                    state="abandoned",
+                    since=kst(1, 11, 40),
+                    observed_at=kst(1, 11, 40),
+                    updated_at=kst(1, 11, 40),
+                    edge_id="e1",
+                )
+            )
             await s.commit()
         await engine.dispose()
         yield c
@@ -94,17 +166,39 @@ async def test_hourly_stats_match_the_pure_computation_and_hand_numbers(client):
     r = await client.get("/api/v1/stores/s1/stats", params={**DAY, "bucket": "hour"})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert (body["from"], body["to"], body["bucket"], body["tz"]) == (kst(1, 0), kst(2, 0), "hour", "Asia/Seoul")
+    assert (body["from"], body["to"], body["bucket"], body["tz"]) == (
+        kst(1, 0),
+        kst(2, 0),
+        "hour",
+        "Asia/Seoul",
+    )
     assert body["skipped_events"] == 1
     expected = compute_store_stats(TIMELINES, kst(1, 0), kst(2, 0), "hour")
     assert len(body["buckets"]) == 24 and len(body["seats"]) == 48
     for got, want in zip(body["buckets"], expected.buckets):
-        for f in ("start", "end", "occupied_s", "empty_s", "away_s", "abandoned_s", "unknown_s", "occupancy_rate",
-                  "entries", "stays", "avg_stay_s", "abandoned_incidents", "seats"):
+        for f in (
+            "start",
+            "end",
+            "occupied_s",
+            "empty_s",
+            "away_s",
+            "abandoned_s",
+            "unknown_s",
+            "occupancy_rate",
+            "entries",
+            "stays",
+            "avg_stay_s",
+            "abandoned_incidents",
+            "seats",
+        ):
             assert got[f] == getattr(want, f), (f, got["start_local"])
     for got, want in zip(body["seats"], expected.seats):
         assert (got["seat_id"], got["occupied_s"], got["unknown_s"], got["stays"]) == (
-            want.seat_id, want.occupied_s, want.unknown_s, want.stays)
+            want.seat_id,
+            want.occupied_s,
+            want.unknown_s,
+            want.stays,
+        )
     h = {b["start_local"][11:13]: b for b in body["buckets"]}
     # 00h: A occupied 30 min then empty; B never seen yet -> unknown, left out of the rate
     assert (h["00"]["occupied_s"], h["00"]["empty_s"], h["00"]["unknown_s"]) == (30 * M, 30 * M, H)
@@ -116,14 +210,27 @@ async def test_hourly_stats_match_the_pure_computation_and_hand_numbers(client):
     assert h["10"]["entries"] == 2 and h["10"]["stays"] == 2
     # 11h: A occupied 30, away 10, abandoned 20; B unknown all hour
     assert (h["11"]["occupied_s"], h["11"]["away_s"], h["11"]["abandoned_s"], h["11"]["unknown_s"]) == (
-        30 * M, 10 * M, 20 * M, H)
+        30 * M,
+        10 * M,
+        20 * M,
+        H,
+    )
     assert h["11"]["abandoned_incidents"] == 1
     assert h["11"]["occupancy_rate"] == pytest.approx(40 / 60)
     (day,) = body["days"]
     # stays: A 00:30 and 11:30; B 10:20, 10:45 (to unknown), 13:00 -> 5 stays over 2 seats
-    assert (day["day"], day["stays"], day["turnover"], day["abandoned_incidents"]) == ("2024-03-01", 5, 2.5, 1)
+    assert (day["day"], day["stays"], day["turnover"], day["abandoned_incidents"]) == (
+        "2024-03-01",
+        5,
+        2.5,
+        1,
+    )
     # 09h and 10h: every known seat-minute occupied or away; 11h: 40 of 60 known minutes
-    assert [(p["hour"], round(p["occupancy_rate"], 3)) for p in body["peak_hours"]] == [(9, 1.0), (10, 1.0), (11, 0.667)]
+    assert [(p["hour"], round(p["occupancy_rate"], 3)) for p in body["peak_hours"]] == [
+        (9, 1.0),
+        (10, 1.0),
+        (11, 0.667),
+    ]
 
 
 async def test_day_bucket_totals(client):
@@ -143,7 +250,11 @@ async def test_csv_export(client):
     assert "attachment" in r.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(r.text)))
     assert len(rows) == 24 + 48
-    a10 = next(x for x in rows if x["scope"] == "seat" and x["seat_id"] == "A" and x["start_local"].startswith("2024-03-01T10"))
+    a10 = next(
+        x
+        for x in rows
+        if x["scope"] == "seat" and x["seat_id"] == "A" and x["start_local"].startswith("2024-03-01T10")
+    )
     assert float(a10["occupied_s"]) == H and a10["stays"] == "0"
     store00 = rows[0]
     assert (store00["scope"], store00["occupancy_rate"]) == ("store", "0.5")

@@ -1,0 +1,110 @@
+"""Schema migrations on both backends, settings errors, layout checks, cursors (pure logic)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import inspect
+
+from hub.config_push import LayoutError, polygon_self_intersects, validate_seat_layout
+from hub.db.migrate import current_revision, upgrade, upgrade_async
+from hub.db.session import make_engine
+from hub.queries import BadCursor, decode_cursor, encode_cursor
+from hub.settings import SettingsError, load_settings, parse_settings
+from protocol import SeatDef
+
+TABLES = {"stores", "edges", "channels", "seats", "seat_states", "seat_events", "ingested", "hourly_stats",
+          "alerts", "configs", "alembic_version"}
+
+
+async def _tables(url: str) -> tuple[set[str], str | None]:
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+        return names, await current_revision(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_migrations_upgrade_an_empty_database_in_place(backend, request, tmp_path):
+    url = request.getfixturevalue("pg_url") if backend == "postgresql" else f"sqlite+aiosqlite:///{tmp_path}/x/h.sqlite"
+    upgrade(url)  # the CLI path (sync); the parent folder of the SQLite file is created
+    names, rev = asyncio.run(_tables(url))
+    assert TABLES <= names and rev == "0001"
+    upgrade(url)  # idempotent: a second run changes nothing
+
+    async def again() -> None:  # the in-app path (async engine, running loop)
+        engine = make_engine(url)
+        await upgrade_async(engine)
+        await engine.dispose()
+
+    asyncio.run(again())
+    assert asyncio.run(_tables(url))[1] == "0001"
+
+
+def test_cli_migrate_and_help(tmp_path):
+    from typer.testing import CliRunner
+
+    from hub.cli import app
+
+    cfg = tmp_path / "hub.toml"
+    cfg.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path}/cli.sqlite"\n')
+    r = CliRunner().invoke(app, ["migrate", "--config", str(cfg)])
+    assert r.exit_code == 0 and "up to date" in r.output
+    assert "/api/v1" in CliRunner().invoke(app, ["serve", "--help"]).output
+    assert "--for" in CliRunner().invoke(app, ["demo", "--help"]).output
+    cfg.write_text("[databse]\nurl = 'x'\n")
+    r = CliRunner().invoke(app, ["migrate", "--config", str(cfg)])
+    assert r.exit_code == 2 and "databse" in r.output
+
+
+def test_settings_errors_are_specific(tmp_path):
+    s = load_settings("hub.toml.example")
+    assert s.database.url.startswith("sqlite+aiosqlite") and s.mqtt.shared_group == "seat-hub"
+    assert load_settings(None).http.port == 8080
+    with pytest.raises(SettingsError, match="not found"):
+        load_settings(tmp_path / "missing.toml")
+    with pytest.raises(SettingsError, match="not valid TOML"):
+        parse_settings("[mqtt\n")
+    with pytest.raises(SettingsError, match="mqtt.port"):
+        parse_settings("[mqtt]\nport = 70000\n")
+    with pytest.raises(SettingsError, match="database.url"):
+        parse_settings("[database]\nurl = 'mysql://x'\n")
+    with pytest.raises(SettingsError, match="Expected `float`"):
+        parse_settings("edge_timeout_s = 'soon'\n")
+    with pytest.raises(SettingsError, match="shared_group"):
+        parse_settings("[mqtt]\nshared_group = 'a/b'\n")
+
+
+def seat(sid: str, poly, channel: int = 1) -> SeatDef:
+    return SeatDef(seat_id=sid, channel=channel, polygon=poly)
+
+
+def test_layout_validation():
+    ok = [seat("a1", [(0.1, 0.1), (0.2, 0.1), (0.2, 0.2), (0.1, 0.2)]), seat("a2", [(0, 0), (1, 0), (1, 1)], 2)]
+    validate_seat_layout(ok, {1, 2})
+    validate_seat_layout(ok)  # channels unknown: not checked
+    with pytest.raises(LayoutError) as e:
+        validate_seat_layout([
+            seat("Bad Id", [(0.1, 0.1), (0.2, 0.1), (0.2, 0.2)]),
+            seat("b", [(0.1, 0.1), (0.2, 0.1)]),
+            seat("c", [(0.1, 0.1), (0.2, 0.2), (0.3, 0.3)]),
+            seat("d", [(0, 0), (1, 1), (1, 0), (0, 1)], channel=5),
+        ], {1})
+    p = e.value.problems
+    assert any("Bad Id" in x and "seat id" in x for x in p)
+    assert any("'b'" in x and "at least 3" in x for x in p)
+    assert any("'c'" in x and "no area" in x for x in p)
+    assert any("'d'" in x and "cross" in x for x in p) and any("unknown channel 5" in x for x in p)
+    assert not polygon_self_intersects([(0, 0), (1, 0), (1, 1), (0, 1)])
+    assert polygon_self_intersects([(0, 0), (1, 1), (1, 0), (0, 1)])
+
+
+def test_cursor_round_trip_and_garbage():
+    assert decode_cursor(encode_cursor(1700000000.25, 42)) == (1700000000.25, 42)
+    for bad in ("", "xyz", encode_cursor(1.0, 2)[:-3] + "!!"):
+        with pytest.raises(BadCursor):
+            decode_cursor(bad)
