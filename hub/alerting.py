@@ -112,11 +112,13 @@ class AlertService:
             open_rows = list((await db.scalars(select(Alert).where(Alert.closed_at.is_(None)))).all())
             since = now - self.rules.suppress_window_s
             last_sent = dict(
-                (await db.execute(
-                    select(Alert.dedupe_key, func.max(Alert.last_sent_at))
-                    .where(Alert.last_sent_at >= since)
-                    .group_by(Alert.dedupe_key)
-                )).all()
+                (
+                    await db.execute(
+                        select(Alert.dedupe_key, func.max(Alert.last_sent_at))
+                        .where(Alert.last_sent_at >= since)
+                        .group_by(Alert.dedupe_key)
+                    )
+                ).all()
             )
             plan = plan_alerts(
                 desired_alerts(seats, edges, now, self.rules),
@@ -127,7 +129,9 @@ class AlertService:
             )
             by_id = {r.id: r for r in open_rows}
             sending = self.notifier.enabled
-            new_rows = [self._new_row(a, now, sent=sending and a.dedupe_key in plan.notify_new) for a in plan.open]
+            new_rows = [
+                self._new_row(a, now, sent=sending and a.dedupe_key in plan.notify_new) for a in plan.open
+            ]
             db.add_all(new_rows)
             closed = [by_id[i] for i in plan.close]
             for r in closed:
@@ -148,7 +152,12 @@ class AlertService:
             for r in reminded:
                 self._deliver(r, reminder=True)
         if plan.open or plan.close:
-            log.info("alerts: %d opened, %d closed, %d reminders", len(plan.open), len(plan.close), len(plan.remind))
+            log.info(
+                "alerts: %d opened, %d closed, %d reminders",
+                len(plan.open),
+                len(plan.close),
+                len(plan.remind),
+            )
         return plan
 
     async def _read_state(self, db: AsyncSession) -> tuple[list[SeatNow], list[EdgeNow]]:
@@ -166,8 +175,13 @@ class AlertService:
         for ch in (await db.scalars(select(Channel).where(Channel.online.is_(False)))).all():
             down.setdefault((ch.store_id, ch.edge_id), []).append(ch.channel)
         edges = [
-            EdgeNow(e.store_id, e.edge_id, e.online, e.offline_since or e.last_seen,
-                    tuple(down.get((e.store_id, e.edge_id), ())))
+            EdgeNow(
+                e.store_id,
+                e.edge_id,
+                e.online,
+                e.offline_since or e.last_seen,
+                tuple(down.get((e.store_id, e.edge_id), ())),
+            )
             for e in (await db.scalars(select(Edge))).all()
         ]
         return seats, edges
@@ -175,9 +189,19 @@ class AlertService:
     @staticmethod
     def _new_row(a: DesiredAlert, now: float, sent: bool) -> Alert:
         return Alert(
-            store_id=a.store_id, seat_id=a.seat_id, edge_id=a.edge_id, kind=a.kind, priority=a.priority,
-            message=a.message, opened_at=now, closed_at=None, last_sent_at=now if sent else None,
-            delivered=False, attempts=0, last_error=None, dedupe_key=a.dedupe_key,
+            store_id=a.store_id,
+            seat_id=a.seat_id,
+            edge_id=a.edge_id,
+            kind=a.kind,
+            priority=a.priority,
+            message=a.message,
+            opened_at=now,
+            closed_at=None,
+            last_sent_at=now if sent else None,
+            delivered=False,
+            attempts=0,
+            last_error=None,
+            dedupe_key=a.dedupe_key,
         )
 
     async def _publish(self, store_id: str, payload: dict[str, Any]) -> None:
@@ -194,8 +218,15 @@ class AlertService:
 
     def _deliver(self, row: Alert, reminder: bool) -> None:
         note = Notification(
-            alert_id=row.id, kind=row.kind, priority=row.priority, store_id=row.store_id, message=row.message,
-            opened_at=row.opened_at, dedupe_key=row.dedupe_key, seat_id=row.seat_id, edge_id=row.edge_id,
+            alert_id=row.id,
+            kind=row.kind,
+            priority=row.priority,
+            store_id=row.store_id,
+            message=row.message,
+            opened_at=row.opened_at,
+            dedupe_key=row.dedupe_key,
+            seat_id=row.seat_id,
+            edge_id=row.edge_id,
             reminder=reminder,
         )
         task = asyncio.create_task(self._deliver_and_record(note), name=f"alert-delivery-{row.id}")
@@ -209,8 +240,12 @@ class AlertService:
             errors = "; ".join(f"{r.target}: {r.error}" for r in results if not r.ok) or None
             async with self.sessionmaker() as db:
                 await db.execute(
-                    update(Alert).where(Alert.id == note.alert_id).values(
-                        delivered=ok, attempts=Alert.attempts + sum(r.attempts for r in results), last_error=errors
+                    update(Alert)
+                    .where(Alert.id == note.alert_id)
+                    .values(
+                        delivered=ok,
+                        attempts=Alert.attempts + sum(r.attempts for r in results),
+                        last_error=errors,
                     )
                 )
                 await db.commit()

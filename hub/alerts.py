@@ -75,7 +75,9 @@ class DesiredAlert:
         return dedupe_key(self.kind, self.store_id, self.seat_id, self.edge_id, self.channel)
 
 
-def dedupe_key(kind: str, store_id: str, seat_id: str | None, edge_id: str | None, channel: int | None = None) -> str:
+def dedupe_key(
+    kind: str, store_id: str, seat_id: str | None, edge_id: str | None, channel: int | None = None
+) -> str:
     subject = seat_id if seat_id is not None else (edge_id or "")
     key = f"{kind}:{store_id}:{subject}"
     return key if channel is None else f"{key}:{channel}"
@@ -98,23 +100,55 @@ def desired_alerts(
         age = now - s.since
         name = s.label or s.seat_id
         if s.state == "abandoned" and age >= rules.abandoned_alert_s:
-            out.append(DesiredAlert("seat_abandoned", "high", s.store_id,
-                                    f"좌석 {name}: 짐만 있고 사람 없음 {_fmt_duration(age)}",
-                                    s.since, seat_id=s.seat_id, edge_id=s.edge_id))
+            out.append(
+                DesiredAlert(
+                    "seat_abandoned",
+                    "high",
+                    s.store_id,
+                    f"좌석 {name}: 짐만 있고 사람 없음 {_fmt_duration(age)}",
+                    s.since,
+                    seat_id=s.seat_id,
+                    edge_id=s.edge_id,
+                )
+            )
         elif s.state == "empty" and age >= vacant_s:
-            out.append(DesiredAlert("seat_vacant", "low", s.store_id,
-                                    f"좌석 {name}: {_fmt_duration(age)} 동안 빈 좌석 (청소 확인)",
-                                    s.since, seat_id=s.seat_id, edge_id=s.edge_id))
+            out.append(
+                DesiredAlert(
+                    "seat_vacant",
+                    "low",
+                    s.store_id,
+                    f"좌석 {name}: {_fmt_duration(age)} 동안 빈 좌석 (청소 확인)",
+                    s.since,
+                    seat_id=s.seat_id,
+                    edge_id=s.edge_id,
+                )
+            )
     for e in edges:
         if not e.online:
             since = e.last_seen if e.last_seen is not None else now
-            out.append(DesiredAlert("edge_offline", "critical", e.store_id,
-                                    f"매장 장비 {e.edge_id} 연결 끊김", since, edge_id=e.edge_id))
+            out.append(
+                DesiredAlert(
+                    "edge_offline",
+                    "critical",
+                    e.store_id,
+                    f"매장 장비 {e.edge_id} 연결 끊김",
+                    since,
+                    edge_id=e.edge_id,
+                )
+            )
             continue
         for ch in sorted(set(e.channels_down)):
-            out.append(DesiredAlert("channel_down", "high", e.store_id,
-                                    f"매장 장비 {e.edge_id} 카메라 채널 {ch} 끊김", now,
-                                    edge_id=e.edge_id, channel=ch))
+            out.append(
+                DesiredAlert(
+                    "channel_down",
+                    "high",
+                    e.store_id,
+                    f"매장 장비 {e.edge_id} 카메라 채널 {ch} 끊김",
+                    now,
+                    edge_id=e.edge_id,
+                    channel=ch,
+                )
+            )
     out.sort(key=lambda a: (PRIORITY_ORDER[a.priority], a.store_id, a.dedupe_key))
     return out
 
@@ -167,7 +201,9 @@ def plan_alerts(
             plan.open.append(alert)
             if not quiet(key):
                 plan.notify_new.add(key)
-        elif not quiet(key) and (existing.last_sent_at is None or now - existing.last_sent_at >= rules.suppress_window_s):
+        elif not quiet(key) and (
+            existing.last_sent_at is None or now - existing.last_sent_at >= rules.suppress_window_s
+        ):
             plan.remind.append(existing.id)
     plan.close.sort()
     return plan

@@ -145,7 +145,9 @@ def parse_time(value: str, zone: ZoneInfo, name: str) -> float:
     try:
         dt = datetime.fromisoformat(v)
     except ValueError:
-        raise HTTPException(status_code=400, detail=f"{name}: {value!r} is neither epoch seconds nor ISO 8601") from None
+        raise HTTPException(
+            status_code=400, detail=f"{name}: {value!r} is neither epoch seconds nor ISO 8601"
+        ) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=zone)
     return dt.timestamp()
@@ -167,7 +169,9 @@ def resolve_window(frm: str | None, to: str | None, tz: str, now: float) -> tupl
     if end <= start:
         raise HTTPException(status_code=400, detail="'to' must be after 'from'")
     if end - start > MAX_WINDOW_S:
-        raise HTTPException(status_code=400, detail=f"window longer than {int(MAX_WINDOW_S // 86400)} days; ask for less")
+        raise HTTPException(
+            status_code=400, detail=f"window longer than {int(MAX_WINDOW_S // 86400)} days; ask for less"
+        )
     return start, end, zone
 
 
@@ -183,16 +187,24 @@ class LoadedTimelines:
 async def load_timelines(db: AsyncSession, store_id: str, start: float, end: float) -> LoadedTimelines:
     """Each seat's state at ``start`` (its last event before, else its current state if that
     began earlier) and its events inside the window, in capture-time order."""
-    seat_ids = set((await db.scalars(select(Seat.seat_id).where(Seat.store_id == store_id, Seat.active.is_(True)))).all())
+    seat_ids = set(
+        (await db.scalars(select(Seat.seat_id).where(Seat.store_id == store_id, Seat.active.is_(True)))).all()
+    )
     ranked = (
         select(
-            SeatEvent.seat_id, SeatEvent.to_state, SeatEvent.at,
-            func.row_number().over(partition_by=SeatEvent.seat_id, order_by=(SeatEvent.at.desc(), SeatEvent.id.desc())).label("rn"),
+            SeatEvent.seat_id,
+            SeatEvent.to_state,
+            SeatEvent.at,
+            func.row_number()
+            .over(partition_by=SeatEvent.seat_id, order_by=(SeatEvent.at.desc(), SeatEvent.id.desc()))
+            .label("rn"),
         )
         .where(SeatEvent.store_id == store_id, SeatEvent.at < start)
         .subquery()
     )
-    before = (await db.execute(select(ranked.c.seat_id, ranked.c.to_state, ranked.c.at).where(ranked.c.rn == 1))).all()
+    before = (
+        await db.execute(select(ranked.c.seat_id, ranked.c.to_state, ranked.c.at).where(ranked.c.rn == 1))
+    ).all()
     inside = (
         await db.execute(
             select(SeatEvent.seat_id, SeatEvent.to_state, SeatEvent.at)
@@ -201,7 +213,11 @@ async def load_timelines(db: AsyncSession, store_id: str, start: float, end: flo
         )
     ).all()
     current = (
-        await db.execute(select(SeatStateRow.seat_id, SeatStateRow.state, SeatStateRow.since).where(SeatStateRow.store_id == store_id))
+        await db.execute(
+            select(SeatStateRow.seat_id, SeatStateRow.state, SeatStateRow.since).where(
+                SeatStateRow.store_id == store_id
+            )
+        )
     ).all()
     skipped = 0
     initial: dict[str, tuple[str, float]] = {}
@@ -220,7 +236,9 @@ async def load_timelines(db: AsyncSession, store_id: str, start: float, end: flo
             continue
         transitions.setdefault(seat_id, []).append((at, state))
     if skipped:
-        log.warning("store %s: %d seat events with unknown state names left out of the statistics", store_id, skipped)
+        log.warning(
+            "store %s: %d seat events with unknown state names left out of the statistics", store_id, skipped
+        )
     seat_ids |= set(transitions)
     timelines = {}
     for sid in seat_ids:
@@ -240,7 +258,9 @@ async def _store_or_404(db: AsyncSession, store_id: str) -> Store:
     return store
 
 
-async def store_stats(request: Request, store_id: str, start: float, end: float, bucket: str, zone: ZoneInfo) -> tuple[StoreStats, int, Store]:
+async def store_stats(
+    request: Request, store_id: str, start: float, end: float, bucket: str, zone: ZoneInfo
+) -> tuple[StoreStats, int, Store]:
     if bucket not in ("hour", "day"):
         raise HTTPException(status_code=400, detail=f"bucket must be 'hour' or 'day', not {bucket!r}")
     async with request.app.state.sessionmaker() as db:
@@ -251,27 +271,60 @@ async def store_stats(request: Request, store_id: str, start: float, end: float,
 
 def _bucket_out(row: Any, zone: ZoneInfo, seats: int | None = None, seat_id: str | None = None) -> BucketOut:
     return BucketOut(
-        start=row.start, end=row.end, start_local=datetime.fromtimestamp(row.start, zone).isoformat(),
-        occupied_s=row.occupied_s, empty_s=row.empty_s, away_s=row.away_s, abandoned_s=row.abandoned_s,
-        unknown_s=row.unknown_s, occupancy_rate=row.occupancy_rate, entries=row.entries, stays=row.stays,
-        avg_stay_s=row.avg_stay_s, abandoned_incidents=row.abandoned_incidents, seats=seats, seat_id=seat_id,
+        start=row.start,
+        end=row.end,
+        start_local=datetime.fromtimestamp(row.start, zone).isoformat(),
+        occupied_s=row.occupied_s,
+        empty_s=row.empty_s,
+        away_s=row.away_s,
+        abandoned_s=row.abandoned_s,
+        unknown_s=row.unknown_s,
+        occupancy_rate=row.occupancy_rate,
+        entries=row.entries,
+        stays=row.stays,
+        avg_stay_s=row.avg_stay_s,
+        abandoned_incidents=row.abandoned_incidents,
+        seats=seats,
+        seat_id=seat_id,
     )
 
 
 def stats_out(store_id: str, s: StoreStats, skipped: int) -> StatsOut:
     zone = ZoneInfo(s.tz)
     return StatsOut(
-        store_id=store_id, from_=s.start, to=s.end, bucket=s.bucket, tz=s.tz,
+        store_id=store_id,
+        from_=s.start,
+        to=s.end,
+        bucket=s.bucket,
+        tz=s.tz,
         buckets=[_bucket_out(b, zone, seats=b.seats) for b in s.buckets],
         seats=[_bucket_out(r, zone, seat_id=r.seat_id) for r in s.seats],
-        days=[DayOut(d.day.isoformat(), d.seats, d.stays, d.turnover, d.abandoned_incidents, d.occupancy_rate) for d in s.days],
+        days=[
+            DayOut(d.day.isoformat(), d.seats, d.stays, d.turnover, d.abandoned_incidents, d.occupancy_rate)
+            for d in s.days
+        ],
         peak_hours=[PeakOut(p.hour, p.occupancy_rate) for p in s.peak_hours],
         skipped_events=skipped,
     )
 
 
-CSV_COLUMNS = ("scope", "seat_id", "start_local", "start", "end", "occupied_s", "empty_s", "away_s", "abandoned_s",
-               "unknown_s", "occupancy_rate", "entries", "stays", "avg_stay_s", "abandoned_incidents")
+CSV_COLUMNS = (
+    "scope",
+    "seat_id",
+    "start_local",
+    "start",
+    "end",
+    "occupied_s",
+    "empty_s",
+    "away_s",
+    "abandoned_s",
+    "unknown_s",
+    "occupancy_rate",
+    "entries",
+    "stays",
+    "avg_stay_s",
+    "abandoned_incidents",
+)
 
 
 def stats_csv(out: StatsOut) -> str:
@@ -280,9 +333,25 @@ def stats_csv(out: StatsOut) -> str:
     w.writerow(CSV_COLUMNS)
     for scope, rows in (("store", out.buckets), ("seat", out.seats)):
         for r in rows:
-            w.writerow([scope, r.seat_id or "", r.start_local, r.start, r.end, r.occupied_s, r.empty_s, r.away_s,
-                        r.abandoned_s, r.unknown_s, "" if r.occupancy_rate is None else round(r.occupancy_rate, 6),
-                        r.entries, r.stays, "" if r.avg_stay_s is None else round(r.avg_stay_s, 3), r.abandoned_incidents])
+            w.writerow(
+                [
+                    scope,
+                    r.seat_id or "",
+                    r.start_local,
+                    r.start,
+                    r.end,
+                    r.occupied_s,
+                    r.empty_s,
+                    r.away_s,
+                    r.abandoned_s,
+                    r.unknown_s,
+                    "" if r.occupancy_rate is None else round(r.occupancy_rate, 6),
+                    r.entries,
+                    r.stays,
+                    "" if r.avg_stay_s is None else round(r.avg_stay_s, 3),
+                    r.abandoned_incidents,
+                ]
+            )
     return buf.getvalue()
 
 
@@ -293,7 +362,9 @@ def stats_csv(out: StatsOut) -> str:
 async def get_stats(
     request: Request,
     store_id: FromPath[str],
-    frm: Annotated[str | None, QueryParameter(name="from", description="epoch seconds or ISO 8601 (store-local)")] = None,
+    frm: Annotated[
+        str | None, QueryParameter(name="from", description="epoch seconds or ISO 8601 (store-local)")
+    ] = None,
     to: Annotated[str | None, QueryParameter(description="exclusive; default now")] = None,
     bucket: Annotated[str, QueryParameter(description="hour | day")] = "hour",
     tz: Annotated[str, QueryParameter(description="IANA time zone of the store")] = DEFAULT_TZ,
@@ -315,15 +386,20 @@ async def get_stats_csv(
     start, end, zone = resolve_window(frm, to, tz, time.time())
     s, skipped, _ = await store_stats(request, store_id, start, end, bucket, zone)
     name = f"stats-{store_id}-{datetime.fromtimestamp(start, zone):%Y%m%d%H%M}-{bucket}.csv"
-    return Response(stats_csv(stats_out(store_id, s, skipped)), media_type="text/csv; charset=utf-8",
-                    headers={"content-disposition": f'attachment; filename="{name}"'})
+    return Response(
+        stats_csv(stats_out(store_id, s, skipped)),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @get("/api/v1/alerts", summary="Alerts, newest first")
 async def get_alerts(
     request: Request,
     store_id: FromQuery[str | None] = None,
-    open_: Annotated[bool | None, QueryParameter(name="open", description="true: open only; false: closed only")] = None,
+    open_: Annotated[
+        bool | None, QueryParameter(name="open", description="true: open only; false: closed only")
+    ] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
 ) -> list[AlertOut]:
     q = select(Alert).order_by(Alert.opened_at.desc(), Alert.id.desc()).limit(limit)
@@ -336,8 +412,21 @@ async def get_alerts(
     async with request.app.state.sessionmaker() as db:
         rows = (await db.scalars(q)).all()
     return [
-        AlertOut(r.id, r.store_id, r.seat_id, r.edge_id, r.kind, r.priority, r.message, r.opened_at, r.closed_at,
-                 r.last_sent_at, r.delivered, r.attempts, r.last_error)
+        AlertOut(
+            r.id,
+            r.store_id,
+            r.seat_id,
+            r.edge_id,
+            r.kind,
+            r.priority,
+            r.message,
+            r.opened_at,
+            r.closed_at,
+            r.last_sent_at,
+            r.delivered,
+            r.attempts,
+            r.last_error,
+        )
         for r in rows
     ]
 
@@ -346,7 +435,13 @@ async def get_alerts(
 
 CHART_W, CHART_H, PAD = 720.0, 200.0, 30.0
 BAR_STATES = ("occupied", "away", "abandoned", "empty", "unknown")
-COLORS = {"occupied": "#d9534f", "away": "#f0ad4e", "abandoned": "#8e44ad", "empty": "#5cb85c", "unknown": "#bbbbbb"}
+COLORS = {
+    "occupied": "#d9534f",
+    "away": "#f0ad4e",
+    "abandoned": "#8e44ad",
+    "empty": "#5cb85c",
+    "unknown": "#bbbbbb",
+}
 
 
 def occupancy_line(buckets: list[BucketOut]) -> list[list[tuple[float, float]]]:
@@ -379,8 +474,17 @@ def minute_bars(buckets: list[BucketOut]) -> list[dict[str, Any]]:
             if h <= 0:
                 continue
             y -= h
-            bars.append({"x": round(PAD + step * i + 1, 1), "y": round(y, 1), "w": round(step - 2, 1),
-                         "h": round(h, 1), "color": COLORS[st], "state": st, "minutes": round(secs / 60)})
+            bars.append(
+                {
+                    "x": round(PAD + step * i + 1, 1),
+                    "y": round(y, 1),
+                    "w": round(step - 2, 1),
+                    "h": round(h, 1),
+                    "color": COLORS[st],
+                    "state": st,
+                    "minutes": round(secs / 60),
+                }
+            )
     return bars
 
 
@@ -409,9 +513,19 @@ async def stats_page(
     chosen = pick_lang(lang, request.cookies.get("lang"))
     t = Translator(TEXT, chosen)
     html = _jinja.get_template("hub/stats.html").render(
-        t=t, lang=chosen, store=store, out=out, day=d.isoformat(), tz=zone.key,
-        line=occupancy_line(out.buckets), bars=minute_bars(out.buckets), states=BAR_STATES, colors=COLORS,
-        chart_w=CHART_W, chart_h=CHART_H, pad=PAD,
+        t=t,
+        lang=chosen,
+        store=store,
+        out=out,
+        day=d.isoformat(),
+        tz=zone.key,
+        line=occupancy_line(out.buckets),
+        bars=minute_bars(out.buckets),
+        states=BAR_STATES,
+        colors=COLORS,
+        chart_w=CHART_W,
+        chart_h=CHART_H,
+        pad=PAD,
         hour_of=lambda b: datetime.fromtimestamp(b.start, zone).strftime("%H"),
     )
     return Response(html, media_type="text/html; charset=utf-8")

@@ -84,7 +84,9 @@ async def _with_retries(
             return DeliveryResult(target, True, attempt + 1)
         except _Retry as exc:
             error = str(exc)
-            log.warning("alert delivery to %s failed (attempt %d/%d): %s", target, attempt + 1, policy.attempts, error)
+            log.warning(
+                "alert delivery to %s failed (attempt %d/%d): %s", target, attempt + 1, policy.attempts, error
+            )
         except _Fatal as exc:
             log.error("alert delivery to %s refused, not retrying: %s", target, exc)
             return DeliveryResult(target, False, attempt + 1, str(exc))
@@ -103,8 +105,9 @@ async def post_webhook(
 
     async def once() -> None:
         try:
-            r = await client.post(url, content=body, headers={"content-type": "application/json"},
-                                  timeout=policy.timeout_s)
+            r = await client.post(
+                url, content=body, headers={"content-type": "application/json"}, timeout=policy.timeout_s
+            )
         except httpx.TimeoutException as exc:
             raise _Retry(f"timeout: {exc!r}") from exc
         except httpx.TransportError as exc:
@@ -135,7 +138,9 @@ def build_email(note: Notification, smtp: SmtpTarget) -> EmailMessage:
     return msg
 
 
-async def send_email(note: Notification, smtp: SmtpTarget, policy: RetryPolicy = RetryPolicy()) -> DeliveryResult:
+async def send_email(
+    note: Notification, smtp: SmtpTarget, policy: RetryPolicy = RetryPolicy()
+) -> DeliveryResult:
     msg = build_email(note, smtp)
 
     def blocking_send() -> None:
@@ -174,7 +179,11 @@ class Notifier:
         """From ``HubSettings.alerts`` (webhooks, smtp_host/port/from/to)."""
         host = getattr(alerts, "smtp_host", None)
         to = tuple(getattr(alerts, "smtp_to", ()) or ())
-        smtp = SmtpTarget(host, int(getattr(alerts, "smtp_port", 25)), alerts.smtp_from, to) if host and to else None
+        smtp = (
+            SmtpTarget(host, int(getattr(alerts, "smtp_port", 25)), alerts.smtp_from, to)
+            if host and to
+            else None
+        )
         return cls(list(getattr(alerts, "webhooks", ()) or ()), smtp, policy)
 
     @property

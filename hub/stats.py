@@ -241,9 +241,7 @@ def seat_segments(timeline: SeatTimeline, start: float, end: float) -> tuple[lis
     return segs, marks
 
 
-def seat_bucket_stats(
-    seat_id: str, timeline: SeatTimeline, edges: Sequence[float]
-) -> list[SeatBucketStats]:
+def seat_bucket_stats(seat_id: str, timeline: SeatTimeline, edges: Sequence[float]) -> list[SeatBucketStats]:
     """Per-bucket numbers for one seat; ``edges`` from :func:`bucket_bounds`."""
     start, end = edges[0], edges[-1]
     out = [SeatBucketStats(seat_id=seat_id, start=a, end=b) for a, b in pairwise(edges)]
