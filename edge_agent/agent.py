@@ -121,9 +121,11 @@ class EdgeAgent:
         if transitions:
             self._record(transitions)
         self.ticks += 1
+        channels = self._channel_health()
+        self._store_health(channels)  # local status is cheap: every tick
         if now >= self._next_health:
             self._next_health = now + HEALTH_EVERY_S
-            self._publish_health()
+            self.uplink.publish_health(channels, time.time() - self._started_at)
         return transitions
 
     def _take_requested_reference(self, frames: dict) -> None:
@@ -149,9 +151,10 @@ class EdgeAgent:
         self.store.save_states(snaps)
         self.uplink.publish_delta(snaps)
 
-    def _publish_health(self) -> None:
-        channels = [msgspec.structs.replace(h, latency_ms=self._latency.get(h.channel)) for h in self.capture.health()]
-        self.uplink.publish_health(channels, time.time() - self._started_at)
+    def _channel_health(self) -> list[ChannelHealth]:
+        return [msgspec.structs.replace(h, latency_ms=self._latency.get(h.channel)) for h in self.capture.health()]
+
+    def _store_health(self, channels: list[ChannelHealth]) -> None:
         self.store.meta_set("health", msgspec.json.encode(channels).decode())
         self.store.meta_set("health_at", str(time.time()))
 
