@@ -155,9 +155,7 @@ def segments_intersect(a: Point, b: Point, c: Point, d: Point) -> bool:
         return True
     if s3 == 0 and _on_segment(c, d, a):
         return True
-    if s4 == 0 and _on_segment(c, d, b):
-        return True
-    return False
+    return s4 == 0 and _on_segment(c, d, b)
 
 
 def self_intersection(poly: Sequence[Point]) -> tuple[int, int] | None:

@@ -40,6 +40,9 @@ class ReferenceRules:
     refresh_every_s: float = 30.0  # at most one refresh per this much capture time
 
 
+DEFAULT_REFERENCE_RULES = ReferenceRules()
+
+
 @dataclass(frozen=True, slots=True)
 class Patch:
     grey: np.ndarray  # float32 PATCH_SIZE x PATCH_SIZE, raw grey levels
@@ -79,7 +82,9 @@ def _normalise(grey: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def _ssim_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    blur = lambda x: cv2.GaussianBlur(x, (7, 7), 1.5)  # noqa: E731
+    def blur(x: np.ndarray) -> np.ndarray:
+        return cv2.GaussianBlur(x, (7, 7), 1.5)
+
     mu_a, mu_b = blur(a), blur(b)
     var_a = blur(a * a) - mu_a * mu_a
     var_b = blur(b * b) - mu_b * mu_b
@@ -105,7 +110,7 @@ def change_score(reference: Patch, current: Patch) -> float:
 class SeatReference:
     """The empty reference of one seat and the timer that decides when to (re)learn it."""
 
-    def __init__(self, rules: ReferenceRules = ReferenceRules()) -> None:
+    def __init__(self, rules: ReferenceRules = DEFAULT_REFERENCE_RULES) -> None:
         self.rules = rules
         self._ref: Patch | None = None
         self.taken_at: float | None = None  # capture time of the first (or on-demand) reference

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 from edge_agent.assign import match_seats
 from edge_agent.config import SeatsSection
-from edge_agent.reference import ReferenceRules, SeatReference, seat_patch
+from edge_agent.reference import DEFAULT_REFERENCE_RULES, ReferenceRules, SeatReference, seat_patch
 from edge_agent.seat_state import OutOfOrderSample, SeatTracker
 from edge_agent.types import Frame, FrameDetections, Transition
 from protocol.messages import Evidence, SeatDef, SeatSnapshot, StateRules
@@ -35,7 +35,7 @@ class SeatEngine:
         rules: StateRules,
         seat_rules: SeatsSection,
         *,
-        reference_rules: ReferenceRules = ReferenceRules(),
+        reference_rules: ReferenceRules = DEFAULT_REFERENCE_RULES,
         now: float = 0.0,
     ) -> None:
         self.rules = rules
@@ -133,7 +133,9 @@ class SeatEngine:
         last = self._channel_t.get(channel)
         if last is not None and t < last:
             # Checked here, before any tracker moves, so a bad sample leaves every seat as it was.
-            raise OutOfOrderSample(f"channel {channel}: sample at {t} is older than the previous one at {last}")
+            raise OutOfOrderSample(
+                f"channel {channel}: sample at {t} is older than the previous one at {last}"
+            )
         self._channel_t[channel] = t
         self._now = max(self._now, t)
         out: list[Transition] = []

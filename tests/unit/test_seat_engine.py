@@ -39,7 +39,9 @@ def frame(ch, t, image=IMG):
 
 def dets(ch, t, *boxes, kind="person", name="person"):
     return FrameDetections(
-        channel=ch, captured_at=t, detections=[Detection(kind=kind, class_name=name, conf=0.7, box=b) for b in boxes]
+        channel=ch,
+        captured_at=t,
+        detections=[Detection(kind=kind, class_name=name, conf=0.7, box=b) for b in boxes],
     )
 
 
@@ -76,7 +78,10 @@ def test_stale_channel_makes_its_seats_unknown_only():
         sample(eng, 2, float(t), dets(2, t))
     assert set(states(eng).values()) == {"empty"}
     out = eng.observe(1, None, None, 10.0)
-    assert sorted((x.seat_id, x.to_state, x.at) for x in out) == [("A", "unknown", 10.0), ("B", "unknown", 10.0)]
+    assert sorted((x.seat_id, x.to_state, x.at) for x in out) == [
+        ("A", "unknown", 10.0),
+        ("B", "unknown", 10.0),
+    ]
     assert states(eng)["C"] == "empty"
     assert eng.last_evidence("A") is None  # nothing seen: nothing to draw
     # a frame without detections (detector down) is no observation either
@@ -96,10 +101,17 @@ def test_items_then_abandoned_through_the_engine():
 def test_restore_and_unknown_seat_ids():
     eng = SeatEngine([A, B], RULES, SEAT_RULES)
     missing = eng.restore(
-        [SeatSnapshot("A", "away", 100.0), SeatSnapshot("B", "occupied", 50.0), SeatSnapshot("Z", "empty", 1.0)]
+        [
+            SeatSnapshot("A", "away", 100.0),
+            SeatSnapshot("B", "occupied", 50.0),
+            SeatSnapshot("Z", "empty", 1.0),
+        ]
     )
     assert missing == ["Z"]
-    assert {(s.seat_id, s.state, s.since) for s in eng.snapshots()} == {("A", "away", 100.0), ("B", "occupied", 50.0)}
+    assert {(s.seat_id, s.state, s.since) for s in eng.snapshots()} == {
+        ("A", "away", 100.0),
+        ("B", "occupied", 50.0),
+    }
 
 
 def test_replace_layout_keeps_existing_seats_and_applies_rules():
@@ -211,7 +223,8 @@ def real_cases(person_model_path, ultralytics_assets, library_samples):
             if model.names[int(k)] in person_classes
         ]
         seats = [
-            SeatDef(seat_id=s["seat_id"], channel=ch, polygon=[tuple(p) for p in s["polygon"]]) for s in entry["seats"]
+            SeatDef(seat_id=s["seat_id"], channel=ch, polygon=[tuple(p) for p in s["polygon"]])
+            for s in entry["seats"]
         ]
         expect = {s["seat_id"]: s["expect"] for s in entry["seats"]}
         cases.append((entry["source"], ch, image, detections, seats, expect))

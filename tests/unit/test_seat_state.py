@@ -38,7 +38,7 @@ def feed(tr: SeatTracker, samples):
 
 def run(ev, start, stop, dt):
     """Samples of ``ev`` at start, start+dt, ... while <= stop (integer steps: no float drift)."""
-    n = int(math.floor((stop - start) / dt + 1e-9))
+    n = math.floor((stop - start) / dt + 1e-9)
     return [(start + k * dt, ev) for k in range(n + 1)]
 
 
@@ -262,7 +262,10 @@ def test_samples_must_not_go_back_in_time():
 def test_zero_hysteresis_confirms_on_one_sample():
     tr = tracker("empty", since=0.0, rules=StateRules(enter_s=0, exit_s=0, abandoned_after_s=0))
     assert [x.to_state for x in feed(tr, [(1.0, P), (2.0, I), (3.0, I), (4.0, E)])] == [
-        "occupied", "away", "abandoned", "empty",
+        "occupied",
+        "away",
+        "abandoned",
+        "empty",
     ]
 
 
