@@ -12,6 +12,9 @@ Per ``observe(channel, frame, detections, t)``:
    above half the person threshold), no items and no change feeds its reference timer, which
    takes or refreshes the empty reference (see ``reference``).
 
+Sample times must not go back: up to ``stale_after_s`` back is taken as the previous time (a
+frame captured just before a wall-clock "no frame" sample), more raises ``OutOfOrderSample``.
+
 Inactive seats (``SeatDef.active == False``) are not tracked at all. New seats (at start or
 from ``replace_layout``) start ``unknown``.
 """
@@ -132,10 +135,16 @@ class SeatEngine:
         seats = self.channel_seats(channel)
         last = self._channel_t.get(channel)
         if last is not None and t < last:
-            # Checked here, before any tracker moves, so a bad sample leaves every seat as it was.
-            raise OutOfOrderSample(
-                f"channel {channel}: sample at {t} is older than the previous one at {last}"
-            )
+            # A caller stamps "no frame" samples with the wall clock and frames with their capture
+            # time, so a frame captured just before a "no frame" tick can arrive a moment later
+            # with an older time. Within stale_after_s that is the same instant for seat timers:
+            # count it at the previous time. Anything older is a clock problem: refuse it here,
+            # before any tracker moves, so every seat stays as it was.
+            if last - t > self.rules.stale_after_s:
+                raise OutOfOrderSample(
+                    f"channel {channel}: sample at {t} is {last - t:.1f} s older than the previous one at {last}"
+                )
+            t = last
         self._channel_t[channel] = t
         self._now = max(self._now, t)
         out: list[Transition] = []

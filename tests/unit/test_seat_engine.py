@@ -143,11 +143,19 @@ def test_replace_layout_keeps_existing_seats_and_applies_rules():
 
 def test_bad_samples_leave_state_alone():
     eng = SeatEngine([A], RULES, SEAT_RULES)
-    sample(eng, 1, 10.0, dets(1, 10))
-    with pytest.raises(OutOfOrderSample, match="channel 1"):
-        sample(eng, 1, 9.0, dets(1, 9))
+    sample(eng, 1, 100.0, dets(1, 100))
+    with pytest.raises(OutOfOrderSample, match="channel 1: sample at 80.0 is 20.0 s older"):
+        sample(eng, 1, 80.0, dets(1, 80))  # more than stale_after_s (15 s) back
+    # "No frame" at wall-clock 110, then a frame captured at 109.9 that arrived late: counted
+    # at 110, so the run to "empty" starts there and the timers stay exact.
+    assert eng.observe(1, None, None, 110.0) == []  # (A is still unknown: one sample so far)
+    trs = []
+    for t in (109.9, 112.0, 114.0, 115.9, 116.0):
+        trs += sample(eng, 1, t, dets(1, t))
+    assert [(x.to_state, x.at) for x in trs] == [("empty", 116.0)]
+    assert eng.tracker("A").since == 110.0
     with pytest.raises(ValueError, match="frame of channel 2 passed as channel 1"):
-        eng.observe(1, frame(2, 11.0), dets(1, 11), 11.0)
+        eng.observe(1, frame(2, 101.0), dets(1, 101), 101.0)
     assert eng.observe(7, frame(7, 1.0), dets(7, 1), 1.0) == []  # a channel without seats
 
 
