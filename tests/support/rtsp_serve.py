@@ -9,6 +9,7 @@ GStreamer introspection data from Debian packages; the harness in ``rtsp_server.
 
 Each mount re-reads its file for every frame (multifilesrc opens the file per buffer), so
 atomically replacing the file changes the served picture while clients stay connected.
+A path with a ``%05d`` pattern serves that numbered sequence in a loop (a busy scene).
 Prints ``READY <port>`` on stdout once it listens.
 """
 

