@@ -55,16 +55,17 @@ class EdgeAgent:
             log.info("restored %d seat states from storage", len(restored))
         self.detector = detector or Detector(cfg.model)
         self.capture = CaptureManager(cfg.channels)
-        self._requests: queue.Queue[Config | str] = queue.Queue()
+        self._requests: queue.Queue[Config] = queue.Queue()
         self.uplink = Uplink(
             cfg, self.store, birth_factory=self._birth_parts,
-            on_config=self._requests.put, on_snapshot_request=lambda: self._requests.put("snapshot"),
+            on_config=self._requests.put,  # the uplink answers snapshot requests with a birth itself
         )
         self.page = None
         if cfg.local_ui.enabled:
             from edge_agent.local_page import LocalPage
 
             self.page = LocalPage(cfg.local_ui, self.store, lambda: self.engine.seats)
+        self._engine_lock = threading.Lock()  # the uplink builds births on its own thread
         self._stop = threading.Event()
         self._started_at = time.time()
         self._latency: dict[int, float] = {}
@@ -114,10 +115,11 @@ class EdgeAgent:
                 self._latency[det.channel] = det.latency_ms
         self._take_requested_reference(frames)
         transitions: list[Transition] = []
-        for ch in self.cfg.channels:
-            frame = frames.get(ch.id)
-            t = frame.captured_at if frame is not None else now
-            transitions += self.engine.observe(ch.id, frame, detections.get(ch.id), t)
+        with self._engine_lock:
+            for ch in self.cfg.channels:
+                frame = frames.get(ch.id)
+                t = frame.captured_at if frame is not None else now
+                transitions += self.engine.observe(ch.id, frame, detections.get(ch.id), t)
         if transitions:
             self._record(transitions)
         self.ticks += 1
@@ -161,7 +163,8 @@ class EdgeAgent:
     # -- hub requests ------------------------------------------------------------------------
     def _birth_parts(self) -> BirthParts:
         channels = [ChannelDef(channel=c.id, name=c.name) for c in self.cfg.channels]
-        return (self.layout.version, self.engine.seats, self.engine.snapshots(), channels, self.layout.rules)
+        with self._engine_lock:
+            return (self.layout.version, self.engine.seats, self.engine.snapshots(), channels, self.layout.rules)
 
     def _handle_requests(self) -> None:
         while True:
@@ -169,10 +172,7 @@ class EdgeAgent:
                 req = self._requests.get_nowait()
             except queue.Empty:
                 return
-            if req == "snapshot":
-                self.uplink.publish_birth()
-            elif isinstance(req, Config):
-                self.apply_config(req)
+            self.apply_config(req)
 
     def apply_config(self, msg: Config) -> bool:
         from edge_agent.config_apply import evaluate_config
@@ -186,8 +186,9 @@ class EdgeAgent:
             self.uplink.publish_config_ack(msg.version, False, decision.error)
             return False
         self.store.set_config(msg.version, list(msg.seats), msg.rules)
-        self.layout = Layout(msg.version, list(msg.seats), msg.rules)
-        self.engine.replace_layout(list(msg.seats), msg.rules, now=time.time())
+        with self._engine_lock:
+            self.layout = Layout(msg.version, list(msg.seats), msg.rules)
+            self.engine.replace_layout(list(msg.seats), msg.rules, now=time.time())
         self.store.save_states(self.engine.snapshots())
         log.info("applied config version %d (%d seats)", msg.version, len(msg.seats))
         self.uplink.publish_config_ack(msg.version, True, None)

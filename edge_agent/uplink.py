@@ -32,6 +32,7 @@ birth). The outbox is the only queue; ``on_connect`` empties paho's.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -65,6 +66,7 @@ from protocol import (
     decode,
     encode,
 )
+from protocol.topics import DEFAULT_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +85,15 @@ class UplinkStats:
     rejected: int  # PUBACKs with a failure reason code (e.g. not authorised by the broker ACL)
     connects: int
     replayed: int  # rows sent as historical after a reconnect
+
+
+def client_id_for(cfg: EdgeConfig) -> str:
+    """Stable per edge; a non-default topic prefix (another deployment or a test run sharing the
+    broker) gets its own id, since the broker disconnects a client whose id is taken over."""
+    base = f"edge-{cfg.edge.store_id}-{cfg.edge.edge_id}"
+    if cfg.mqtt.topic_prefix == DEFAULT_PREFIX:
+        return base
+    return f"{base}-{hashlib.sha1(cfg.mqtt.topic_prefix.encode()).hexdigest()[:8]}"
 
 
 class Uplink:
@@ -132,7 +143,7 @@ class Uplink:
         self._sent = self._acked = self._rejected = self._connects = self._replayed = 0
         self._sender: threading.Thread | None = None
 
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"edge-{self.store_id}-{self.edge_id}",
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id_for(cfg),
                                   protocol=mqtt.MQTTv5)
         if cfg.mqtt.username:
             self.client.username_pw_set(cfg.mqtt.username, cfg.mqtt.password)
