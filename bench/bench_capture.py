@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from edge_agent.capture import CaptureManager, CaptureOptions
 from edge_agent.config import ChannelSection
-from tests.support.rtsp_server import RtspTestServer
+from edge_agent.rtsp_server import RtspTestServer
 
 SAMPLE = REPO.parent / "shared" / "samples" / "library-cctv" / "f1-camera2.jpg"
 

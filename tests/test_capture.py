@@ -21,7 +21,7 @@ from edge_agent.capture import (
     source_kind,
 )
 from edge_agent.config import ChannelSection
-from tests.support.rtsp_server import RtspServerUnavailable, RtspTestServer
+from edge_agent.rtsp_server import RtspServerUnavailable, RtspTestServer
 from tests.support.services import free_port
 
 RED = (0, 0, 255)

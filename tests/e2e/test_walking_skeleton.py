@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from edge_agent.demo_layout import DEMO_PICTURES, DEMO_SEATS, OFFLINE_PERSON_CLASSES
-from tests.support.rtsp_server import RtspServerUnavailable, RtspTestServer
+from edge_agent.rtsp_server import RtspServerUnavailable, RtspTestServer
 from tests.support.services import free_port, wait_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

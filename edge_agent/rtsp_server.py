@@ -1,4 +1,4 @@
-"""Python-side harness for the real RTSP test server (``rtsp_serve.py``).
+"""The real RTSP server used by the demo's sample camera and by the tests (``rtsp_serve.py``).
 
 Usable from pytest and from the demo alike (no pytest imports). The server runs as a child
 process under the system Python with GStreamer; each channel serves one JPEG file that
