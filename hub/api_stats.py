@@ -444,29 +444,31 @@ COLORS = {
 }
 
 
-def occupancy_line(buckets: list[BucketOut]) -> list[list[tuple[float, float]]]:
+def _x(t: float, origin: float, span: float) -> float:
+    """Chart x of a time: the axis is the whole day even when the data stops at "now"."""
+    return PAD + (t - origin) / span * (CHART_W - 2 * PAD)
+
+
+def occupancy_line(buckets: list[BucketOut], origin: float, span: float) -> list[list[tuple[float, float]]]:
     """Polyline runs (x, y) of the occupancy rate; a bucket with nothing known breaks the line."""
-    n = max(len(buckets), 1)
-    step = (CHART_W - 2 * PAD) / n
     runs: list[list[tuple[float, float]]] = [[]]
-    for i, b in enumerate(buckets):
+    for b in buckets:
         if b.occupancy_rate is None:
             if runs[-1]:
                 runs.append([])
             continue
-        x = PAD + step * (i + 0.5)
+        x = _x((b.start + b.end) / 2, origin, span)
         y = CHART_H - PAD - b.occupancy_rate * (CHART_H - 2 * PAD)
         runs[-1].append((round(x, 1), round(y, 1)))
     return [r for r in runs if r]
 
 
-def minute_bars(buckets: list[BucketOut]) -> list[dict[str, Any]]:
-    """Stacked bars per bucket (seat-minutes by state), scaled to the fullest bucket."""
-    n = max(len(buckets), 1)
-    step = (CHART_W - 2 * PAD) / n
-    top = max((b.end - b.start) * (b.seats or 1) for b in buckets) if buckets else 1.0
+def minute_bars(buckets: list[BucketOut], origin: float, span: float, slot_s: float = 3600.0) -> list[dict[str, Any]]:
+    """Stacked bars per bucket (seat-minutes by state), scaled to a full slot of all seats."""
+    top = max(slot_s * (b.seats or 1) for b in buckets) if buckets else 1.0
     bars = []
-    for i, b in enumerate(buckets):
+    for b in buckets:
+        x1, x2 = _x(b.start, origin, span), _x(b.start + slot_s, origin, span)
         y = CHART_H - PAD
         for st in BAR_STATES:
             secs = getattr(b, f"{st}_s")
@@ -476,9 +478,9 @@ def minute_bars(buckets: list[BucketOut]) -> list[dict[str, Any]]:
             y -= h
             bars.append(
                 {
-                    "x": round(PAD + step * i + 1, 1),
+                    "x": round(x1 + 1, 1),
                     "y": round(y, 1),
-                    "w": round(step - 2, 1),
+                    "w": round(x2 - x1 - 2, 1),
                     "h": round(h, 1),
                     "color": COLORS[st],
                     "state": st,
@@ -507,7 +509,9 @@ async def stats_page(
         raise HTTPException(status_code=400, detail=f"day: {day!r} is not a date (YYYY-MM-DD)") from None
     start = datetime(d.year, d.month, d.day, tzinfo=zone).timestamp()
     nd = d + timedelta(days=1)
-    end = datetime(nd.year, nd.month, nd.day, tzinfo=zone).timestamp()
+    day_end = datetime(nd.year, nd.month, nd.day, tzinfo=zone).timestamp()
+    # Today: statistics up to now, never a guess about the hours still to come.
+    end = max(min(day_end, now), start + 1.0)
     s, skipped, store = await store_stats(request, store_id, start, end, "hour", zone)
     out = stats_out(store_id, s, skipped)
     chosen = pick_lang(lang, request.cookies.get("lang"))
@@ -519,14 +523,16 @@ async def stats_page(
         out=out,
         day=d.isoformat(),
         tz=zone.key,
-        line=occupancy_line(out.buckets),
-        bars=minute_bars(out.buckets),
+        line=occupancy_line(out.buckets, start, day_end - start),
+        bars=minute_bars(out.buckets, start, day_end - start),
         states=BAR_STATES,
         colors=COLORS,
         chart_w=CHART_W,
         chart_h=CHART_H,
         pad=PAD,
         hour_of=lambda b: datetime.fromtimestamp(b.start, zone).strftime("%H"),
+        ticks=[(round(_x(t0, start, day_end - start), 1), datetime.fromtimestamp(t0, zone).strftime("%H"))
+               for t0 in range(int(start), int(day_end), 3 * 3600)],
     )
     return Response(html, media_type="text/html; charset=utf-8")
 

@@ -286,6 +286,18 @@ async def test_stats_page_renders_without_javascript(client):
     assert "강남점 seat statistics" in en and "Occupancy over the day" in en
 
 
+async def test_stats_page_for_today_stops_at_now(client):
+    # Hours still to come are not filled in with the current state: the table ends at this hour.
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    now = datetime.now(ZoneInfo("Asia/Seoul"))
+    html = (await client.get("/stores/s1/stats")).text
+    assert f"<td>{now:%H}:00</td>" in html
+    later = [h for h in range(now.hour + 1, 24)]
+    assert all(f"<td>{h:02d}:00</td>" not in html for h in later)
+
+
 BAD_REQUESTS = [
     ("/api/v1/stores/s1/stats", {**DAY, "bucket": "week"}, 400, "bucket must be 'hour' or 'day'"),
     ("/api/v1/stores/s1/stats", {"from": DAY["to"], "to": DAY["from"]}, 400, "'to' must be after 'from'"),
