@@ -201,11 +201,12 @@ def demo(
     """
     _setup_logging(log_level)
     from edge_agent.agent import EdgeAgent
-    from edge_agent.demo import SampleCamera, demo_config
+    from edge_agent.demo import DEMO_PASSWORD, SampleCamera, demo_config
 
     workdir.mkdir(parents=True, exist_ok=True)
     camera = SampleCamera(workdir, switch_every, prefer_rtsp=rtsp)
     cfg = demo_config(store, workdir, mqtt_host, mqtt_port, topic_prefix, camera.urls, local_port)
+    typer.echo(f"staff fallback page: http://127.0.0.1:{local_port}/ (password: {DEMO_PASSWORD})", err=True)
     camera.start()
     agent = EdgeAgent(cfg)
     signal.signal(signal.SIGTERM, lambda *_: agent.request_stop())

@@ -22,6 +22,7 @@ from protocol.messages import StateRules
 log = logging.getLogger("seat_edge.demo")
 
 FOLDER_FPS = 2.0
+DEMO_PASSWORD = "demo-store"  # the staff fallback page's password in the demo only
 
 
 class SampleCamera:
@@ -94,7 +95,9 @@ def offline_weights() -> tuple[str, list[str]]:
 
 
 def demo_config(store_id: str, workdir: Path, mqtt_host: str, mqtt_port: int, topic_prefix: str,
-                urls: dict[int, str], local_port: int) -> EdgeConfig:
+                urls: dict[int, str], local_port: int, local_password: str = DEMO_PASSWORD) -> EdgeConfig:
+    from edge_agent.passwords import hash_password
+
     weights, person_classes = offline_weights()
     return EdgeConfig(
         edge=EdgeSection(store_id=store_id, edge_id="edge1", data_dir=str(workdir / "edge-data"), sample_interval_s=2.0),
@@ -103,7 +106,8 @@ def demo_config(store_id: str, workdir: Path, mqtt_host: str, mqtt_port: int, to
         seat_rules=SeatsSection(),
         # Demo timing: quick hysteresis and a 1-minute abandoned limit so that every state shows up.
         state=StateRules(enter_s=4.0, exit_s=6.0, abandoned_after_s=60.0, stale_after_s=15.0),
-        local_ui=LocalUiSection(enabled=True, listen="127.0.0.1", port=local_port),
+        local_ui=LocalUiSection(enabled=True, listen="127.0.0.1", port=local_port,
+                                password_hash=hash_password(local_password)),
         channels=[ChannelSection(id=ch, url=url, name=f"Reading room {ch}") for ch, url in urls.items()],
         seats=list(DEMO_SEATS),
         config_version=1,

@@ -91,9 +91,10 @@ def run_demo(port: int = 8080, for_s: float | None = None, store: str = "demo", 
         )
         app = create_app(settings, migrate=True)
         log = open(workdir / "edge.log", "w")
+        local_port = _free_port()
         edge = subprocess.Popen(
             [sys.executable, "-m", "edge_agent.cli", "demo", "--store", store, "--mqtt-port", str(mqtt_port),
-             "--topic-prefix", prefix, "--workdir", str(workdir / "edge"), "--local-port", str(_free_port())],
+             "--topic-prefix", prefix, "--workdir", str(workdir / "edge"), "--local-port", str(local_port)],
             stdout=log, stderr=subprocess.STDOUT,
         )
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -106,6 +107,8 @@ def run_demo(port: int = 8080, for_s: float | None = None, store: str = "demo", 
                 await asyncio.sleep(0.05)
             print(f"Dashboard: http://127.0.0.1:{port}/stores/{store}  (all stores: http://127.0.0.1:{port}/)",
                   flush=True)
+            print(f"Store staff fallback page (served by the edge): http://127.0.0.1:{local_port}/ "
+                  f"(password: demo-store)", flush=True)
             print(f"Edge log: {workdir / 'edge.log'}; seats change within a minute. Ctrl-C stops.", flush=True)
             deadline = None if for_s is None else time.monotonic() + for_s
             rc = 0
