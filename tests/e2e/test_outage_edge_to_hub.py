@@ -1,0 +1,182 @@
+"""Issue 4 across both tiers: the broker goes down while seats keep changing, the edge buffers in
+its SQLite outbox, the broker comes back, and the hub (real PostgreSQL) ends with exactly the
+edge's seat states and every event exactly once. Then the edge process is killed with SIGKILL
+mid-stream and restarted on the same data dir: nothing acknowledged is lost, nothing duplicated.
+
+Real parts: a Mosquitto of the test's own (stopped and started), the real Uplink/EdgeStore, the
+real hub app with its MQTT ingest, PostgreSQL. The seat changes are scripted (no camera): the
+detector is not what this test is about.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from litestar.testing import TestClient
+
+from edge_agent.config import EdgeConfig, EdgeSection, MqttSection
+from edge_agent.store import EdgeStore
+from edge_agent.types import Transition
+from edge_agent.uplink import Uplink
+from hub.app import create_app
+from protocol import ChannelDef, Evidence, SeatDef, SeatSnapshot, StateRules
+from tests.hub.support import hub_settings, square, wait_for
+
+pytestmark = [pytest.mark.e2e]
+
+SEATS = [SeatDef(seat_id=f"s{i:02d}", channel=1, polygon=square(0.05 * i, 0.1, 0.04)) for i in range(10)]
+T0 = 1_700_000_000.0
+
+
+class ScriptedEdge:
+    """What EdgeAgent does per transition (store event + state, publish event + delta), scripted."""
+
+    def __init__(self, cfg: EdgeConfig, data: Path) -> None:
+        self.store = EdgeStore(data / "edge.sqlite")
+        self.states = {s.seat_id: SeatSnapshot(s.seat_id, "empty", T0) for s in SEATS}
+        self.states.update({s.seat_id: s for s in self.store.load_states()})
+        self.uplink = Uplink(cfg, self.store, birth_factory=self.birth, reconnect_delay=(1, 2))
+        self.created = 0
+
+    def birth(self):
+        return (1, SEATS, list(self.states.values()), [ChannelDef(1)], StateRules())
+
+    def change(self, seat_id: str, at: float) -> None:
+        old = self.states[seat_id]
+        new = SeatSnapshot(seat_id, "occupied" if old.state == "empty" else "empty", at)
+        tr = Transition(seat_id, old.state, new.state, at, Evidence(person_overlap=0.9 if new.state == "occupied" else 0))
+        self.store.add_event(tr)
+        self.states[seat_id] = new
+        self.store.save_states([new])
+        self.uplink.publish_event(tr)
+        self.uplink.publish_delta([new])
+        self.created += 1
+
+
+def cfg_for(broker, data: Path) -> EdgeConfig:
+    return EdgeConfig(edge=EdgeSection(store_id="outage", edge_id="edge1", data_dir=str(data)),
+                      mqtt=MqttSection(host=broker.host, port=broker.port, topic_prefix=broker.prefix))
+
+
+def hub_events(client: TestClient) -> list[dict]:
+    out, cursor = [], None
+    while True:
+        params = {"limit": 1000, **({"cursor": cursor} if cursor else {})}
+        page = client.get("/api/v1/stores/outage/events", params=params).json()
+        out += page["events"]
+        cursor = page["next"]
+        if not cursor:
+            return out
+
+
+def at_least(events: list[dict], n: int) -> list[dict] | None:
+    return events if len(events) >= n else None
+
+
+def hub_states(client: TestClient) -> dict[str, tuple[str, float]]:
+    r = client.get("/api/v1/stores/outage/seats")
+    return {s["seat_id"]: (s["state"], s["since"]) for s in r.json()} if r.status_code == 200 else {}
+
+
+def test_broker_outage_hub_ends_identical_and_exactly_once(tmp_path, private_broker, pg_url):
+    app = create_app(hub_settings(private_broker, pg_url), migrate=True)
+    with TestClient(app) as client:
+        wait_for(lambda: app.state.mqtt.subscribed.is_set(), what="hub subscribed")
+        edge = ScriptedEdge(cfg_for(private_broker, tmp_path), tmp_path)
+        edge.uplink.start()
+        try:
+            wait_for(lambda: len(hub_states(client)) == 10, 20, "birth at the hub")
+            t = T0
+            for i in range(30):  # live
+                t += 7
+                edge.change(SEATS[i % 10].seat_id, t)
+            wait_for(lambda: edge.store.depth() == 0, 20, "live messages acknowledged")
+
+            private_broker.stop()
+            for i in range(200):  # the store's internet is down: everything goes to the outbox
+                t += 7
+                edge.change(SEATS[(i * 3) % 10].seat_id, t)
+            buffered = edge.store.depth()
+            assert buffered >= 400  # 200 events + 200 deltas (superseded deltas may collapse later)
+
+            private_broker.start()
+            back = time.monotonic()
+            wait_for(lambda: edge.store.depth() == 0, 60, "outbox replayed")
+            replay_s = time.monotonic() - back
+            for i in range(20):  # live again
+                t += 7
+                edge.change(SEATS[(i * 7) % 10].seat_id, t)
+
+            expected = {k: (v.state, v.since) for k, v in edge.states.items()}
+            wait_for(lambda: hub_states(client) == expected, 30, "hub state equal to the edge's")
+            events = wait_for(lambda: at_least(hub_events(client), edge.created), 30, "all events at the hub")
+            keys = [(e["seat_id"], e["at"]) for e in events]
+            assert len(events) == edge.created == 250
+            assert len(set(keys)) == len(keys), "duplicate events at the hub"
+            assert sum(e["historical"] for e in events) == 200  # the outage's events, marked as replayed
+            print(f"\n[outage figures] buffered={buffered} messages, replay={replay_s:.2f}s, "
+                  f"events={len(events)}, lost=0, duplicates={len(keys) - len(set(keys))}")
+        finally:
+            edge.uplink.stop()
+            edge.store.close()
+
+
+KILLABLE = r"""
+import sys, time
+sys.path.insert(0, {repo!r})
+from tests.e2e.test_outage_edge_to_hub import ScriptedEdge, SEATS, cfg_for
+from tests.support.services import Broker
+from pathlib import Path
+data = Path({data!r})
+edge = ScriptedEdge(cfg_for(Broker({host!r}, {port}, {prefix!r}), data), data)
+edge.uplink.start()
+t = {t0}
+i = 0
+while True:  # until SIGKILL
+    t += 5
+    edge.change(SEATS[i % 10].seat_id, t)
+    i += 1
+    print(i, flush=True)
+    time.sleep(0.002)
+"""
+
+
+def test_sigkill_mid_stream_loses_nothing_and_duplicates_nothing(tmp_path, broker, pg_url):
+    app = create_app(hub_settings(broker, pg_url), migrate=True)
+    repo = str(Path(__file__).resolve().parents[2])
+    with TestClient(app) as client:
+        wait_for(lambda: app.state.mqtt.subscribed.is_set(), what="hub subscribed")
+        script = KILLABLE.format(repo=repo, data=str(tmp_path), host=broker.host, port=broker.port,
+                                 prefix=broker.prefix, t0=T0)
+        proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                                env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        n = 0
+        while n < 150:
+            line = proc.stdout.readline()
+            assert line, "scripted edge died"
+            n = int(line)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        proc.stdout.close()
+
+        # Restart on the same data dir (new boot id): the outbox replays what was not acknowledged.
+        edge = ScriptedEdge(cfg_for(broker, tmp_path), tmp_path)
+        created = len(edge.store.events(limit=100_000))
+        edge.uplink.start()
+        try:
+            wait_for(lambda: edge.store.depth() == 0, 30, "outbox drained after restart")
+            events = wait_for(lambda: at_least(hub_events(client), created), 30, "hub has every stored event")
+            keys = sorted((e["seat_id"], e["at"]) for e in events)
+            stored = sorted((e.seat_id, e.at) for e in edge.store.events(limit=100_000))
+            assert keys == stored  # exactly the edge's events: none lost, none twice
+            expected = {k: (v.state, v.since) for k, v in edge.states.items()}
+            wait_for(lambda: hub_states(client) == expected, 30, "hub state equal to the edge's")
+        finally:
+            edge.uplink.stop()
+            edge.store.close()
