@@ -6,11 +6,11 @@ import csv
 import io
 import time
 from collections.abc import AsyncIterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, MediaType, Response, get, put
+from litestar import Controller, Response, get, put
 from litestar.datastructures import State
 from litestar.exceptions import ClientException, HTTPException
 from litestar.params import Parameter
@@ -42,7 +42,7 @@ def parse_time(value: str | None, name: str) -> float | None:
     except ValueError:
         raise ClientException(f"{name}: expected epoch seconds or ISO 8601 time, got {value!r}") from None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
 
 
@@ -136,7 +136,7 @@ class StoresApi(Controller):
             async with state.sessionmaker() as s:
                 async for e in queries.iter_events(s, store_id, **args):
                     w.writerow([e.id, store_id, e.seat_id, e.edge_id, e.from_state, e.to_state,
-                                datetime.fromtimestamp(e.at, timezone.utc).isoformat(), f"{e.at:.3f}",
+                                datetime.fromtimestamp(e.at, UTC).isoformat(), f"{e.at:.3f}",
                                 int(e.historical)])
                     if buf.tell() > 32_000:
                         yield buf.getvalue()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -23,7 +23,7 @@ app = typer.Typer(
 )
 
 ConfigOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--config", "-c", help="hub.toml (see hub.toml.example); omitted: embedded defaults"),
 ]
 
@@ -51,8 +51,8 @@ def _migrate(url: str) -> None:
 @app.command()
 def serve(
     config: ConfigOpt = None,
-    host: Annotated[Optional[str], typer.Option(help="listen address (default: http.host from the config)")] = None,
-    port: Annotated[Optional[int], typer.Option(help="listen port (default: http.port from the config)")] = None,
+    host: Annotated[str | None, typer.Option(help="listen address (default: http.host from the config)")] = None,
+    port: Annotated[int | None, typer.Option(help="listen port (default: http.port from the config)")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error")] = "info",
 ) -> None:
     """Upgrade the database schema, then serve the dashboard (/), API (/api/v1, docs at /schema),
@@ -80,7 +80,7 @@ def migrate(config: ConfigOpt = None) -> None:
 @app.command()
 def demo(
     port: Annotated[int, typer.Option(help="dashboard port")] = 8080,
-    for_s: Annotated[Optional[float], typer.Option("--for", help="run this many seconds, then exit 0")] = None,
+    for_s: Annotated[float | None, typer.Option("--for", help="run this many seconds, then exit 0")] = None,
     store: Annotated[str, typer.Option(help="store id of the demo edge")] = "demo",
     config: ConfigOpt = None,
 ) -> None:

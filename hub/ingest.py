@@ -42,6 +42,7 @@ from protocol import (
     TopicSpace,
     decode,
 )
+from protocol.topics import HUB_KINDS
 
 log = logging.getLogger("hub.ingest")
 
@@ -73,12 +74,15 @@ class BatchResult:
     live: dict[str, dict[str, Any]] = field(default_factory=dict)  # store_id -> update payload
 
 
-def parse_message(raw: RawMessage, topics: TopicSpace) -> EdgeMessage:
-    """Topic and payload must agree: store, edge and kind; only edge -> hub kinds are accepted."""
+def parse_message(raw: RawMessage, topics: TopicSpace) -> EdgeMessage | None:
+    """Topic and payload must agree: store, edge and kind; only edge -> hub kinds are accepted.
+    ``None`` for the hub's own messages (config, snapshot requests) that the wildcard also matches."""
     try:
         t = topics.parse(raw.topic)
     except TopicError as exc:
         raise IngestError(str(exc)) from None
+    if t.kind in HUB_KINDS:
+        return None
     try:
         msg = decode(raw.payload, expect=_EDGE_TYPES)
     except ProtocolError as exc:
@@ -350,6 +354,8 @@ class IngestWriter:
             except IngestError as exc:
                 log.warning("dropped message on topic %r: %s", raw.topic, exc)
                 result.dropped += 1
+                continue
+            if m is None:
                 continue
             key = (m.edge_id, m.boot_id, m.seq)
             if key in seen:
