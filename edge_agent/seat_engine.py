@@ -8,7 +8,12 @@ Per ``observe(channel, frame, detections, t)``:
 2. each seat's ``SeatTracker`` takes ``(t, evidence)``; ``frame is None`` or ``detections is
    None`` means the channel is down or stale: every seat of the channel gets ``None``
    (-> ``unknown``);
-3. after the state update, a seat that is ``empty`` and shows no person (not even a weak one
+3. a seat that is ``occupied`` but shows no person box this sample, while its crop still looks
+   like the crop of the last sample where the person was seen (change score under
+   ``still_person_threshold``, for at most ``still_person_max_s``), keeps its person evidence
+   (``person_held``): a student sitting still whom the detector lost is still there, but a
+   student who left changes the crop a lot;
+4. after the state update, a seat that is ``empty`` and shows no person (not even a weak one
    above half the person threshold), no items and no change feeds its reference timer, which
    takes or refreshes the empty reference (see ``reference``).
 
@@ -22,13 +27,30 @@ from ``replace_layout``) start ``unknown``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+
+import msgspec
 
 from edge_agent.assign import match_seats
 from edge_agent.config import SeatsSection
-from edge_agent.reference import DEFAULT_REFERENCE_RULES, ReferenceRules, SeatReference, seat_patch
+from edge_agent.reference import (
+    DEFAULT_REFERENCE_RULES,
+    Patch,
+    ReferenceRules,
+    SeatReference,
+    change_score,
+    seat_patch,
+)
 from edge_agent.seat_state import OutOfOrderSample, SeatTracker
 from edge_agent.types import Frame, FrameDetections, Transition
 from protocol.messages import Evidence, SeatDef, SeatSnapshot, StateRules
+
+
+@dataclass(frozen=True, slots=True)
+class _SeenPerson:
+    patch: Patch  # the seat crop when the person was (last) there
+    t: float  # capture time of the last real person detection
+    overlap: float
 
 
 class SeatEngine:
@@ -48,6 +70,7 @@ class SeatEngine:
         self._trackers: dict[str, SeatTracker] = {}
         self._refs: dict[str, SeatReference] = {}
         self._evidence: dict[str, Evidence] = {}
+        self._seen: dict[str, _SeenPerson] = {}  # last look of each seat with its person seen
         self._channel_t: dict[int, float] = {}
         self._now = now
         self.replace_layout(seats, rules, now=now)
@@ -91,6 +114,8 @@ class SeatEngine:
             if ref is None or old is None or old.polygon != seat.polygon or old.channel != seat.channel:
                 ref = SeatReference(self.reference_rules)
             refs[sid] = ref
+        self._seen = {k: v for k, v in self._seen.items()
+                      if k in new_seats and new_seats[k].polygon == self._seats[k].polygon}
         self._seats, self._trackers, self._refs = new_seats, trackers, refs
         self._evidence = {k: v for k, v in self._evidence.items() if k in new_seats}
 
@@ -158,20 +183,39 @@ class SeatEngine:
 
         matches = match_seats(seats, detections.detections, self.seat_rules)
         use_ref = self.seat_rules.use_reference
+        hold = self.seat_rules.still_person_threshold > 0
         for s in seats:
             sid = s.seat_id
-            patch = seat_patch(frame.image, s.polygon) if use_ref else None
+            patch = seat_patch(frame.image, s.polygon) if use_ref or hold else None
             ref = self._refs[sid]
-            score = ref.score(patch) if patch is not None else None
+            score = ref.score(patch) if use_ref and patch is not None else None
             ev = matches[sid].evidence(score)
-            self._evidence[sid] = ev
             tracker = self._trackers[sid]
+            if hold and patch is not None:
+                ev = self._hold_still_person(sid, tracker, ev, patch, t)
+            self._evidence[sid] = ev
             tr = tracker.update(t, ev)
             if tr is not None:
                 out.append(tr)
-            if patch is not None:
+            if use_ref and patch is not None:
                 ref.observe(t, patch, self._confidently_empty(tracker, ev))
         return out
+
+    def _hold_still_person(self, sid: str, tracker: SeatTracker, ev: Evidence, patch: Patch, t: float) -> Evidence:
+        r = self.seat_rules
+        if ev.person_overlap >= r.person_overlap_min:
+            self._seen[sid] = _SeenPerson(patch, t, ev.person_overlap)
+            return ev
+        seen = self._seen.get(sid)
+        if seen is None or tracker.state != "occupied" or t - seen.t > r.still_person_max_s:
+            self._seen.pop(sid, None)
+            return ev
+        if change_score(seen.patch, patch) >= r.still_person_threshold:
+            self._seen.pop(sid, None)  # the seat changed: the person moved away or left
+            return ev
+        # Follow slow drift (posture, light) but keep the time of the last real detection.
+        self._seen[sid] = _SeenPerson(patch, seen.t, seen.overlap)
+        return msgspec.structs.replace(ev, person_overlap=seen.overlap, person_held=True)
 
     def _confidently_empty(self, tracker: SeatTracker, ev: Evidence) -> bool:
         r = self.seat_rules

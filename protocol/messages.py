@@ -54,6 +54,9 @@ class Evidence(msgspec.Struct, frozen=True):
     item_count: int = 0
     item_classes: list[str] = []
     change_score: float | None = None  # difference to the empty reference image, 0..1
+    # No person box this sample, but the seat looks as it did when one was last seen: a person
+    # sitting still that the detector lost (person_overlap carries the last seen value).
+    person_held: bool = False
 
 
 class SeatSnapshot(msgspec.Struct, frozen=True):
