@@ -144,6 +144,7 @@ class RtspTestServer:
         check_gstreamer(self.python)
         cmd = [
             self.python,
+            "-I",  # isolated: the script's folder (edge_agent/) has a types.py that shadows the stdlib
             str(SERVE_SCRIPT),
             "--port",
             str(self.port),
