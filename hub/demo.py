@@ -49,7 +49,9 @@ def start_broker(workdir: Path) -> tuple[subprocess.Popen, int]:
                         "`apt-get install mosquitto` (scripts/setup.sh installs it)")
     port = _free_port()
     conf = workdir / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    # Mosquitto queues only 1000 QoS 1 messages per client by default and drops the rest.
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                    "max_queued_messages 1000000\nmax_inflight_messages 1000\n")
     proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if not _wait_port(port, 10):
         proc.kill()
@@ -90,7 +92,7 @@ def run_demo(port: int = 8080, for_s: float | None = None, store: str = "demo", 
             edge_timeout_s=30.0,
         )
         app = create_app(settings, migrate=True)
-        log = open(workdir / "edge.log", "w")
+        log = open(workdir / "edge.log", "w")  # noqa: SIM115 - the edge process writes it until the demo ends
         local_port = _free_port()
         edge = subprocess.Popen(
             [sys.executable, "-m", "edge_agent.cli", "demo", "--store", store, "--mqtt-port", str(mqtt_port),

@@ -76,12 +76,16 @@ class BatchResult:
 
 def parse_message(raw: RawMessage, topics: TopicSpace) -> EdgeMessage | None:
     """Topic and payload must agree: store, edge and kind; only edge -> hub kinds are accepted.
-    ``None`` for the hub's own messages (config, snapshot requests) that the wildcard also matches."""
+    ``None`` for the hub's own messages (config, snapshot requests) that the wildcard also matches
+    and for an edge clearing its retained Death (empty payload)."""
     try:
         t = topics.parse(raw.topic)
     except TopicError as exc:
         raise IngestError(str(exc)) from None
     if t.kind in HUB_KINDS:
+        return None
+    if not raw.payload and t.kind == "death":
+        # An edge clears its retained Death with an empty retained payload when it reconnects.
         return None
     try:
         msg = decode(raw.payload, expect=_EDGE_TYPES)

@@ -108,3 +108,24 @@ def test_cursor_round_trip_and_garbage():
     for bad in ("", "xyz", encode_cursor(1.0, 2)[:-3] + "!!"):
         with pytest.raises(BadCursor):
             decode_cursor(bad)
+
+
+def test_parse_message_skips_hub_kinds_and_cleared_deaths_but_rejects_bad_payloads():
+    import time as _time
+
+    import pytest as _pytest
+
+    from hub.ingest import IngestError, RawMessage, parse_message
+    from protocol import Death, TopicSpace, encode
+
+    space = TopicSpace()
+    # the edge's reconnect clears its retained Death with an empty retained payload
+    assert parse_message(RawMessage(space.topic("s1", "e1", "death"), b"", _time.time()), space) is None
+    # the hub's own config publishes come back through the wildcard
+    assert parse_message(RawMessage(space.topic("s1", "e1", "config"), b"x", _time.time()), space) is None
+    with _pytest.raises(IngestError):  # empty payloads elsewhere are malformed
+        parse_message(RawMessage(space.topic("s1", "e1", "delta"), b"", _time.time()), space)
+    death = Death(store_id="s1", edge_id="e1", boot_id="b", seq=3, ts=1.0)
+    assert parse_message(RawMessage(space.topic("s1", "e1", "death"), encode(death), 1.0), space) == death
+    with _pytest.raises(IngestError, match="arrived on"):
+        parse_message(RawMessage(space.topic("s2", "e1", "death"), encode(death), 1.0), space)

@@ -74,7 +74,9 @@ def _spawn_mosquitto(port: int) -> subprocess.Popen:
             "apt-get install mosquitto) or start one on 127.0.0.1:1883"
         )
     conf = tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False)
-    conf.write(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    # Mosquitto queues only 1000 QoS 1 messages per client by default and drops the rest.
+    conf.write(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+               "max_queued_messages 1000000\nmax_inflight_messages 1000\n")
     conf.close()
     proc = subprocess.Popen([exe, "-c", conf.name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if not wait_port("127.0.0.1", port, 10):
