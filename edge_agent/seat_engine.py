@@ -213,8 +213,9 @@ class SeatEngine:
         if change_score(seen.patch, patch) >= r.still_person_threshold:
             self._seen.pop(sid, None)  # the seat changed: the person moved away or left
             return ev
-        # Follow slow drift (posture, light) but keep the time of the last real detection.
-        self._seen[sid] = _SeenPerson(patch, seen.t, seen.overlap)
+        # Always compared with the crop of the last real detection, never chained from sample to
+        # sample: a chain would follow a slow transition (a stream re-encoding over several
+        # frames, a fade) all the way to an empty seat.
         return msgspec.structs.replace(ev, person_overlap=seen.overlap, person_held=True)
 
     def _confidently_empty(self, tracker: SeatTracker, ev: Evidence) -> bool:
