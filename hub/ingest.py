@@ -60,6 +60,8 @@ class RawMessage:
     topic: str
     payload: bytes
     received_at: float
+    mid: int = 0  # MQTT packet id and QoS: acknowledged to the broker only after the commit
+    qos: int = 0
 
 
 @dataclass

@@ -5,9 +5,13 @@ paho's thread only hands (topic, payload) to the event loop; all decoding and da
 happens in the writer task. When the writer falls behind, the paho thread waits (backpressure
 to the broker) instead of growing memory without bound.
 
-Known limit: paho acknowledges a QoS 1 message when it is handed over, before it is committed;
-if the hub process dies in between, those messages are gone, and the edge's next message shows
-a sequence gap, so the hub asks for a fresh snapshot and the current state is repaired.
+Messages are acknowledged to the broker (PUBACK, paho's manual_ack) only after the batch that
+holds them is committed. While the database is unreachable the writer keeps the batch and
+retries; the queue fills, paho's thread waits, and the broker keeps the rest: nothing is lost.
+A batch that fails while the database answers is split, and a single message that still fails
+is logged with its topic and dropped (acknowledged), so one poison message cannot stall ingest.
+With ``mqtt.session_expiry_s`` and a fixed ``client_id`` the broker also keeps what a crashed
+hub had not committed and sends it again when the hub is back.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from sqlalchemy import text
 
 from hub.ingest import BatchResult, IngestWriter, RawMessage
 from hub.live import LiveHub
@@ -51,7 +56,8 @@ class MqttIngest:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task | None = None
         cid = settings.mqtt.client_id or f"seat-hub-{uuid.uuid4().hex[:10]}"
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv5)
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv5,
+                                  manual_ack=True)
         if settings.mqtt.username:
             self.client.username_pw_set(settings.mqtt.username, settings.mqtt.password)
         self.client.reconnect_delay_set(1, 30)
@@ -92,7 +98,7 @@ class MqttIngest:
             return
         while q.qsize() >= self.settings.ingest.queue_max and not self._stopping:
             time.sleep(0.005)  # backpressure: the broker holds what we cannot take yet
-        raw = RawMessage(msg.topic, bytes(msg.payload), time.time())
+        raw = RawMessage(msg.topic, bytes(msg.payload), time.time(), msg.mid, msg.qos)
         try:
             loop.call_soon_threadsafe(q.put_nowait, raw)
         except RuntimeError:  # loop closed during shutdown
@@ -103,7 +109,13 @@ class MqttIngest:
         self._loop = asyncio.get_running_loop()
         self._queue = asyncio.Queue()
         self._task = asyncio.create_task(self._writer_loop(), name="hub-ingest-writer")
-        self.client.connect_async(self.settings.mqtt.host, self.settings.mqtt.port, self.settings.mqtt.keepalive_s)
+        m = self.settings.mqtt
+        props = None
+        if m.session_expiry_s > 0:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = m.session_expiry_s
+        self.client.connect_async(m.host, m.port, m.keepalive_s, clean_start=m.session_expiry_s <= 0,
+                                  properties=props)
         self.client.loop_start()
 
     async def wait_ready(self, timeout: float = 10.0) -> bool:
@@ -175,9 +187,9 @@ class MqttIngest:
             batch = await self._next_batch()
             self.metrics.queue_depth.set(self._queue.qsize() if self._queue else 0)
             if batch:
-                result = await self._write_with_retry(batch)
-                if result is not None:
+                for result in await self._write_until_stored(batch):
                     await self._after_commit(result)
+                self._ack(batch)  # only now may the broker forget these messages
             if time.monotonic() >= next_silence_check:
                 next_silence_check = time.monotonic() + min(5.0, self.settings.edge_timeout_s / 3)
                 try:
@@ -186,24 +198,50 @@ class MqttIngest:
                 except Exception:
                     log.exception("silence check failed")
 
-    async def _write_with_retry(self, batch: list[RawMessage]) -> BatchResult | None:
-        for attempt in range(4):
+    def _ack(self, batch: list[RawMessage]) -> None:
+        for raw in batch:
+            if raw.qos > 0:
+                self.client.ack(raw.mid, raw.qos)
+
+    async def _write_until_stored(self, batch: list[RawMessage]) -> list[BatchResult]:
+        """Commit ``batch``. While the database is unreachable: keep it and retry (the broker
+        holds everything behind it). While it answers but the batch still fails: split it, and
+        drop (log) a single message that cannot be stored."""
+        failures = 0
+        while True:
             t0 = time.perf_counter()
             try:
                 result = await self.writer.write(batch)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                # A conflicting replica or a database restart: the transaction rolled back, retry it.
-                log.warning("ingest batch of %d failed (attempt %d): %r", len(batch), attempt + 1, exc)
-                await asyncio.sleep(0.2 * 2**attempt)
+                failures += 1
+                if await self._database_answers():
+                    if failures >= 3:
+                        if len(batch) == 1:
+                            log.error("message on %s cannot be stored and is dropped: %r", batch[0].topic, exc)
+                            self.metrics.batch_failures.inc()
+                            return []
+                        half = len(batch) // 2
+                        return await self._write_until_stored(batch[:half]) + await self._write_until_stored(
+                            batch[half:])
+                    # A conflicting replica or a transient error: the transaction rolled back, retry.
+                    log.warning("ingest batch of %d failed (attempt %d): %r", len(batch), failures, exc)
+                elif failures == 1 or failures % 10 == 0:
+                    log.warning("database unreachable (%r): holding %d messages and retrying", exc, len(batch))
+                await asyncio.sleep(min(5.0, 0.2 * 2 ** min(failures, 5)))
                 continue
             self.metrics.batch_seconds.observe(time.perf_counter() - t0)
             self.metrics.batch_size.observe(len(batch))
-            return result
-        log.error("ingest batch of %d messages lost after retries", len(batch))
-        self.metrics.batch_failures.inc()
-        return None
+            return [result]
+
+    async def _database_answers(self) -> bool:
+        try:
+            async with self.writer.sessionmaker() as session:
+                await session.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
 
     async def _after_commit(self, result: BatchResult) -> None:
         m = self.metrics

@@ -25,6 +25,9 @@ class MqttSettings(msgspec.Struct, forbid_unknown_fields=True):
     topic_prefix: str = "seat/v1"
     shared_group: str = "seat-hub"  # MQTT v5 shared subscription group: replicas split the ingest
     client_id: str = ""  # empty: a random id per process (required for several replicas)
+    # > 0 with a fixed client_id: the broker keeps this hub's session (and the messages not yet
+    # committed) while it restarts, for this many seconds. 0: a fresh session per start.
+    session_expiry_s: int = 0
     username: str | None = None
     password: str | None = None
     keepalive_s: int = 30
@@ -102,6 +105,8 @@ def _check(s: HubSettings, source: str) -> None:
     for key, value in (("mqtt.port", s.mqtt.port), ("http.port", s.http.port)):
         if not 0 < value < 65536:
             raise SettingsError(f"{source}: {key} must be 1..65535 (got {value})")
+    if s.mqtt.session_expiry_s > 0 and not s.mqtt.client_id:
+        raise SettingsError(f"{source}: mqtt.session_expiry_s needs a fixed mqtt.client_id (one per hub replica)")
     if s.edge_timeout_s <= 0:
         raise SettingsError(f"{source}: edge_timeout_s must be > 0 (got {s.edge_timeout_s})")
     if s.ingest.batch_max < 1 or s.ingest.batch_wait_ms < 0:
