@@ -6,19 +6,24 @@ import asyncio
 import json
 import time
 from collections import defaultdict
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from litestar import Controller, Request, WebSocket, get, websocket
 from litestar.datastructures import Cookie, State
 from litestar.exceptions import WebSocketDisconnect
 from litestar.response import Template
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub import queries
+from hub.db.models import Alert
 from protocol import SEAT_STATES
 from ui.i18n import Translator, pick_lang
 from ui.messages_hub import MESSAGES, format_duration
 
+SEOUL = ZoneInfo("Asia/Seoul")  # the stores' clock for alert times on the page
 MAP_W, MAP_H = 1600, 900  # SVG user units; polygons are normalised 0..1 (16:9 substream frames)
 
 
@@ -44,7 +49,7 @@ def _seat_view(seat: queries.SeatOut, t: Translator) -> dict[str, Any]:
 
 
 def _js_i18n(t: Translator) -> str:
-    keys = [f"state.{s}" for s in SEAT_STATES] + [
+    keys = [f"state.{s}" for s in SEAT_STATES] + [f"priority.{p}" for p in ("critical", "high", "low")] + [
         "dur.s", "dur.m", "dur.hm", "dur.dh", "live.connected", "live.disconnected", "edge.online", "edge.offline",
     ]
     # Escape '<' so the JSON can never close the <script> element it sits in.
@@ -69,6 +74,10 @@ class Pages(Controller):
         t, cookies = _translator(request)
         detail = await queries.store_detail(db, store_id)
         seats = await queries.list_seats(db, store_id)
+        alerts = (await db.execute(
+            select(Alert).where(Alert.store_id == store_id, Alert.closed_at.is_(None))
+            .order_by(Alert.opened_at.desc()).limit(50)
+        )).scalars().all()
         channels: dict[int, list[dict[str, Any]]] = defaultdict(list)
         views = [_seat_view(s, t) for s in seats]
         for v in views:
@@ -78,7 +87,8 @@ class Pages(Controller):
             context={
                 "t": t, "lang": t.lang, "store": detail, "seats": views, "channels": dict(sorted(channels.items())),
                 "states": SEAT_STATES, "map_w": MAP_W, "map_h": MAP_H, "i18n_json": _js_i18n(t),
-                "now": time.time(),
+                "now": time.time(), "alerts": alerts,
+                "opened": lambda ts: datetime.fromtimestamp(ts, SEOUL).strftime("%m-%d %H:%M"),
             },
             cookies=cookies,
         )

@@ -51,6 +51,30 @@
     li.className = edge.online ? "online" : "offline";
     li.querySelector(".edge-status").textContent = t[edge.online ? "edge.online" : "edge.offline"];
   }
+  function applyAlert(a) {
+    var list = document.getElementById("alerts");
+    if (!list) return;
+    var li = list.querySelector('li[data-alert-id="' + a.id + '"]');
+    if (a.event === "closed") {
+      if (li) li.remove();
+    } else if (!li) {
+      li = document.createElement("li");
+      li.setAttribute("data-alert-id", a.id);
+      li.className = "alert priority-" + a.priority;
+      var b = document.createElement("b");
+      b.textContent = t["priority." + a.priority] || a.priority;
+      li.appendChild(b);
+      li.appendChild(document.createTextNode(" " + a.message + " "));
+      var tm = document.createElement("time");
+      // Same clock as the server-rendered list: the store's (KST), month-day hour:minute.
+      tm.textContent = new Date(a.opened_at * 1000).toLocaleString("en-GB", {
+        timeZone: "Asia/Seoul", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+        hour12: false }).replace("/", "-").replace(",", "");
+      li.appendChild(tm);
+      list.insertBefore(li, list.firstChild);
+    }
+    document.getElementById("alerts-none").hidden = list.children.length > 0;
+  }
   var delay = 1000;
   var dropped = false;
   function connect() {
@@ -63,6 +87,7 @@
     };
     ws.onmessage = function (ev) {
       var msg = JSON.parse(ev.data);
+      if (msg.type === "alert") { applyAlert(msg); return; }
       if (msg.type !== "update") return;
       (msg.seats || []).forEach(applySeat);
       (msg.edges || []).forEach(applyEdge);
