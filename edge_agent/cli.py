@@ -6,7 +6,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -48,7 +48,7 @@ def _load(config: Path):
 @app.command()
 def run(
     config: ConfigOpt = Path("/etc/seat-edge/edge.toml"),
-    for_s: Annotated[Optional[float], typer.Option("--for", help="Run this many seconds, then exit 0.")] = None,
+    for_s: Annotated[float | None, typer.Option("--for", help="Run this many seconds, then exit 0.")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Run the agent: capture, detect, track seats, buffer in SQLite, publish to the hub, serve the local page."""
@@ -93,7 +93,7 @@ def replay(
     source: Annotated[Path, typer.Option(help="A video file or a folder of images (taken in name order).")],
     interval: Annotated[float, typer.Option(help="Simulated seconds between samples.")] = 2.0,
     labels: Annotated[
-        Optional[Path], typer.Option(help="CSV t,seat_id,state: prints an accuracy table to stderr.")
+        Path | None, typer.Option(help="CSV t,seat_id,state: prints an accuracy table to stderr.")
     ] = None,
 ) -> None:
     """Replay recorded footage through detection and the seat state machine.
@@ -159,7 +159,7 @@ def install(
     hub_host: Annotated[str, typer.Option(help="MQTT broker of the hub.")] = "127.0.0.1",
     lan_ip: Annotated[str, typer.Option(help="LAN address for the staff fallback page.")] = "127.0.0.1",
     password: Annotated[
-        Optional[str], typer.Option(help="Fallback page password (asked for when not given).")
+        str | None, typer.Option(help="Fallback page password (asked for when not given).")
     ] = None,
     systemd: Annotated[bool, typer.Option(help="Install and enable the systemd unit.")] = False,
     force: Annotated[bool, typer.Option(help="Overwrite an existing edge.toml.")] = False,
@@ -192,7 +192,7 @@ def demo(
     switch_every: Annotated[float, typer.Option(help="Seconds between the sample camera's pictures.")] = 20.0,
     local_port: Annotated[int, typer.Option(help="Port of the local fallback page.")] = 8088,
     rtsp: Annotated[bool, typer.Option(help="Serve the sample camera over real RTSP (GStreamer).")] = True,
-    for_s: Annotated[Optional[float], typer.Option("--for", help="Run this many seconds, then exit 0.")] = None,
+    for_s: Annotated[float | None, typer.Option("--for", help="Run this many seconds, then exit 0.")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Run an agent on the built-in sample camera (real library CCTV frames, alternating).

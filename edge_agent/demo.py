@@ -14,7 +14,13 @@ import threading
 from pathlib import Path
 
 from edge_agent.config import (
-    ChannelSection, EdgeConfig, EdgeSection, LocalUiSection, ModelSection, MqttSection, SeatsSection,
+    ChannelSection,
+    EdgeConfig,
+    EdgeSection,
+    LocalUiSection,
+    ModelSection,
+    MqttSection,
+    SeatsSection,
 )
 from edge_agent.demo_layout import DEMO_PICTURES, DEMO_SEATS, OFFLINE_PERSON_CLASSES
 from protocol.messages import StateRules

@@ -14,9 +14,9 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 
 class ServiceUnavailable(RuntimeError):
@@ -73,7 +73,7 @@ def _spawn_mosquitto(port: int) -> subprocess.Popen:
             "Mosquitto is needed for this test: run `bash scripts/setup.sh` (installs it with "
             "apt-get install mosquitto) or start one on 127.0.0.1:1883"
         )
-    conf = tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False)
+    conf = tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False)  # noqa: SIM115 - kept for the broker
     # Mosquitto queues only 1000 QoS 1 messages per client by default and drops the rest.
     conf.write(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
                "max_queued_messages 1000000\nmax_inflight_messages 1000\n")

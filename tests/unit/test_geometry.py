@@ -92,8 +92,8 @@ def _grid_area(poly, box, n=500) -> float:
             continue
         crosses = (y1 > Y) != (y2 > Y)
         xc = x1 + (Y - y1) * (x2 - x1) / (y2 - y1)
-        inside ^= crosses & (X < xc)
-    in_box = (X >= box[0]) & (X <= box[2]) & (Y >= box[1]) & (Y <= box[3])
+        inside ^= crosses & (xc > X)
+    in_box = (box[0] <= X) & (box[2] >= X) & (box[1] <= Y) & (box[3] >= Y)
     return float((inside & in_box).sum()) / (n * n)
 
 

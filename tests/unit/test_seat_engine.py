@@ -243,7 +243,7 @@ def real_cases(person_model_path, ultralytics_assets, library_samples):
 
 def test_real_photos_person_seat_and_empty_seat(real_cases):
     assert len(real_cases) >= 3
-    for source, ch, _image, detections, seats, expect in real_cases:
+    for source, _ch, _image, detections, seats, expect in real_cases:
         assert detections, f"{source}: the person model found nobody"
         ev = seat_evidence(seats, detections, SEAT_RULES)
         for sid, want in expect.items():

@@ -2,7 +2,7 @@
 hourly_stats, alerts, configs. All time columns are epoch seconds (double).
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-22 02:20:52.656761
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-
 
 revision = '0001'
 down_revision = None
