@@ -14,13 +14,15 @@ Decisions (documented because the numbers depend on them)
   hour bucket is 3600 s of real time starting on a local hour boundary (a DST day has 23 or 25
   of them) and a day bucket runs from local midnight to the next local midnight.
 - Buckets are clipped to the window, so the five durations of a bucket sum to its clipped length.
-- entry: a transition into ``occupied`` from any other state, counted in the bucket where it
-  happens.
-- stay: a maximal run of ``occupied`` that ends inside the window (a transition out of
-  occupied, to any state including ``unknown``: we count the observed part). It is counted
-  once, in the bucket where it ends, with its full length (its start is the transition into
-  occupied, or the window start / ``initial_since`` for a run already in progress). A run still
-  going at the window end is not a completed stay.
+- stay (a visit): from a person taking a seat (``occupied`` while no visit is open) until the
+  seat is ``empty`` again. Breaks (``away``) and even ``abandoned`` belong to the visit when the
+  person comes back, so a trip to the restroom does not count as a second customer. A visit
+  also ends at ``unknown`` (we count the observed part). It is counted once, in the bucket
+  where it ends, with its full length (from the entry, or the window start / ``initial_since``
+  for a visit already in progress). A visit still open at the window end is not a completed
+  stay.
+- entry: the start of a visit (``occupied`` while no visit is open), counted in the bucket
+  where it happens; a return from ``away`` is not an entry.
 - abandoned incident: a transition into ``abandoned`` from any other state.
 - occupancy rate = (occupied + away) / (seat-time minus unknown); ``None`` when nothing is known.
 """
@@ -203,6 +205,10 @@ class _Mark:
     length: float = 0.0
 
 
+# States that belong to a visit once it has begun (a person sat down).
+VISIT_STATES = ("occupied", "away", "abandoned")
+
+
 def _check_state(state: str, where: str) -> str:
     if state not in STATES:
         raise StatsInputError(f"{where}: unknown seat state {state!r} (expected one of {', '.join(STATES)})")
@@ -218,22 +224,29 @@ def seat_segments(timeline: SeatTimeline, start: float, end: float) -> tuple[lis
     segs: list[_Segment] = []
     marks: list[_Mark] = []
     cur_from = start
+    visit = since if state in VISIT_STATES else None  # when the open visit began
     for at, to in ordered:
         _check_state(to, f"transition at {at}")
         if at >= end:
             break
         if at < start:  # before the window: only sets where we begin
             if to != state:
+                if to in ("empty", "unknown"):
+                    visit = None
+                elif to == "occupied" and visit is None:
+                    visit = at
                 state, since = to, at
             continue
         if to == state:
             continue  # a repeated state is not a transition
         if at > cur_from:
             segs.append(_Segment(cur_from, at, state))
-        if state == "occupied":
-            marks.append(_Mark(at, "stay", at - since))
-        if to == "occupied":
+        if visit is not None and to in ("empty", "unknown"):
+            marks.append(_Mark(at, "stay", at - visit))
+            visit = None
+        if to == "occupied" and visit is None:
             marks.append(_Mark(at, "entry"))
+            visit = at
         if to == "abandoned":
             marks.append(_Mark(at, "abandoned"))
         state, since, cur_from = to, at, at

@@ -51,12 +51,12 @@ def test_hourly_timeline_with_a_short_away():
     assert durations(rows[0]) == (45 * M, 15 * M, 0, 0, 0)
     assert durations(rows[1]) == (50 * M, 0, 10 * M, 0, 0)  # 11:00-11:20 + 11:30-12:00
     assert durations(rows[2]) == (40 * M, 20 * M, 0, 0, 0)
-    assert [r.entries for r in rows] == [1, 1, 0]
-    # stays end at 11:20 (10:15->11:20 = 65 min) and 12:40 (11:30->12:40 = 70 min)
-    assert [r.stays for r in rows] == [0, 1, 1]
-    assert rows[1].avg_stay_s == 65 * M
-    assert rows[2].avg_stay_s == 70 * M
-    assert rows[0].avg_stay_s is None
+    # One visit: the 10-minute break (away) is part of it, the return is not a new entry.
+    assert [r.entries for r in rows] == [1, 0, 0]
+    # the visit ends at 12:40: 10:15 -> 12:40 = 145 min, counted where it ends
+    assert [r.stays for r in rows] == [0, 0, 1]
+    assert rows[2].avg_stay_s == 145 * M
+    assert rows[0].avg_stay_s is None and rows[1].avg_stay_s is None
 
 
 def test_stay_spanning_three_hours_is_counted_once_where_it_ends():
@@ -128,7 +128,8 @@ def test_midnight_crossing_with_day_buckets():
     assert (d1.entries, d1.stays, d1.abandoned_incidents) == (1, 0, 0)
     # the overnight stay (22:00 -> 01:30 = 3.5 h) is counted on the day it ends
     assert (d2.entries, d2.stays, d2.abandoned_incidents) == (1, 2, 1)
-    assert d2.stay_total_s == 3.5 * H + 1 * H
+    # the second visit runs 10:00 -> 13:10 (its away and abandoned part included) = 3 h 10 min
+    assert d2.stay_total_s == 3.5 * H + 3 * H + 10 * M
     assert [d.day for d in res.days] == [date(2024, 3, 1), date(2024, 3, 2)]
     assert [d.turnover for d in res.days] == [0.0, 2.0]
     assert [d.abandoned_incidents for d in res.days] == [0, 1]
@@ -184,9 +185,10 @@ def test_store_totals_peak_hours_turnover_incidents():
     assert [b.seats for b in res.buckets] == [2, 2, 2, 2]
     assert [b.occupancy_rate for b in res.buckets] == [0.75, 50 / 120, 0.25, 0.0]
     assert [b.entries for b in res.buckets] == [1, 0, 1, 0]
-    # 09:00: B's stay from the window start (1 h); 09:30: A's 1 h stay; 10:30: A's 30 min stay
-    assert [b.stays for b in res.buckets] == [0, 2, 1, 0]
-    assert b9.avg_stay_s == H and b10.avg_stay_s == 30 * M
+    # 09:30: A's 1 h stay; 10:30: A's 30 min stay; 11:00: B's visit ends, from the window start
+    # through its away and abandoned time (3 h)
+    assert [b.stays for b in res.buckets] == [0, 1, 1, 1]
+    assert b9.avg_stay_s == H and b10.avg_stay_s == 30 * M and b11.avg_stay_s == 3 * H
     assert [b.abandoned_incidents for b in res.buckets] == [0, 1, 0, 0]
     assert [(p.hour, p.occupancy_rate) for p in res.peak_hours] == [(8, 0.75), (9, 50 / 120), (10, 0.25)]
     (day,) = res.days

@@ -207,7 +207,8 @@ async def test_hourly_stats_match_the_pure_computation_and_hand_numbers(client):
     assert (h["00"]["stays"], h["00"]["avg_stay_s"]) == (1, 90 * M)
     # 10h: A occupied all hour; B occupied 20 + 15 min, away 10 (replayed events), unknown 15
     assert (h["10"]["occupied_s"], h["10"]["away_s"], h["10"]["unknown_s"]) == (H + 35 * M, 10 * M, 15 * M)
-    assert h["10"]["entries"] == 2 and h["10"]["stays"] == 2
+    # B's return from away at 10:30 is not a new entry; its visit ends at 10:45 (edge offline): 45 min
+    assert h["10"]["entries"] == 1 and h["10"]["stays"] == 1 and h["10"]["avg_stay_s"] == 45 * M
     # 11h: A occupied 30, away 10, abandoned 20; B unknown all hour
     assert (h["11"]["occupied_s"], h["11"]["away_s"], h["11"]["abandoned_s"], h["11"]["unknown_s"]) == (
         30 * M,
@@ -218,11 +219,13 @@ async def test_hourly_stats_match_the_pure_computation_and_hand_numbers(client):
     assert h["11"]["abandoned_incidents"] == 1
     assert h["11"]["occupancy_rate"] == pytest.approx(40 / 60)
     (day,) = body["days"]
-    # stays: A 00:30 and 11:30; B 10:20, 10:45 (to unknown), 13:00 -> 5 stays over 2 seats
+    # stays: A 00:30 and 12:10 (09:00 -> 12:10 with its away and abandoned time: 190 min);
+    # B 10:45 (to unknown) and 13:00 -> 4 stays over 2 seats
+    assert (h["12"]["stays"], h["12"]["avg_stay_s"]) == (1, 190 * M)
     assert (day["day"], day["stays"], day["turnover"], day["abandoned_incidents"]) == (
         "2024-03-01",
-        5,
-        2.5,
+        4,
+        2.0,
         1,
     )
     # 09h and 10h: every known seat-minute occupied or away; 11h: 40 of 60 known minutes
