@@ -121,6 +121,8 @@ def parse_config(data: dict, source: str = "<config>") -> EdgeConfig:
         validate_layout(ids, cfg.seats)
     except ValueError as exc:
         raise ConfigError(f"{source}: {exc}") from None
+    if bad := cfg.state.problems():
+        raise ConfigError(f"{source}: [state] {'; '.join(bad)}")
     if cfg.edge.sample_interval_s <= 0:
         raise ConfigError(f"{source}: edge.sample_interval_s must be > 0")
     return cfg

@@ -41,9 +41,7 @@ def evaluate_config(current_version: int, msg: Config, known_channels: list[int]
         check_layout(list(known_channels), list(msg.seats))
     except LayoutError as exc:
         return ApplyDecision("reject", msg.version, f"invalid seat layout: {exc}")
-    rules = msg.rules
-    bad = [name for name in ("enter_s", "exit_s", "abandoned_after_s", "stale_after_s")
-           if not getattr(rules, name) > 0]
+    bad = msg.rules.problems()
     if bad:
-        return ApplyDecision("reject", msg.version, f"invalid state rules: {', '.join(bad)} must be > 0 seconds")
+        return ApplyDecision("reject", msg.version, f"invalid state rules: {'; '.join(bad)}")
     return ApplyDecision("apply", msg.version)

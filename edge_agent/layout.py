@@ -1,72 +1,13 @@
-"""Seat layout validation, shared by the edge's TOML loader and hub-pushed configs.
-
-Every problem is reported with the seat id and what is wrong, so an installer can fix the file
-(or the hub can show the edge's ConfigAck error) without guessing.
-"""
+"""Seat layout validation for the edge's TOML loader and hub-pushed configs: the shared rules in
+``protocol.layout`` (the hub applies the same ones before it pushes)."""
 
 from __future__ import annotations
 
-import math
-import re
-
-from edge_agent.geometry import polygon_area, self_intersection
+from protocol.layout import MIN_AREA, SEAT_ID_RE, LayoutError, layout_problems  # noqa: F401
 from protocol.messages import SeatDef
-
-# Seat ids appear in the hub's UI and exports; unlike store/edge ids they never go into topics,
-# so uppercase and dots are allowed ("A-01", "2F.12").
-SEAT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-MIN_AREA = 1e-6  # normalised units: about one pixel of a 1280x720 frame
-
-
-class LayoutError(ValueError):
-    """The seat layout cannot be used; the message names the seat and the problem."""
-
-
-def check_seat(seat: SeatDef) -> None:
-    sid = seat.seat_id
-    if not isinstance(sid, str) or not SEAT_ID_RE.match(sid):
-        raise LayoutError(
-            f"invalid seat id {sid!r}: use 1-63 letters, digits, '_', '.' or '-', starting with a letter or digit"
-        )
-    poly = seat.polygon
-    if len(poly) < 3:
-        raise LayoutError(f"seat {sid!r}: polygon needs at least 3 points, got {len(poly)}")
-    for i, (x, y) in enumerate(poly):
-        if not (math.isfinite(x) and math.isfinite(y)) or not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
-            raise LayoutError(
-                f"seat {sid!r}: point {i} ({x}, {y}) is outside 0..1 (coordinates are fractions of the frame)"
-            )
-    bad = self_intersection(poly)
-    if bad is not None and bad[0] == bad[1]:
-        raise LayoutError(f"seat {sid!r}: polygon repeats point {bad[0]} ({poly[bad[0]]})")
-    if _collinear(poly):
-        raise LayoutError(f"seat {sid!r}: polygon has no area (all points on one line)")
-    if bad is not None:
-        raise LayoutError(
-            f"seat {sid!r}: polygon edges {bad[0]} and {bad[1]} cross or touch "
-            "(points must go around the seat in order)"
-        )
-    if polygon_area(poly) < MIN_AREA:
-        raise LayoutError(f"seat {sid!r}: polygon is too small (area {polygon_area(poly):.2e} of the frame)")
-
-
-def _collinear(poly) -> bool:
-    """All points on one line: twice the triangle areas against the first edge vanish."""
-    (x0, y0), (x1, y1) = poly[0], poly[1]
-    return all(abs((x1 - x0) * (y - y0) - (y1 - y0) * (x - x0)) < 1e-12 for x, y in poly[2:])
 
 
 def check_layout(channels: list[int], seats: list[SeatDef]) -> None:
-    """Raise LayoutError for the first problem found. ``channels`` empty means "not known here"
-    (a hub push is checked before the edge's channel list is considered)."""
-    known = set(channels)
-    seen: set[str] = set()
-    for seat in seats:
-        check_seat(seat)
-        if seat.seat_id in seen:
-            raise LayoutError(f"duplicate seat id {seat.seat_id!r}")
-        seen.add(seat.seat_id)
-        if known and seat.channel not in known:
-            raise LayoutError(
-                f"seat {seat.seat_id!r}: channel {seat.channel} is not configured (known: {sorted(known)})"
-            )
+    """Raise LayoutError listing every problem. ``channels`` empty means "not known here"."""
+    if problems := layout_problems(seats, channels):
+        raise LayoutError(problems)

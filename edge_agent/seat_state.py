@@ -12,7 +12,9 @@ A sample is read as one of three conditions:
 
 A *run* is a stretch of consecutive samples that all point to the same target state; its
 duration is ``t(last sample) - t(first sample)``. A transition happens on the first sample
-where a run's duration reaches its hysteresis. One sample that breaks a run restarts it, so
+where a run's duration reaches its hysteresis in seconds *and* the run has at least
+``enter_samples`` (``exit_samples`` when leaving ``occupied``) samples; with the seconds set to
+0 the hysteresis is counted in samples only. One sample that breaks a run restarts it, so
 alternating evidence never flips a seat (each run lasts 0 s), and a person walking past for
 less than ``enter_s`` changes nothing.
 
@@ -110,6 +112,7 @@ def has_items(evidence: Evidence, seat_rules: SeatsSection) -> bool:
 class _Run:
     target: SeatState
     start: float
+    samples: int = 1
 
 
 class SeatTracker:
@@ -193,8 +196,10 @@ class SeatTracker:
             return None
         if self._run is None or self._run.target != target:
             self._run = _Run(target, t)
+        else:
+            self._run.samples += 1
         run = self._run
-        if t - run.start < hold:
+        if t - run.start < hold or run.samples < self._samples_needed(state):
             return None
 
         if state == "occupied":
@@ -207,6 +212,10 @@ class SeatTracker:
             if known_state == target or (known_state == "abandoned" and target == "away"):
                 target, since = known_state, known_since
         return self._go(target, t, since=since, evidence=evidence)
+
+    def _samples_needed(self, state: SeatState) -> int:
+        """Hysteresis in samples, on top of the seconds: both must hold."""
+        return self.rules.exit_samples if state == "occupied" else self.rules.enter_samples
 
     def _target(self, state: SeatState, cond: Condition) -> tuple[SeatState | None, float]:
         """The state this condition pushes towards (None: it confirms the current one) and the

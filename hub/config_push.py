@@ -1,7 +1,6 @@
-"""ROI config push: validate a seat layout the way the edge does, store a new version, publish it.
-
-The hub must not import ``edge_agent``, so the checks are repeated here (pure functions); the
-edge validates again and answers with a ConfigAck either way.
+"""ROI config push: validate a seat layout the way the edge does (the shared rules in
+``protocol.layout``), store a new version, publish it. The edge validates again and answers with
+a ConfigAck either way.
 """
 
 from __future__ import annotations
@@ -14,80 +13,17 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import Channel, ConfigRow, Edge, Seat
-from protocol import Config, SeatDef, StateRules, TopicError, validate_id
+from protocol import Config, SeatDef, StateRules
+from protocol.layout import LayoutError, layout_problems
 
 
-class LayoutError(ValueError):
-    """The layout is invalid; ``problems`` lists every reason, one per seat/issue."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
-
-
-def _orient(a, b, c) -> float:
-    return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
-
-
-def _on_segment(a, b, p) -> bool:
-    return min(a[0], b[0]) <= p[0] <= max(a[0], b[0]) and min(a[1], b[1]) <= p[1] <= max(a[1], b[1])
-
-
-def segments_intersect(p1, p2, q1, q2) -> bool:
-    d1, d2 = _orient(q1, q2, p1), _orient(q1, q2, p2)
-    d3, d4 = _orient(p1, p2, q1), _orient(p1, p2, q2)
-    if ((d1 > 0) != (d2 > 0)) and d1 != 0 and d2 != 0 and ((d3 > 0) != (d4 > 0)) and d3 != 0 and d4 != 0:
-        return True
-    return (
-        (d1 == 0 and _on_segment(q1, q2, p1)) or (d2 == 0 and _on_segment(q1, q2, p2))
-        or (d3 == 0 and _on_segment(p1, p2, q1)) or (d4 == 0 and _on_segment(p1, p2, q2))
-    )
-
-
-def polygon_self_intersects(poly: Sequence[Sequence[float]]) -> bool:
-    n = len(poly)
-    edges = [(poly[i], poly[(i + 1) % n]) for i in range(n)]
-    for i in range(n):
-        for j in range(i + 1, n):
-            if j == i + 1 or (i == 0 and j == n - 1):
-                continue  # neighbours share a vertex
-            if segments_intersect(*edges[i], *edges[j]):
-                return True
-    return False
-
-
-def polygon_area(poly: Sequence[Sequence[float]]) -> float:
-    n = len(poly)
-    return abs(sum(poly[i][0] * poly[(i + 1) % n][1] - poly[(i + 1) % n][0] * poly[i][1] for i in range(n))) / 2
-
-
-def validate_seat_layout(seats: Sequence[SeatDef], known_channels: Iterable[int] | None = None) -> None:
-    """Raise ``LayoutError`` listing every problem: ids, unique ids, known channels,
-    polygons of >= 3 points inside 0..1, non-degenerate and not self-intersecting."""
-    problems: list[str] = []
-    channels = set(known_channels) if known_channels is not None else None
-    seen: set[str] = set()
-    for i, s in enumerate(seats):
-        name = f"seat {s.seat_id!r}" if s.seat_id else f"seat #{i}"
-        try:
-            validate_id(s.seat_id, "seat id")
-        except TopicError as exc:
-            problems.append(f"{name}: {exc}")
-        if s.seat_id in seen:
-            problems.append(f"{name}: duplicate seat id")
-        seen.add(s.seat_id)
-        if channels is not None and s.channel not in channels:
-            problems.append(f"{name}: unknown channel {s.channel} (edge has {sorted(channels)})")
-        poly = s.polygon
-        if len(poly) < 3:
-            problems.append(f"{name}: polygon needs at least 3 points (got {len(poly)})")
-            continue
-        if any(not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0) for x, y in poly):
-            problems.append(f"{name}: polygon points must lie inside 0..1 (normalised coordinates)")
-        if polygon_self_intersects(poly):
-            problems.append(f"{name}: polygon edges cross each other")
-        elif polygon_area(poly) < 1e-6:
-            problems.append(f"{name}: polygon has no area")
+def validate_seat_layout(seats: Sequence[SeatDef], known_channels: Iterable[int] | None = None,
+                         rules: StateRules | None = None) -> None:
+    """Raise ``LayoutError`` listing every problem, by the rules the edge applies too
+    (``protocol.layout``), plus the state rules' own checks."""
+    problems = layout_problems(seats, known_channels)
+    if rules is not None:
+        problems += [f"rules: {p}" for p in rules.problems()]
     if problems:
         raise LayoutError(problems)
 
@@ -137,7 +73,7 @@ async def store_new_config(session: AsyncSession, store_id: str, edge_id: str, b
         known = set((await session.execute(
             select(Seat.channel).where(Seat.store_id == store_id, Seat.edge_id == edge_id)
         )).scalars())
-    validate_seat_layout(body.seats, known or None)
+    validate_seat_layout(body.seats, known or None, body.rules)
     edge = await session.get(Edge, (store_id, edge_id))
     prev = (await session.execute(
         select(func.max(ConfigRow.version)).where(ConfigRow.store_id == store_id, ConfigRow.edge_id == edge_id)

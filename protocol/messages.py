@@ -44,6 +44,18 @@ class StateRules(msgspec.Struct, frozen=True):
     exit_s: float = 20.0  # a person must be gone this long before occupied -> away/empty
     abandoned_after_s: float = 600.0  # away longer than this -> abandoned (store limit)
     stale_after_s: float = 15.0  # no fresh frame for this long -> unknown
+    # Hysteresis in samples as well (both the seconds and the samples must hold): a person leaning
+    # out of frame for one sample never flips a seat, whatever the sample interval.
+    enter_samples: int = 1
+    exit_samples: int = 1
+
+    def problems(self) -> list[str]:
+        """What is wrong with these rules (empty when usable); checked by the edge and the hub."""
+        out = [f"{name} must be >= 0 seconds" for name in ("enter_s", "exit_s") if getattr(self, name) < 0]
+        out += [f"{name} must be > 0 seconds" for name in ("abandoned_after_s", "stale_after_s")
+                if getattr(self, name) <= 0]
+        out += [f"{name} must be >= 1" for name in ("enter_samples", "exit_samples") if getattr(self, name) < 1]
+        return out
 
 
 class Evidence(msgspec.Struct, frozen=True):

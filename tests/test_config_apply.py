@@ -42,8 +42,15 @@ def test_invalid_layouts_are_rejected_with_the_reason():
         d = evaluate_config(1, cfg_msg(2, seats), [1, 2])
         assert d.action == "reject", name
         assert needle in d.error, (name, d.error)
-    d = evaluate_config(1, cfg_msg(2, [SeatDef("A1", 1, SQ)], rules=StateRules(exit_s=0)), [1])
-    assert d.action == "reject" and "exit_s" in d.error
+    d = evaluate_config(1, cfg_msg(2, [SeatDef("A1", 1, SQ)], rules=StateRules(exit_s=-1)), [1])
+    assert d.action == "reject" and "exit_s must be >= 0" in d.error
+    d = evaluate_config(1, cfg_msg(2, [SeatDef("A1", 1, SQ)], rules=StateRules(abandoned_after_s=0)), [1])
+    assert d.action == "reject" and "abandoned_after_s must be > 0" in d.error
+    d = evaluate_config(1, cfg_msg(2, [SeatDef("A1", 1, SQ)], rules=StateRules(enter_samples=0)), [1])
+    assert d.action == "reject" and "enter_samples must be >= 1" in d.error
+    # hysteresis counted in samples only (0 s) is a valid choice
+    d = evaluate_config(1, cfg_msg(2, [SeatDef("A1", 1, SQ)], rules=StateRules(enter_s=0, enter_samples=3)), [1])
+    assert d.action == "apply"
 
 
 def test_config_for_another_store_or_edge_is_rejected():

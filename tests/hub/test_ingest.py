@@ -209,9 +209,9 @@ def test_config_push_is_retained_and_ack_recorded(pg_url, make_hub, sim, broker)
         r = client.put(url, json=bad)
         assert r.status_code == 400
         problems = r.json()["problems"]
-        assert any("unknown channel 9" in p for p in problems)
+        assert any("channel 9 is not configured" in p for p in problems)
         assert any("cross" in p for p in problems) and any("duplicate" in p for p in problems)
-        assert any("inside 0..1" in p for p in problems)
+        assert any("outside 0..1" in p for p in problems)
         assert client.get(url).json()["desired_version"] == 4
 
         # The edge rejects the next one: its error is shown.

@@ -7,12 +7,13 @@ import asyncio
 import pytest
 from sqlalchemy import inspect
 
-from hub.config_push import LayoutError, polygon_self_intersects, validate_seat_layout
+from hub.config_push import LayoutError, validate_seat_layout
 from hub.db.migrate import current_revision, upgrade, upgrade_async
 from hub.db.session import make_engine
 from hub.queries import BadCursor, decode_cursor, encode_cursor
 from hub.settings import SettingsError, load_settings, parse_settings
-from protocol import SeatDef
+from protocol import SeatDef, StateRules
+from protocol.polygons import is_simple
 
 TABLES = {"stores", "edges", "channels", "seats", "seat_states", "seat_events", "ingested", "hourly_stats",
           "alerts", "configs", "alembic_version"}
@@ -98,9 +99,11 @@ def test_layout_validation():
     assert any("Bad Id" in x and "seat id" in x for x in p)
     assert any("'b'" in x and "at least 3" in x for x in p)
     assert any("'c'" in x and "no area" in x for x in p)
-    assert any("'d'" in x and "cross" in x for x in p) and any("unknown channel 5" in x for x in p)
-    assert not polygon_self_intersects([(0, 0), (1, 0), (1, 1), (0, 1)])
-    assert polygon_self_intersects([(0, 0), (1, 1), (1, 0), (0, 1)])
+    assert any("'d'" in x and "cross" in x for x in p) and any("channel 5 is not configured" in x for x in p)
+    assert is_simple([(0, 0), (1, 0), (1, 1), (0, 1)])
+    assert not is_simple([(0, 0), (1, 1), (1, 0), (0, 1)])
+    with pytest.raises(LayoutError, match="rules: abandoned_after_s must be > 0"):
+        validate_seat_layout(ok, {1, 2}, StateRules(abandoned_after_s=0))
 
 
 def test_cursor_round_trip_and_garbage():

@@ -343,3 +343,31 @@ def test_property_persistent_evidence_wins(scenario, final):
     for k in range(1, int(horizon) + 3):
         tr.update(t + k, ev)
     assert tr.state == want
+
+
+# -- hysteresis counted in samples -----------------------------------------------------------
+
+
+def test_samples_only_hysteresis_needs_n_consistent_samples():
+    rules = StateRules(enter_s=0.0, exit_s=0.0, enter_samples=3, exit_samples=4)
+    tr = tracker("empty", rules=rules)
+    assert [tr.update(t, P) for t in (1.0, 2.0)] == [None, None]
+    got = tr.update(3.0, P)
+    assert (got.to_state, got.at, tr.since) == ("occupied", 3.0, 1.0)  # since = first sample of the run
+    assert [tr.update(t, E) for t in (4.0, 5.0, 6.0)] == [None, None, None]
+    assert tr.update(7.0, E).to_state == "empty"  # the 4th sample without a person
+
+
+def test_samples_and_seconds_must_both_hold():
+    rules = StateRules(enter_s=4.0, enter_samples=3)
+    tr = tracker("empty", rules=rules)
+    assert tr.update(0.0, P) is None and tr.update(5.0, P) is None  # 5 s but only 2 samples
+    assert tr.update(5.5, P).to_state == "occupied"
+
+
+def test_alternating_evidence_never_flips_with_sample_hysteresis():
+    rules = StateRules(enter_s=0.0, exit_s=0.0, enter_samples=2, exit_samples=2)
+    tr = tracker("empty", rules=rules)
+    for i in range(50):
+        assert tr.update(float(i), P if i % 2 else E) is None
+    assert tr.state == "empty"
