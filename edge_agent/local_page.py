@@ -42,7 +42,7 @@ from edge_agent.config import LocalUiSection
 from edge_agent.passwords import PasswordHashError, verify_password
 from edge_agent.store import EdgeStore
 from protocol.messages import SeatDef, SeatSnapshot
-from ui.i18n import Translator, pick_lang
+from ui.i18n import Translator, format_duration, pick_lang
 from ui.messages_edge import MESSAGES
 
 log = logging.getLogger(__name__)
@@ -104,19 +104,6 @@ def build_view(seats: list[SeatDef], states: list[SeatSnapshot], now: float,
                               snap.since if snap is not None else None, pts, (cx, cy)))
     views.sort(key=lambda v: (v.channel, v.label))
     return SeatsPayload(now, config_version, counts, views)
-
-
-def format_duration(seconds: float | None, t: Translator) -> str:
-    if seconds is None:
-        return t("dur.none")
-    s = max(0, int(seconds))
-    if s < 60:
-        return t("dur.sec", s=s)
-    if s < 3600:
-        return t("dur.min", m=s // 60)
-    if s < 86400:
-        return t("dur.hour", h=s // 3600, m=(s % 3600) // 60)
-    return t("dur.day", d=s // 86400, h=(s % 86400) // 3600)
 
 
 # ---- sessions (pure) -------------------------------------------------------------------------
@@ -286,7 +273,7 @@ class _Handler(BaseHTTPRequestHandler):
         now = self.page.clock()
         html = self.page.env.get_template(f"edge/{template}").render(
             t=t, lang=lang, other_lang="en" if lang == "ko" else "ko", store_label=self.page.store_label,
-            dur=lambda since: format_duration(None if since is None else now - since, t),
+            dur=lambda since: format_duration(None if since is None else now - since, t, unknown=t("dur.none")),
             clock=lambda ts: time.strftime("%H:%M:%S", time.localtime(ts)), now=now, **ctx)
         hs = list(headers or [])
         if set_lang:

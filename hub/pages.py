@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub import queries
 from hub.db.models import Alert
 from protocol import SEAT_STATES
-from ui.i18n import Translator, pick_lang
-from ui.messages_hub import MESSAGES, format_duration
+from ui.i18n import Translator, format_duration, pick_lang
+from ui.messages_hub import MESSAGES
 
 SEOUL = ZoneInfo("Asia/Seoul")  # the stores' clock for alert times on the page
 MAP_W, MAP_H = 1600, 900  # SVG user units; polygons are normalised 0..1 (16:9 substream frames)
@@ -50,7 +50,7 @@ def _seat_view(seat: queries.SeatOut, t: Translator) -> dict[str, Any]:
 
 def _js_i18n(t: Translator) -> str:
     keys = [f"state.{s}" for s in SEAT_STATES] + [f"priority.{p}" for p in ("critical", "high", "low")] + [
-        "dur.s", "dur.m", "dur.hm", "dur.dh", "live.connected", "live.disconnected", "edge.online", "edge.offline",
+        "dur.sec", "dur.min", "dur.hour", "dur.day", "live.connected", "live.disconnected", "edge.online", "edge.offline",
     ]
     # Escape '<' so the JSON can never close the <script> element it sits in.
     return json.dumps({k: t(k) for k in keys}, ensure_ascii=False).replace("<", "\\u003c")

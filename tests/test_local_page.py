@@ -14,7 +14,6 @@ from edge_agent.local_page import (
     LocalPage,
     build_view,
     check_session,
-    format_duration,
     safe_next,
     sign_session,
 )
@@ -25,7 +24,7 @@ from edge_agent.uplink import Uplink
 from protocol import Evidence, SeatDef, SeatSnapshot, StateRules
 from tests.support.services import free_port
 from tests.test_uplink import make_cfg
-from ui.i18n import Translator
+from ui.i18n import Translator, format_duration
 from ui.messages_edge import MESSAGES
 
 PASSWORD = "desk-lamp-42"
@@ -67,7 +66,7 @@ def test_durations_in_both_languages():
     assert format_duration(3 * 60 + 5, ko) == "3분"
     assert format_duration(3600 + 5 * 60, en) == "1 h 5 min"
     assert format_duration(2 * 86400 + 3 * 3600, ko) == "2일 3시간"
-    assert format_duration(None, en) == "-"
+    assert format_duration(None, en, unknown=en("dur.none")) == "-"
 
 
 def test_session_tokens():

@@ -41,3 +41,27 @@ STATE_NAMES: dict[str, dict[str, str]] = {
     "state.abandoned": {"ko": "장기 방치", "en": "Abandoned"},
     "state.unknown": {"ko": "알 수 없음", "en": "Unknown"},
 }
+
+
+DURATION_NAMES: dict[str, dict[str, str]] = {
+    "dur.sec": {"ko": "{s}초", "en": "{s} s"},
+    "dur.min": {"ko": "{m}분", "en": "{m} min"},
+    "dur.hour": {"ko": "{h}시간 {m}분", "en": "{h} h {m} min"},
+    "dur.day": {"ko": "{d}일 {h}시간", "en": "{d} d {h} h"},
+    "dur.none": {"ko": "-", "en": "-"},
+}
+
+
+def format_duration(seconds: float | None, t: Translator, unknown: str = "") -> str:
+    """How long, the way staff read it: '3시간 5분' / '3 h 5 min'; ``unknown`` when not known.
+    The pages' scripts format the same keys (``dur.*``) while the clock ticks."""
+    if seconds is None:
+        return unknown
+    s = int(max(0, seconds))
+    if s < 60:
+        return t("dur.sec", s=s)
+    if s < 3600:
+        return t("dur.min", m=s // 60)
+    if s < 86400:
+        return t("dur.hour", h=s // 3600, m=(s % 3600) // 60)
+    return t("dur.day", d=s // 86400, h=(s % 86400) // 3600)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from ui.i18n import STATE_NAMES
+from ui.i18n import DURATION_NAMES, STATE_NAMES
 
 MESSAGES: dict[str, dict[str, str]] = {
     **STATE_NAMES,
+    **DURATION_NAMES,
     "app.title": {"ko": "매장 좌석 현황 (로컬)", "en": "Store seats (local)"},
     "app.subtitle": {"ko": "본사 서버나 인터넷이 끊겨도 이 장비에서 바로 보여 줍니다.",
                      "en": "Served by this box; works with the hub and the internet unplugged."},
@@ -32,11 +33,6 @@ MESSAGES: dict[str, dict[str, str]] = {
     "config_version": {"ko": "설정 버전", "en": "Config version"},
     "events.title": {"ko": "최근 변화", "en": "Recent changes"},
     "events.none": {"ko": "아직 기록된 변화가 없습니다.", "en": "No changes recorded yet."},
-    "dur.sec": {"ko": "{s}초", "en": "{s} s"},
-    "dur.min": {"ko": "{m}분", "en": "{m} min"},
-    "dur.hour": {"ko": "{h}시간 {m}분", "en": "{h} h {m} min"},
-    "dur.day": {"ko": "{d}일 {h}시간", "en": "{d} d {h} h"},
-    "dur.none": {"ko": "-", "en": "-"},
     "lang.other": {"ko": "English", "en": "한국어"},
     "error.not_found": {"ko": "페이지를 찾을 수 없습니다.", "en": "Page not found."},
 }

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from ui.i18n import STATE_NAMES
+from ui.i18n import DURATION_NAMES, STATE_NAMES
 
 MESSAGES: dict[str, dict[str, str]] = {
     **STATE_NAMES,
+    **DURATION_NAMES,
     "app.title": {"ko": "좌석 현황", "en": "Seat monitor"},
     "stores.title": {"ko": "매장 목록", "en": "Stores"},
     "stores.none": {"ko": "아직 연결된 매장이 없습니다.", "en": "No store has connected yet."},
@@ -32,23 +33,5 @@ MESSAGES: dict[str, dict[str, str]] = {
     "live.connected": {"ko": "실시간 연결됨", "en": "Live"},
     "live.disconnected": {"ko": "실시간 연결 끊김 (재연결 중)", "en": "Live updates lost (reconnecting)"},
     "channel.label": {"ko": "채널 {n}", "en": "Channel {n}"},
-    "dur.s": {"ko": "{s}초", "en": "{s}s"},
-    "dur.m": {"ko": "{m}분", "en": "{m}m"},
-    "dur.hm": {"ko": "{h}시간 {m}분", "en": "{h}h {m}m"},
-    "dur.dh": {"ko": "{d}일 {h}시간", "en": "{d}d {h}h"},
     "lang.switch": {"ko": "English", "en": "한국어"},
 }
-
-
-def format_duration(seconds: float | None, t) -> str:
-    """Human duration with the translator ``t`` ('3시간 5분' / '3h 5m'); '' when unknown."""
-    if seconds is None:
-        return ""
-    s = int(max(0, seconds))
-    if s < 60:
-        return t("dur.s", s=s)
-    if s < 3600:
-        return t("dur.m", m=s // 60)
-    if s < 86400:
-        return t("dur.hm", h=s // 3600, m=(s % 3600) // 60)
-    return t("dur.dh", d=s // 86400, h=(s % 86400) // 3600)

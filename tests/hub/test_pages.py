@@ -27,7 +27,7 @@ def test_pages_render_korean_by_default_and_english_on_request(sqlite_url, make_
     assert "2분" in html  # how long in the state, server-rendered
     assert html.count("<polygon") == 3 and 'data-seat-id="s0"' in html and "/static/hub/live.js" in html
     en = client.get("/stores/store-a?lang=en")
-    assert "Occupied" in en.text and "Abandoned" in en.text and "2m" in en.text
+    assert "Occupied" in en.text and "Abandoned" in en.text and "2 min" in en.text
     assert "lang=en" in en.headers.get("set-cookie", "")
     assert "Occupied" in client.get("/stores/store-a").text  # the cookie remembers
     assert "사용 중" in client.get("/stores/store-a?lang=ko").text

@@ -14,10 +14,10 @@
   function duration(since) {
     if (since === "" || since === null || since === undefined) return "";
     var s = Math.max(0, Math.floor(Date.now() / 1000 - Number(since)));
-    if (s < 60) return fmt("dur.s", { s: s });
-    if (s < 3600) return fmt("dur.m", { m: Math.floor(s / 60) });
-    if (s < 86400) return fmt("dur.hm", { h: Math.floor(s / 3600), m: Math.floor((s % 3600) / 60) });
-    return fmt("dur.dh", { d: Math.floor(s / 86400), h: Math.floor((s % 86400) / 3600) });
+    if (s < 60) return fmt("dur.sec", { s: s });
+    if (s < 3600) return fmt("dur.min", { m: Math.floor(s / 60) });
+    if (s < 86400) return fmt("dur.hour", { h: Math.floor(s / 3600), m: Math.floor((s % 3600) / 60) });
+    return fmt("dur.day", { d: Math.floor(s / 86400), h: Math.floor((s % 86400) / 3600) });
   }
   function setStateClass(el, state) {
     STATES.forEach(function (s) { el.classList.remove("state-" + s); });
