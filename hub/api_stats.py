@@ -35,7 +35,8 @@ from hub.stats import (
     compute_store_stats,
     zone_for,
 )
-from ui.i18n import STATE_NAMES, Translator, pick_lang
+from ui.i18n import Translator, pick_lang
+from ui.messages_hub import MESSAGES
 
 log = logging.getLogger(__name__)
 
@@ -43,29 +44,6 @@ MAX_WINDOW_S = 92 * 86400.0  # a quarter: bounds the work one request can ask fo
 TEMPLATES = Path(__file__).resolve().parent.parent / "ui" / "templates"
 _jinja = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]))
 
-TEXT: dict[str, dict[str, str]] = {
-    **STATE_NAMES,
-    "stats.title": {"ko": "{store} 좌석 통계", "en": "{store} seat statistics"},
-    "stats.day": {"ko": "날짜", "en": "Date"},
-    "stats.show": {"ko": "보기", "en": "Show"},
-    "stats.occupancy": {"ko": "시간대별 점유율", "en": "Occupancy over the day"},
-    "stats.minutes": {"ko": "시간대별 좌석 시간 (분)", "en": "Seat minutes per hour"},
-    "stats.hour": {"ko": "시간", "en": "Hour"},
-    "stats.rate": {"ko": "점유율", "en": "Occupancy"},
-    "stats.entries": {"ko": "입실", "en": "Entries"},
-    "stats.stays": {"ko": "이용 완료", "en": "Stays"},
-    "stats.avg_stay": {"ko": "평균 이용 (분)", "en": "Avg stay (min)"},
-    "stats.incidents": {"ko": "장기 방치 발생", "en": "Abandoned incidents"},
-    "stats.turnover": {"ko": "회전율 (좌석당 이용)", "en": "Turnover (stays per seat)"},
-    "stats.peaks": {"ko": "혼잡 시간대", "en": "Peak hours"},
-    "stats.summary": {"ko": "하루 요약", "en": "Day summary"},
-    "stats.no_data": {"ko": "데이터 없음", "en": "no data"},
-    "stats.csv": {"ko": "CSV 내보내기", "en": "Export CSV"},
-    "stats.unknown_note": {
-        "ko": "알 수 없음(장비 끊김) 시간은 점유율 계산에서 제외됩니다.",
-        "en": "Unknown time (device offline) is left out of the occupancy rate.",
-    },
-}
 
 
 # ------------------------------------------------------------------ output types
@@ -515,7 +493,7 @@ async def stats_page(
     s, skipped, store = await store_stats(request, store_id, start, end, "hour", zone)
     out = stats_out(store_id, s, skipped)
     chosen = pick_lang(lang, request.cookies.get("lang"))
-    t = Translator(TEXT, chosen)
+    t = Translator(MESSAGES, chosen)
     html = _jinja.get_template("hub/stats.html").render(
         t=t,
         lang=chosen,
