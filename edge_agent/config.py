@@ -59,6 +59,7 @@ class SeatsSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     item_overlap_min: float = 0.5  # fraction of an item box inside the seat
     change_threshold: float = 0.12  # reference-image change score that counts as "items"
     use_reference: bool = True
+    reference_after_s: float = 60.0  # a seat confidently empty this long gets its empty reference
     # A seated person who sits still can drop out of detection for minutes. While the seat crop
     # stays this close (change score) to how it looked with the person seen, the person counts
     # as present; 0 turns this off. Capped at still_person_max_s since the last real detection.
