@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.models import Channel, ConfigRow, Edge, Ingested, Seat, SeatEvent, SeatStateRow, Store
@@ -48,6 +48,7 @@ log = logging.getLogger("hub.ingest")
 
 _EDGE_TYPES = (Birth, Delta, Event, Health, Death, ConfigAck)
 SNAPSHOT_RETRY_S = 60.0
+GAP_GRACE_S = 3.0  # how long a missing sequence range may take to arrive (another replica's batch)
 _CHUNK = 500  # rows per multi-row statement (stays far below driver parameter limits)
 
 
@@ -74,6 +75,8 @@ class BatchResult:
     by_kind: dict[str, int] = field(default_factory=dict)
     snapshot_requests: list[SnapshotRequest] = field(default_factory=list)
     live: dict[str, dict[str, Any]] = field(default_factory=dict)  # store_id -> update payload
+    # (store_id, edge_id, boot_id, first missing seq, last missing seq) seen in this batch
+    gap_ranges: list[tuple[str, str, str, int, int]] = field(default_factory=list)
 
 
 def parse_message(raw: RawMessage, topics: TopicSpace) -> EdgeMessage | None:
@@ -234,10 +237,9 @@ class _Batch:
         # Sequence bookkeeping for everything else.
         if m.boot_id == e.boot_id:
             if m.seq > e.last_seq + 1:
-                self.result.gaps += 1
-                log.info("gap on %s/%s boot %s: expected seq %d, got %d",
-                         m.store_id, m.edge_id, m.boot_id, e.last_seq + 1, m.seq)
-                self.request_snapshot(e, "gap")
+                # Not yet a gap: with several hub replicas on one shared subscription, the missing
+                # messages may be in another replica's batch. IngestWriter.check_gaps decides.
+                self.result.gap_ranges.append((m.store_id, m.edge_id, m.boot_id, e.last_seq + 1, m.seq - 1))
             e.last_seq = max(e.last_seq, m.seq)
         elif not historical:
             # A live message of a boot we never saw the birth of: we cannot trust our picture.
@@ -348,6 +350,8 @@ class IngestWriter:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], topics: TopicSpace) -> None:
         self.sessionmaker = sessionmaker
         self.topics = topics
+        # (edge_id, boot_id, first, last missing seq) -> (store_id, when noticed)
+        self.pending_gaps: dict[tuple[str, str, int, int], tuple[str, float]] = {}
 
     async def write(self, raws: list[RawMessage], now: float | None = None) -> BatchResult:
         now = time.time() if now is None else now
@@ -387,6 +391,34 @@ class IngestWriter:
                     result.by_kind[kind] = result.by_kind.get(kind, 0) + 1
                 await batch.flush()
             result.written = len(fresh)
+        for store_id, edge_id, boot_id, lo, hi in result.gap_ranges:
+            self.pending_gaps.setdefault((edge_id, boot_id, lo, hi), (store_id, now))
+        return result
+
+    async def check_gaps(self, now: float | None = None, grace_s: float = GAP_GRACE_S) -> BatchResult:
+        """Sequence ranges still missing ``grace_s`` after they were noticed are real gaps: ask
+        the edge for a snapshot (once; see ``request_snapshot``). Ranges that arrived meanwhile,
+        through this replica or another, are forgotten."""
+        now = time.time() if now is None else now
+        result = BatchResult()
+        due = [(k, v) for k, v in self.pending_gaps.items() if now - v[1] >= grace_s]
+        if not due:
+            return result
+        async with self.sessionmaker() as session, session.begin():
+            for (edge_id, boot_id, lo, hi), (store_id, _) in due:
+                del self.pending_gaps[(edge_id, boot_id, lo, hi)]
+                have = (await session.execute(
+                    select(func.count()).select_from(Ingested).where(
+                        Ingested.edge_id == edge_id, Ingested.boot_id == boot_id, Ingested.seq.between(lo, hi))
+                )).scalar_one()
+                if have == hi - lo + 1:
+                    continue
+                e = await session.get(Edge, (store_id, edge_id))
+                if e is None or e.boot_id != boot_id:
+                    continue  # the edge restarted meanwhile: its birth has the whole picture
+                result.gaps += 1
+                log.info("gap on %s/%s boot %s: seq %d..%d never arrived", store_id, edge_id, boot_id, lo, hi)
+                _Batch(session, now, result).request_snapshot(e, "gap")
         return result
 
     async def mark_silent(self, timeout_s: float, now: float | None = None) -> BatchResult:

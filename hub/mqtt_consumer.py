@@ -158,7 +158,7 @@ class MqttIngest:
     async def _next_batch(self) -> list[RawMessage]:
         assert self._queue is not None
         q = self._queue
-        check_every = min(5.0, self.settings.edge_timeout_s / 3)
+        check_every = 1.0 if self.writer.pending_gaps else min(5.0, self.settings.edge_timeout_s / 3)
         try:
             first = await asyncio.wait_for(q.get(), timeout=check_every)
         except TimeoutError:
@@ -183,6 +183,7 @@ class MqttIngest:
 
     async def _writer_loop(self) -> None:
         next_silence_check = 0.0
+        next_gap_check = 0.0
         while True:
             batch = await self._next_batch()
             self.metrics.queue_depth.set(self._queue.qsize() if self._queue else 0)
@@ -190,6 +191,12 @@ class MqttIngest:
                 for result in await self._write_until_stored(batch):
                     await self._after_commit(result)
                 self._ack(batch)  # only now may the broker forget these messages
+            if self.writer.pending_gaps and time.monotonic() >= next_gap_check:
+                next_gap_check = time.monotonic() + 1.0
+                try:
+                    await self._after_commit(await self.writer.check_gaps())
+                except Exception:
+                    log.exception("gap check failed")
             if time.monotonic() >= next_silence_check:
                 next_silence_check = time.monotonic() + min(5.0, self.settings.edge_timeout_s / 3)
                 try:
