@@ -17,6 +17,7 @@ hub had not committed and sends it again when the hub is back.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import time
@@ -33,7 +34,7 @@ from hub.ingest import BatchResult, IngestWriter, RawMessage
 from hub.live import LiveHub
 from hub.metrics import HubMetrics
 from hub.settings import HubSettings
-from protocol import Message, TopicSpace, encode
+from protocol import Message, TopicError, TopicSpace, encode
 
 log = logging.getLogger("hub.mqtt")
 
@@ -66,6 +67,8 @@ class MqttIngest:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
+        self._live_head = self.topics.live_filter()[:-1]  # "{prefix}-live/"
+        live.relay = self._relay_live
 
     # -- paho thread ---------------------------------------------------------------------
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -75,7 +78,8 @@ class MqttIngest:
         self.connected.set()
         self.metrics.mqtt_connected.set(1)
         flt = self.topics.shared_edge_filter(self.settings.mqtt.shared_group)
-        client.subscribe(flt, qos=1)
+        # edge messages: shared between replicas; live updates: every replica gets all of them
+        client.subscribe([(flt, 1), (self.topics.live_filter(), 0)])
         log.info("connected to %s:%d, subscribed to %s", self.settings.mqtt.host, self.settings.mqtt.port, flt)
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
@@ -96,6 +100,9 @@ class MqttIngest:
         q, loop = self._queue, self._loop
         if q is None or loop is None or loop.is_closed():
             return
+        if msg.qos == 0 and msg.topic.startswith(self._live_head):
+            self._on_live(loop, msg)
+            return
         while q.qsize() >= self.settings.ingest.queue_max and not self._stopping:
             time.sleep(0.005)  # backpressure: the broker holds what we cannot take yet
         raw = RawMessage(msg.topic, bytes(msg.payload), time.time(), msg.mid, msg.qos)
@@ -103,6 +110,24 @@ class MqttIngest:
             loop.call_soon_threadsafe(q.put_nowait, raw)
         except RuntimeError:  # loop closed during shutdown
             pass
+
+    def _on_live(self, loop: asyncio.AbstractEventLoop, msg: mqtt.MQTTMessage) -> None:
+        try:
+            store_id = self.topics.parse_live(msg.topic)
+            payload = json.loads(msg.payload)
+        except (TopicError, ValueError) as exc:
+            log.warning("dropped live update on %r: %s", msg.topic, exc)
+            return
+        try:
+            loop.call_soon_threadsafe(self.live.deliver, store_id, payload)
+        except RuntimeError:
+            pass
+
+    def _relay_live(self, store_id: str, payload: dict[str, Any]) -> bool:
+        if not self.subscribed.is_set():
+            return False
+        info = self.client.publish(self.topics.live_topic(store_id), json.dumps(payload), qos=0)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
@@ -124,6 +149,7 @@ class MqttIngest:
 
     async def stop(self) -> None:
         self._stopping = True
+        self.live.relay = None  # from now on, updates are delivered locally only
         if self._task is not None:
             self._task.cancel()
             try:

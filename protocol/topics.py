@@ -74,6 +74,22 @@ class TopicSpace:
         """What the hub subscribes to (all edges' messages, or one store's)."""
         return f"{self.prefix}/{store_id}/+/+"
 
+    def live_topic(self, store_id: str) -> str:
+        """Hub replicas tell each other (and so every dashboard) what they just wrote. Outside
+        the edge filter's tree on purpose: edges neither publish nor read here (broker ACL)."""
+        validate_id(store_id, "store id")
+        return f"{self.prefix}-live/{store_id}"
+
+    def live_filter(self) -> str:
+        return f"{self.prefix}-live/+"
+
+    def parse_live(self, topic: str) -> str:
+        """The store id of a live topic."""
+        head = f"{self.prefix}-live/"
+        if not topic.startswith(head):
+            raise TopicError(f"topic {topic!r} is not a live topic of {self.prefix!r}")
+        return validate_id(topic[len(head):], "store id")
+
     def shared_edge_filter(self, group: str = "seat-hub") -> str:
         """MQTT v5 shared subscription so several hub replicas split the ingest."""
         return f"$share/{group}/{self.edge_filter()}"

@@ -142,3 +142,15 @@ def test_custom_prefix_and_filters():
     assert space.shared_edge_filter("g") == "$share/g/test-ab12/seat/v1/+/+/+"
     with pytest.raises(TopicError):
         TopicSpace("bad/+/prefix")
+
+
+def test_live_topics_stay_outside_the_edge_tree():
+    space = TopicSpace("seat/v1")
+    assert space.live_topic("oryudong") == "seat/v1-live/oryudong"
+    assert space.parse_live("seat/v1-live/oryudong") == "oryudong"
+    with pytest.raises(TopicError):
+        space.parse("seat/v1-live/oryudong")  # never taken for an edge message
+    with pytest.raises(TopicError):
+        space.parse_live("seat/v1/oryudong/edge1/delta")
+    with pytest.raises(TopicError):
+        space.live_topic("Bad Store")
