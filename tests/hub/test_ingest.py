@@ -266,10 +266,10 @@ def test_health_metrics_and_openapi(pg_url, make_hub):
     assert "/api/v1/stores/{store_id}/events" in paths
 
 
-def test_two_replicas_share_the_ingest_without_false_gaps(pg_url, broker, sim):
-    """Two hub processes on one shared subscription: the broker deals an edge's messages out
-    between them, so each sees "holes" in the sequence that the other fills. No snapshot
-    request, every event once, the state right."""
+@pytest.fixture
+def replicas(pg_url, broker, sim):
+    """Two hub processes on one shared subscription and one database, and an edge with a birth
+    of three empty seats: (apps, client of the first, edge)."""
     from litestar.testing import TestClient
 
     from hub.app import create_app
@@ -283,53 +283,48 @@ def test_two_replicas_share_the_ingest_without_false_gaps(pg_url, broker, sim):
         edge = sim()
         edge.birth({"s0": "empty", "s1": "empty", "s2": "empty"})
         wait_for(lambda: len(states(c1)) == 3, what="birth")
-        t, want = time.time(), {}
-        for i in range(150):
-            seat, to = f"s{i % 3}", ("occupied" if (i // 3) % 2 == 0 else "empty")
-            edge.event(seat, "empty" if to == "occupied" else "occupied", to, at=t + i)
-            edge.delta({seat: to}, since=t + i)
-            want[seat] = to
-        wait_for(lambda: len(c1.get("/api/v1/stores/store-a/events", params={"limit": 1000}).json()["events"]) == 150,
-                 what="all events")
-        wait_for(lambda: states(c1) == want, what="final states")
-        # the broker deals the messages out in turn: each replica sees every other seq only
-        handled = [sum(a.state.metrics.ingested.labels(k)._value.get() for k in ("delta", "event")) for a in apps]
-        assert all(n > 0 for n in handled) and sum(handled) == 300, handled
-        time.sleep(4)  # past the gap grace time
-        assert sum(a.state.metrics.gaps._value.get() for a in apps) == 0
-        assert sum(a.state.metrics.snapshot_requests._value.get() for a in apps) == 0
+        yield apps, c1, edge
 
 
-def test_a_page_on_one_replica_sees_what_the_other_replica_wrote(pg_url, broker, sim):
+def test_two_replicas_share_the_ingest_without_false_gaps(replicas):
+    """The broker deals an edge's messages out between the replicas, so each sees "holes" in
+    the sequence that the other fills. No snapshot request, every event once, the state right."""
+    apps, c1, edge = replicas
+    t, want = time.time(), {}
+    for i in range(150):
+        seat, to = f"s{i % 3}", ("occupied" if (i // 3) % 2 == 0 else "empty")
+        edge.event(seat, "empty" if to == "occupied" else "occupied", to, at=t + i)
+        edge.delta({seat: to}, since=t + i)
+        want[seat] = to
+    wait_for(lambda: len(c1.get("/api/v1/stores/store-a/events", params={"limit": 1000}).json()["events"]) == 150,
+             what="all events")
+    wait_for(lambda: states(c1) == want, what="final states")
+    # the broker deals the messages out in turn: each replica sees every other seq only
+    handled = [sum(a.state.metrics.ingested.labels(k)._value.get() for k in ("delta", "event")) for a in apps]
+    assert all(n > 0 for n in handled) and sum(handled) == 300, handled
+    time.sleep(4)  # past the gap grace time
+    assert sum(a.state.metrics.gaps._value.get() for a in apps) == 0
+    assert sum(a.state.metrics.snapshot_requests._value.get() for a in apps) == 0
+
+
+def test_a_page_on_one_replica_sees_what_the_other_replica_wrote(replicas):
     """Live updates go through the broker to every replica: a dashboard connected to replica A
     gets the seat changes that replica B's ingest wrote."""
-    from litestar.testing import TestClient
-
-    from hub.app import create_app
-    from tests.hub.support import hub_settings
-
-    settings = hub_settings(broker, pg_url)
-    apps = [create_app(settings, migrate=True), create_app(settings)]
-    with TestClient(apps[0]) as c1, TestClient(apps[1]):
-        for a in apps:
-            wait_for(lambda a=a: a.state.mqtt.subscribed.is_set(), what="replica subscribed")
-        edge = sim()
-        edge.birth({"s0": "empty", "s1": "empty", "s2": "empty"})
-        wait_for(lambda: len(states(c1)) == 3, what="birth")
-        with c1.websocket_connect("/ws/stores/store-a") as ws:
-            assert ws.receive_json(timeout=5)["type"] == "hello"
-            t = time.time()
-            sent = []
-            for i in range(12):  # deltas only: the broker deals them out to both replicas in turn
-                seat, to = f"s{i % 3}", ("occupied" if (i // 3) % 2 == 0 else "empty")
-                edge.delta({seat: to}, since=t + i)
-                sent.append((seat, to, t + i))
-                time.sleep(0.3)  # one change per batch, so that every change is its own update
-            seen = []
-            while len(seen) < len(sent):
-                msg = ws.receive_json(timeout=10)
-                if msg["type"] == "update":
-                    seen += [(s["seat_id"], s["state"], s["since"]) for s in msg["seats"]]
-            assert sorted(seen, key=lambda x: x[2]) == sent
-        handled = [a.state.metrics.ingested.labels("delta")._value.get() for a in apps]
-        assert all(n > 0 for n in handled), handled  # both replicas wrote some of them
+    apps, c1, edge = replicas
+    with c1.websocket_connect("/ws/stores/store-a") as ws:
+        assert ws.receive_json(timeout=5)["type"] == "hello"
+        t = time.time()
+        sent = []
+        for i in range(12):  # deltas only: the broker deals them out to both replicas in turn
+            seat, to = f"s{i % 3}", ("occupied" if (i // 3) % 2 == 0 else "empty")
+            edge.delta({seat: to}, since=t + i)
+            sent.append((seat, to, t + i))
+            time.sleep(0.3)  # one change per batch, so that every change is its own update
+        seen = []
+        while len(seen) < len(sent):
+            msg = ws.receive_json(timeout=10)
+            if msg["type"] == "update":
+                seen += [(s["seat_id"], s["state"], s["since"]) for s in msg["seats"]]
+        assert sorted(seen, key=lambda x: x[2]) == sent
+    handled = [a.state.metrics.ingested.labels("delta")._value.get() for a in apps]
+    assert all(n > 0 for n in handled), handled  # both replicas wrote some of them
