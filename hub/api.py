@@ -13,7 +13,7 @@ import msgspec
 from litestar import Controller, Response, get, put
 from litestar.datastructures import State
 from litestar.exceptions import ClientException, HTTPException
-from litestar.params import Parameter
+from litestar.params import Parameter, QueryParameter
 from litestar.response import Stream
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
@@ -100,9 +100,9 @@ class StoresApi(Controller):
     async def events(
         self, db: AsyncSession, store_id: str,
         seat: str | None = None,
-        to_state: Annotated[str | None, Parameter(query="type", description="filter by the state entered")] = None,
-        t_from: Annotated[str | None, Parameter(query="from", description="epoch s or ISO 8601, inclusive")] = None,
-        t_to: Annotated[str | None, Parameter(query="to", description="epoch s or ISO 8601, exclusive")] = None,
+        to_state: Annotated[str | None, QueryParameter(name="type", description="filter by the state entered")] = None,
+        t_from: Annotated[str | None, QueryParameter(name="from", description="epoch s or ISO 8601, inclusive")] = None,
+        t_to: Annotated[str | None, QueryParameter(name="to", description="epoch s or ISO 8601, exclusive")] = None,
         cursor: Annotated[str | None, Parameter(description="the 'next' value of the previous page")] = None,
         limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
     ) -> queries.EventPage:
@@ -119,9 +119,9 @@ class StoresApi(Controller):
     async def events_csv(
         self, state: State, db: AsyncSession, store_id: str,
         seat: str | None = None,
-        to_state: Annotated[str | None, Parameter(query="type")] = None,
-        t_from: Annotated[str | None, Parameter(query="from")] = None,
-        t_to: Annotated[str | None, Parameter(query="to")] = None,
+        to_state: Annotated[str | None, QueryParameter(name="type")] = None,
+        t_from: Annotated[str | None, QueryParameter(name="from")] = None,
+        t_to: Annotated[str | None, QueryParameter(name="to")] = None,
     ) -> Stream:
         """CSV export of the same events (oldest first), any size, streamed."""
         await queries.get_store(db, store_id)  # 404 before the stream starts
