@@ -9,7 +9,6 @@ plan closes duplicate open rows such a race leaves behind.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import time
 from collections.abc import Callable
@@ -208,9 +207,7 @@ class AlertService:
         if self.live is None:
             return
         try:
-            result = self.live.publish(store_id, payload)
-            if inspect.isawaitable(result):
-                await result
+            await self.live.publish(store_id, payload)
         except Exception:  # the dashboard is best effort; the row is the record
             log.exception("pushing alert to the dashboard of store %s failed", store_id)
 

@@ -8,9 +8,6 @@ started with ``start_mqtt=False``).
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import inspect
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,7 +22,9 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from hub import queries
+from hub.alerting import AlertService
 from hub.api import StoresApi, healthz, metrics, provide_session
+from hub.api_stats import router as stats_router
 from hub.config_push import LayoutError
 from hub.db.migrate import upgrade_async
 from hub.db.session import make_engine, make_sessionmaker
@@ -39,19 +38,6 @@ from protocol import TopicSpace
 
 log = logging.getLogger("hub.app")
 UI_DIR = Path(__file__).resolve().parent.parent / "ui"
-
-
-def _optional(module: str):
-    """Modules another part of the hub provides (stats, alerts): used when present. A module that
-    exists but fails to import raises, so a broken install is never silently half-working."""
-    if importlib.util.find_spec(module) is None:
-        return None
-    return importlib.import_module(module)
-
-
-async def _maybe_await(value) -> None:
-    if inspect.isawaitable(value):
-        await value
 
 
 def _error(status: int):
@@ -72,8 +58,6 @@ def create_app(settings: HubSettings, *, start_mqtt: bool = True, migrate: bool 
     live = LiveHub()
     hub_metrics = HubMetrics()
     writer = IngestWriter(sessionmaker, TopicSpace(settings.mqtt.topic_prefix))
-    alerting = _optional("hub.alerting")
-    api_stats = _optional("hub.api_stats")
 
     @asynccontextmanager
     async def lifespan(app: Litestar):
@@ -83,24 +67,19 @@ def create_app(settings: HubSettings, *, start_mqtt: bool = True, migrate: bool 
         app.state.mqtt = ingest
         if ingest is not None:
             await ingest.start()
-        alert_service = None
-        if alerting is not None and hasattr(alerting, "AlertService"):
-            alert_service = alerting.AlertService(settings, sessionmaker, live)
-            await _maybe_await(alert_service.start())
+        alert_service = AlertService(settings, sessionmaker, live)
+        await alert_service.start()
         app.state.alerts = alert_service
         try:
             yield
         finally:
-            if alert_service is not None:
-                await _maybe_await(alert_service.stop())
+            await alert_service.stop()
             if ingest is not None:
                 await ingest.stop()
             await engine.dispose()
 
     handlers: list = [healthz, metrics, StoresApi, Pages, live_store,
-                      create_static_files_router(path="/static", directories=[UI_DIR / "static"])]
-    if api_stats is not None and hasattr(api_stats, "router"):
-        handlers.append(api_stats.router)
+                      create_static_files_router(path="/static", directories=[UI_DIR / "static"]), stats_router]
 
     return Litestar(
         route_handlers=handlers,
