@@ -159,8 +159,8 @@ class EdgeAgent:
         return [msgspec.structs.replace(h, latency_ms=self._latency.get(h.channel)) for h in self.capture.health()]
 
     def _store_health(self, channels: list[ChannelHealth]) -> None:
-        self.store.meta_set("health", msgspec.json.encode(channels).decode())
-        self.store.meta_set("health_at", str(time.time()))
+        report = StoredHealth(at=time.time(), channels=channels)
+        self.store.meta_set("health", msgspec.json.encode(report).decode())
 
     # -- hub requests ------------------------------------------------------------------------
     def _birth_parts(self) -> BirthParts:
@@ -198,6 +198,13 @@ class EdgeAgent:
         return True
 
 
-def channel_health_from_store(store: EdgeStore) -> list[ChannelHealth]:
+class StoredHealth(msgspec.Struct, frozen=True):
+    """The last channel health the agent wrote, for `seat-edge status` (another process)."""
+
+    at: float
+    channels: list[ChannelHealth]
+
+
+def health_from_store(store: EdgeStore) -> StoredHealth | None:
     raw = store.meta_get("health")
-    return msgspec.json.decode(raw, type=list[ChannelHealth]) if raw else []
+    return msgspec.json.decode(raw, type=StoredHealth) if raw else None

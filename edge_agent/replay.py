@@ -20,8 +20,7 @@ import numpy as np
 
 from edge_agent.capture import IMAGE_SUFFIXES
 from edge_agent.config import EdgeConfig
-
-SEAT_STATES = ("empty", "occupied", "away", "abandoned", "unknown")
+from protocol.messages import SEAT_STATES
 
 
 class ReplayError(RuntimeError):

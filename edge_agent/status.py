@@ -6,21 +6,17 @@ import time
 from collections import Counter
 
 from edge_agent.config import EdgeConfig
+from ui.i18n import DURATION_NAMES, Translator, format_duration
+
+_EN = Translator(DURATION_NAMES, "en")
 
 
 def _age(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = max(0, int(seconds))
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m"
-    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
+    return format_duration(seconds, _EN, unknown="-")
 
 
 def render_status(cfg: EdgeConfig, now: float | None = None) -> str:
-    from edge_agent.agent import channel_health_from_store
+    from edge_agent.agent import health_from_store
     from edge_agent.store import EdgeStore
 
     now = time.time() if now is None else now
@@ -30,8 +26,7 @@ def render_status(cfg: EdgeConfig, now: float | None = None) -> str:
     store = EdgeStore(path)
     try:
         states = store.load_states()
-        health = channel_health_from_store(store)
-        health_at = store.meta_get("health_at")
+        health = health_from_store(store)
         stored = store.get_config()
         lines = [f"store {cfg.edge.store_id} / edge {cfg.edge.edge_id}"]
         version = stored.version if stored and stored.version > cfg.config_version else cfg.config_version
@@ -41,9 +36,8 @@ def render_status(cfg: EdgeConfig, now: float | None = None) -> str:
                                             ("occupied", "away", "abandoned", "empty", "unknown")))
         for s in sorted(states, key=lambda s: s.seat_id):
             lines.append(f"  {s.seat_id:<10} {s.state:<10} for {_age(now - s.since)}")
-        age = None if health_at is None else now - float(health_at)
-        lines.append(f"channels (reported {_age(age)} ago):")
-        for h in health:
+        lines.append(f"channels (reported {_age(None if health is None else now - health.at)} ago):")
+        for h in health.channels if health else []:
             err = f"  last error: {h.last_error}" if h.last_error else ""
             lines.append(
                 f"  ch{h.channel:<3} {'online ' if h.online else 'OFFLINE'} {h.fps:5.1f} fps  "
