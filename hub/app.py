@@ -33,6 +33,8 @@ from hub.live import LiveHub
 from hub.metrics import HubMetrics
 from hub.mqtt_consumer import MqttIngest, MqttUnavailable
 from hub.pages import Pages, live_store
+from hub.pages_history import history_page
+from hub.pages_roi import handlers as roi_handlers
 from hub.settings import HubSettings
 from protocol import TopicSpace
 
@@ -79,7 +81,8 @@ def create_app(settings: HubSettings, *, start_mqtt: bool = True, migrate: bool 
             await engine.dispose()
 
     handlers: list = [healthz, metrics, StoresApi, Pages, live_store,
-                      create_static_files_router(path="/static", directories=[UI_DIR / "static"]), stats_router]
+                      create_static_files_router(path="/static", directories=[UI_DIR / "static"]), stats_router,
+                      history_page, *roi_handlers]
 
     return Litestar(
         route_handlers=handlers,

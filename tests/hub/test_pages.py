@@ -19,13 +19,13 @@ def test_pages_render_korean_by_default_and_english_on_request(sqlite_url, make_
     client = make_hub(sqlite_url)
     _ready(client, sim)
     index = client.get("/")
-    assert index.status_code == 200 and "매장 목록" in index.text and 'href="/stores/store-a"' in index.text
+    assert index.status_code == 200 and "전체 매장 현황" in index.text and 'href="/stores/store-a"' in index.text
     page = client.get("/stores/store-a")
     assert page.status_code == 200
     html = page.text
     assert "사용 중" in html and "빈 좌석" in html and "장기 방치" in html
     assert "2분" in html  # how long in the state, server-rendered
-    assert html.count("<polygon") == 3 and 'data-seat-id="s0"' in html and "/static/hub/live.js" in html
+    assert html.count("<polygon class=\"fill\"") == 3 and 'data-seat-id="s0"' in html and "/static/hub/live.js" in html
     en = client.get("/stores/store-a?lang=en")
     assert "Occupied" in en.text and "Abandoned" in en.text and "2 min" in en.text
     assert "lang=en" in en.headers.get("set-cookie", "")

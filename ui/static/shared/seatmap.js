@@ -1,0 +1,68 @@
+// Seat map helpers shared by the hub store page and the edge fallback page. The pages are
+// complete without this; it re-labels a seat when its state changes and keeps the timers ticking.
+(function () {
+  "use strict";
+  var STATES = ["empty", "occupied", "away", "abandoned", "unknown"];
+  var el = document.getElementById("seatmap-i18n");
+  var t = el ? JSON.parse(el.textContent) : {};
+  // server clock minus ours (from the page's render time), so a wrong tablet clock does not skew the timers
+  var me = document.currentScript;
+  var serverNow = me && me.getAttribute("data-server-now");
+  var clockSkew = serverNow ? Number(serverNow) - Date.now() / 1000 : 0;
+
+  function fmt(key, vars) {
+    return (t[key] || key).replace(/\{(\w+)\}/g, function (_, k) { return vars[k]; });
+  }
+  function duration(seconds) {
+    var s = Math.max(0, Math.floor(seconds));
+    if (s < 60) return fmt("dur.sec", { s: s });
+    if (s < 3600) return fmt("dur.min", { m: Math.floor(s / 60) });
+    if (s < 86400) return fmt("dur.hour", { h: Math.floor(s / 3600), m: Math.floor((s % 3600) / 60) });
+    return fmt("dur.day", { d: Math.floor(s / 86400), h: Math.floor((s % 86400) / 3600) });
+  }
+  function now() { return Date.now() / 1000 + clockSkew; }
+  function timer(state, since) {
+    if (since === "" || since === null || since === undefined) return "";
+    return fmt("timer." + state, { d: duration(now() - Number(since)) });
+  }
+  function stateOf(node) {
+    for (var i = 0; i < STATES.length; i++) if (node.classList.contains("state-" + STATES[i])) return STATES[i];
+    return "unknown";
+  }
+  function applySeat(seat) {
+    var since = seat.since === null || seat.since === undefined ? "" : seat.since;
+    document.querySelectorAll('[data-seat-id="' + CSS.escape(seat.seat_id) + '"]').forEach(function (node) {
+      STATES.forEach(function (s) { node.classList.remove("state-" + s); });
+      node.classList.add("state-" + seat.state);
+      node.querySelectorAll(".icon").forEach(function (i) { i.textContent = t["icon." + seat.state] || "?"; });
+      node.querySelectorAll(".state-name").forEach(function (n) {
+        n.textContent = t["state." + seat.state] || seat.state;
+        if (n.hasAttribute("data-state")) n.setAttribute("data-state", seat.state);
+      });
+      node.querySelectorAll("[data-since]").forEach(function (d) {
+        d.setAttribute("data-since", since);
+        d.textContent = timer(seat.state, since);
+      });
+      var title = node.querySelector("title");
+      if (title) title.textContent = (node.getAttribute("data-label") || seat.seat_id) + ": " +
+        (t["state." + seat.state] || seat.state) + " " + timer(seat.state, since);
+    });
+  }
+  function tick() {
+    document.querySelectorAll("[data-seat-id] [data-since]").forEach(function (d) {
+      var owner = d.closest("[data-seat-id]");
+      d.textContent = timer(stateOf(owner), d.getAttribute("data-since"));
+    });
+  }
+  function counts() {
+    var c = {};
+    STATES.forEach(function (s) { c[s] = 0; });
+    document.querySelectorAll("g[data-seat-id]").forEach(function (g) { c[stateOf(g)] += 1; });
+    return c;
+  }
+  window.SeatMap = {
+    applySeat: applySeat, tick: tick, counts: counts, duration: duration,
+    setServerNow: function (serverNow) { clockSkew = Number(serverNow) - Date.now() / 1000; },
+  };
+  setInterval(tick, 1000);
+})();
