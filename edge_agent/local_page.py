@@ -8,7 +8,8 @@ the box.
 Routes: ``/`` seat map (SVG per channel, coloured by state, "since" durations) and list,
 rendered fully on the server (auto-refresh by a small script polling ``/api/seats``; without
 JS a <noscript> meta refresh); ``/api/seats``; ``/api/events?limit=N``; ``/healthz`` (open);
-``/login``, ``/logout``; ``/static/edge/*``. Korean by default, ``?lang=en`` switches (and
+``/login``, ``/logout``; ``/static/edge/*`` and ``/static/shared/*`` (the seat map shared with the hub,
+``ui/templates/shared/seat_map.html``). Korean by default, ``?lang=en`` switches (and
 sets a cookie).
 
 Auth: one local password (argon2 hash ``local_ui.password_hash``, set by ``seat-edge install``).
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import secrets
 import threading
@@ -42,6 +44,7 @@ from edge_agent.config import LocalUiSection
 from edge_agent.passwords import PasswordHashError, verify_password
 from edge_agent.store import EdgeStore
 from protocol.messages import SeatDef, SeatSnapshot
+from ui import seatmap
 from ui.i18n import Translator, format_duration, pick_lang
 from ui.messages_edge import MESSAGES
 
@@ -49,6 +52,7 @@ log = logging.getLogger(__name__)
 
 UI_DIR = Path(__file__).resolve().parent.parent / "ui"
 STATIC_DIR = UI_DIR / "static" / "edge"
+SHARED_STATIC_DIR = UI_DIR / "static" / "shared"
 SESSION_COOKIE = "seat_edge_session"
 SESSION_TTL_S = 12 * 3600
 SECRET_META_KEY = "local_ui_secret"
@@ -310,6 +314,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(200, {"ok": True, "outbox_depth": self.page.store.depth()})
         if path.startswith("/static/edge/"):
             return self._static(path.removeprefix("/static/edge/"))
+        if path.startswith("/static/shared/"):  # the seat map's CSS/JS, shared with the hub
+            return self._static(path.removeprefix("/static/shared/"), SHARED_STATIC_DIR)
         if path == "/login":
             return self._login_form(200, lang, set_lang, next_=safe_next((query.get("next") or ["/"])[0]))
         if not self.page.ui.password_hash:
@@ -320,12 +326,15 @@ class _Handler(BaseHTTPRequestHandler):
             return self._redirect("/login?next=" + (url.path or "/"))
         if path == "/":
             payload = self.page.seats_payload()
-            channels: dict[int, list[SeatView]] = {}
-            for s in payload.seats:
-                channels.setdefault(s.channel, []).append(s)
+            t = self._t(lang)
+            channels = seatmap.seat_cells(
+                (seatmap.SeatInput(s.seat_id, s.label, s.channel, s.state, s.since, s.polygon) for s in payload.seats),
+                payload.generated_at, t)
             events = self.page.store.events(limit=20)
             return self._render(200, "seats.html", lang, set_lang, payload=payload, channels=channels,
-                                events=events, refresh_s=self.page.refresh_s)
+                                cells=[c for cells in channels.values() for c in cells], events=events,
+                                refresh_s=self.page.refresh_s,
+                                seatmap_json=json.dumps(seatmap.js_strings(t), ensure_ascii=False).replace("<", "\\u003c"))
         if path == "/api/seats":
             return self._json(200, self.page.seats_payload())
         if path == "/api/events":
@@ -345,8 +354,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _t(lang: str) -> Translator:
         return Translator(MESSAGES, lang)
 
-    def _static(self, name: str) -> None:
-        p = STATIC_DIR / name
+    def _static(self, name: str, folder: Path = STATIC_DIR) -> None:
+        p = folder / name
         if "/" in name or name.startswith(".") or p.suffix not in _STATIC_TYPES or not p.is_file():
             return self._send(404, b"not found", "text/plain")
         self._send(200, p.read_bytes(), _STATIC_TYPES[p.suffix])

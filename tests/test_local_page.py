@@ -22,6 +22,7 @@ from edge_agent.store import EdgeStore
 from edge_agent.types import Transition
 from edge_agent.uplink import Uplink
 from protocol import Evidence, SeatDef, SeatSnapshot, StateRules
+from tests.support.browser import artifact
 from tests.support.services import free_port
 from tests.test_uplink import make_cfg
 from ui.i18n import Translator, format_duration
@@ -206,22 +207,22 @@ def test_page_in_chromium_with_no_broker(store, pw_hash, tmp_path):
                 assert pg.locator("html").get_attribute("lang") == "ko"
                 for sid, state, name in [("A1", "occupied", "사용 중"), ("A2", "empty", "빈 좌석"),
                                          ("B1", "away", "자리 비움"), ("B2", "abandoned", "장기 방치")]:
-                    g = pg.locator(f'svg g[data-seat="{sid}"]')
-                    assert f"st-{state}" in g.get_attribute("class")
-                    assert pg.locator(f'tr[data-seat="{sid}"] .state-name').inner_text() == name
+                    g = pg.locator(f'svg g[data-seat-id="{sid}"]')
+                    assert f"state-{state}" in g.get_attribute("class")
+                    assert pg.locator(f'tr[data-seat-id="{sid}"] .state-name').inner_text() == name
                 assert pg.locator("figure.channel").count() == 2  # one SVG per channel
                 assert pg.locator("#count-occupied").inner_text() == "1"
                 # The seat changes in SQLite; the page's polling shows it without a reload.
                 store.save_states([SeatSnapshot("A2", "occupied", 20.0)])
-                pg.wait_for_selector('svg g[data-seat="A2"].st-occupied', timeout=5000)
-                assert pg.locator('tr[data-seat="A2"] .state-name').inner_text() == "사용 중"
+                pg.wait_for_selector('svg g[data-seat-id="A2"].state-occupied', timeout=5000)
+                assert pg.locator('tr[data-seat-id="A2"] .state-name').inner_text() == "사용 중"
                 assert pg.locator("#count-occupied").inner_text() == "2"
                 # English on request, remembered by a cookie.
                 pg.goto(page_srv.url + "?lang=en")
-                assert pg.locator('tr[data-seat="B2"] .state-name').inner_text() == "Abandoned"
+                assert pg.locator('tr[data-seat-id="B2"] .state-name').inner_text() == "Abandoned"
                 pg.goto(page_srv.url)
-                assert pg.locator('tr[data-seat="B1"] .state-name').inner_text() == "Away"
-                pg.screenshot(path="/tmp/fallback-page.png", full_page=True)
+                assert pg.locator('tr[data-seat-id="B1"] .state-name').inner_text() == "Away"
+                pg.screenshot(path=artifact("edge-fallback-page.png"), full_page=True)
             finally:
                 browser.close()
         assert not up.connected  # the broker never existed during all of this

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from ui.i18n import DURATION_NAMES, STATE_NAMES
+from ui.seatmap import MESSAGES as SEATMAP_MESSAGES
 
 MESSAGES: dict[str, dict[str, str]] = {
     **STATE_NAMES,
     **DURATION_NAMES,
+    **SEATMAP_MESSAGES,
     "app.title": {"ko": "매장 좌석 현황 (로컬)", "en": "Store seats (local)"},
     "app.subtitle": {"ko": "본사 서버나 인터넷이 끊겨도 이 장비에서 바로 보여 줍니다.",
                      "en": "Served by this box; works with the hub and the internet unplugged."},

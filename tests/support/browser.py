@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -38,3 +39,12 @@ def serve_app(app, port: int) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(15)
+
+
+ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "test-artifacts" / "screenshots"
+
+
+def artifact(name: str) -> str:
+    """Path for a screenshot kept after the run (``test-artifacts/screenshots/``, git-ignored)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return str(ARTIFACTS / name)

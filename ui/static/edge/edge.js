@@ -1,39 +1,13 @@
-// Keeps the server-rendered seat page fresh by polling /api/seats (the page works without this).
+// Keeps the server-rendered seat page fresh by polling /api/seats (the page works without this);
+// the shared seatmap.js re-labels seats and keeps their timers ticking.
 (function () {
   "use strict";
   var body = document.body;
-  var names = JSON.parse(body.dataset.stateNames || "{}");
-  var dur = JSON.parse(body.dataset.dur || "{}");
   var every = parseFloat(body.dataset.refreshS || "5") * 1000;
   var STATES = ["empty", "occupied", "away", "abandoned", "unknown"];
 
-  function fmt(tpl, vals) {
-    return tpl.replace(/\{(\w+)\}/g, function (_, k) { return vals[k]; });
-  }
-  function duration(seconds) {
-    if (seconds === null || isNaN(seconds)) return dur.none;
-    var s = Math.max(0, Math.floor(seconds));
-    if (s < 60) return fmt(dur.sec, { s: s });
-    if (s < 3600) return fmt(dur.min, { m: Math.floor(s / 60) });
-    if (s < 86400) return fmt(dur.hour, { h: Math.floor(s / 3600), m: Math.floor((s % 3600) / 60) });
-    return fmt(dur.day, { d: Math.floor(s / 86400), h: Math.floor((s % 86400) / 3600) });
-  }
-  function setState(el, state) {
-    STATES.forEach(function (st) { el.classList.remove("st-" + st); });
-    el.classList.add("st-" + state);
-  }
   function apply(data) {
-    data.seats.forEach(function (s) {
-      document.querySelectorAll('[data-seat="' + CSS.escape(s.seat_id) + '"]').forEach(function (el) {
-        setState(el, s.state);
-        var name = el.querySelector(".state-name");
-        if (name) name.textContent = names[s.state] || s.state;
-        var since = el.querySelector(".since");
-        if (since) since.textContent = duration(s.since === null ? null : data.generated_at - s.since);
-        var title = el.querySelector("title");
-        if (title) title.textContent = s.label + ": " + (names[s.state] || s.state);
-      });
-    });
+    data.seats.forEach(function (s) { window.SeatMap.applySeat(s); });
     STATES.forEach(function (st) {
       var c = document.getElementById("count-" + st);
       if (c) c.textContent = data.counts[st] || 0;
