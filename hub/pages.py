@@ -225,6 +225,7 @@ class Pages(Controller):
             context=page_context(
                 request, t, stores, store=detail, channels=channels, channel_names=names,
                 seats=[by_id[s.seat_id] for s in seats], states=SEAT_STATES, alerts=alerts, now=now,
+                alert_rules=request.app.state.settings.alerts,
                 kst=kst, ago=lambda ts: format_duration(now - ts, t) if ts is not None else "",
                 seatmap_json=script_json(seatmap.js_strings(t)),
                 live_json=script_json({k: t(k) for k in (

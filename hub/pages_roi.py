@@ -114,7 +114,7 @@ async def roi_page(request: Request, db: NamedDependency[AsyncSession], store_id
             }),
             "editor_i18n": script_json({k: t(k) for k in (
                 "roi.status.none", "roi.status.pending", "roi.status.applied", "roi.status.failed",
-                "roi.check_ok", "roi.saved", "roi.save_failed", "roi.draw_hint", "roi.need3", "roi.confirm_delete",
+                "roi.check_ok", "roi.saved", "roi.hint", "roi.save_failed", "roi.draw_hint", "roi.need3", "roi.confirm_delete",
                 "roi.version", "roi.no_selection", "roi.unsaved", "roi.edge_error")}),
         }
     return Template(template_name="hub/roi.html", context=page_context(request, t, stores, **ctx), cookies=cookies)

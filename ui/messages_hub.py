@@ -89,6 +89,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "store.roi_link": {"ko": "좌석 영역 편집", "en": "Edit seat areas"},
     "live.static": {"ko": "새로 고침해야 갱신됩니다 (실시간 꺼짐)", "en": "Reload to update (live off)"},
     "live.connecting": {"ko": "실시간 연결 중…", "en": "Connecting live…"},
+    "alerts.rules": {"ko": "알림은 장기 방치 {a}분 뒤, 빈 좌석 {v}시간 뒤, 카메라·장비가 끊기면 열립니다.",
+                     "en": "Alerts open after {a} min abandoned, {v} h vacant, or when a camera or edge drops."},
     "alert.channel_down": {"ko": "채널 {n} {name} 카메라 끊김 ({edge})", "en": "Camera channel {n} {name} down ({edge})"},
     # history
     "history.title": {"ko": "{store} 기록·통계", "en": "{store} history"},

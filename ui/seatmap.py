@@ -49,6 +49,7 @@ class SeatCell:
     icon: str
     state_name: str
     timer: str
+    font: int  # label size in map units: fits the seat's width, readable on a tablet
 
 
 @dataclass(frozen=True)
@@ -76,11 +77,12 @@ def seat_cells(seats: Iterable[SeatInput], now: float, t: Translator) -> dict[in
         state = s.state if s.state in SEAT_STATES else "unknown"
         cx = sum(p[0] for p in pts) / len(pts) * MAP_W
         cy = sum(p[1] for p in pts) / len(pts) * MAP_H
+        width = (max(p[0] for p in pts) - min(p[0] for p in pts)) * MAP_W
         out.setdefault(s.channel, []).append(SeatCell(
             seat_id=s.seat_id, label=s.label or s.seat_id, channel=s.channel, state=state, since=s.since,
             points=" ".join(f"{p[0] * MAP_W:.1f},{p[1] * MAP_H:.1f}" for p in pts),
             cx=round(cx, 1), cy=round(cy, 1), icon=ICONS[state], state_name=t(f"state.{state}"),
-            timer=timer_text(state, s.since, now, t),
+            timer=timer_text(state, s.since, now, t), font=int(min(44, max(22, width / 5))),
         ))
     for cells in out.values():
         cells.sort(key=lambda c: (c.label, c.seat_id))

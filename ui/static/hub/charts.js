@@ -50,12 +50,13 @@
     perday: function (d) {
       return {
         color: ["#1565c0", "#ef6c00"], tooltip: { trigger: "axis" }, legend: { top: 0 },
+        aria: { enabled: true, decal: { show: true } },  // a pattern per series, not colour alone
         grid: { left: 48, right: 56, top: 36, bottom: 32 },
         xAxis: { type: "category", data: d.perday.x },
         yAxis: [{ type: "value", name: strings["history.turnover"] }, { type: "value", name: strings["history.avg_stay"] }],
         series: [
-          { name: strings["history.turnover"], type: "bar", data: d.perday.turnover, itemStyle: { decal: { symbol: "none" } } },
-          { name: strings["history.avg_stay"], type: "line", yAxisIndex: 1, data: d.perday.avg_stay, symbol: "rect", symbolSize: 8 },
+          { name: strings["history.turnover"], type: "bar", data: d.perday.turnover },
+          { name: strings["history.avg_stay"], type: "bar", yAxisIndex: 1, data: d.perday.avg_stay },
         ],
       };
     },

@@ -117,7 +117,7 @@
     var id = nextId();
     seats.push({ seat_id: id, channel: D.channel, label: id, type: "desk", active: true, polygon: drawing });
     drawing = null; selected = seats.length - 1; setDirty(true);
-    $("roi-hint").textContent = "";
+    $("roi-hint").textContent = T["roi.hint"];
     render();
     $("roi-label").focus(); $("roi-label").select();
   }
@@ -136,7 +136,7 @@
     drawing = []; selected = null; $("roi-hint").textContent = T["roi.draw_hint"]; render();
   });
   $("roi-finish").addEventListener("click", finish);
-  $("roi-cancel").addEventListener("click", function () { drawing = null; $("roi-hint").textContent = ""; render(); });
+  $("roi-cancel").addEventListener("click", function () { drawing = null; $("roi-hint").textContent = T["roi.hint"]; render(); });
   $("roi-delete").addEventListener("click", function () {
     if (selected === null) return;
     if (!window.confirm(fmt("roi.confirm_delete", { seat: seats[selected].label || seats[selected].seat_id }))) return;

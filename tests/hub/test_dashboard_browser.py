@@ -1,0 +1,168 @@
+"""The dashboards in a real headless Chromium: a seat changes colour when the edge reports it,
+the history page draws its charts with data, and a polygon drawn in the ROI editor is saved as a
+new config version that reaches the edge (and shows "applied" once the edge acks).
+
+Real parts: the hub app under uvicorn with its MQTT ingest, Mosquitto (the machine's, isolated by
+a topic prefix), SQLite (the embedded default), Debian Chromium through Playwright, the vendored
+ECharts. One hub, one simulated edge and one browser for the whole module, to keep it fast.
+Screenshots go to test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from hub.app import create_app
+from hub.pages import SEOUL
+from protocol import Config, ConfigAck
+from tests.hub.support import SimEdge, hub_settings, wait_for
+from tests.support.browser import artifact, launch_chromium, serve_app
+from tests.support.services import ServiceUnavailable, free_port, shared_broker
+
+TABLET = {"width": 1180, "height": 820}  # a 11" tablet in landscape, the counter's screen
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    try:
+        broker_cm = shared_broker()
+        broker = broker_cm.__enter__()
+    except ServiceUnavailable as exc:
+        pytest.fail(str(exc))
+    db = tmp_path_factory.mktemp("dash") / "hub.sqlite"
+    app = create_app(hub_settings(broker, f"sqlite+aiosqlite:///{db}"), migrate=True)
+    with serve_app(app, free_port()) as base:
+        wait_for(lambda: app.state.mqtt.subscribed.is_set(), what="hub subscribed")
+        edge = SimEdge(broker, seats=4)
+        now = time.time()
+        edge.birth({"s0": "occupied", "s1": "empty", "s2": "abandoned", "s3": "empty"}, since=now - 300)
+        # A day and a half of history (replayed events with their capture times).
+        for hours_ago, seat, frm, to in [(30, "s0", "empty", "occupied"), (27, "s0", "occupied", "empty"),
+                                         (29, "s1", "empty", "occupied"), (25, "s1", "occupied", "empty"),
+                                         (6, "s2", "empty", "occupied"), (4, "s2", "occupied", "away"),
+                                         (3, "s2", "away", "abandoned"), (5, "s0", "empty", "occupied")]:
+            edge.event(seat, frm, to, at=now - hours_ago * 3600, historical=True)
+        wait_for(lambda: app.state.writer is not None and _events(base) >= 8, timeout=15, what="history ingested")
+        with sync_playwright() as p:
+            browser = launch_chromium(p)
+            ctx = browser.new_context(viewport=TABLET)
+            yield {"base": base, "edge": edge, "page": ctx.new_page(), "app": app}
+            ctx.close()
+            browser.close()
+        edge.close()
+    broker_cm.__exit__(None, None, None)
+
+
+def _events(base: str) -> int:
+    import httpx
+
+    r = httpx.get(f"{base}/api/v1/stores/store-a/events?limit=100")
+    return len(r.json()["events"]) if r.status_code == 200 else 0
+
+
+def _fill(page, selector: str) -> str:
+    return page.eval_on_selector(selector, "el => getComputedStyle(el).fill")
+
+
+def test_overview_then_seat_changes_colour_live(hub):
+    page, base, edge = hub["page"], hub["base"], hub["edge"]
+    page.goto(f"{base}/")
+    tile = page.locator('.tile[data-store-id="store-a"]')
+    assert tile.locator(".occupied").inner_text() == "2" and tile.locator(".total").inner_text() == "4"
+    assert "장기 방치 1석" in tile.inner_text() and "장비 정상" in tile.inner_text()
+    page.wait_for_selector("#compare-chart[data-drawn] svg path", state="attached", timeout=10_000)
+    page.screenshot(path=artifact("hub-overview.png"), full_page=True)
+
+    page.goto(f"{base}/stores/store-a")
+    page.wait_for_selector('#live-status[data-state="connected"]', timeout=10_000)
+    seat = 'g[data-seat-id="s1"] polygon.fill'
+    before = _fill(page, seat)
+    assert before == "rgb(46, 125, 50)"  # empty: green (and an outline, and the ○ icon)
+    assert page.locator('tr[data-seat-id="s1"] .state-name').inner_text() == "빈 좌석"
+    timer = page.locator('g[data-seat-id="s1"] text.timer').text_content()
+    assert timer.startswith("빈 지 ")
+    page.screenshot(path=artifact("hub-store-before.png"), full_page=True)
+
+    edge.delta({"s1": "occupied"}, since=time.time() - 2)  # the edge reports it: no reload
+    page.wait_for_selector('g[data-seat-id="s1"].state-occupied', timeout=10_000)
+    assert _fill(page, seat) == "rgb(21, 101, 192)" != before  # occupied: blue
+    assert page.locator('g[data-seat-id="s1"] .icon').text_content() == "●"
+    assert page.locator('tr[data-seat-id="s1"] .state-name').inner_text() == "사용 중"
+    assert page.locator('[data-count="occupied"]').inner_text() == "2"
+    first = page.locator('g[data-seat-id="s1"] text.timer').text_content()
+    assert first.startswith("사용 ") and first.endswith("초째")
+    page.wait_for_function(
+        f"document.querySelector('g[data-seat-id=\"s1\"] text.timer').textContent !== {first!r}", timeout=5000)
+    page.screenshot(path=artifact("hub-store-after.png"), full_page=True)
+
+
+def test_history_draws_heatmap_and_lines_with_data(hub):
+    page, base = hub["page"], hub["base"]
+    today = datetime.now(SEOUL).date()
+    page.goto(f"{base}/stores/store-a/history?from={today - timedelta(days=1)}&to={today}")
+    page.wait_for_selector("#heatmap-chart[data-drawn] svg", timeout=10_000)
+    heat = page.evaluate("JSON.parse(document.getElementById('chart-data').textContent).heat.length")
+    assert heat >= 24  # at least a day of hours with something known
+    # ECharts' SVG renderer draws each heatmap cell as a path filled from the colour scale.
+    cells = page.evaluate("""() => [...document.querySelectorAll('#heatmap-chart svg path')]
+        .filter(p => /^rgb|^#/.test(p.getAttribute('fill') || '') && (p.getAttribute('d') || '').length > 10).length""")
+    assert cells >= heat
+    # The occupancy line: one path with a point per hour of data.
+    longest = page.evaluate("""() => Math.max(...[...document.querySelectorAll('#occupancy-chart svg path')]
+        .map(p => ((p.getAttribute('d') || '').match(/L/g) || []).length))""")
+    assert longest >= 24
+    page.wait_for_selector("#perday-chart[data-drawn] svg path", state="attached", timeout=5000)
+    assert page.locator("#per-day tbody tr").count() == 2
+    assert page.locator("#peaks li").count() >= 1
+    page.screenshot(path=artifact("hub-history.png"), full_page=True)
+
+
+def test_roi_editor_draw_polygon_save_and_applied(hub):
+    page, base, edge = hub["page"], hub["base"], hub["edge"]
+    page.goto(f"{base}/stores/store-a/roi?channel=1")
+    page.wait_for_selector("#roi-list li")
+    before = page.locator("#roi-list li").count()
+    page.click("#roi-new")
+    box = page.locator("#roi-svg").bounding_box()
+    corners = [(0.60, 0.55), (0.85, 0.55), (0.85, 0.90), (0.60, 0.90)]
+    for fx, fy in corners:
+        page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+    page.click("#roi-finish")
+    page.fill("#roi-label", "창가-1")
+    assert page.locator("#roi-list li").count() == before + 1
+    page.click("#roi-check")
+    page.wait_for_selector("#roi-message.ok", timeout=5000)
+    page.screenshot(path=artifact("hub-roi-drawn.png"), full_page=True)
+
+    page.click("#roi-save")
+    page.wait_for_selector('#roi-status[data-status="pending"]', timeout=10_000)
+    cfg = page.request.get(f"{base}/api/v1/stores/store-a/edges/edge-1/config").json()
+    new = next(s for s in cfg["seats"] if s["label"] == "창가-1")
+    assert new["channel"] == 1 and len(new["polygon"]) == 4
+    for (x, y), (fx, fy) in zip(new["polygon"], corners):
+        assert abs(x - fx) < 0.01 and abs(y - fy) < 0.01
+    assert {s["seat_id"] for s in cfg["seats"]} >= {"s0", "s1", "s2", "s3"}  # other channels kept
+    pushed = edge.wait_received(Config, timeout=10)
+    assert pushed.version == cfg["desired_version"] and any(s.label == "창가-1" for s in pushed.seats)
+
+    edge.send(ConfigAck(**edge.base(), version=pushed.version, ok=True))
+    page.wait_for_selector('#roi-status[data-status="applied"]', timeout=15_000)
+    assert page.locator("#roi-status").inner_text() == "적용됨"
+    page.screenshot(path=artifact("hub-roi-applied.png"), full_page=True)
+
+
+def test_english_switch_keeps_the_page(hub):
+    page, base = hub["page"], hub["base"]
+    page.goto(f"{base}/stores/store-a/history?seat=s0")
+    page.click("#lang-switch")
+    page.wait_for_load_state()
+    assert "seat=s0" in page.url and "lang=en" in page.url
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert "history" in page.locator("h1").inner_text()
+    page.goto(f"{base}/stores/store-a")  # remembered by the cookie
+    assert page.locator('tr[data-seat-id="s0"] .state-name').inner_text() == "Occupied"
+    page.goto(f"{base}/stores/store-a?lang=ko")
