@@ -50,7 +50,8 @@ def hub(tmp_path_factory):
         with sync_playwright() as p:
             browser = launch_chromium(p)
             ctx = browser.new_context(viewport=TABLET)
-            yield {"base": base, "edge": edge, "page": ctx.new_page(), "app": app}
+            yield {"base": base, "edge": edge, "page": ctx.new_page(), "app": app, "broker": broker,
+                   "db_url": f"sqlite+aiosqlite:///{db}"}
             ctx.close()
             browser.close()
         edge.close()
@@ -166,3 +167,22 @@ def test_english_switch_keeps_the_page(hub):
     page.goto(f"{base}/stores/store-a")  # remembered by the cookie
     assert page.locator('tr[data-seat-id="s0"] .state-name').inner_text() == "Occupied"
     page.goto(f"{base}/stores/store-a?lang=ko")
+
+
+def test_live_view_reconnects_by_itself_after_a_hub_restart(hub):
+    """A second hub process on the same database (no MQTT needed): stop it under an open page,
+    start it again on the same port; the page says it lost the connection, reconnects on its own
+    and reloads once to pick up what it missed."""
+    page, settings = hub["page"], hub_settings(hub["broker"], hub["db_url"])
+    port = free_port()
+    with serve_app(create_app(settings, start_mqtt=False), port) as base:
+        page.goto(f"{base}/stores/store-a")
+        page.wait_for_selector('#live-status[data-state="connected"]', timeout=10_000)
+        page.evaluate("window.__before_restart = true")
+    page.wait_for_selector('#live-status[data-state="disconnected"]', timeout=10_000)
+    assert page.locator("#live-status").inner_text() == "실시간 연결 끊김 (재연결 중)"
+    page.screenshot(path=artifact("hub-store-reconnecting.png"))
+    with serve_app(create_app(settings, start_mqtt=False), port):
+        page.wait_for_function("window.__before_restart === undefined", timeout=20_000)  # reloaded
+        page.wait_for_selector('#live-status[data-state="connected"]', timeout=10_000)
+        assert page.locator('g[data-seat-id="s0"]').count() == 1

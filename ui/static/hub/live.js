@@ -43,7 +43,8 @@
     } else if (!li) {
       li = document.createElement("li");
       li.setAttribute("data-alert-id", a.id);
-      li.className = "alert priority-" + a.priority + " kind-" + (a.kind || "");
+      li.className = "alert priority-" + a.priority;
+      li.setAttribute("data-kind", a.kind || "");
       var b = document.createElement("b");
       b.textContent = t["priority." + a.priority] || a.priority;
       li.appendChild(b);
