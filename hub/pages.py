@@ -190,7 +190,7 @@ class Pages(Controller):
             context=page_context(
                 request, t, stores, tiles=tiles, sort=sort, sorts=SORTS, now=now, kst=kst,
                 ago=lambda ts: format_duration(now - ts, t) if ts is not None else "",
-                chart_json=script_json(chart), chart_i18n=script_json({"rate": t("overview.chart_rate")}),
+                chart_json=script_json(chart), chart_i18n=script_json({"rate": t("overview.chart_rate"), "chart.no_data": t("chart.no_data")}),
             ),
             cookies=cookies,
         )

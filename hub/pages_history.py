@@ -129,7 +129,7 @@ def history_view(stats: StoreStats, days: list[date], labels: dict[str, str]) ->
 
 def chart_strings(t: Translator) -> dict[str, str]:
     keys = ("history.heatmap", "history.occupancy", "history.turnover", "history.avg_stay", "history.rate_axis",
-            "history.hour_axis")
+            "history.hour_axis", "chart.no_data")
     return {k: t(k) for k in keys}
 
 

@@ -72,6 +72,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "sort.offline": {"ko": "장비 끊긴 매장 먼저", "en": "Offline first"},
     "overview.seats_taken": {"ko": "석 사용 중", "en": "seats taken"},
     "overview.rate": {"ko": "점유율 {pct}%", "en": "{pct}% occupied"},
+    "overview.rate_unknown": {"ko": "점유율 알 수 없음", "en": "occupancy unknown"},
+    "chart.no_data": {"ko": "아직 기록이 없습니다", "en": "Nothing recorded yet"},
     "overview.unknown": {"ko": "확인 불가 {n}석", "en": "{n} not visible"},
     "overview.abandoned": {"ko": "장기 방치 {n}석", "en": "{n} abandoned"},
     "overview.edge_online": {"ko": "장비 정상", "en": "Edge online"},

@@ -82,7 +82,7 @@ def seat_cells(seats: Iterable[SeatInput], now: float, t: Translator) -> dict[in
             seat_id=s.seat_id, label=s.label or s.seat_id, channel=s.channel, state=state, since=s.since,
             points=" ".join(f"{p[0] * MAP_W:.1f},{p[1] * MAP_H:.1f}" for p in pts),
             cx=round(cx, 1), cy=round(cy, 1), icon=ICONS[state], state_name=t(f"state.{state}"),
-            timer=timer_text(state, s.since, now, t), font=int(min(44, max(22, width / 5))),
+            timer=timer_text(state, s.since, now, t), font=int(min(64, max(24, width / 5))),
         ))
     for cells in out.values():
         cells.sort(key=lambda c: (c.label, c.seat_id))

@@ -108,6 +108,7 @@ def test_history_draws_heatmap_and_lines_with_data(hub):
     page.wait_for_selector("#heatmap-chart[data-drawn] svg", timeout=10_000)
     heat = page.evaluate("JSON.parse(document.getElementById('chart-data').textContent).heat.length")
     assert heat >= 24  # at least a day of hours with something known
+    assert page.get_attribute("#heatmap-chart", "data-empty") == "0"
     # ECharts' SVG renderer draws each heatmap cell as a path filled from the colour scale.
     cells = page.evaluate("""() => [...document.querySelectorAll('#heatmap-chart svg path')]
         .filter(p => /^rgb|^#/.test(p.getAttribute('fill') || '') && (p.getAttribute('d') || '').length > 10).length""")

@@ -98,7 +98,7 @@ def test_overview_tiles_and_sort_server_rendered(sqlite_url, make_hub, sim):
     assert re.search(r'class="occupied">2</b> / <span class="total">3', a)  # occupied + abandoned hold seats
     assert "장기 방치 1석" in a and "장비 정상" in a and "마지막 수신" in a
     b = html[html.index('data-store-id="store-b"'):]
-    assert "장비 1/1대 끊김" in b and "점유율 -%" in b  # all seats unknown: no rate, not 0 %
+    assert "장비 1/1대 끊김" in b and "점유율 알 수 없음" in b  # all seats unknown: no rate, not 0 %
     assert 'id="compare-chart"' in html and "/static/vendor/echarts-5.6.0.min.js" in html
     html = client.get("/?sort=offline").text
     assert html.index('data-store-id="store-b"') < html.index('data-store-id="store-a"')

@@ -61,6 +61,18 @@
       };
     },
   };
+  // Values a chart would draw; none at all gets a visible "nothing recorded yet" instead of bare axes.
+  var valuesOf = {
+    compare: function (d) { return [].concat.apply([], Object.keys(d.series).map(function (k) { return d.series[k]; })); },
+    heatmap: function (d) { return d.heat; },
+    line: function (d) { return d.line.y; },
+    perday: function (d) { return d.perday.turnover.filter(function (v) { return v > 0; }).concat(d.perday.avg_stay); },
+  };
+  function noData(option) {
+    option.graphic = [{ type: "text", left: "center", top: "middle", silent: true,
+      style: { text: strings["chart.no_data"] || "-", fontSize: 16, fill: "#5b6470" } }];
+    return option;
+  }
   function draw() {
     if (!window.echarts) return;
     document.querySelectorAll("[data-chart]").forEach(function (el) {
@@ -68,8 +80,11 @@
       var data = src ? JSON.parse(src.textContent) : null;
       var build = builders[el.getAttribute("data-chart")];
       if (!data || !build) return;
+      var kind = el.getAttribute("data-chart");
+      var empty = !valuesOf[kind](data).some(function (v) { return v !== null && v !== undefined; });
       var chart = echarts.init(el, null, { renderer: "svg" });
-      chart.setOption(build(data));
+      chart.setOption(empty ? noData(build(data)) : build(data));
+      el.setAttribute("data-empty", empty ? "1" : "0");
       el.setAttribute("data-drawn", "1");
       window.addEventListener("resize", function () { chart.resize(); });
     });
