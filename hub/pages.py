@@ -58,8 +58,11 @@ def kst(ts: float | None, fmt: str = "%m-%d %H:%M") -> str:
 
 
 def visible_stores(request: Request, stores: list[queries.StoreSummary]) -> list[queries.StoreSummary]:
-    """The stores this request may see (all until access control says otherwise)."""
-    return stores
+    """The stores this request's user may see (staff: their assigned stores only)."""
+    user = request.scope.get("user")
+    if user is None or not hasattr(user, "can_see"):
+        return stores
+    return [s for s in stores if user.can_see(s.store_id)]
 
 
 def page_context(request: Request, t: Translator, stores: list[queries.StoreSummary], **extra: Any) -> dict[str, Any]:
