@@ -92,7 +92,9 @@ async def roi_page(request: Request, db: NamedDependency[AsyncSession], store_id
     store = next(s for s in stores if s.store_id == store_id)
     edge_ids = list((await db.execute(
         select(Edge.edge_id).where(Edge.store_id == store_id).order_by(Edge.edge_id))).scalars())
-    ctx: dict[str, Any] = {"store": store, "edge_ids": edge_ids, "edge_id": None}
+    user = request.scope.get("user")
+    can_edit = user is None or bool(getattr(user, "is_admin", False))  # config push is for admins
+    ctx: dict[str, Any] = {"store": store, "edge_ids": edge_ids, "edge_id": None, "can_edit": can_edit}
     if edge_ids:
         edge_id = edge if edge in edge_ids else edge_ids[0]
         st = await config_status(db, store_id, edge_id)
@@ -110,7 +112,7 @@ async def roi_page(request: Request, db: NamedDependency[AsyncSession], store_id
             "editor_json": script_json({
                 "store_id": store_id, "edge_id": edge_id, "channel": ch, "snapshot": snap,
                 "seats": msgspec.to_builtins(seats), "rules": msgspec.to_builtins(rules),
-                "status": msgspec.to_builtins(st), "w": 1600, "h": 900,
+                "status": msgspec.to_builtins(st), "w": 1600, "h": 900, "can_edit": can_edit,
             }),
             "editor_i18n": script_json({k: t(k) for k in (
                 "roi.status.none", "roi.status.pending", "roi.status.applied", "roi.status.failed",

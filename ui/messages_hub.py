@@ -121,6 +121,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "roi.title": {"ko": "{store} 좌석 영역 편집", "en": "{store} seat areas"},
     "roi.no_edge": {"ko": "아직 이 매장에 연결된 장비가 없습니다. 장비가 한 번 접속하면 편집할 수 있습니다.",
                     "en": "No edge has connected for this store yet; it can be edited once one has."},
+    "roi.readonly": {"ko": "보기 전용입니다. 좌석 영역은 관리자만 바꿀 수 있습니다.",
+                     "en": "View only: seat areas can be changed by an admin."},
     "roi.edge": {"ko": "장비", "en": "Edge"},
     "roi.channel": {"ko": "채널", "en": "Channel"},
     "roi.new": {"ko": "+ 새 좌석 그리기", "en": "+ Draw a seat"},

@@ -61,6 +61,7 @@
         var mid = el("circle", { cx: (p[0] + q[0]) / 2 * D.w, cy: (p[1] + q[1]) / 2 * D.h, r: 9, "class": "roi-mid", "data-after": j });
         mid.addEventListener("pointerdown", function (ev) {
           ev.stopPropagation();
+          if (!D.can_edit) return;
           s.polygon.splice(j + 1, 0, [(p[0] + q[0]) / 2, (p[1] + q[1]) / 2]);
           setDirty(true); render();
         });
@@ -68,9 +69,10 @@
       });
       s.polygon.forEach(function (p, j) {
         var h = el("circle", { cx: p[0] * D.w, cy: p[1] * D.h, r: 16, "class": "roi-handle", "data-point": j });
-        h.addEventListener("pointerdown", function (ev) { ev.stopPropagation(); drag = { seat: selected, point: j }; svg.setPointerCapture(ev.pointerId); });
+        h.addEventListener("pointerdown", function (ev) { ev.stopPropagation(); if (!D.can_edit) return; drag = { seat: selected, point: j }; svg.setPointerCapture(ev.pointerId); });
         h.addEventListener("dblclick", function (ev) {
           ev.stopPropagation();
+          if (!D.can_edit) return;
           if (s.polygon.length <= 3) { message(T["roi.need3"], true); return; }
           s.polygon.splice(j, 1); setDirty(true); render();
         });
@@ -123,6 +125,7 @@
   }
 
   svg.addEventListener("pointerdown", function (ev) {
+    if (!D.can_edit) return;
     if (drawing) { drawing.push(toFrac(ev)); render(); return; }
     if (selected !== null) { selected = null; render(); }
   });
@@ -142,6 +145,7 @@
     if (!window.confirm(fmt("roi.confirm_delete", { seat: seats[selected].label || seats[selected].seat_id }))) return;
     seats.splice(selected, 1); selected = null; setDirty(true); render();
   });
+  if (!D.can_edit) { $("roi-seat-id").readOnly = true; $("roi-label").readOnly = true; }
   $("roi-seat-id").addEventListener("input", function (ev) { seats[selected].seat_id = ev.target.value.trim(); setDirty(true); render(); });
   $("roi-label").addEventListener("input", function (ev) { seats[selected].label = ev.target.value; setDirty(true); render(); });
   document.addEventListener("keydown", function (ev) {
