@@ -54,6 +54,8 @@ def hub(tmp_path_factory):
                    "db_url": f"sqlite+aiosqlite:///{db}"}
             ctx.close()
             browser.close()
+        # the pushed configs are retained on the machine's broker: clear them
+        edge.client.publish(edge.topics.topic("store-a", "edge-1", "config"), b"", qos=1, retain=True).wait_for_publish(5)
         edge.close()
     broker_cm.__exit__(None, None, None)
 
@@ -134,6 +136,13 @@ def test_roi_editor_draw_polygon_save_and_applied(hub):
     for fx, fy in corners:
         page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
     page.click("#roi-finish")
+    # Move a corner: drag the handle of the third point a little down and right.
+    x3, y3 = box["x"] + 0.85 * box["width"], box["y"] + 0.90 * box["height"]
+    page.mouse.move(x3, y3)
+    page.mouse.down()
+    page.mouse.move(x3 + 0.03 * box["width"], y3 + 0.04 * box["height"], steps=4)
+    page.mouse.up()
+    corners[2] = (0.88, 0.94)
     page.fill("#roi-label", "창가-1")
     assert page.locator("#roi-list li").count() == before + 1
     page.click("#roi-check")
@@ -155,6 +164,13 @@ def test_roi_editor_draw_polygon_save_and_applied(hub):
     page.wait_for_selector('#roi-status[data-status="applied"]', timeout=15_000)
     assert page.locator("#roi-status").inner_text() == "적용됨"
     page.screenshot(path=artifact("hub-roi-applied.png"), full_page=True)
+
+    # The next version is refused by the edge: the page says failed, with the edge's reason.
+    page.click("#roi-save")
+    pushed = edge.wait_received(Config, timeout=10)
+    edge.send(ConfigAck(**edge.base(), version=pushed.version, ok=False, error="seat 'c1-01': channel 1 is offline"))
+    page.wait_for_selector('#roi-status[data-status="failed"]', timeout=15_000)
+    assert "channel 1 is offline" in page.locator("#roi-ack-error").inner_text()
 
 
 def test_english_switch_keeps_the_page(hub):
