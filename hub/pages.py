@@ -159,6 +159,18 @@ class PanelAlert(msgspec.Struct):
     alert_id: int | None = None
 
 
+ALERT_KINDS = ("seat_abandoned", "seat_vacant", "edge_offline", "channel_down")
+
+
+def alert_text(kind: str, message: str, seat_id: str | None, edge_id: str | None, labels: dict[str, str],
+               t: Translator) -> str:
+    """The alert in the page's language (the stored message is the Korean one sent to staff);
+    a kind this page does not know shows the stored message as it is."""
+    if kind not in ALERT_KINDS:
+        return message
+    return t(f"alert.{kind}", seat=labels.get(seat_id or "", seat_id or ""), edge=edge_id or "")
+
+
 def channel_alerts(detail: queries.StoreDetail, t: Translator) -> list[PanelAlert]:
     """Camera channels reported down by an online edge (shown even before the alert service's
     grace time, so the counter staff see why a seat reads unknown)."""
@@ -169,7 +181,7 @@ def channel_alerts(detail: queries.StoreDetail, t: Translator) -> list[PanelAler
         for c in e.channels:
             if not c.online:
                 out.append(PanelAlert("channel_down", "high",
-                                      t("alert.channel_down", n=c.channel, name=c.name or "", edge=e.edge_id),
+                                      t("alert.channel", n=c.channel, name=c.name or "", edge=e.edge_id),
                                       kst(c.updated_at)))
     return out
 
@@ -216,7 +228,9 @@ class Pages(Controller):
             select(Alert).where(Alert.store_id == store_id, Alert.closed_at.is_(None))
             .order_by(Alert.opened_at.desc()).limit(50)
         )).scalars().all()
-        alerts = [PanelAlert(a.kind, a.priority, a.message, kst(a.opened_at), a.id) for a in rows]
+        labels = {s.seat_id: s.label for s in seats}
+        alerts = [PanelAlert(a.kind, a.priority, alert_text(a.kind, a.message, a.seat_id, a.edge_id, labels, t),
+                             kst(a.opened_at), a.id) for a in rows]
         if not any(a.kind == "channel_down" for a in alerts):
             alerts += channel_alerts(detail, t)
         channels = seatmap.seat_cells(
@@ -233,7 +247,7 @@ class Pages(Controller):
                 seatmap_json=script_json(seatmap.js_strings(t)),
                 live_json=script_json({k: t(k) for k in (
                     "live.connected", "live.disconnected", "live.connecting", "edge.online", "edge.offline",
-                    "priority.critical", "priority.high", "priority.low")}),
+                    "priority.critical", "priority.high", "priority.low", *(f"alert.{k}" for k in ALERT_KINDS))}),
             ),
             cookies=cookies,
         )

@@ -93,7 +93,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "live.connecting": {"ko": "실시간 연결 중…", "en": "Connecting live…"},
     "alerts.rules": {"ko": "알림은 장기 방치 {a}분 뒤, 빈 좌석 {v}시간 뒤, 카메라·장비가 끊기면 열립니다.",
                      "en": "Alerts open after {a} min abandoned, {v} h vacant, or when a camera or edge drops."},
-    "alert.channel_down": {"ko": "채널 {n} {name} 카메라 끊김 ({edge})", "en": "Camera channel {n} {name} down ({edge})"},
+    "alert.channel": {"ko": "채널 {n} {name} 카메라 끊김 ({edge})", "en": "Camera channel {n} {name} down ({edge})"},
+    "alert.seat_abandoned": {"ko": "좌석 {seat}: 짐만 있고 사람 없음", "en": "Seat {seat}: belongings, nobody there"},
+    "alert.seat_vacant": {"ko": "좌석 {seat}: 오래 빈 좌석 (청소 확인)", "en": "Seat {seat}: vacant for long (check cleaning)"},
+    "alert.edge_offline": {"ko": "매장 장비 {edge} 연결 끊김", "en": "Store box {edge} offline"},
+    "alert.channel_down": {"ko": "매장 장비 {edge}의 카메라 채널 끊김", "en": "A camera channel of {edge} is down"},
     # history
     "history.title": {"ko": "{store} 기록·통계", "en": "{store} history"},
     "history.seat": {"ko": "좌석 {seat}", "en": "seat {seat}"},

@@ -15,6 +15,7 @@ from hub.config_push import ConfigStatus
 from hub.pages import Tile, sort_tiles
 from hub.pages_history import MAX_DAYS, parse_range
 from hub.pages_roi import status_word
+from hub.settings import AlertSettings
 from tests.hub.support import wait_for
 from ui import seatmap
 from ui.i18n import Translator
@@ -110,16 +111,19 @@ def test_overview_tiles_and_sort_server_rendered(sqlite_url, make_hub, sim):
 
 
 def test_store_page_map_legend_and_alert_rules(sqlite_url, make_hub, sim):
-    client = make_hub(sqlite_url)
+    client = make_hub(sqlite_url, alerts=AlertSettings(abandoned_alert_s=60))
     _ready(client, sim)
+    wait_for(lambda: client.get("/api/v1/alerts?open=true").json(), timeout=20, what="the abandoned alert")
     html = client.get("/stores/store-a").text
     assert html.count('<polygon class="pat"') == 3  # the pattern layer: not colour alone
     assert 'data-legend="abandoned"' in html and "카메라가 보지 못함" in html
     assert "사용 2분째" in html and "방치 2분" in html  # server-rendered timers
-    assert 'id="alerts-rules"' in html and "10분" in html
+    assert 'id="alerts-rules"' in html and "장기 방치 1분 뒤" in html
+    assert "좌석 A-2: 짐만 있고 사람 없음" in html
     assert 'href="/stores/store-a/history"' in html and 'href="/stores/store-a/roi"' in html
     en = client.get("/stores/store-a?lang=en").text
     assert "occupied 2 min" in en and "free to take" in en
+    assert "Seat A-2: belongings, nobody there" in en  # the alert in the page's language
 
 
 def test_history_page_numbers_and_bad_input(sqlite_url, make_hub, sim):

@@ -34,6 +34,14 @@
     document.getElementById("alerts-none").hidden = list.children.length > 0;
     document.getElementById("alerts-count").textContent = list.children.length;
   }
+  // Same wording as the server-rendered list (hub.pages.alert_text), in the page's language.
+  function alertText(a) {
+    var tpl = t["alert." + a.kind];
+    if (!tpl) return a.message;
+    var g = a.seat_id ? document.querySelector('g[data-seat-id="' + CSS.escape(a.seat_id) + '"]') : null;
+    var seat = g ? g.getAttribute("data-label") : (a.seat_id || "");
+    return tpl.replace("{seat}", seat).replace("{edge}", a.edge_id || "");
+  }
   function applyAlert(a) {
     var list = document.getElementById("alerts");
     if (!list) return;
@@ -48,7 +56,7 @@
       var b = document.createElement("b");
       b.textContent = t["priority." + a.priority] || a.priority;
       li.appendChild(b);
-      li.appendChild(document.createTextNode(" " + a.message + " "));
+      li.appendChild(document.createTextNode(" " + alertText(a) + " "));
       var tm = document.createElement("time");
       // Same clock as the server-rendered list: the store's (KST), month-day hour:minute.
       tm.textContent = new Date(a.opened_at * 1000).toLocaleString("en-GB", {
