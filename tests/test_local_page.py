@@ -211,6 +211,10 @@ def test_page_in_chromium_with_no_broker(store, pw_hash, tmp_path):
                     assert f"state-{state}" in g.get_attribute("class")
                     assert pg.locator(f'tr[data-seat-id="{sid}"] .state-name').inner_text() == name
                 assert pg.locator("figure.channel").count() == 2  # one SVG per channel
+                # the hub's seat map template: a legend that does not rely on colour, pattern layer
+                assert pg.locator(".seat-legend li").count() == 5
+                assert pg.locator('g[data-seat-id="B2"] polygon.pat').count() == 1
+                assert pg.locator('g[data-seat-id="B2"] .icon').text_content() == "⚠"
                 assert pg.locator("#count-occupied").inner_text() == "1"
                 # The seat changes in SQLite; the page's polling shows it without a reload.
                 store.save_states([SeatSnapshot("A2", "occupied", 20.0)])
