@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub import queries
 from hub.api_stats import load_timelines
+from hub.config_push import ConfigStatus, config_status
 from hub.db.models import Alert, Edge
 from hub.stats import DEFAULT_TZ, compute_store_stats
 from protocol import SEAT_STATES
@@ -149,6 +150,18 @@ async def occupancy_today(db: AsyncSession, store_ids: list[str], now: float) ->
 # ---------------------------------------------------------------- store view (pure helpers)
 
 
+def config_word(st: ConfigStatus) -> str:
+    """none: nothing pushed from the hub yet; failed: the edge refused the newest version;
+    applied: the edge acknowledged it (or reports it or a newer one); pending: no answer yet."""
+    if st.desired_version is None:
+        return "none"
+    if st.ack_error:
+        return "failed"
+    if st.acked_version == st.desired_version or st.applied_version >= st.desired_version:
+        return "applied"
+    return "pending"
+
+
 class PanelAlert(msgspec.Struct):
     """One line of the store's alerts panel."""
 
@@ -236,13 +249,17 @@ class Pages(Controller):
         channels = seatmap.seat_cells(
             (seatmap.SeatInput(s.seat_id, s.label, s.channel, s.state, s.since, s.polygon) for s in seats), now, t)
         names = {c.channel: c.name for e in detail.edges for c in e.channels}
+        configs = {}
+        for e in detail.edges:
+            st = await config_status(db, store_id, e.edge_id)
+            configs[e.edge_id] = (config_word(st), st)
         by_id = {c.seat_id: c for cells in channels.values() for c in cells}
         return Template(
             template_name="hub/store.html",
             context=page_context(
                 request, t, stores, store=detail, channels=channels, channel_names=names,
                 seats=[by_id[s.seat_id] for s in seats], states=SEAT_STATES, alerts=alerts, now=now,
-                alert_rules=request.app.state.settings.alerts,
+                alert_rules=request.app.state.settings.alerts, configs=configs,
                 kst=kst, ago=lambda ts: format_duration(now - ts, t) if ts is not None else "",
                 seatmap_json=script_json(seatmap.js_strings(t)),
                 live_json=script_json({k: t(k) for k in (

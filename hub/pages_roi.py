@@ -23,23 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub import queries
 from hub.config_push import ConfigStatus, config_status
 from hub.db.models import Channel, Edge, Seat
-from hub.pages import page_context, script_json, translator, visible_stores
+from hub.pages import config_word, page_context, script_json, translator, visible_stores
 from protocol import SeatDef, StateRules
 from protocol.layout import layout_problems
 
 ASPECT_W, ASPECT_H = 16, 9
 
 
-def status_word(st: ConfigStatus) -> str:
-    """none: nothing pushed from the hub yet; failed: the edge refused the newest version;
-    applied: the edge acknowledged it; pending: published, no answer yet."""
-    if st.desired_version is None:
-        return "none"
-    if st.ack_error:
-        return "failed"
-    if st.acked_version == st.desired_version or st.applied_version >= st.desired_version:
-        return "applied"
-    return "pending"
+status_word = config_word  # one definition, shared with the store page
 
 
 class CheckIn(msgspec.Struct, forbid_unknown_fields=True):

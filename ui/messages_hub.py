@@ -86,6 +86,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "chart.noscript": {"ko": "그래프는 JavaScript가 필요합니다. 숫자는 위 표에 있습니다.",
                        "en": "Charts need JavaScript; the numbers are in the tables."},
     # store view
+    "store.config": {"ko": "좌석 설정", "en": "Seat layout"},
     "store.counts": {"ko": "상태별 좌석 수", "en": "Seats per state"},
     "store.history_link": {"ko": "기록·통계", "en": "History"},
     "store.roi_link": {"ko": "좌석 영역 편집", "en": "Edit seat areas"},

@@ -121,6 +121,7 @@ def test_store_page_map_legend_and_alert_rules(sqlite_url, make_hub, sim):
     assert 'id="alerts-rules"' in html and "장기 방치 1분 뒤" in html
     assert "좌석 A-2: 짐만 있고 사람 없음" in html
     assert 'href="/stores/store-a/history"' in html and 'href="/stores/store-a/roi"' in html
+    assert 'data-config="none"' in html  # no layout pushed from the hub yet
     en = client.get("/stores/store-a?lang=en").text
     assert "occupied 2 min" in en and "free to take" in en
     assert "Seat A-2: belongings, nobody there" in en  # the alert in the page's language
