@@ -203,3 +203,21 @@ def test_live_view_reconnects_by_itself_after_a_hub_restart(hub):
         page.wait_for_function("window.__before_restart === undefined", timeout=20_000)  # reloaded
         page.wait_for_selector('#live-status[data-state="connected"]', timeout=10_000)
         assert page.locator('g[data-seat-id="s0"]').count() == 1
+
+
+def test_pages_work_without_javascript(hub):
+    base = hub["base"]
+    ctx = hub["page"].context.browser.new_context(viewport=TABLET, java_script_enabled=False)
+    try:
+        page = ctx.new_page()
+        page.goto(f"{base}/stores/store-a")
+        assert page.locator('#live-status[data-state="static"]').inner_text() == "새로 고침해야 갱신됩니다 (실시간 꺼짐)"
+        assert page.locator("g[data-seat-id]").count() == 4 and page.locator(".seat-legend li").count() == 5
+        page.select_option("#store-picker", "store-a")
+        page.click(".store-picker button")  # the <noscript> submit of the picker
+        assert page.url.endswith("/stores/store-a")
+        page.goto(f"{base}/stores/store-a/history?seat=s0")
+        assert page.locator("#per-day tbody tr").count() >= 1  # the numbers, without charts
+        page.screenshot(path=artifact("hub-history-no-js.png"), full_page=True)
+    finally:
+        ctx.close()
