@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Response, get, put
+from litestar import Controller, Request, Response, get, put
 from litestar.datastructures import State
 from litestar.exceptions import ClientException, HTTPException
 from litestar.params import Parameter, QueryParameter
@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub import queries
+from hub.access import PUBLIC, principal, visible
 from hub.config_push import ConfigIn, ConfigStatus, config_status, store_new_config
 from protocol import SEAT_STATES, TopicError, validate_id
 
@@ -58,7 +59,7 @@ class Health(msgspec.Struct):
     mqtt: str
 
 
-@get("/healthz")
+@get("/healthz", opt=PUBLIC)
 async def healthz(state: State) -> Response[Health]:
     db = "ok"
     try:
@@ -72,7 +73,7 @@ async def healthz(state: State) -> Response[Health]:
     return Response(Health("ok" if ok else "degraded", db, mqtt), status_code=200 if ok else 503)
 
 
-@get("/metrics", media_type="text/plain; version=0.0.4")
+@get("/metrics", media_type="text/plain; version=0.0.4", opt=PUBLIC)  # counters only, no store data
 async def metrics(state: State) -> bytes:
     return state.metrics.render()
 
@@ -82,9 +83,9 @@ class StoresApi(Controller):
     tags = ["stores"]
 
     @get("/")
-    async def stores(self, db: AsyncSession) -> list[queries.StoreSummary]:
-        """All stores with seat counts per state and edges online/offline."""
-        return await queries.list_stores(db)
+    async def stores(self, request: Request, db: AsyncSession) -> list[queries.StoreSummary]:
+        """The stores this user may see, with seat counts per state and edges online/offline."""
+        return visible(principal(request), await queries.list_stores(db))
 
     @get("/{store_id:str}")
     async def store(self, db: AsyncSession, store_id: str) -> queries.StoreDetail:

@@ -3,6 +3,7 @@
   seat-hub serve --config hub.toml      migrate the database, then serve dashboard, API and ingest
   seat-hub migrate --config hub.toml    only upgrade the database schema in place
   seat-hub demo                         everything on one machine with a sample camera
+  seat-hub user add NAME --role admin   dashboard accounts (see seat-hub user --help)
 """
 
 from __future__ import annotations
@@ -89,6 +90,10 @@ def demo(
 
     raise typer.Exit(run_demo(port=port, for_s=for_s, store=store, config=config) or 0)
 
+
+from hub.auth_cli import user_app  # noqa: E402 - the sub-commands register after the main app exists
+
+app.add_typer(user_app, name="user")
 
 if __name__ == "__main__":
     app()

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub import queries
+from hub.access import principal, visible
 from hub.db.models import Alert
 from protocol import SEAT_STATES
 from ui.i18n import Translator, format_duration, pick_lang
@@ -62,7 +63,7 @@ class Pages(Controller):
     @get("/")
     async def index(self, request: Request, db: AsyncSession) -> Template:
         t, cookies = _translator(request)
-        stores = await queries.list_stores(db)
+        stores = visible(principal(request), await queries.list_stores(db))
         return Template(
             template_name="hub/index.html",
             context={"t": t, "lang": t.lang, "stores": stores, "states": SEAT_STATES},

@@ -24,6 +24,7 @@ from edge_agent.demo_layout import DEMO_PICTURES, DEMO_SEATS, OFFLINE_PERSON_CLA
 from hub.app import create_app
 from protocol import Config, ConfigAck, SeatDef, TopicSpace, decode, encode
 from tests.hub.support import hub_settings, wait_for
+from tests.support.hub_auth import admin_client
 
 pytestmark = [pytest.mark.e2e]
 
@@ -65,6 +66,7 @@ def seats_at_hub(client) -> dict[str, str]:
 def test_config_push_apply_ack_reject_and_restart(tmp_path, broker, pg_url, person_model_path):
     app = create_app(hub_settings(broker, pg_url), migrate=True)
     with TestClient(app) as client:
+        admin_client(client, pg_url)
         wait_for(lambda: app.state.mqtt.subscribed.is_set(), what="hub subscribed")
         cfg = parse_config(agent_config(tmp_path, broker, person_model_path))
         agent = EdgeAgent(cfg)

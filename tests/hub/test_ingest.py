@@ -274,12 +274,14 @@ def replicas(pg_url, broker, sim):
 
     from hub.app import create_app
     from tests.hub.support import hub_settings
+    from tests.support.hub_auth import admin_client
 
     settings = hub_settings(broker, pg_url)
     apps = [create_app(settings, migrate=True), create_app(settings)]
     with TestClient(apps[0]) as c1, TestClient(apps[1]):
         for a in apps:
             wait_for(lambda a=a: a.state.mqtt.subscribed.is_set(), what="replica subscribed")
+        admin_client(c1, pg_url)
         edge = sim()
         edge.birth({"s0": "empty", "s1": "empty", "s2": "empty"})
         wait_for(lambda: len(states(c1)) == 3, what="birth")
