@@ -1,4 +1,4 @@
-"""Hub catalogue entries of the login page and access errors (merged into ui.messages_hub.MESSAGES)."""
+"""Hub catalogue entries of the login page, access errors and config push status (merged into ui.messages_hub.MESSAGES)."""
 
 from __future__ import annotations
 
@@ -21,4 +21,7 @@ AUTH_MESSAGES: dict[str, dict[str, str]] = {
     "role.admin": {"ko": "관리자", "en": "admin"},
     "role.hq_viewer": {"ko": "본사 조회", "en": "HQ viewer"},
     "role.staff": {"ko": "매장 직원", "en": "store staff"},
+    "config.status.pending": {"ko": "설정 v{v} 적용 대기 중", "en": "config v{v} pending"},
+    "config.status.applied": {"ko": "설정 v{v} 적용됨", "en": "config v{v} applied"},
+    "config.status.failed": {"ko": "설정 v{v} 적용 실패", "en": "config v{v} failed"},
 }

@@ -80,7 +80,8 @@ def test_config_push_apply_ack_reject_and_restart(tmp_path, broker, pg_url, pers
             new = [{"seat_id": "a01", "channel": 1, "label": "A-01", "polygon": DEMO_SEATS[0].polygon},
                    {"seat_id": "c01", "channel": 1, "label": "C-01",
                     "polygon": [[0.6, 0.7], [0.8, 0.7], [0.8, 0.95], [0.6, 0.95]]}]
-            r = client.put("/api/v1/stores/cfgpush/edges/edge1/config", json={"seats": new})
+            base = client.get("/api/v1/stores/cfgpush/edges/edge1/config").json()["version"]
+            r = client.put("/api/v1/stores/cfgpush/edges/edge1/config", json={"seats": new, "base_version": base})
             assert r.status_code == 200, r.text
             version = r.json()["desired_version"]
             assert version == 2  # above the edge's own config_version 1
