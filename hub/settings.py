@@ -30,6 +30,8 @@ class MqttSettings(msgspec.Struct, forbid_unknown_fields=True):
     session_expiry_s: int = 0
     username: str | None = None
     password: str | None = None
+    tls: bool = False  # connect with TLS (port 8883 usually); see docs/security.md
+    ca_file: str | None = None  # the broker's CA certificate (a private CA); None: system CAs
     keepalive_s: int = 30
 
 
