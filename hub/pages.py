@@ -28,8 +28,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub import queries
+from hub.access import principal, visible
 from hub.api_stats import load_timelines
-from hub.config_push import ConfigStatus, config_status
+from hub.config_push import config_status
 from hub.db.models import Alert, Edge
 from hub.stats import DEFAULT_TZ, compute_store_stats
 from protocol import SEAT_STATES
@@ -59,11 +60,10 @@ def kst(ts: float | None, fmt: str = "%m-%d %H:%M") -> str:
 
 
 def visible_stores(request: Request, stores: list[queries.StoreSummary]) -> list[queries.StoreSummary]:
-    """The stores this request's user may see (staff: their assigned stores only)."""
-    user = request.scope.get("user")
-    if user is None or not hasattr(user, "can_see"):
-        return stores
-    return [s for s in stores if user.can_see(s.store_id)]
+    """The stores this request's user may see (staff: their assigned stores only). The app's
+    guard has already refused a request without a login."""
+    user = principal(request)
+    return visible(user, stores) if user is not None else []
 
 
 def page_context(request: Request, t: Translator, stores: list[queries.StoreSummary], **extra: Any) -> dict[str, Any]:
@@ -148,18 +148,6 @@ async def occupancy_today(db: AsyncSession, store_ids: list[str], now: float) ->
 
 
 # ---------------------------------------------------------------- store view (pure helpers)
-
-
-def config_word(st: ConfigStatus) -> str:
-    """none: nothing pushed from the hub yet; failed: the edge refused the newest version;
-    applied: the edge acknowledged it (or reports it or a newer one); pending: no answer yet."""
-    if st.desired_version is None:
-        return "none"
-    if st.ack_error:
-        return "failed"
-    if st.acked_version == st.desired_version or st.applied_version >= st.desired_version:
-        return "applied"
-    return "pending"
 
 
 class PanelAlert(msgspec.Struct):
@@ -249,10 +237,7 @@ class Pages(Controller):
         channels = seatmap.seat_cells(
             (seatmap.SeatInput(s.seat_id, s.label, s.channel, s.state, s.since, s.polygon) for s in seats), now, t)
         names = {c.channel: c.name for e in detail.edges for c in e.channels}
-        configs = {}
-        for e in detail.edges:
-            st = await config_status(db, store_id, e.edge_id)
-            configs[e.edge_id] = (config_word(st), st)
+        configs = {e.edge_id: await config_status(db, store_id, e.edge_id) for e in detail.edges}
         by_id = {c.seat_id: c for cells in channels.values() for c in cells}
         return Template(
             template_name="hub/store.html",

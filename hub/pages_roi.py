@@ -23,14 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub import queries
 from hub.config_push import ConfigStatus, config_status
 from hub.db.models import Channel, Edge, Seat
-from hub.pages import config_word, page_context, script_json, translator, visible_stores
+from hub.pages import page_context, script_json, translator, visible_stores
 from protocol import SeatDef, StateRules
 from protocol.layout import layout_problems
 
 ASPECT_W, ASPECT_H = 16, 9
-
-
-status_word = config_word  # one definition, shared with the store page
 
 
 class CheckIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -98,7 +95,7 @@ async def roi_page(request: Request, db: NamedDependency[AsyncSession], store_id
         snap = snapshot_url(store_id, edge_id, ch)
         ctx |= {
             "edge_id": edge_id, "channels": chans, "channel": ch, "channel_names": names, "status": st,
-            "status_word": status_word(st), "snapshot": snap, "aspect": (ASPECT_W, ASPECT_H),
+            "status_word": st.status, "snapshot": snap, "aspect": (ASPECT_W, ASPECT_H),
             "seats_here": [s for s in seats if s.channel == ch],
             "editor_json": script_json({
                 "store_id": store_id, "edge_id": edge_id, "channel": ch, "snapshot": snap,
@@ -107,7 +104,7 @@ async def roi_page(request: Request, db: NamedDependency[AsyncSession], store_id
             }),
             "editor_i18n": script_json({k: t(k) for k in (
                 "roi.status.none", "roi.status.pending", "roi.status.applied", "roi.status.failed",
-                "roi.check_ok", "roi.saved", "roi.hint", "roi.save_failed", "roi.draw_hint", "roi.need3", "roi.confirm_delete",
+                "roi.check_ok", "roi.saved", "roi.hint", "roi.stale", "roi.save_failed", "roi.draw_hint", "roi.need3", "roi.confirm_delete",
                 "roi.version", "roi.no_selection", "roi.unsaved", "roi.edge_error")}),
         }
     return Template(template_name="hub/roi.html", context=page_context(request, t, stores, **ctx), cookies=cookies)

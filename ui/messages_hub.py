@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from ui.i18n import DURATION_NAMES, STATE_NAMES
+from ui.messages_hub_auth import AUTH_MESSAGES
 from ui.seatmap import MESSAGES as SEATMAP_MESSAGES
 
 MESSAGES: dict[str, dict[str, str]] = {
     **STATE_NAMES,
     **DURATION_NAMES,
     **SEATMAP_MESSAGES,
+    **AUTH_MESSAGES,
     "app.title": {"ko": "좌석 현황", "en": "Seat monitor"},
     "stores.title": {"ko": "매장 목록", "en": "Stores"},
     "stores.none": {"ko": "아직 연결된 매장이 없습니다.", "en": "No store has connected yet."},
@@ -157,6 +159,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "roi.unsaved": {"ko": "저장하지 않은 변경이 있습니다.", "en": "There are unsaved changes."},
     "roi.check_ok": {"ko": "문제가 없습니다.", "en": "No problems found."},
     "roi.saved": {"ko": "버전 {v}으로 저장해 장비에 보냈습니다.", "en": "Saved as version {v} and sent to the edge."},
+    "roi.stale": {"ko": "그 사이 다른 사람이 이 장비의 좌석 설정을 저장했습니다. 새로 고침해서 최신 설정에서 다시 편집하세요 (변경 내용은 사라집니다).",
+                  "en": "Someone else saved this edge's layout meanwhile. Reload to edit the newest one (your changes are lost)."},
     "roi.save_failed": {"ko": "저장하지 못했습니다. 아래 문제를 고치세요.", "en": "Not saved; fix the problems below."},
     "roi.status": {"ko": "장비 적용 상태", "en": "On the edge"},
     "roi.status.none": {"ko": "허브에서 보낸 설정 없음 (장비 자체 설정 사용 중)", "en": "nothing sent from the hub (edge's own file)"},

@@ -21,6 +21,7 @@ from hub.pages import SEOUL
 from protocol import Config, ConfigAck
 from tests.hub.support import SimEdge, hub_settings, wait_for
 from tests.support.browser import artifact, launch_chromium, serve_app
+from tests.support.hub_auth import create_user, login_page
 from tests.support.services import ServiceUnavailable, free_port, shared_broker
 
 TABLET = {"width": 1180, "height": 820}  # a 11" tablet in landscape, the counter's screen
@@ -46,12 +47,18 @@ def hub(tmp_path_factory):
                                          (6, "s2", "empty", "occupied"), (4, "s2", "occupied", "away"),
                                          (3, "s2", "away", "abandoned"), (5, "s0", "empty", "occupied")]:
             edge.event(seat, frm, to, at=now - hours_ago * 3600, historical=True)
-        wait_for(lambda: app.state.writer is not None and _events(base) >= 8, timeout=15, what="history ingested")
+        wait_for(lambda: _events(app) >= 8, timeout=15, what="history ingested")
+        db_url = f"sqlite+aiosqlite:///{db}"
+        create_user(db_url, "admin", "admin")
         with sync_playwright() as p:
             browser = launch_chromium(p)
             ctx = browser.new_context(viewport=TABLET)
-            yield {"base": base, "edge": edge, "page": ctx.new_page(), "app": app, "broker": broker,
-                   "db_url": f"sqlite+aiosqlite:///{db}"}
+            page = ctx.new_page()
+            page.goto(f"{base}/stores/store-a")  # not logged in: the login form, then back here
+            assert "/login" in page.url
+            page.screenshot(path=artifact("hub-login.png"))
+            login_page(page, base, "admin")
+            yield {"base": base, "edge": edge, "page": page, "app": app, "broker": broker, "db_url": db_url}
             ctx.close()
             browser.close()
         # the pushed configs are retained on the machine's broker: clear them
@@ -60,11 +67,21 @@ def hub(tmp_path_factory):
     broker_cm.__exit__(None, None, None)
 
 
-def _events(base: str) -> int:
-    import httpx
+def _events(app) -> int:
+    """Seat events stored so far (read from the database: the API needs a login)."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
-    r = httpx.get(f"{base}/api/v1/stores/store-a/events?limit=100")
-    return len(r.json()["events"]) if r.status_code == 200 else 0
+    from sqlalchemy import func, select
+
+    from hub.db.models import SeatEvent
+
+    async def count() -> int:
+        async with app.state.sessionmaker() as db:
+            return (await db.execute(select(func.count()).select_from(SeatEvent))).scalar_one()
+
+    with ThreadPoolExecutor(1) as pool:  # the app's own loop runs in the server thread
+        return pool.submit(asyncio.run, count()).result()
 
 
 def _fill(page, selector: str) -> str:
@@ -210,6 +227,7 @@ def test_pages_work_without_javascript(hub):
     ctx = hub["page"].context.browser.new_context(viewport=TABLET, java_script_enabled=False)
     try:
         page = ctx.new_page()
+        login_page(page, base, "admin")  # the login form works without JS too
         page.goto(f"{base}/stores/store-a")
         assert page.locator('#live-status[data-state="static"]').inner_text() == "새로 고침해야 갱신됩니다 (실시간 꺼짐)"
         assert page.locator("g[data-seat-id]").count() == 4 and page.locator(".seat-legend li").count() == 5

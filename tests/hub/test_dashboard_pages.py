@@ -11,12 +11,11 @@ from datetime import date
 import pytest
 from litestar.exceptions import HTTPException
 
-from hub.config_push import ConfigStatus
 from hub.pages import Tile, sort_tiles
 from hub.pages_history import MAX_DAYS, parse_range
-from hub.pages_roi import status_word
 from hub.settings import AlertSettings
 from tests.hub.support import wait_for
+from tests.support.hub_auth import create_user, login
 from ui import seatmap
 from ui.i18n import Translator
 from ui.messages_edge import MESSAGES as EDGE
@@ -35,18 +34,6 @@ def test_sort_tiles_every_order_is_stable_by_name():
     assert ids(sort_tiles(tiles, "occupancy")) == ["b", "d", "c", "a"]  # unknown rate last
     assert ids(sort_tiles(tiles, "abandoned")) == ["c", "a", "b", "d"]
     assert ids(sort_tiles(tiles, "offline")) == ["d", "a", "b", "c"]  # longest outage first
-
-
-def test_config_status_words():
-    base = dict(store_id="s", edge_id="e", seats=[], rules=None)
-    assert status_word(ConfigStatus(desired_version=None, applied_version=1, acked_version=None, ack_error=None,
-                                    **base)) == "none"
-    assert status_word(ConfigStatus(desired_version=3, applied_version=2, acked_version=None, ack_error=None,
-                                    **base)) == "pending"
-    assert status_word(ConfigStatus(desired_version=3, applied_version=3, acked_version=3, ack_error=None,
-                                    **base)) == "applied"
-    assert status_word(ConfigStatus(desired_version=3, applied_version=2, acked_version=None,
-                                    ack_error="seat 'x': polygon edges 0 and 2 cross", **base)) == "failed"
 
 
 def test_parse_range_defaults_and_errors():
@@ -162,3 +149,28 @@ def test_roi_page_and_check_use_the_shared_layout_rules(sqlite_url, make_hub, si
     assert "cross" in text and "channel 7 is not configured" in text and "duplicate seat id" in text
     assert "at least 3 points" in text
     assert client.get("/stores/nope/roi").status_code == 404
+
+
+def test_staff_see_only_their_store_and_viewers_cannot_edit(sqlite_url, make_hub, sim):
+    client = make_hub(sqlite_url)  # an admin, to wait for the births
+    _ready(client, sim)
+    _ready(client, sim, store_id="store-b", edge_id="edge-9")
+    create_user(sqlite_url, "bob", "staff", ["store-b"])
+    create_user(sqlite_url, "vera", "hq_viewer")
+    client.cookies.clear()
+    login(client, "bob")
+    home = client.get("/").text
+    assert re.findall(r'data-store-id="([^"]+)"', home) == ["store-b"]
+    assert 'value="store-a"' not in home and 'value="store-b"' in home  # the store picker too
+    assert "bob" in home and 'id="logout-submit"' in home
+    for path in ("/stores/store-a", "/stores/store-a/history", "/stores/store-a/roi"):
+        assert client.get(path).status_code == 403, path
+    page = client.get("/stores/store-b/roi").text
+    assert 'id="roi-readonly"' in page  # staff may look, not change
+    client.cookies.clear()
+    login(client, "vera")
+    home = client.get("/").text
+    assert re.findall(r'data-store-id="([^"]+)"', home) == ["store-a", "store-b"]
+    assert 'id="roi-readonly"' in client.get("/stores/store-a/roi").text
+    r = client.post("/stores/store-a/roi/check", json={"edge_id": "edge-1", "seats": []})
+    assert r.status_code == 403

@@ -154,7 +154,9 @@
   });
   window.addEventListener("beforeunload", function (ev) { if (dirty) { ev.preventDefault(); ev.returnValue = ""; } });
 
-  function body() { return { seats: seats, rules: D.rules }; }
+  // base_version: the version this edit started from; the hub refuses a save on an older one (409).
+  var baseVersion = D.status.version;
+  function body() { return { seats: seats, rules: D.rules, base_version: baseVersion }; }
   function showProblems(list) {
     var ul = $("roi-problems"); ul.textContent = "";
     (list || []).forEach(function (p) { var li = document.createElement("li"); li.textContent = p; ul.appendChild(li); });
@@ -173,8 +175,7 @@
     });
   });
   function showStatus(st) {
-    var word = st.desired_version == null ? "none" : st.ack_error ? "failed"
-      : (st.acked_version === st.desired_version || st.applied_version >= st.desired_version) ? "applied" : "pending";
+    var word = st.status;
     var s = $("roi-status"); s.setAttribute("data-status", word); s.textContent = T["roi.status." + word];
     $("roi-version").textContent = st.desired_version ? fmt("roi.version", { desired: st.desired_version, applied: st.applied_version }) : "";
     var err = $("roi-ack-error"); err.hidden = !st.ack_error; err.textContent = st.ack_error ? fmt("roi.edge_error", { error: st.ack_error }) : "";
@@ -194,8 +195,11 @@
       .then(function (r) {
         $("roi-save").disabled = false;
         if (r.status === 200) {
+          baseVersion = r.body.version;
           showProblems([]); setDirty(false); message(fmt("roi.saved", { v: r.body.desired_version }), false);
           showStatus(r.body); poll();
+        } else if (r.status === 409) {
+          message(T["roi.stale"], true);
         } else {
           showProblems(r.body.problems || []); message(T["roi.save_failed"] + " " + (r.body.detail || ""), true);
         }
