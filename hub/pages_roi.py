@@ -3,9 +3,10 @@ rules (:mod:`protocol.layout`, the same ones the edge applies), save as a new co
 through the config push API (``PUT /api/v1/stores/{store}/edges/{edge}/config``), and follow the
 edge's answer: pending, applied or failed.
 
-The drawing is on the channel's snapshot when the hub has one, otherwise on a neutral 16:9
-canvas (the substream aspect the seat coordinates assume; coordinates are fractions of the frame
-either way, so a later snapshot lines up).
+The drawing is on the channel's newest snapshot (the hub's snapshot API: an admin asks the edge
+for one picture, faces blurred; the editor takes the picture's own aspect ratio), otherwise on a
+neutral 16:9 canvas (the substream aspect; coordinates are fractions of the frame either way, so
+a later snapshot lines up).
 """
 
 from __future__ import annotations
@@ -65,11 +66,6 @@ async def current_layout(db: NamedDependency[AsyncSession], store_id: FromPath[s
     return seats, rules
 
 
-def snapshot_url(store_id: str, edge_id: str, channel: int) -> str | None:
-    """Where the channel's latest (blurred) snapshot is served, once snapshots exist in the hub."""
-    return None
-
-
 @get("/stores/{store_id:str}/roi", include_in_schema=False)
 async def roi_page(request: Request, db: NamedDependency[AsyncSession], store_id: FromPath[str],
                    edge: FromQuery[str | None] = None, channel: FromQuery[int | None] = None) -> Template:
@@ -92,20 +88,20 @@ async def roi_page(request: Request, db: NamedDependency[AsyncSession], store_id
         )).all())
         chans = sorted(set(names) | {s.channel for s in seats} | await known_channels(db, store_id, edge_id)) or [1]
         ch = channel if channel in chans else chans[0]
-        snap = snapshot_url(store_id, edge_id, ch)
         ctx |= {
             "edge_id": edge_id, "channels": chans, "channel": ch, "channel_names": names, "status": st,
-            "status_word": st.status, "snapshot": snap, "aspect": (ASPECT_W, ASPECT_H),
+            "status_word": st.status, "aspect": (ASPECT_W, ASPECT_H),
             "seats_here": [s for s in seats if s.channel == ch],
             "editor_json": script_json({
-                "store_id": store_id, "edge_id": edge_id, "channel": ch, "snapshot": snap,
+                "store_id": store_id, "edge_id": edge_id, "channel": ch,
                 "seats": msgspec.to_builtins(seats), "rules": msgspec.to_builtins(rules),
                 "status": msgspec.to_builtins(st), "w": 1600, "h": 900, "can_edit": can_edit,
             }),
             "editor_i18n": script_json({k: t(k) for k in (
                 "roi.status.none", "roi.status.pending", "roi.status.applied", "roi.status.failed",
                 "roi.check_ok", "roi.saved", "roi.hint", "roi.stale", "roi.save_failed", "roi.draw_hint", "roi.need3", "roi.confirm_delete",
-                "roi.version", "roi.no_selection", "roi.unsaved", "roi.edge_error")}),
+                "roi.version", "roi.no_selection", "roi.unsaved", "roi.edge_error", "roi.snapshot_none",
+                "roi.snapshot_wait", "roi.snapshot_failed", "roi.snapshot_taken")}),
         }
     return Template(template_name="hub/roi.html", context=page_context(request, t, stores, **ctx), cookies=cookies)
 

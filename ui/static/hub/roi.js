@@ -205,6 +205,52 @@
         }
       });
   });
+  // ---- the channel's picture (the hub's snapshot API; absent: the neutral 16:9 canvas stays)
+  var snapBase = "/api/v1/stores/" + encodeURIComponent(D.store_id);
+  function note(text) { $("roi-picture-note").textContent = text; }
+  function showPicture(snap) {
+    var img = new Image();
+    img.onload = function () {
+      // the picture's own aspect ratio: coordinates stay fractions of the frame
+      D.h = Math.round(D.w * img.naturalHeight / img.naturalWidth);
+      svg.setAttribute("viewBox", "0 0 " + D.w + " " + D.h);
+      var pic = $("roi-picture");
+      pic.setAttribute("href", snap.url); pic.setAttribute("height", D.h); pic.setAttribute("visibility", "visible");
+      $("roi-neutral").setAttribute("visibility", "hidden");
+      svg.setAttribute("data-picture", String(snap.id));
+      note(fmt("roi.snapshot_taken", { time: new Date((snap.received_at || snap.requested_at) * 1000).toLocaleString(), n: snap.faces_blurred || 0 }));
+      render();
+    };
+    img.src = snap.url;
+  }
+  function latest(list) {
+    return (list || []).filter(function (x) { return x.edge_id === D.edge_id && x.channel === D.channel && x.status === "ready"; })[0];
+  }
+  function loadLatest() {
+    send("GET", snapBase + "/snapshots").then(function (r) {
+      if (r.status === 200) { var s = latest(r.body); if (s) showPicture(s); }
+    }).catch(function () {});
+  }
+  function waitFor(id, until) {
+    send("GET", snapBase + "/snapshots").then(function (r) {
+      var s = (r.body || []).filter(function (x) { return x.id === id; })[0];
+      if (s && s.status === "ready") { $("roi-snapshot").disabled = false; showPicture(s); return; }
+      if (s && s.status === "failed") { $("roi-snapshot").disabled = false; note(fmt("roi.snapshot_failed", { error: s.error })); return; }
+      if (Date.now() > until) { $("roi-snapshot").disabled = false; note(fmt("roi.snapshot_failed", { error: "timeout" })); return; }
+      setTimeout(function () { waitFor(id, until); }, 1000);
+    });
+  }
+  $("roi-snapshot").addEventListener("click", function () {
+    $("roi-snapshot").disabled = true;
+    note(T["roi.snapshot_wait"]);
+    send("POST", snapBase + "/edges/" + encodeURIComponent(D.edge_id) + "/snapshots", { channel: D.channel }).then(function (r) {
+      if (r.status === 202 || r.status === 200) { waitFor(r.body.id, Date.now() + 30000); return; }
+      $("roi-snapshot").disabled = r.status === 404 || r.status === 405;
+      note(r.status === 404 || r.status === 405 ? T["roi.snapshot_none"] : fmt("roi.snapshot_failed", { error: r.body.detail || ("HTTP " + r.status) }));
+    });
+  });
+  if (!D.can_edit) $("roi-snapshot").hidden = true; else loadLatest();
+
   showStatus(D.status);
   if (showStatus(D.status) === "pending") poll();
   render();
