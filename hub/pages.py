@@ -206,7 +206,8 @@ class Pages(Controller):
             context=page_context(
                 request, t, stores, tiles=tiles, sort=sort, sorts=SORTS, now=now, kst=kst,
                 ago=lambda ts: format_duration(now - ts, t) if ts is not None else "",
-                chart_json=script_json(chart), chart_i18n=script_json({"rate": t("overview.chart_rate"), "chart.no_data": t("chart.no_data")}),
+                chart_json=script_json(chart), chart_i18n=script_json({"rate": t("overview.chart_rate"), "chart.no_data": t("chart.no_data"),
+                                       "history.hour_axis": t("history.hour_axis")}),
             ),
             cookies=cookies,
         )

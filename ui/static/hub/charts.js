@@ -17,7 +17,7 @@
       return {
         color: PALETTE, tooltip: { trigger: "axis", valueFormatter: function (v) { return v == null ? "-" : v + "%"; } },
         legend: { top: 0 }, grid: { left: 48, right: 16, top: 40, bottom: 32 },
-        xAxis: { type: "category", data: d.hours, name: "h" }, yAxis: pctAxis(),
+        xAxis: { type: "category", data: d.hours, name: strings["history.hour_axis"] }, yAxis: pctAxis(),
         // a different symbol per store too, so the lines can be told apart without colour
         series: ids.map(function (id, i) {
           return { name: d.names[id] || id, type: "line", data: d.series[id], connectNulls: false,
