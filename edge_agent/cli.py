@@ -208,6 +208,7 @@ def install(
         InstallError,
         InstallOptions,
         Layout,
+        PasswordNeeded,
         nvr_channel_urls,
         plan_install,
         run_items,
@@ -226,11 +227,9 @@ def install(
                 fail("give either --nvr with --channels or --channel URLs, not both")
             urls = nvr_channel_urls(nvr, channels, nvr_path)
         layout = Layout(root)
-        if password is None and not layout.config.exists() and not dry_run:
-            password = typer.prompt("Password for the staff fallback page", hide_input=True, confirmation_prompt=True)
         opts = InstallOptions(
             store_id=store, edge_id=edge_id, bundle=b, hub_host=hub_host, hub_port=hub_port, lan_ip=lan_ip,
-            password=password if password is not None else ("x" * 8 if dry_run and not layout.config.exists() else None),
+            password=password,
             model=model, model_url=model_url, model_sha256=model_sha256,
             person_classes=[c.strip() for c in person_classes.split(",") if c.strip()] if person_classes else None,
             channels=urls, root=root, systemd=systemd,
@@ -238,7 +237,13 @@ def install(
         typer.echo(f"seat-edge install: store {store}{' (dry run: nothing is changed)' if dry_run else ''}")
         typer.echo("\nThis machine:")
         typer.echo(render_table(machine_checks(layout.data_dir)))
-        plan = plan_install(opts, emit=lambda m: typer.echo(m, err=True))
+        try:
+            plan = plan_install(opts, emit=lambda m: typer.echo(m, err=True))
+        except PasswordNeeded:
+            # Asked only now, after everything else on the command line was found usable.
+            opts.password = "placeholder" if dry_run else typer.prompt(
+                "Password for the staff fallback page", hide_input=True, confirmation_prompt=True)
+            plan = plan_install(opts, emit=lambda m: typer.echo(m, err=True))
         typer.echo("\nChanges:" if not dry_run else "\nChanges it would make:")
         results = run_items(plan.items, dry_run=dry_run, real=plan.layout.real, emit=lambda r: _show(r, verbose))
     except (InstallError, BundleError) as exc:

@@ -46,6 +46,10 @@ class InstallError(RuntimeError):
     """Bad input or a step that failed; the message says what to do."""
 
 
+class PasswordNeeded(InstallError):
+    """First install without --password: the command line asks for one."""
+
+
 # ------------------------------------------------------------------------------------- layout
 @dataclass(frozen=True)
 class Layout:
@@ -510,7 +514,7 @@ def plan_install(o: InstallOptions, emit: Callable[[str], None] = lambda _m: Non
     elif old_hash:
         password_hash = old_hash
     else:
-        raise InstallError("give --password for the staff fallback page (at least 8 characters)")
+        raise PasswordNeeded("give --password for the staff fallback page (at least 8 characters)")
 
     lan_ip = o.lan_ip or (old.local_ui.listen if old else "127.0.0.1")
     if lan_ip in ("0.0.0.0", "::"):
