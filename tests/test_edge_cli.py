@@ -148,6 +148,7 @@ def test_run_then_status_shows_states_and_channel_health(tmp_path, person_model_
     assert "a01" in r.stdout and "occupied" in r.stdout
     assert "ch1" in r.stdout and "online" in r.stdout
     assert "outbox: 0 waiting" in r.stdout
+    assert f"hub ({broker.host}:{broker.port}): connected" in r.stdout
 
 
 def test_install_writes_a_usable_config(tmp_path, person_model_path):
