@@ -33,7 +33,7 @@ from protocol.topics import DEFAULT_PREFIX, TopicError, validate_id
 
 UNIT_NAME = "seat-edge.service"
 SERVICE_USER = "seat-edge"
-UNIT_TEMPLATE = Path(__file__).resolve().parent.parent / "packaging" / UNIT_NAME
+UNIT_TEMPLATE = Path(__file__).resolve().parent / "assets" / UNIT_NAME  # packaging/ links to it
 # Hikvision/Dahua-style NVR substream of channel N ("/Streaming/Channels/102" for channel 1).
 DEFAULT_NVR_PATH = "/Streaming/Channels/{n}02"
 
