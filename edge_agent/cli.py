@@ -316,6 +316,44 @@ def doctor(
     raise typer.Exit(0 if all(c.ok for c in checks) else 1)
 
 
+@app.command("sample-camera")
+def sample_camera(
+    port: Annotated[int, typer.Option(help="RTSP port to serve on.")] = 8554,
+    switch_every: Annotated[float, typer.Option(help="Seconds between the two pictures of each channel.")] = 20.0,
+    for_s: Annotated[float | None, typer.Option("--for", help="Serve this many seconds, then exit 0.")] = None,
+    print_seats: Annotated[bool, typer.Option(
+        "--print-seats", help="Print the [[seats]] of the sample pictures for edge.toml and exit.")] = False,
+) -> None:
+    """Serve the built-in sample camera (real library CCTV pictures) over real RTSP, as an NVR would:
+    rtsp://127.0.0.1:PORT/ch1 and /ch2. For trying an install without a camera (docs/installation.md)."""
+    from edge_agent.demo import SampleCamera
+    from edge_agent.demo_layout import DEMO_SEATS
+
+    if print_seats:
+        from edge_agent.install import render_seats
+
+        typer.echo(render_seats(DEMO_SEATS).lstrip())
+        return
+    camera = SampleCamera(Path("."), switch_every, prefer_rtsp=True, port=port)
+    if camera.server is None:
+        typer.secho("GStreamer's RTSP server is missing: run `bash scripts/setup.sh`", fg="red", err=True)
+        raise typer.Exit(2)
+    camera.start()
+    for url in camera.urls.values():
+        typer.echo(url)
+    typer.echo("serving; Ctrl+C stops", err=True)
+    import threading
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait(for_s)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        camera.stop()
+
+
 @app.command()
 def demo(
     store: Annotated[str, typer.Option(help="Store id the demo edge reports as.")] = "demo",

@@ -425,11 +425,10 @@ password_hash = {_toml_str(password_hash)}
 {ch}{seats_toml}"""
 
 
-def render_seats(cfg: EdgeConfig | None) -> str:
-    if cfg is None or not cfg.seats:
-        return ""
+def render_seats(seats: list) -> str:
+    """``[[seats]]`` tables for edge.toml (install keeps the seats a config already has)."""
     out = []
-    for s in cfg.seats:
+    for s in seats:
         poly = ", ".join(f"[{x:g}, {y:g}]" for x, y in s.polygon)
         out.append(f"\n[[seats]]\nseat_id = {_toml_str(s.seat_id)}\nchannel = {s.channel}\n"
                    f"label = {_toml_str(s.label)}\ntype = {_toml_str(s.type)}\n"
@@ -594,7 +593,7 @@ def plan_install(o: InstallOptions, emit: Callable[[str], None] = lambda _m: Non
     text = render_config(
         store_id=o.store_id, edge_id=edge_id, data_dir=layout.data_dir, mqtt=mqtt, weights=weights,
         person_classes=persons, item_classes=item_cls, lan_ip=lan_ip, password_hash=password_hash,
-        channels=channels, seats_toml=render_seats(old), config_version=old.config_version if old else 0,
+        channels=channels, seats_toml=render_seats(old.seats if old else []), config_version=old.config_version if old else 0,
     )
     from edge_agent.config import ConfigError, parse_config
 
