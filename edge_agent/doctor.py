@@ -194,6 +194,9 @@ def probe_channel(ch: ChannelSection, seconds: float = 2.0, open_timeout_s: floa
             import cv2
 
             nominal = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        warm = time.monotonic()
+        while time.monotonic() - warm < 0.5:  # frames buffered while opening arrive in a burst
+            src.read()
         n, t0 = 0, time.monotonic()
         while time.monotonic() - t0 < seconds:
             src.read()
@@ -204,6 +207,15 @@ def probe_channel(ch: ChannelSection, seconds: float = 2.0, open_timeout_s: floa
         return Probe(ch.id, False, error=f"opened, but no frames: {exc}")
     finally:
         src.close()
+
+
+def probe_all(channels: list[ChannelSection], seconds: float = 2.0) -> list[Check]:
+    """Every channel at once (an NVR with 16 channels must not take 16 x the probe time)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(8, max(1, len(channels)))) as pool:
+        probes = list(pool.map(lambda ch: probe_channel(ch, seconds), channels))
+    return [probe_check(ch, p) for ch, p in zip(channels, probes, strict=True)]
 
 
 def probe_check(ch: ChannelSection, probe: Probe) -> Check:
@@ -325,8 +337,7 @@ def run_doctor(config: Path, probe_seconds: float = 2.0) -> list[Check]:
     if cfg is None:
         return [*machine_checks(Path("/var/lib/seat-edge")), cfg_check]
     checks = [*machine_checks(cfg.data_path, cfg.model.device, cfg.model.half), check_model(cfg.model.weights), cfg_check]
-    for ch in cfg.channels:
-        checks.append(probe_check(ch, probe_channel(ch, probe_seconds)))
+    checks += probe_all(cfg.channels, probe_seconds)
     checks += [check_broker(cfg), check_data_dir(cfg.data_path), check_outbox(cfg)]
     return checks
 

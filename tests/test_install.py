@@ -150,7 +150,7 @@ def test_install_for_real_then_rerun_changes_nothing(tmp_path, person_model_path
     assert "✓ channel 1" in r.stdout and "640x360" in r.stdout
     line = next(x for x in r.stdout.splitlines() if "640x360" in x)
     fps = float(line.split("640x360, ")[1].split(" fps")[0])
-    assert 5.0 <= fps <= 15.0, line  # served at 10 fps
+    assert 7.0 <= fps <= 13.0, line  # served at 10 fps
     assert "✗ channel 2" in r.stdout and "unreachable" in r.stdout and "admin:***@" in r.stdout
     assert "pw@" not in r.stdout  # the camera password is never printed
 
@@ -332,3 +332,47 @@ def test_uninstall_keeps_data_unless_purge(tmp_path, person_model_path):
     assert "kept" in u.stdout
     p = runner.invoke(app, ["uninstall", "--root", str(root), "--purge"])
     assert p.exit_code == 0 and not (root / "var/lib/seat-edge").exists()
+
+
+def test_trial_store_from_the_docs_runs_on_cpu_with_the_sample_camera(tmp_path, broker):
+    """docs/installation.md "Try it on one machine", command by command (the hub part is the
+    walking-skeleton test's): sample camera over RTSP, install, seats, run, status."""
+    import sys
+
+    exe = Path(sys.executable).parent / "seat-edge"
+    port = free_port()
+    # One picture the whole test (the docs keep the default: it alternates every 20 s).
+    cam = subprocess.Popen([str(exe), "sample-camera", "--port", str(port), "--switch-every", "3600"],
+                           stdout=subprocess.PIPE, text=True)
+    try:
+        urls = [cam.stdout.readline().strip() for _ in range(2)]
+        assert urls == [f"rtsp://127.0.0.1:{port}/ch1", f"rtsp://127.0.0.1:{port}/ch2"]
+        model = runner.invoke(app, ["sample-camera", "--print-model"]).stdout.strip()
+        root = tmp_path / "seat-trial"
+        args = ["install", "--store", "trial", "--root", str(root), "--model", model, "--channel", urls[0],
+                "--channel", urls[1], "--hub-host", broker.host, "--hub-port", str(broker.port),
+                "--password", "trial-pass"]
+        r = runner.invoke(app, args)
+        assert r.exit_code == 0, r.output
+        conf = root / "etc/seat-edge/edge.toml"
+        # The test's own topic prefix (the docs keep the default seat/v1).
+        conf.write_text(conf.read_text().replace('topic_prefix = "seat/v1"', f'topic_prefix = "{broker.prefix}"'))
+        with conf.open("a") as f:
+            f.write(runner.invoke(app, ["sample-camera", "--print-seats"]).stdout)
+        d = runner.invoke(app, ["doctor", "--config", str(conf), "--probe-seconds", "1"])
+        assert d.exit_code == 0 and "4 seats" in d.stdout, d.output
+        r = runner.invoke(app, ["run", "--config", str(conf), "--for", "12"])
+        assert r.exit_code == 0, r.output
+        s = runner.invoke(app, ["status", "--config", str(conf)])
+        assert s.exit_code == 0, s.output
+        line = {x.split()[0]: x.split()[1] for x in s.stdout.splitlines() if x.startswith("  a0")}
+        assert line["a01"] == "occupied", s.stdout  # the student in the first sample picture
+        assert "ch1   online" in s.stdout and "hub (127.0.0.1:" in s.stdout and "): connected" in s.stdout
+        # Re-running the install (a later visit) keeps the seats that were added by hand... except
+        # the prefix this test changed, which install puts back: one changed item, the config.
+        again = runner.invoke(app, [*args, "--no-probe"])
+        st = _statuses(again.stdout)
+        assert st[f"file {conf}"] == "updated" and '[[seats]]' in conf.read_text() and 'seat_id = "b02"' in conf.read_text()
+    finally:
+        cam.terminate()
+        cam.wait(20)
