@@ -262,6 +262,12 @@ def install(
     for n in plan.notes:
         typer.secho(f"note: {n}", fg="yellow")
     conf = plan.layout.config
+    import shutil
+
+    from edge_agent.install import seat_edge_exe
+
+    # Not on PATH (a venv of a trial): show the command with its path, so it can be copied as is.
+    exe = "seat-edge" if shutil.which("seat-edge") == str(seat_edge_exe()) else str(seat_edge_exe())
     typer.echo("\nNext:")
     if dry_run:
         typer.echo("  run the same command without --dry-run")
@@ -270,12 +276,12 @@ def install(
             typer.echo("  fix the unreachable cameras (docs/troubleshooting.md), then re-run this command")
         if not cfg.seats:
             typer.echo(f"  draw the seats: at the hub (ROI editor, pushed to this box), or in {conf} "
-                       f"(docs/seats.md); check them with `seat-edge snapshot --config {conf} --channel 1 --out ch1.png`")
+                       f"(docs/seats.md); check them with `{exe} snapshot --config {conf} --channel 1 --out ch1.png`")
         if plan.layout.real and systemd:
             typer.echo("  the service runs: `systemctl status seat-edge`, logs: `journalctl -u seat-edge -f`")
         else:
-            typer.echo(f"  start the agent: seat-edge run --config {conf}")
-        typer.echo(f"  check everything: seat-edge doctor --config {conf}")
+            typer.echo(f"  start the agent: {exe} run --config {conf}")
+        typer.echo(f"  check everything: {exe} doctor --config {conf}")
         if b is not None:
             typer.echo(f"  delete the bundle {bundle}: it holds this edge's broker password (now in {conf})")
 
