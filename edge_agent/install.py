@@ -187,7 +187,8 @@ class File:
             if old != new:
                 return "".join(difflib.unified_diff(_redact(old), _redact(new), str(self.path), "(new)")).rstrip()
             return f"mode/owner -> {self.mode:o}" + (f" {self.owner[0]}:{self.owner[1]}" if self.owner else "")
-        return f"{len(self.content)} bytes, mode {self.mode:o}:\n" + "".join(_redact(new)).rstrip()
+        own = f", owner {self.owner[0]}:{self.owner[1]}" if self.owner else ""
+        return f"{len(self.content)} bytes, mode {self.mode:o}{own}:\n" + "".join(_redact(new)).rstrip()
 
     def apply(self) -> None:
         # Written next to it and renamed: a crash never leaves half a config; created with its

@@ -26,6 +26,7 @@ from typer.testing import CliRunner
 from edge_agent.cli import app
 from edge_agent.demo_layout import DEMO_PICTURES
 from edge_agent.doctor import check_gpu
+from edge_agent.install import _user_exists
 from edge_agent.rtsp_server import RtspServerUnavailable, RtspTestServer
 from protocol.bundle import BUNDLE_FORMAT, BrokerInfo, ProvisioningBundle, write_bundle
 from tests.support.services import free_port, wait_port
@@ -376,3 +377,21 @@ def test_trial_store_from_the_docs_runs_on_cpu_with_the_sample_camera(tmp_path, 
     finally:
         cam.terminate()
         cam.wait(20)
+
+
+def test_dry_run_on_the_real_root_lists_the_system_commands(person_model_path):
+    # Safe on any machine: a dry run changes nothing. Shows what a real install as root would do.
+    assert not Path("/etc/seat-edge").exists(), "this machine has a real seat-edge install; test not meaningful"
+    r = runner.invoke(app, ["install", "--store", "oryudong", "--model", str(person_model_path), "--password",
+                            PASSWORD, "--no-systemd", "--no-probe", "--dry-run"])
+    assert r.exit_code == 0, r.output
+    st = _statuses(r.stdout)
+    if not _user_exists("seat-edge"):
+        assert st["system user seat-edge"] == "would run" and "useradd --system" in r.stdout
+    assert st["file /etc/seat-edge/edge.toml"] == "would create"
+    assert "mode 640, owner root:seat-edge" in r.stdout  # the config: readable by the service only
+    assert not Path("/etc/seat-edge").exists()
+    if not Path("/run/systemd/system").is_dir():  # containers: systemd is not PID 1
+        r = runner.invoke(app, ["install", "--store", "oryudong", "--model", str(person_model_path),
+                                "--password", PASSWORD, "--no-probe", "--dry-run"])
+        assert r.exit_code == 2 and "does not run systemd" in r.stderr and "--no-systemd" in r.stderr
