@@ -282,6 +282,8 @@ def install(
         else:
             typer.echo(f"  start the agent: {exe} run --config {conf}")
         typer.echo(f"  check everything: {exe} doctor --config {conf}")
+        if b is not None and b.hub_url:
+            typer.echo(f"  the store at the hub: {b.hub_url.rstrip('/')}/stores/{store}")
         if b is not None:
             typer.echo(f"  delete the bundle {bundle}: it holds this edge's broker password (now in {conf})")
 

@@ -154,6 +154,7 @@ def test_install_for_real_then_rerun_changes_nothing(tmp_path, person_model_path
     assert 7.0 <= fps <= 13.0, line  # served at 10 fps
     assert "✗ channel 2" in r.stdout and "unreachable" in r.stdout and "admin:***@" in r.stdout
     assert "pw@" not in r.stdout  # the camera password is never printed
+    assert "http://127.0.0.1:8080/stores/oryudong" in r.stdout and "delete the bundle" in r.stdout
 
     before = _snapshot(root)
     again = runner.invoke(app, args)
