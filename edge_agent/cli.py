@@ -169,7 +169,8 @@ def _show(res, verbose: bool) -> None:
 def install(
     store: Annotated[str, typer.Option("--store", help="Store id, e.g. oryudong (must match the bundle).")],
     bundle: Annotated[Path | None, typer.Option(
-        help="Provisioning bundle from HQ (`seat-hub store bundle STORE`): broker address and credentials.")] = None,
+        help="Provisioning bundle from HQ (`seat-hub store bundle STORE --out DIR`): the folder or its "
+             "edge-bundle.toml; broker address, this edge's login, the CA.")] = None,
     model: Annotated[Path | None, typer.Option(
         help="Local weights file (offline sites); copied to the data dir, its SHA-256 recorded.")] = None,
     model_url: Annotated[str | None, typer.Option(help="Download the weights from here (needs --model-sha256).")] = None,
@@ -200,7 +201,7 @@ def install(
     failure, resource limits) and says what to do next.
 
     Re-running changes only what differs (it keeps the channels, seats and password already there).
-    Example: seat-edge install --store oryudong --bundle oryudong-edge1.json --model yolo11s.pt
+    Example: seat-edge install --store oryudong --bundle ./oryudong --model yolo11s.pt
     --nvr rtsp://admin:PASS@192.168.0.20:554 --channels 4 --lan-ip 192.168.0.50
     """
     from edge_agent.doctor import machine_checks, probe_all, render_table

@@ -71,7 +71,7 @@ class Layout:
 
     @property
     def ca_file(self) -> Path:
-        return self.config_dir / "broker-ca.pem"
+        return self.config_dir / "ca.crt"  # where `seat-hub store bundle` says the edge keeps it
 
     @property
     def data_dir(self) -> Path:
@@ -523,11 +523,11 @@ def plan_install(o: InstallOptions, emit: Callable[[str], None] = lambda _m: Non
     # Broker: the bundle, else --hub-host, else what the config has.
     items: list[Item] = []
     if b is not None:
-        mqtt = {"host": b.broker.host, "port": b.broker.port, "tls": b.broker.tls, "username": b.broker.username,
-                "password": b.broker.password, "topic_prefix": b.broker.topic_prefix}
-        if b.broker.ca_pem:
+        mqtt = {"host": b.mqtt.host, "port": b.mqtt.port, "tls": b.mqtt.tls, "username": b.mqtt.username,
+                "password": b.mqtt.password, "topic_prefix": b.mqtt.topic_prefix}
+        if b.ca_pem:
             mqtt["ca_file"] = layout.ca_file
-            items_ca = [File(layout.ca_file, b.broker.ca_pem.encode(), 0o644)]
+            items_ca = [File(layout.ca_file, b.ca_pem.encode(), 0o644)]
         else:
             items_ca = []
     else:

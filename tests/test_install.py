@@ -28,7 +28,6 @@ from edge_agent.demo_layout import DEMO_PICTURES
 from edge_agent.doctor import check_gpu
 from edge_agent.install import _user_exists
 from edge_agent.rtsp_server import RtspServerUnavailable, RtspTestServer
-from protocol.bundle import BUNDLE_FORMAT, BrokerInfo, ProvisioningBundle, write_bundle
 from tests.support.services import free_port, wait_port
 
 runner = CliRunner()
@@ -71,12 +70,19 @@ def auth_broker():
 
 
 def _bundle(tmp_path: Path, port: int, password: str = "s3cret-pass", ca: str | None = CA_PEM) -> Path:
-    p = tmp_path / "oryudong-edge1.json"
-    write_bundle(p, ProvisioningBundle(
-        format=BUNDLE_FORMAT, store_id="oryudong", edge_id="edge1",
-        broker=BrokerInfo(host="127.0.0.1", port=port, username="oryudong-edge1", password=password, ca_pem=ca),
-        hub_url="http://127.0.0.1:8080"))
-    return p
+    """The folder `seat-hub store bundle` writes (its own writer, hub/provision.py)."""
+    from hub.db.models import EdgeAccount
+    from hub.provision import BrokerUrl, bundle_toml, write_private
+
+    folder = tmp_path / "oryudong"
+    acc = EdgeAccount(username="oryudong-edge1", store_id="oryudong", edge_id="edge1", password_hash="x",
+                      created_at=0.0, rotated_at=0.0)
+    if ca:
+        write_private(folder / "ca.crt", ca)
+    text = bundle_toml(acc, password, BrokerUrl.parse(f"mqtt://127.0.0.1:{port}"), "seat/v1",
+                       "/etc/seat-edge/ca.crt" if ca else None)
+    write_private(folder / "edge-bundle.toml", 'hub_url = "http://127.0.0.1:8080"\n' + text)  # optional key
+    return folder
 
 
 def _snapshot(root: Path) -> dict[str, tuple[int, bytes]]:
@@ -135,8 +141,8 @@ def test_install_for_real_then_rerun_changes_nothing(tmp_path, person_model_path
     assert data["edge"]["store_id"] == "oryudong" and data["edge"]["data_dir"] == str(root / "var/lib/seat-edge")
     assert data["mqtt"] == {"host": "127.0.0.1", "port": auth_broker, "topic_prefix": "seat/v1",
                             "username": "oryudong-edge1", "password": "s3cret-pass",
-                            "ca_file": str(root / "etc/seat-edge/broker-ca.pem")}
-    assert (root / "etc/seat-edge/broker-ca.pem").read_text() == CA_PEM
+                            "ca_file": str(root / "etc/seat-edge/ca.crt")}
+    assert (root / "etc/seat-edge/ca.crt").read_text() == CA_PEM
     assert data["local_ui"]["listen"] == "10.1.2.3" and data["local_ui"]["password_hash"].startswith("$argon2")
     assert data["model"]["person_classes"] == ["Normal", "Fall"]  # taken from the model's own classes
     assert oct(conf.stat().st_mode & 0o777) == "0o640"
@@ -245,8 +251,8 @@ def test_bad_input_is_refused_clearly(tmp_path, person_model_path):
     assert r.exit_code == 2 and "no model" in r.stderr
     r = runner.invoke(app, ["install", "--store", "Oryu Dong", "--root", str(root), "--password", PASSWORD])
     assert r.exit_code == 2 and "invalid store id" in r.stderr
-    (tmp_path / "broken.json").write_text('{"format": 1}')
-    r = runner.invoke(app, ["install", "--store", "oryudong", "--root", str(root), "--bundle", str(tmp_path / "broken.json")])
+    (tmp_path / "broken.toml").write_text('[edge]\nstore_id = "oryudong"\n')
+    r = runner.invoke(app, ["install", "--store", "oryudong", "--root", str(root), "--bundle", str(tmp_path / "broken.toml")])
     assert r.exit_code == 2 and "not a valid provisioning bundle" in r.stderr
     assert not root.exists()  # nothing half-installed
 

@@ -126,15 +126,17 @@ def test_hub_unit_is_hardened_and_verifies(tmp_path):
     assert v.returncode == 0 and not (v.stdout + v.stderr).strip(), v.stdout + v.stderr
 
 
-def test_mosquitto_config_points_at_the_acl_and_password_files():
-    for conf, prefix in ((PACK / "mosquitto-seat.conf", "/etc/mosquitto/"),
-                         (PACK / "compose" / "mosquitto.conf", "/mosquitto/config/")):
+def test_mosquitto_configs_point_at_the_acl_and_password_files():
+    # packaging/mosquitto-seat.conf is the access-control issue's (TLS listener commented out until
+    # certificates exist); the compose stack's own copy has TLS on.
+    for conf, prefix, tls in ((PACK / "mosquitto-seat.conf", "/etc/mosquitto/seat/", False),
+                              (PACK / "compose" / "mosquitto.conf", "/mosquitto/config/", True)):
         lines = [x.split() for x in conf.read_text().splitlines() if x.strip() and not x.startswith("#")]
         opts = {x[0]: x[1:] for x in lines}
         assert opts["allow_anonymous"] == ["false"]
         assert opts["password_file"] == [prefix + "seat.passwd"] and opts["acl_file"] == [prefix + "seat.acl"]
         assert int(opts["max_queued_messages"][0]) >= 100_000  # the hub's catch-up after an outage
-        assert ["listener", "8883"] in lines and "certfile" in opts  # edges come in over TLS
+        assert (["listener", "8883"] in lines and "certfile" in opts) == tls
 
 
 def test_compose_file_structure():

@@ -1,53 +1,62 @@
-"""The provisioning bundle format (protocol/bundle.py): round trip and specific refusals."""
+"""The provisioning bundle (protocol/bundle.py) reads what `seat-hub store bundle` writes
+(hub/provision.py bundle_toml), and refuses bad bundles with the reason."""
 
 from __future__ import annotations
 
 import pytest
 
-from protocol.bundle import (
-    BUNDLE_FORMAT,
-    BrokerInfo,
-    BundleError,
-    ModelInfo,
-    ProvisioningBundle,
-    decode_bundle,
-    read_bundle,
-    write_bundle,
-)
+from hub.db.models import EdgeAccount
+from hub.provision import BrokerUrl, bundle_toml, write_private
+from protocol.bundle import BundleError, decode_bundle, read_bundle
+
+PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 
 
-def _bundle(**kw) -> ProvisioningBundle:
-    base = dict(format=BUNDLE_FORMAT, store_id="oryudong", edge_id="edge1",
-                broker=BrokerInfo(host="hub.example.com", port=8883, tls=True, username="u", password="p"),
-                hub_url="https://hub.example.com", model=ModelInfo(url="file:///m.pt", sha256="a" * 64))
-    base.update(kw)
-    return ProvisioningBundle(**base)
+def _write(folder, ca: bool):
+    acc = EdgeAccount(username="oryudong.edge1", store_id="oryudong", edge_id="edge1", password_hash="x",
+                      created_at=0.0, rotated_at=0.0)
+    if ca:
+        write_private(folder / "ca.crt", PEM)
+    write_private(folder / "edge-bundle.toml", bundle_toml(acc, "s3cret", BrokerUrl.parse("mqtts://hub.example.com"),
+                                                           "seat/v1", "/etc/seat-edge/ca.crt" if ca else None))
 
 
-def test_round_trip_and_file_mode(tmp_path):
-    p = tmp_path / "b.json"
-    write_bundle(p, _bundle())
-    assert oct(p.stat().st_mode & 0o777) == "0o600"
-    assert read_bundle(p) == _bundle()
-    assert b'"store_id": "oryudong"' in p.read_bytes()  # pretty, readable JSON
+def test_reads_the_hubs_bundle_folder_with_its_ca(tmp_path):
+    _write(tmp_path, ca=True)
+    b = read_bundle(tmp_path)  # the folder, as the installer gets it
+    assert (b.store_id, b.edge_id) == ("oryudong", "edge1")
+    assert (b.mqtt.host, b.mqtt.port, b.mqtt.tls) == ("hub.example.com", 8883, True)
+    assert (b.mqtt.username, b.mqtt.password) == ("oryudong.edge1", "s3cret")
+    assert b.ca_pem == PEM
+    assert read_bundle(tmp_path / "edge-bundle.toml") == b
+
+
+def test_missing_ca_file_says_to_copy_the_whole_folder(tmp_path):
+    _write(tmp_path, ca=True)
+    (tmp_path / "ca.crt").unlink()
+    with pytest.raises(BundleError, match="copy the whole bundle folder"):
+        read_bundle(tmp_path)
+
+
+BASE = '[edge]\nstore_id = "a"\n[mqtt]\nhost = "h"\n'
 
 
 @pytest.mark.parametrize(("text", "needle"), [
-    ('{"format": 2, "store_id": "a", "edge_id": "e", "broker": {"host": "h"}}', "upgrade seat-edge"),
-    ('{"format": 1, "store_id": "A B", "edge_id": "e", "broker": {"host": "h"}}', "invalid store id"),
-    ('{"format": 1, "store_id": "a", "edge_id": "e", "broker": {"host": "h", "pasword": "x"}}', "pasword"),
-    ('{"format": 1, "store_id": "a", "edge_id": "e", "broker": {"host": "h", "username": "u"}}', "come together"),
-    ('{"format": 1, "store_id": "a", "edge_id": "e", "broker": {"host": "h", "port": 0}}', "not a TCP port"),
-    ('{"format": 1, "store_id": "a", "edge_id": "e", "broker": {"host": "h", "ca_pem": "x"}}', "PEM"),
-    ('{"format": 1, "store_id": "a", "edge_id": "e", "broker": {"host": "h"}, '
-     '"model": {"url": "u", "sha256": "xyz"}}', "sha256"),
-    ("not json", "not a valid provisioning bundle"),
+    ('[edge]\nstore_id = "A B"\n[mqtt]\nhost = "h"\n', "invalid store id"),
+    (BASE + 'pasword = "x"\n', "pasword"),
+    (BASE + 'username = "u"\n', "come together"),
+    (BASE + "port = 0\n", "not a TCP port"),
+    (BASE + '[model]\nurl = "u"\nsha256 = "xyz"\n', "sha256"),
+    ("not toml [", "not a valid provisioning bundle"),
+    ('[edge]\nstore_id = "a"\n', "mqtt"),
 ])
 def test_bad_bundles_are_refused_with_the_reason(text, needle):
     with pytest.raises(BundleError, match=needle):
-        decode_bundle(text, "b.json")
+        decode_bundle(text, "edge-bundle.toml")
 
 
-def test_missing_file(tmp_path):
+def test_not_a_pem(tmp_path):
+    with pytest.raises(BundleError, match="PEM"):
+        decode_bundle(BASE, "b", ca_pem="hello")
     with pytest.raises(BundleError, match="cannot read bundle"):
-        read_bundle(tmp_path / "nope.json")
+        read_bundle(tmp_path / "nope")
