@@ -155,10 +155,13 @@ _SECRET_KEYS = ("password", "password_hash")
 
 
 def _redact(text: str) -> list[str]:
+    """Lines of a file as shown in a dry run or diff: passwords (keys, camera URLs) hidden."""
+    from edge_agent.capture import redact_url
+
     out = []
     for line in text.splitlines(keepends=True):
         key = line.split("=", 1)[0].strip()
-        out.append(f"{key} = \"***\"\n" if "=" in line and key in _SECRET_KEYS else line)
+        out.append(f"{key} = \"***\"\n" if "=" in line and key in _SECRET_KEYS else redact_url(line))
     return out
 
 

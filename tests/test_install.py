@@ -112,10 +112,12 @@ def _statuses(output: str) -> dict[str, str]:
 
 def test_dry_run_shows_every_change_and_makes_none(tmp_path, person_model_path, camera):
     root = tmp_path / "root"
+    nvr = camera.url(1).replace("rtsp://", "rtsp://admin:cam-secret@")  # the test server ignores the login
     r = runner.invoke(app, ["install", "--store", "oryudong", "--root", str(root), "--model", str(person_model_path),
-                            "--channel", camera.url(1), "--password", PASSWORD, "--dry-run"])
+                            "--channel", nvr, "--password", PASSWORD, "--dry-run"])
     assert r.exit_code == 0, r.output
     assert not root.exists(), "a dry run created files"
+    assert "cam-secret" not in r.output and "rtsp://admin:***@127.0.0.1" in r.stdout
     st = _statuses(r.stdout)
     for rel in ("etc/seat-edge/edge.toml", "etc/systemd/system/seat-edge.service"):
         assert st[f"file {root / rel}"] == "would create"
