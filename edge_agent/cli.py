@@ -205,15 +205,8 @@ def install(
     --nvr rtsp://admin:PASS@192.168.0.20:554 --channels 4 --lan-ip 192.168.0.50
     """
     from edge_agent.doctor import machine_checks, probe_all, render_table
-    from edge_agent.install import (
-        InstallError,
-        InstallOptions,
-        Layout,
-        PasswordNeeded,
-        nvr_channel_urls,
-        plan_install,
-        run_items,
-    )
+    from edge_agent.install import InstallOptions, Layout, nvr_channel_urls, plan_install
+    from edge_agent.install_items import InstallError, PasswordNeeded, run_items
     from protocol.bundle import BundleError, read_bundle
 
     def fail(msg: str) -> None:
@@ -297,8 +290,8 @@ def uninstall(
 ) -> None:
     """Stop and remove the service and its config. The data (/var/lib/seat-edge: events not yet
     delivered to the hub, the model) is kept unless --purge."""
-    from edge_agent.install import InstallError
     from edge_agent.install import uninstall as do_uninstall
+    from edge_agent.install_items import InstallError
 
     try:
         do_uninstall(root, purge=purge, dry_run=dry_run, emit=lambda r: _show(r, True))
