@@ -220,6 +220,8 @@ def plan_install(o: InstallOptions, emit: Callable[[str], None] = lambda _m: Non
 
     layout = Layout(o.root)
     b = o.bundle
+    if b is not None and (o.hub_host or o.hub_port):
+        raise InstallError("--hub-host/--hub-port and --bundle both name the broker: give one (the bundle's is HQ's)")
     if b is not None and b.store_id != o.store_id:
         raise InstallError(f"the bundle is for store {b.store_id!r}, not {o.store_id!r}: use the bundle of this store")
     edge_id = o.edge_id or (b.edge_id if b else None)

@@ -246,6 +246,9 @@ def test_bad_input_is_refused_clearly(tmp_path, person_model_path):
     bundle = _bundle(tmp_path, 1883, ca=None)
     r = runner.invoke(app, ["install", "--store", "gangnam", "--root", str(root), "--bundle", str(bundle)])
     assert r.exit_code == 2 and "bundle is for store 'oryudong'" in r.stderr
+    r = runner.invoke(app, ["install", "--store", "oryudong", "--root", str(root), "--bundle", str(bundle),
+                            "--hub-host", "10.0.0.9"])
+    assert r.exit_code == 2 and "give one" in r.stderr
     r = runner.invoke(app, ["install", "--store", "oryudong", "--root", str(root), "--model", str(person_model_path),
                             "--model-sha256", "a" * 64, "--password", PASSWORD])
     assert r.exit_code == 2 and "wrong or damaged" in r.stderr
