@@ -44,7 +44,7 @@ def check_python() -> Check:
     v = sys.version_info
     found = f"Python {v.major}.{v.minor}.{v.micro} at {sys.executable}"
     if (v.major, v.minor) < PY_MIN:
-        return Check("python", "fail", found, "install Python 3.11 or newer (Ubuntu 24.04: apt install python3.12-venv)")
+        return Check("python", "fail", found, "install Python 3.11 (Ubuntu: ppa:deadsnakes/ppa, apt install python3.11-venv)")
     return Check("python", "ok", found)
 
 
