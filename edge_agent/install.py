@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgspec
+
 from edge_agent.config import DEFAULT_ITEM_CLASSES, EdgeConfig
 from edge_agent.install_items import (
     Command,
@@ -126,9 +128,41 @@ def _toml_list(xs: list[str]) -> str:
     return "[" + ", ".join(_toml_str(x) for x in xs) + "]"
 
 
+def _toml_value(v: object) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return _toml_str(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{_toml_str(k)} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    raise TypeError(f"cannot write {type(v).__name__} to edge.toml")
+
+
+def _kept(section: object | None, owned: set[str]) -> list[str]:
+    """``key = value`` lines of the options of an existing config's section that differ from the
+    defaults and that install does not set itself: a re-run keeps what the user tuned."""
+    if section is None:
+        return []
+    out = []
+    for f in msgspec.structs.fields(section):
+        if f.name in owned:
+            continue
+        value = getattr(section, f.name)
+        dflt = f.default if f.default is not msgspec.NODEFAULT else (
+            f.default_factory() if f.default_factory is not msgspec.NODEFAULT else msgspec.NODEFAULT)
+        if value != dflt:
+            out.append(f"{f.name} = {_toml_value(msgspec.to_builtins(value))}")
+    return out
+
+
 def render_config(*, store_id: str, edge_id: str, data_dir: Path, mqtt: dict, weights: Path | str,
                   person_classes: list[str], item_classes: list[str], lan_ip: str, password_hash: str,
-                  channels: list[tuple[int, str, str]], seats_toml: str, config_version: int) -> str:
+                  channels: list[tuple[int, str, str]], seats_toml: str, config_version: int,
+                  old: EdgeConfig | None = None) -> str:
     m = [f"host = {_toml_str(mqtt['host'])}", f"port = {mqtt['port']}",
          f"topic_prefix = {_toml_str(mqtt.get('topic_prefix') or DEFAULT_PREFIX)}"]
     if mqtt.get("username"):
@@ -137,31 +171,44 @@ def render_config(*, store_id: str, edge_id: str, data_dir: Path, mqtt: dict, we
         m.append("tls = true")
     if mqtt.get("ca_file"):
         m.append(f"ca_file = {_toml_str(str(mqtt['ca_file']))}")
-    ch = "".join(f"\n[[channels]]\nid = {i}\nurl = {_toml_str(u)}\nname = {_toml_str(n)}\n" for i, u, n in channels)
+    o = old
+    m += _kept(o and o.mqtt, {"host", "port", "topic_prefix", "username", "password", "tls", "ca_file"})
+    edge_extra = _kept(o and o.edge, {"store_id", "edge_id", "data_dir", "sample_interval_s"})
+    model_extra = _kept(o and o.model, {"weights", "person_classes", "item_classes"})
+    ui_extra = _kept(o and o.local_ui, {"listen", "port", "password_hash"})
+    tables = ""
+    for name, section in (("seat_rules", o and o.seat_rules), ("state", o and o.state)):
+        if lines := _kept(section, set()):
+            tables += f"\n[{name}]\n" + "\n".join(lines) + "\n"
+    kf = {c.id for c in o.channels if c.keyframes_only} if o else set()  # stays with its channel id
+    ch = "".join(f"\n[[channels]]\nid = {i}\nurl = {_toml_str(u)}\nname = {_toml_str(n)}\n"
+                 + ("keyframes_only = true\n" if i in kf else "") for i, u, n in channels)
+    nl = "\n"
     return f"""\
-# seat-edge configuration for store {store_id}, written by `seat-edge install` (re-run it to change
-# what it wrote; it keeps the channels, seats and password you have). Every option: edge.toml.example.
+# seat-edge configuration for store {store_id}, written by `seat-edge install`. Re-running it keeps
+# every value here (channels, seats, password, tuned options) but not added comments.
+# Every option: edge.toml.example.
 config_version = {config_version}
 
 [edge]
 store_id = {_toml_str(store_id)}
 edge_id = {_toml_str(edge_id)}
 data_dir = {_toml_str(str(data_dir))}
-sample_interval_s = 2.0
-
+sample_interval_s = {o.edge.sample_interval_s if o else 2.0!r}
+{nl.join(edge_extra) + nl if edge_extra else ""}
 [mqtt]
-{chr(10).join(m)}
+{nl.join(m)}
 
 [model]
 weights = {_toml_str(str(weights))}
 person_classes = {_toml_list(person_classes)}
 item_classes = {_toml_list(item_classes)}
-
+{nl.join(model_extra) + nl if model_extra else ""}
 [local_ui]
 listen = {_toml_str(lan_ip)}
-port = 8088
+port = {o.local_ui.port if o else 8088}
 password_hash = {_toml_str(password_hash)}
-{ch}{seats_toml}"""
+{nl.join(ui_extra) + nl if ui_extra else ""}{tables}{ch}{seats_toml}"""
 
 
 def render_seats(seats: list) -> str:
@@ -324,7 +371,8 @@ def plan_install(o: InstallOptions, emit: Callable[[str], None] = lambda _m: Non
         persons, item_cls = ["person"], list(DEFAULT_ITEM_CLASSES)
 
     if o.channels:
-        channels = [(i, u, "") for i, u in enumerate(o.channels, 1)]
+        names = {c.id: c.name for c in old.channels} if old else {}  # the names the user gave stay
+        channels = [(i, u, names.get(i, "")) for i, u in enumerate(o.channels, 1)]
     else:
         channels = [(c.id, c.url, c.name) for c in old.channels] if old else []
     if not channels:
@@ -335,6 +383,7 @@ def plan_install(o: InstallOptions, emit: Callable[[str], None] = lambda _m: Non
         store_id=o.store_id, edge_id=edge_id, data_dir=layout.data_dir, mqtt=mqtt, weights=weights,
         person_classes=persons, item_classes=item_cls, lan_ip=lan_ip, password_hash=password_hash,
         channels=channels, seats_toml=render_seats(old.seats if old else []), config_version=old.config_version if old else 0,
+        old=old,
     )
     from edge_agent.config import ConfigError, parse_config
 

@@ -407,3 +407,26 @@ def test_dry_run_on_the_real_root_lists_the_system_commands(person_model_path):
         r = runner.invoke(app, ["install", "--store", "oryudong", "--model", str(person_model_path),
                                 "--password", PASSWORD, "--no-probe", "--dry-run"])
         assert r.exit_code == 2 and "does not run systemd" in r.stderr and "--no-systemd" in r.stderr
+
+
+def test_rerun_keeps_what_the_user_tuned(tmp_path, person_model_path):
+    from edge_agent.config import load_config
+
+    root = tmp_path / "root"
+    args = ["install", "--store", "oryudong", "--root", str(root), "--model", str(person_model_path),
+            "--channel", "rtsp://10.0.0.2/ch1", "--password", PASSWORD, "--no-probe"]
+    assert runner.invoke(app, args).exit_code == 0
+    conf = root / "etc/seat-edge/edge.toml"
+    text = conf.read_text()
+    text = text.replace("item_classes = []", 'item_classes = []\ndevice = "cpu"\nimgsz = 480\nclass_conf = { "Fall" = 0.6 }')
+    text = text.replace("sample_interval_s = 2.0", "sample_interval_s = 3.5")
+    text = text.replace('name = ""', 'name = "Room A"\nkeyframes_only = true')
+    text += '\n[state]\nabandoned_after_s = 900.0\nenter_samples = 3\n\n[seat_rules]\nuse_reference = false\n'
+    text += '\n[[seats]]\nseat_id = "a01"\nchannel = 1\npolygon = [[0.1, 0.1], [0.4, 0.1], [0.4, 0.5]]\n'
+    conf.write_text(text)
+    tuned = load_config(conf)
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert load_config(conf) == tuned  # every value kept (the layout of the file is install's own)
+    r = runner.invoke(app, args)
+    assert _statuses(r.stdout)[f"file {conf}"] == "unchanged"
