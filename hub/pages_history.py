@@ -161,7 +161,9 @@ async def history_page(
     view: dict[str, Any] = {"days": [], "seats": [], "peaks": [], "chart": None}
     if end > start:  # a range entirely in the future has nothing to show yet
         loaded = await load_timelines(db, store_id, start, end)
-        timelines = loaded.timelines if not seat else {seat: loaded.timelines[seat]} if seat in loaded.timelines else {}
+        timelines = loaded.timelines
+        if seat:
+            timelines = {seat: timelines[seat]} if seat in timelines else {}
         stats = compute_store_stats(timelines, start, end, "hour", DEFAULT_TZ)
         view = history_view(stats, [d for d in days if d <= today], labels)
     return Template(
