@@ -14,6 +14,7 @@ from litestar.exceptions import HTTPException
 from hub.pages import Tile, sort_tiles
 from hub.pages_history import MAX_DAYS, parse_range
 from hub.settings import AlertSettings
+from protocol import ChannelHealth, Health
 from tests.hub.support import wait_for
 from tests.support.hub_auth import create_user, login
 from ui import seatmap
@@ -174,3 +175,17 @@ def test_staff_see_only_their_store_and_viewers_cannot_edit(sqlite_url, make_hub
     assert 'id="roi-readonly"' in client.get("/stores/store-a/roi").text
     r = client.post("/stores/store-a/roi/check", json={"edge_id": "edge-1", "seats": []})
     assert r.status_code == 403
+
+
+def test_store_page_shows_a_camera_channel_down(sqlite_url, make_hub, sim):
+    client = make_hub(sqlite_url)
+    edge = _ready(client, sim)
+    edge.send(Health(**edge.base(), channels=[ChannelHealth(1, True, fps=2.0),
+                                               ChannelHealth(2, False, last_error="rtsp timeout")]))
+    wait_for(lambda: 'data-kind="channel_down"' in client.get("/stores/store-a").text, what="channel down")
+    html = client.get("/stores/store-a").text
+    # from the channel health right away (with the camera's name from the birth), or the alert
+    # service's own alert once its loop has run
+    assert "채널 2 window 카메라 끊김 (edge-1)" in html or "매장 장비 edge-1의 카메라 채널 끊김" in html
+    en = client.get("/stores/store-a?lang=en").text
+    assert "Camera channel 2 window down" in en or "A camera channel of edge-1 is down" in en
