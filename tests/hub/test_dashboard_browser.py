@@ -189,6 +189,19 @@ def test_roi_editor_draw_polygon_save_and_applied(hub):
     page.wait_for_selector('#roi-status[data-status="failed"]', timeout=15_000)
     assert "channel 1 is offline" in page.locator("#roi-ack-error").inner_text()
 
+    # Someone else saves meanwhile (another admin, another tab): this page's save is refused, not merged.
+    url = f"{base}/api/v1/stores/store-a/edges/edge-1/config"
+    current = page.request.get(url).json()
+    csrf = page.get_attribute('meta[name="csrf-token"]', "content")
+    other = page.request.put(url, headers={"X-CSRF-Token": csrf},
+                             data={"seats": current["seats"], "base_version": current["version"]})
+    assert other.status == 200
+    page.fill("#roi-label", "창가-2")
+    page.click("#roi-save")
+    page.wait_for_selector("#roi-message.error", timeout=5000)
+    assert "다른 사람이" in page.locator("#roi-message").inner_text()
+    assert page.request.get(url).json()["version"] == other.json()["version"]  # nothing overwritten
+
 
 def test_english_switch_keeps_the_page(hub):
     page, base = hub["page"], hub["base"]
