@@ -281,6 +281,8 @@ class MqttIngest:
         for kind, n in result.by_kind.items():
             m.ingested.labels(kind).inc(n)
         m.bad_payloads.inc(result.dropped)
+        for reason, n in result.rejected.items():
+            m.rejected.labels(reason).inc(n)
         m.duplicates.inc(result.duplicates)
         m.gaps.inc(result.gaps)
         m.seat_changes.inc(result.seat_changes)
