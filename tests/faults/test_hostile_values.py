@@ -159,3 +159,28 @@ async def test_clock_jump_backwards_keeps_order_by_sequence_for_events(writer):
     await writer.write([e1, e2], now=t)
     await writer.write([e2, e1], now=t + 1)  # redelivered
     assert await n_events(writer, "store-a") == 2
+
+
+def test_poison_messages_through_the_consumer_do_not_stall_other_stores(pg_url, make_hub, sim):
+    """End to end over the real broker: ten unstorable messages (over-long boot ids) from one store, interleaved with
+    another store's events. Before the fix each poison message failed its batch three times with
+    back-off and was then split out: seconds per message, for every store's messages behind it."""
+    from tests.hub.support import wait_for
+
+    client = make_hub(pg_url)
+    a, b = sim(store_id="store-a"), sim(store_id="store-b", edge_id="edge-2")
+    a.birth()
+    b.birth()
+    wait_for(lambda: client.get("/api/v1/stores/store-b/seats").status_code == 200, what="births")
+    t0 = time.monotonic()
+    for i in range(10):
+        a.send(Event(**{**a.base(), "boot_id": "b" * (100 + i)}, seat_id="s0", from_state="empty",
+                     to_state="occupied", at=time.time()))
+        b.event("s1", "empty" if i % 2 == 0 else "occupied", "occupied" if i % 2 == 0 else "empty")
+    wait_for(lambda: len(client.get("/api/v1/stores/store-b/events").json()["events"]) == 10, timeout=20,
+             what="store-b's 10 events")
+    elapsed = time.monotonic() - t0
+    metrics = client.get("/metrics").text
+    assert 'seat_hub_rejected_messages_total{reason="bad_string"} 10.0' in metrics
+    assert elapsed < 3.0, f"store-b waited {elapsed:.1f} s behind store-a's poison messages"
+    print(f"10 poison messages: store-b's events all stored {elapsed:.2f} s after the first was sent")
