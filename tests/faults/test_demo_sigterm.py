@@ -39,12 +39,14 @@ def test_signal_stops_demo_and_every_child(tmp_path, sig):
         t0 = time.monotonic()
         proc.send_signal(sig)
         rc = proc.wait(30)
-        left = wait_gone(children, 20)
+        watched = children
         if sig == signal.SIGKILL and os.geteuid() == 0:
             # Mosquitto started as root switches to the mosquitto user, which clears the parent-death
             # signal (prctl(2)); as a normal user (how the demo is meant to run) it stops as well.
-            left = {p for p in left if "mosquitto" not in cmdline(p)}
-            kill_all({p for p in children if "mosquitto" in cmdline(p)})
+            broker = {p for p in children if "mosquitto" in cmdline(p)}
+            watched = children - broker
+            kill_all(broker)
+        left = wait_gone(watched, 20)
         stopped_s = time.monotonic() - t0
         assert not left, f"left running after {sig.name}: {[cmdline(p) for p in left]}"
         if sig == signal.SIGTERM:
