@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 
 from tests.hub.support import wait_for
+from tests.support.hub_auth import create_user, login
 from tests.support.services import free_port
 
 SEAT_HUB = Path(sys.executable).parent / "seat-hub"
@@ -33,12 +34,17 @@ class HubProcess:
         )
         self.proc: subprocess.Popen | None = None
         self.url = f"http://127.0.0.1:{self.port}"
+        self.db_url = db_url
+        self.http: httpx.Client | None = None
 
     def start(self) -> HubProcess:
         log = open(self.log, "a")  # noqa: SIM115 - the hub writes it until it stops
         self.proc = subprocess.Popen([str(SEAT_HUB), "serve", "--config", str(self.config), "--log-level", "info"],
                                      stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
         wait_for(self.ready, timeout=30, what=f"seat-hub serve on {self.port} (log {self.log})")
+        create_user(self.db_url, "admin", "admin")  # the schema exists now (serve migrates)
+        self.http = httpx.Client(base_url=self.url, timeout=5)
+        login(self.http, "admin")
         return self
 
     def ready(self) -> bool:
@@ -51,12 +57,19 @@ class HubProcess:
         return r.status_code == 200 and r.json().get("mqtt") == "connected"
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.http is not None:
+            self.http.close()
+            self.http = None
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(sig)
             self.proc.wait(30)
 
     def get(self, path: str, **kw) -> httpx.Response:
-        return httpx.get(f"{self.url}{path}", timeout=5, **kw)
+        assert self.http is not None, "hub not started"
+        try:
+            return self.http.get(path, **kw)
+        except httpx.HTTPError as exc:  # restarting: callers poll
+            return httpx.Response(599, text=str(exc))
 
     def events(self, store: str = "store-a") -> list[dict]:
         out: list[dict] = []

@@ -13,11 +13,13 @@ from litestar.testing import TestClient
 from hub.app import create_app
 from hub.db.models import SeatEvent, Store
 from hub.settings import DatabaseSettings, HubSettings
+from tests.support.hub_auth import admin_client
 
 
 def test_csv_export_with_inf_nan_and_huge_times(pg_url):
     app = create_app(HubSettings(database=DatabaseSettings(url=pg_url)), start_mqtt=False, migrate=True)
     with TestClient(app) as client:
+        admin_client(client, pg_url)
         now = time.time()
 
         async def seed() -> None:

@@ -17,6 +17,7 @@ from litestar.testing import TestClient
 from hub.app import create_app
 from hub.settings import MqttSettings
 from tests.hub.support import hub_settings, wait_for
+from tests.support.hub_auth import admin_client
 
 
 def _settings(broker, pg_url, group: str, release: bool):
@@ -49,6 +50,7 @@ def test_planned_stop_of_a_replica_hands_its_share_to_the_other(broker, pg_url, 
     app_a, sb = _two_replicas(broker, pg_url, release=True)
     with TestClient(app_a) as a:
         wait_for(lambda: app_a.state.mqtt.subscribed.is_set(), what="replica A subscribed")
+        admin_client(a, pg_url)
         app_b = create_app(sb)
         with TestClient(app_b):
             wait_for(lambda: app_b.state.mqtt.subscribed.is_set(), what="replica B subscribed")
@@ -69,6 +71,7 @@ def test_default_keeps_a_stopped_replicas_share_until_it_returns(broker, pg_url,
     app_a, sb = _two_replicas(broker, pg_url, release=False)
     with TestClient(app_a) as a:
         wait_for(lambda: app_a.state.mqtt.subscribed.is_set(), what="replica A subscribed")
+        admin_client(a, pg_url)
         app_b = create_app(sb)
         with TestClient(app_b):
             wait_for(lambda: app_b.state.mqtt.subscribed.is_set(), what="replica B subscribed")
