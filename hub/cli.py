@@ -68,6 +68,10 @@ def serve(
     settings = _settings(config)
     _migrate(settings.database.url)
     h, p = host or settings.http.host, port or settings.http.port
+    import msgspec
+
+    # The default MQTT client id is per host and HTTP port: the port actually served counts.
+    settings = msgspec.structs.replace(settings, http=msgspec.structs.replace(settings.http, host=h, port=p))
     typer.echo(f"seat-hub: dashboard at http://{h}:{p}/  (API docs at /schema)")
     uvicorn.run(create_app(settings), host=h, port=p, log_level=log_level.lower())
 

@@ -43,3 +43,17 @@ def test_default_settings_lose_nothing_when_the_hub_is_sigkilled(tmp_path, broke
     seqs = sorted(e["at"] for e in events)
     assert len(events) == n and len(set(seqs)) == n  # nothing lost, nothing twice
     print(f"hub SIGKILL: all {n} events stored once, {recovered_s:.1f} s from the kill")
+
+
+def test_default_client_id_is_stable_per_host_and_port():
+    import msgspec
+
+    from hub.settings import HubSettings, mqtt_client_id
+
+    s = HubSettings()
+    assert s.mqtt.session_expiry_s > 0  # the safe session is the default
+    assert mqtt_client_id(s) == mqtt_client_id(HubSettings())  # the same after a restart
+    other = msgspec.structs.replace(s, http=msgspec.structs.replace(s.http, port=8081))
+    assert mqtt_client_id(other) != mqtt_client_id(s)  # a second replica on the host
+    fresh = msgspec.structs.replace(s, mqtt=msgspec.structs.replace(s.mqtt, session_expiry_s=0))
+    assert mqtt_client_id(fresh) != mqtt_client_id(fresh)  # no session to resume: random
