@@ -85,3 +85,35 @@ def test_default_keeps_a_stopped_replicas_share_until_it_returns(broker, pg_url,
         with TestClient(app_b2):
             wait_for(lambda: _n_events(a) == 40, timeout=15, what="the withheld share after B returned")
         print(f"default: {withheld} of 40 withheld while B was stopped, all delivered when it returned")
+
+
+def test_crashed_replica_share_returns_to_the_group_at_session_expiry(tmp_path, broker, pg_url, sim):
+    """A replica SIGKILLed for good (a real ``seat-hub serve``, session_expiry_s = 3): what the
+    broker dealt to it in those seconds is gone with its session; afterwards the other replica gets
+    everything, and its gap check asks the edge for a snapshot, so the seat states recover."""
+    import signal
+
+    from protocol import SnapshotRequest
+    from tests.faults.hubproc import HubProcess
+
+    group = f"g{uuid.uuid4().hex[:8]}"
+    app_a = create_app(_settings(broker, pg_url, group, release=True), migrate=True)
+    with TestClient(app_a) as a:
+        wait_for(lambda: app_a.state.mqtt.subscribed.is_set(), what="replica A subscribed")
+        admin_client(a, pg_url)
+        b = HubProcess(tmp_path, broker, pg_url, name="replica-b", group=group,
+                       mqtt_extra=f'client_id = "hub-b-{uuid.uuid4().hex[:6]}"\nsession_expiry_s = 3\n'
+                                  "release_session_on_stop = true").start()
+        edge = sim()
+        edge.birth({"s0": "empty", "s1": "empty", "s2": "empty"})
+        wait_for(lambda: a.get("/api/v1/stores/store-a/seats").status_code == 200, what="birth")
+        b.kill(signal.SIGKILL)
+        killed = time.monotonic()
+        for i in range(20):  # about half of these go to the dead replica's kept session
+            edge.delta({f"s{i % 3}": "occupied" if i % 2 == 0 else "empty"})
+        time.sleep(4.5)  # its session expires
+        _stream(edge, 30)
+        wait_for(lambda: _n_events(a) == 30, timeout=15, what="every event after the session expired")
+        edge.wait_received(SnapshotRequest, timeout=15)  # the gap: the edge is asked for a birth
+        print(f"crashed replica: all 30 later events through A, {time.monotonic() - killed:.1f} s after the kill "
+              "(session expiry 3 s); the gap answered by a snapshot request")
