@@ -57,3 +57,20 @@ def test_default_client_id_is_stable_per_host_and_port():
     assert mqtt_client_id(other) != mqtt_client_id(s)  # a second replica on the host
     fresh = msgspec.structs.replace(s, mqtt=msgspec.structs.replace(s.mqtt, session_expiry_s=0))
     assert mqtt_client_id(fresh) != mqtt_client_id(fresh)  # no session to resume: random
+
+
+def test_workers_take_stable_numbered_client_ids(tmp_path):
+    """`seat-hub serve --workers N`: each worker a slot of the default id; a restarted worker
+    (its predecessor dead, the lock released) takes the same slot and so resumes its session."""
+    from hub import cli
+
+    a = cli.claim_worker_slot("seat-hub-h-8080", 2, tmp_path)
+    b = cli.claim_worker_slot("seat-hub-h-8080", 2, tmp_path)
+    assert (a, b) == ("seat-hub-h-8080-w0", "seat-hub-h-8080-w1")
+    first = next(f for f in cli._slot_locks if f.name.endswith("-w0.lock"))
+    first.close()  # the worker holding slot 0 dies
+    cli._slot_locks.remove(first)
+    assert cli.claim_worker_slot("seat-hub-h-8080", 2, tmp_path) == "seat-hub-h-8080-w0"
+    for f in cli._slot_locks:
+        f.close()
+    cli._slot_locks.clear()
