@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from datetime import datetime
 from typing import Any
@@ -56,7 +57,16 @@ def script_json(data: Any) -> str:
 
 
 def kst(ts: float | None, fmt: str = "%m-%d %H:%M") -> str:
-    return "" if ts is None else datetime.fromtimestamp(ts, SEOUL).strftime(fmt)
+    """Store-clock time; empty for none or a time that is no date (one bad row never breaks a page)."""
+    try:
+        return "" if ts is None else datetime.fromtimestamp(ts, SEOUL).strftime(fmt)
+    except (OverflowError, ValueError, OSError):
+        return ""
+
+
+def ago_fn(now: float, t: Translator):
+    """``ago(ts)``: how long before ``now``, in words; empty for none or a time that is no date."""
+    return lambda ts: format_duration(now - ts, t) if ts is not None and math.isfinite(ts) else ""
 
 
 def visible_stores(request: Request, stores: list[queries.StoreSummary]) -> list[queries.StoreSummary]:
@@ -205,7 +215,7 @@ class Pages(Controller):
             template_name="hub/index.html",
             context=page_context(
                 request, t, stores, tiles=tiles, sort=sort, sorts=SORTS, now=now, kst=kst,
-                ago=lambda ts: format_duration(now - ts, t) if ts is not None else "",
+                ago=ago_fn(now, t),
                 chart_json=script_json(chart), chart_i18n=script_json({"rate": t("overview.chart_rate"), "chart.no_data": t("chart.no_data"),
                                        "history.hour_axis": t("history.hour_axis")}),
             ),
@@ -246,7 +256,7 @@ class Pages(Controller):
                 request, t, stores, store=detail, channels=channels, channel_names=names,
                 seats=[by_id[s.seat_id] for s in seats], states=SEAT_STATES, alerts=alerts, now=now,
                 alert_rules=request.app.state.settings.alerts, configs=configs,
-                kst=kst, ago=lambda ts: format_duration(now - ts, t) if ts is not None else "",
+                kst=kst, ago=ago_fn(now, t),
                 seatmap_json=script_json(seatmap.js_strings(t)),
                 live_json=script_json({k: t(k) for k in (
                     "live.connected", "live.disconnected", "live.connecting", "edge.online", "edge.offline",

@@ -7,6 +7,7 @@ it reads on a colour-blind person's screen, on a faded wall display and in a gre
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -64,7 +65,7 @@ class SeatInput:
 
 def timer_text(state: str, since: float | None, now: float, t: Translator) -> str:
     """'빈 지 5분' / 'vacant 5 min'; empty when the start is not known."""
-    if since is None:
+    if since is None or not math.isfinite(since):
         return ""
     return t(f"timer.{state}", d=format_duration(now - since, t))
 

@@ -56,6 +56,7 @@ def test_seat_cells_timer_icon_and_both_catalogues_complete():
     assert list(cells) == [1, 2]
     x = cells[2][0]
     assert x.timer == "비운 지 2분" and x.icon == "◐" and x.state_name == "자리 비움"
+    assert seatmap.timer_text("empty", float("-inf"), 1000.0, t) == ""  # a time that is no date
     y = cells[1][0]
     assert y.state == "unknown" and y.timer == "" and y.label == "y"  # no label: the id
     assert Translator(HUB, "en")("timer.occupied", d="3 min") == "occupied 3 min"
