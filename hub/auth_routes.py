@@ -69,7 +69,8 @@ async def login_page(request: Request) -> Template | Redirect:
 async def login_submit(request: Request, state: State) -> Template | Redirect:
     t = _t(request)
     form = await request.form()
-    username = str(form.get("username") or "").strip().lower()[:63]
+    # NUL cannot be stored or compared in PostgreSQL text: drop it (no username contains one)
+    username = str(form.get("username") or "").replace("\x00", "").strip().lower()[:63]
     password = str(form.get("password") or "")
     target = _safe_next(str(form.get("next") or ""))
     sent, expected = str(form.get(auth.CSRF_FIELD) or ""), request.cookies.get(auth.LOGIN_CSRF_COOKIE, "")
