@@ -277,15 +277,14 @@ def test_websocket_subscription_to_another_store_is_refused(hub):
     login(client, "alice")
     for store, code in (("b", 4403), ("A", 4403), ("b%00", 4400), (quote("a/../b", safe=""), None),
                         ("a%2F..%2Fb", None)):
-        with pytest.raises(WebSocketDisconnect) as exc:
-            with client.websocket_connect(f"/ws/stores/{store}") as ws:
-                ws.receive_json(timeout=3)
+        with pytest.raises(WebSocketDisconnect) as exc, client.websocket_connect(f"/ws/stores/{store}") as ws:
+            ws.receive_json(timeout=3)
         # 4403: refused by the guard; encoded slashes do not even match the route (no store "a/../b")
         assert exc.value.code == code if code else exc.value.code >= 4000, (store, exc.value.code)
     with client.websocket_connect("/ws/stores/a") as ws:
         assert ws.receive_json(timeout=3) == {"type": "hello", "store_id": "a"}
     # and from a foreign page (cross-site WebSocket hijacking) even for her own store
-    with pytest.raises(WebSocketDisconnect) as exc:
-        with client.websocket_connect("/ws/stores/a", headers={"origin": "https://evil.example"}) as ws:
-            ws.receive_json(timeout=3)
+    with (pytest.raises(WebSocketDisconnect) as exc,
+          client.websocket_connect("/ws/stores/a", headers={"origin": "https://evil.example"}) as ws):
+        ws.receive_json(timeout=3)
     assert exc.value.code == 4403
