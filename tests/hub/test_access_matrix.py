@@ -13,6 +13,7 @@ read           401        ok       ok         ok (filtered)  -
 read_store     401        ok       ok         ok             403
 write_store    401        ok       403        403            403
 admin_store    401        ok       403        403            403
+admin          401        ok       403        403            -
 any_user       401        ok       ok         ok             -
 =============  =========  =======  =========  =============  =============
 """
@@ -39,6 +40,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/static/{file_path:path}"): "public",
     ("POST", "/logout"): "any_user",
     ("GET", "/api/v1/me"): "read",
+    ("GET", "/api/v1/audit"): "admin",
     ("GET", "/"): "read",
     ("GET", "/api/v1/stores"): "read",
     ("GET", "/api/v1/alerts"): "read",
