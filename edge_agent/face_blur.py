@@ -3,8 +3,8 @@
 Two detectors, everything either finds is pixelated and blurred beyond recognition:
 - the heads of the persons the edge's own detector found in that frame (top part of each person
   box): works for faces seen from the side or behind too, and needs nothing extra;
-- OpenCV's Haar frontal-face cascade, where this OpenCV has it (4.x; the OpenCV 5 wheel moved
-  cascades out) and the cascade file is found (cv2.data, or Debian's opencv-data).
+- OpenCV's Haar frontal-face cascade, where this OpenCV has it (the 4.x wheels bundle it in
+  cv2.data; OpenCV 5 moved CascadeClassifier out to contrib, so with 5.x only the heads count).
 """
 
 from __future__ import annotations
