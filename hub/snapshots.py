@@ -25,6 +25,7 @@ from protocol.messages import Frame, FrameRequest
 
 KEEP_S = 7 * 86400  # "kept at most 7 days"
 MAX_JPEG = 8 * 1024 * 1024
+ANSWER_WITHIN_S = 120.0  # requests are not queued for offline edges: unanswered by then = failed
 
 
 class SnapshotIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -45,11 +46,15 @@ class SnapshotOut(msgspec.Struct):
     url: str | None  # the JPEG, once ready
 
 
-def _out(s: Snapshot) -> SnapshotOut:
+def _out(s: Snapshot, now: float | None = None) -> SnapshotOut:
+    now = time.time() if now is None else now
     status = "failed" if s.error else ("ready" if s.jpeg else "requested")
+    error = s.error
+    if status == "requested" and now - s.requested_at > ANSWER_WITHIN_S:
+        status, error = "failed", f"the edge did not answer within {ANSWER_WITHIN_S:.0f} s (offline?): ask again"
     url = f"/api/v1/stores/{s.store_id}/snapshots/{s.id}/image" if status == "ready" else None
     return SnapshotOut(s.id, s.store_id, s.edge_id, s.channel, status, s.requested_by, s.requested_at,
-                       s.received_at, s.faces_blurred, s.error, url)
+                       s.received_at, s.faces_blurred, error, url)
 
 
 async def purge_old(db: AsyncSession, now: float) -> None:
@@ -113,7 +118,7 @@ class SnapshotsApi(Controller):
         rows = (await db.execute(
             select(Snapshot).where(Snapshot.store_id == store_id, Snapshot.requested_at >= now - KEEP_S)
             .order_by(Snapshot.requested_at.desc()).limit(200))).scalars().all()
-        return [_out(s) for s in rows]
+        return [_out(s, now) for s in rows]
 
     @get("/snapshots/{snapshot_id:int}/image", media_type="image/jpeg")
     async def view_snapshot(self, request: Request, db: AsyncSession, store_id: str, snapshot_id: int) -> Response:

@@ -56,3 +56,12 @@ def test_only_the_asked_edge_fills_a_snapshot_once(tmp_path):
     rows = asyncio.run(_run(url))
     assert rows[0] == ("r1", JPEG, 2, None)
     assert rows[1][0] == "r2" and rows[1][1] is None and "no valid JPEG" in rows[1][3]
+
+
+def test_an_unanswered_request_turns_failed_with_advice():
+    from hub.snapshots import ANSWER_WITHIN_S, _out
+
+    s = Snapshot(id=1, store_id="a", edge_id="e", channel=1, request_id="r", requested_by="admin", requested_at=0.0)
+    assert _out(s, now=ANSWER_WITHIN_S - 1).status == "requested"
+    late = _out(s, now=ANSWER_WITHIN_S + 1)
+    assert late.status == "failed" and "did not answer" in late.error and late.url is None
