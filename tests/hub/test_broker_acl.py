@@ -260,6 +260,10 @@ def test_store_cli_errors_say_what_to_do(tmp_path):
     from edge_agent.config import MqttSection
 
     assert msgspec.convert(bundle["mqtt"], MqttSection).tls is True
+    from protocol.bundle import read_bundle  # the installer's reader (seat-edge install --bundle)
+
+    b = read_bundle(tmp_path / "o")
+    assert b.edge.store_id == "x" and b.mqtt.username == "x.edge1" and b.mqtt.tls
     out = runner.invoke(cli, ["store", "list", "--config", str(cfg)]).output
     assert "x.edge1" in out
 
