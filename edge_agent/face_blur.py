@@ -90,12 +90,24 @@ def blur_faces(image: np.ndarray, detections: Iterable[Detection] = ()) -> tuple
     return blur_regions(image, boxes), len(boxes)
 
 
-def snapshot_jpeg(image: np.ndarray, detections: Iterable[Detection] = (), quality: int = 85) -> tuple[bytes, int]:
-    """Faces blurred, JPEG-encoded: what the edge may send to the hub."""
+MAX_JPEG_BYTES = 900_000  # the hub refuses MQTT payloads over 1 MiB (protocol.limits)
+
+
+def snapshot_jpeg(image: np.ndarray, detections: Iterable[Detection] = (), quality: int = 85,
+                  max_bytes: int = MAX_JPEG_BYTES) -> tuple[bytes, int]:
+    """Faces blurred, JPEG-encoded, under ``max_bytes`` (smaller quality, then size, if needed):
+    what the edge may send to the hub."""
     import cv2
 
     blurred, n = blur_faces(image, detections)
-    ok, buf = cv2.imencode(".jpg", blurred, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise RuntimeError("JPEG encoding failed")
-    return buf.tobytes(), n
+    while True:
+        ok, buf = cv2.imencode(".jpg", blurred, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if not ok:
+            raise RuntimeError("JPEG encoding failed")
+        if len(buf) <= max_bytes or min(blurred.shape[:2]) < 64:
+            return buf.tobytes(), n
+        if quality > 60:
+            quality -= 15
+        else:
+            blurred = cv2.resize(blurred, (blurred.shape[1] * 3 // 4, blurred.shape[0] * 3 // 4),
+                                 interpolation=cv2.INTER_AREA)

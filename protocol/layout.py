@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 
+from protocol.limits import MAX_POLYGON_POINTS, MAX_SEATS_PER_MESSAGE
 from protocol.messages import SeatDef
 from protocol.polygons import polygon_area, self_intersection
 
@@ -36,6 +37,9 @@ def seat_problem(seat: SeatDef) -> str | None:
     poly = seat.polygon
     if len(poly) < 3:
         return f"seat {sid!r}: polygon needs at least 3 points, got {len(poly)}"
+    if len(poly) > MAX_POLYGON_POINTS:
+        # checked before the crossing test, which is quadratic: 3000 points took 4 s of CPU
+        return f"seat {sid!r}: polygon has {len(poly)} points, at most {MAX_POLYGON_POINTS} are allowed"
     for i, (x, y) in enumerate(poly):
         if not (math.isfinite(x) and math.isfinite(y)) or not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
             return f"seat {sid!r}: point {i} ({x}, {y}) is outside 0..1 (coordinates are fractions of the frame)"
@@ -60,6 +64,8 @@ def _collinear(poly: Sequence[tuple[float, float]]) -> bool:
 
 def layout_problems(seats: Sequence[SeatDef], known_channels: Iterable[int] | None = None) -> list[str]:
     """Everything wrong with a layout. ``known_channels`` None (or empty) means "not known here"."""
+    if len(seats) > MAX_SEATS_PER_MESSAGE:
+        return [f"layout has {len(seats)} seats, at most {MAX_SEATS_PER_MESSAGE} are allowed per edge"]
     known = set(known_channels or ())
     problems: list[str] = []
     seen: set[str] = set()

@@ -47,3 +47,9 @@ def test_no_people_detected_means_nothing_blurred():
     img = np.random.default_rng(1).integers(0, 255, (360, 640, 3), dtype=np.uint8)
     out, n = blur_faces(img, [])
     assert n == 0 and np.array_equal(out, img)  # (no Haar cascade in OpenCV 5; none finds noise)
+
+
+def test_a_snapshot_stays_under_the_hubs_payload_limit():
+    noise = np.random.default_rng(2).integers(0, 255, (2160, 3840, 3), dtype=np.uint8)  # 4K, incompressible
+    jpeg, _ = snapshot_jpeg(noise, [])
+    assert len(jpeg) <= 900_000 and jpeg[:2] == b"\xff\xd8"
