@@ -1,5 +1,9 @@
 """Per-seat evidence from one channel's detections (pure).
 
+A seat has two zones: the seat polygon (where a person sits: chair, lap, torso over the desk)
+and the desk zone (where belongings lie; drawn by the installer as ``SeatDef.desk`` or derived
+from the seat polygon by ``[seat_rules] desk_band``, see ``desk_zone``).
+
 Persons: seated people's feet are hidden by desks, so the bottom-centre point rule of zone
 counters is wrong here. A person's score for a seat is the share of the *lower part* of the
 person box (torso and lap over the desk, ``person_lower_fraction`` of its height) that lies
@@ -7,8 +11,17 @@ inside the seat polygon. Assignment is greedy over all (person, seat) pairs at o
 ``person_overlap_min``, best score first (ties: higher confidence), so one person counts for at
 most one seat and a seat gets at most one person.
 
-Items: a belonging counts for the one seat that holds the largest share of its box, if that
-share is at least ``item_overlap_min``.
+Items: a detected belonging counts for the one seat that holds the largest share of its box (in
+the desk zone or anywhere on the seat: a bag a detector names on a chair is a bag, unlike a
+change of pixels), if that share is at least ``item_overlap_min``. The *change* against the empty
+reference is measured on the desk zone only (``seat_engine``), so a chair pushed back or turned
+never reads as belongings.
+
+Speed: ``SeatIndex`` is built once per layout (bounding boxes, areas, which polygons are plain
+axis-aligned rectangles). Per frame, all (detection, seat) box overlaps are one numpy operation;
+pairs whose boxes do not touch are rejected there, rectangles need no polygon maths at all, and
+the remaining pairs with a skewed polygon get their exact area in one vectorised pass
+(``geometry.poly_box_areas``).
 """
 
 from __future__ import annotations
@@ -16,14 +29,67 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from edge_agent.config import SeatsSection
-from edge_agent.geometry import Box, Point, box_area, polygon_box_intersection_area
+from edge_agent.geometry import (
+    Box,
+    Point,
+    bounding_box,
+    box_area,
+    derive_desk,
+    edge_table,
+    is_axis_rect,
+    poly_box_area_fast,
+    poly_box_areas,
+    polygon_box_intersection_area,
+)
 from edge_agent.types import Detection
 from protocol.messages import Evidence, SeatDef
 
 # Shares are computed in floating point: a box exactly at the threshold must count, not land a
 # rounding error below it.
 OVERLAP_TOL = 1e-9
+
+_NO_CLASSES: list[str] = []
+
+
+def desk_zone(seat: SeatDef, rules: SeatsSection) -> list[Point]:
+    """The seat's desk polygon: the drawn one, else the seat polygon cut to ``desk_band``."""
+    if seat.desk is not None:
+        return [tuple(p) for p in seat.desk]
+    return derive_desk(seat.polygon, rules.desk_band)
+
+
+def evidence_confidence(
+    person_overlap: float,
+    person_conf: float,
+    held: bool,
+    item_conf: float,
+    change_score: float | None,
+    rules: SeatsSection,
+) -> float:
+    """How sure one sample's reading is, 0..1 (carried as ``Evidence.confidence``).
+
+    person term ``p``: overlap relative to twice the threshold (capped at 1) times the detector
+    score (a held still person counts at half the last overlap); desk term ``d``: the best item
+    score, or the desk change relative to twice the change threshold. The sample reads person
+    -> ``p``; belongings -> ``d * (1 - p)``; nothing -> ``(1 - p) * (1 - d)``, halved when the
+    seat has no reference yet (an unseen desk may hold something)."""
+    p_min = max(rules.person_overlap_min, 1e-6)
+    conf = 0.5 if held else person_conf
+    p = min(1.0, person_overlap / (2 * p_min)) * min(1.0, max(conf, 0.0))
+    c = 0.0 if change_score is None else min(1.0, change_score / max(2 * rules.change_threshold, 1e-6))
+    d = max(item_conf, c if rules.use_reference else 0.0)
+    if person_overlap >= rules.person_overlap_min - OVERLAP_TOL:
+        return round(max(p, 0.05), 4)
+    has_change = rules.use_reference and change_score is not None and change_score >= rules.change_threshold
+    if item_conf > 0.0 or has_change:
+        return round(d * (1.0 - p), 4)
+    e = (1.0 - p) * (1.0 - d)
+    if change_score is None and rules.use_reference:
+        e *= 0.5
+    return round(e, 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,14 +100,35 @@ class SeatMatch:
     person_overlap: float = 0.0  # the assigned person's score, else the best unassigned one
     items: tuple[Detection, ...] = ()
 
-    def evidence(self, change_score: float | None = None) -> Evidence:
+    def evidence(self, change_score: float | None = None, rules: SeatsSection | None = None,
+                 held: bool = False) -> Evidence:
+        r = rules or _DEFAULT_RULES
+        items = self.items
+        if change_score is None and self.person is None and not items and self.person_overlap == 0.0:
+            return _nothing_seen(r)  # the common case, built once per rules
+        pconf = self.person.conf if self.person else 0.0
+        item_conf = max((d.conf for d in items), default=0.0)
         return Evidence(
             person_overlap=self.person_overlap,
-            person_conf=self.person.conf if self.person else 0.0,
-            item_count=len(self.items),
-            item_classes=sorted({d.class_name for d in self.items}),
+            person_conf=pconf,
+            item_count=len(items),
+            item_classes=sorted({d.class_name for d in items}) if items else _NO_CLASSES,
             change_score=change_score,
+            confidence=evidence_confidence(self.person_overlap, pconf, held, item_conf, change_score, r),
         )
+
+
+_DEFAULT_RULES = SeatsSection()
+_EMPTY_MATCH = SeatMatch()
+_NOTHING: dict[int, tuple[SeatsSection, Evidence]] = {}
+
+
+def _nothing_seen(rules: SeatsSection) -> Evidence:
+    hit = _NOTHING.get(id(rules))
+    if hit is None or hit[0] is not rules:
+        ev = Evidence(confidence=evidence_confidence(0.0, 0.0, False, 0.0, None, rules))
+        hit = _NOTHING[id(rules)] = (rules, ev)
+    return hit[1]
 
 
 def lower_box(box: Box, fraction: float) -> Box:
@@ -66,56 +153,155 @@ def item_share(box: Box, polygon: Sequence[Point]) -> float:
     return min(1.0, polygon_box_intersection_area(polygon, box) / area)
 
 
+class _Zones:
+    """Bounding boxes (n x 4) and rectangle flags of a list of polygons, computed once."""
+
+    __slots__ = ("polys", "boxes", "rect", "all_rect", "edges", "sign", "zone_boxes", "rect_list")
+
+    def __init__(self, polys: list[list[Point]]) -> None:
+        self.polys = polys
+        self.boxes = np.array([bounding_box(p) for p in polys], dtype=np.float64).reshape(-1, 4)
+        self.rect = np.array([is_axis_rect(p) for p in polys], dtype=bool)
+        self.all_rect = bool(self.rect.all())
+        self.edges, self.sign = edge_table(polys)
+        self.zone_boxes = [tuple(b) for b in self.boxes.tolist()]
+        self.rect_list = self.rect.tolist()
+
+    def shares(self, boxes: np.ndarray, areas: np.ndarray, skip: tuple[int, int] = (0, 0)) -> np.ndarray:
+        """share[i, j] = area(box i inside polygon j) / area(box i), 0 where the area is 0.
+        ``skip`` = (r, c): rows below r are only needed from column c on (the small path leaves
+        the rest 0; callers must not read them)."""
+        m, n = len(boxes), len(self.polys)
+        if m == 0 or n == 0:
+            return np.zeros((m, n))
+        if m * n <= _SMALL:
+            return self._shares_small(boxes, areas, skip)
+        b, z = boxes[:, None, :], self.boxes[None, :, :]
+        w = np.minimum(b[..., 2], z[..., 2]) - np.maximum(b[..., 0], z[..., 0])
+        h = np.minimum(b[..., 3], z[..., 3]) - np.maximum(b[..., 1], z[..., 1])
+        inter = np.where((w > 0) & (h > 0), w * h, 0.0)
+        # Skewed polygons: exact area (vectorised), only for pairs whose boxes touch.
+        if not self.all_rect:
+            ii, jj = np.nonzero((inter > 0) & ~self.rect[None, :])
+            if len(ii):
+                inter[ii, jj] = np.maximum(poly_box_areas(boxes[ii], self.edges[jj], self.sign[jj]), 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.where(areas[:, None] > 0, inter / np.where(areas[:, None] > 0, areas[:, None], 1.0), 0.0)
+        return np.minimum(out, 1.0)
+
+
+    def _shares_small(self, boxes: np.ndarray, areas: np.ndarray, skip: tuple[int, int]) -> np.ndarray:
+        """The same in plain Python: below a few hundred pairs numpy's call overhead costs more
+        than the arithmetic."""
+        out = np.zeros((len(boxes), len(self.polys)))
+        zb, rect, polys = self.zone_boxes, self.rect_list, self.polys
+        n_rows, col0 = skip
+        for i, (bx1, by1, bx2, by2) in enumerate(boxes.tolist()):
+            a = float(areas[i])
+            if a <= 0.0:
+                continue
+            row = out[i]
+            j0 = col0 if i < n_rows else 0
+            for j in range(j0, len(zb)):
+                zx1, zy1, zx2, zy2 = zb[j]
+                w = (bx2 if bx2 < zx2 else zx2) - (bx1 if bx1 > zx1 else zx1)
+                if w <= 0.0:
+                    continue
+                h = (by2 if by2 < zy2 else zy2) - (by1 if by1 > zy1 else zy1)
+                if h <= 0.0:
+                    continue
+                inter = w * h if rect[j] else poly_box_area_fast(polys[j], bx1, by1, bx2, by2, zb[j])
+                v = inter / a
+                row[j] = v if v < 1.0 else 1.0
+        return out
+
+
+_SMALL = 400  # (box, zone) pairs below which the plain-Python path is faster
+
+
+class SeatIndex:
+    """The seats of one channel, prepared for fast per-frame assignment. Build it once per
+    layout (``SeatEngine`` does) and call ``match`` per frame."""
+
+    def __init__(self, seats: Sequence[SeatDef], rules: SeatsSection) -> None:
+        self.seats = list(seats)
+        self.rules = rules
+        self.ids = [s.seat_id for s in self.seats]
+        self.seat_zones = _Zones([[tuple(p) for p in s.polygon] for s in self.seats])
+        self.desks = [desk_zone(s, rules) for s in self.seats]
+        # Items are measured against desks and seats in one pass: columns 0..n-1 desks, n.. seats.
+        self.item_zones = _Zones(self.desks + self.seat_zones.polys)
+
+    def match(self, detections: Sequence[Detection]) -> dict[str, SeatMatch]:
+        rules = self.rules
+        persons = [d for d in detections if d.kind == "person"]
+        items = [d for d in detections if d.kind == "item"]
+        n = len(self.seats)
+        seat_person: dict[int, tuple[int, float]] = {}
+        best_any: dict[int, float] = {}
+        seat_items: dict[int, list[Detection]] = {}
+        if not n or not (persons or items):
+            return dict.fromkeys(self.ids, _EMPTY_MATCH)
+        # One pass for all boxes against all zones (columns: n desks, then n seats); persons use
+        # the lower part of their box. numpy's per-call cost dominates at these sizes.
+        np_ = len(persons)
+        b = np.array([d.box for d in persons] + [d.box for d in items], dtype=np.float64)
+        f = min(max(rules.person_lower_fraction, 0.0), 1.0)
+        pb = b[:np_]
+        pb[:, 1] = pb[:, 3] - (pb[:, 3] - pb[:, 1]) * f
+        areas = np.maximum(b[:, 2] - b[:, 0], 0.0) * np.maximum(b[:, 3] - b[:, 1], 0.0)
+        share = self.item_zones.shares(b, areas, skip=(np_, n))  # persons: seat columns only
+        if np_:
+            sc = share[:np_, n:]
+            pi_idx, si_idx = np.nonzero(sc > 0.0)
+            if len(pi_idx):
+                vals = sc[pi_idx, si_idx]
+                pl, sl = pi_idx.tolist(), si_idx.tolist()
+                confs = [persons[i].conf for i in pl]
+                # Greedy: best score first, then higher confidence; index order breaks ties stably.
+                ranked = sorted(zip((-vals).tolist(), [-c for c in confs], pl, sl))
+                used: set[int] = set()
+                floor = rules.person_overlap_min - OVERLAP_TOL
+                for neg, _c, pi, si in ranked:
+                    if -neg < floor:
+                        break
+                    if pi in used or si in seat_person:
+                        continue
+                    seat_person[si] = (pi, -neg)
+                    used.add(pi)
+                # Unassigned seats report the best score of a person nobody took (below threshold
+                # by construction), so the evidence shows "almost" cases without claiming one.
+                for neg, _c, pi, si in ranked:
+                    if si not in seat_person and pi not in used and -neg > best_any.get(si, 0.0):
+                        best_any[si] = -neg
+        if items:
+            it_share = share[np_:]
+            it_share = np.maximum(it_share[:, :n], it_share[:, n:])
+            best = it_share.argmax(axis=1).tolist()
+            vals = it_share[np.arange(len(items)), best].tolist()
+            floor = rules.item_overlap_min - OVERLAP_TOL
+            for it, si, v in zip(items, best, vals):
+                if v > 0.0 and v >= floor:
+                    seat_items.setdefault(si, []).append(it)
+
+        out: dict[str, SeatMatch] = {}
+        for si, sid in enumerate(self.ids):
+            got = seat_person.get(si)
+            its = seat_items.get(si)
+            if got is not None:
+                out[sid] = SeatMatch(person=persons[got[0]], person_overlap=got[1], items=tuple(its or ()))
+            elif its is not None or si in best_any:
+                out[sid] = SeatMatch(person_overlap=best_any.get(si, 0.0), items=tuple(its or ()))
+            else:
+                out[sid] = _EMPTY_MATCH
+        return out
+
+
 def match_seats(
     seats: Sequence[SeatDef], detections: Sequence[Detection], rules: SeatsSection
 ) -> dict[str, SeatMatch]:
-    persons = [d for d in detections if d.kind == "person"]
-    items = [d for d in detections if d.kind == "item"]
-
-    scores: list[tuple[float, float, int, int]] = []  # (score, conf, person index, seat index)
-    best_any = [0.0] * len(seats)
-    for pi, p in enumerate(persons):
-        for si, s in enumerate(seats):
-            sc = person_score(p.box, s.polygon, rules.person_lower_fraction)
-            if sc <= 0.0:
-                continue
-            scores.append((sc, p.conf, pi, si))
-    # Greedy: best score first, then higher confidence; index order breaks exact ties stably.
-    scores.sort(key=lambda r: (-r[0], -r[1], r[2], r[3]))
-    seat_person: dict[int, tuple[int, float]] = {}
-    used_persons: set[int] = set()
-    for sc, _conf, pi, si in scores:
-        if sc < rules.person_overlap_min - OVERLAP_TOL:
-            break
-        if pi in used_persons or si in seat_person:
-            continue
-        seat_person[si] = (pi, sc)
-        used_persons.add(pi)
-    # Unassigned seats report the best score of a person nobody took (below threshold by
-    # construction), so the evidence shows "almost" cases without claiming a person.
-    for sc, _conf, pi, si in scores:
-        if si not in seat_person and pi not in used_persons and sc > best_any[si]:
-            best_any[si] = sc
-
-    seat_items: dict[int, list[Detection]] = {}
-    for it in items:
-        best_si, best_share = -1, 0.0
-        for si, s in enumerate(seats):
-            share = item_share(it.box, s.polygon)
-            if share > best_share:
-                best_si, best_share = si, share
-        if best_si >= 0 and best_share >= rules.item_overlap_min - OVERLAP_TOL:
-            seat_items.setdefault(best_si, []).append(it)
-
-    out: dict[str, SeatMatch] = {}
-    for si, s in enumerate(seats):
-        if si in seat_person:
-            pi, sc = seat_person[si]
-            m = SeatMatch(person=persons[pi], person_overlap=sc, items=tuple(seat_items.get(si, ())))
-        else:
-            m = SeatMatch(person_overlap=best_any[si], items=tuple(seat_items.get(si, ())))
-        out[s.seat_id] = m
-    return out
+    """One-off assignment (builds a ``SeatIndex``; a caller with a fixed layout keeps one)."""
+    return SeatIndex(seats, rules).match(detections)
 
 
 def seat_evidence(
@@ -126,4 +312,5 @@ def seat_evidence(
 ) -> dict[str, Evidence]:
     """Evidence per seat id for the seats of one channel (pass only that channel's seats)."""
     cs = change_scores or {}
-    return {sid: m.evidence(cs.get(sid)) for sid, m in match_seats(seats, detections, rules).items()}
+    return {sid: m.evidence(cs.get(sid), rules)
+            for sid, m in match_seats(seats, detections, rules).items()}
