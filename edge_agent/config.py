@@ -51,6 +51,11 @@ class ModelSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     item_classes: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_ITEM_CLASSES))
     class_conf: dict[str, float] = {}  # per-class confidence thresholds
     max_batch: int = 16
+    # Small, far seats: besides the whole frame, run the model on a grid of overlapping crops
+    # ([columns, rows]; [1, 1] = off) and merge the boxes (NMS). Costs 1 + columns*rows model
+    # passes per frame: for where the GPU has room (or raise imgsz, e.g. 1280, instead).
+    tiles: list[int] = msgspec.field(default_factory=lambda: [1, 1])
+    tile_overlap: float = 0.25  # neighbouring crops share this fraction of a crop
 
 
 class SeatsSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -125,6 +130,17 @@ def quiet_time_s(text: str | None) -> float | None:
     return int(hh) * 3600.0 + int(mm) * 60.0
 
 
+def model_problems(m: ModelSection) -> list[str]:
+    out = []
+    if len(m.tiles) != 2 or not all(1 <= v <= 8 for v in m.tiles):
+        out.append(f"tiles must be [columns, rows], each 1..8, got {list(m.tiles)}")
+    if not 0.0 <= m.tile_overlap < 0.9:
+        out.append(f"tile_overlap must be within 0..0.9, got {m.tile_overlap}")
+    if m.imgsz < 32:
+        out.append(f"imgsz must be >= 32, got {m.imgsz}")
+    return out
+
+
 def seat_rules_problems(r: SeatsSection) -> list[str]:
     out = []
     band = r.desk_band
@@ -158,6 +174,8 @@ def parse_config(data: dict, source: str = "<config>") -> EdgeConfig:
         raise ConfigError(f"{source}: {exc}") from None
     if bad := cfg.state.problems():
         raise ConfigError(f"{source}: [state] {'; '.join(bad)}")
+    if bad := model_problems(cfg.model):
+        raise ConfigError(f"{source}: [model] {'; '.join(bad)}")
     if bad := seat_rules_problems(cfg.seat_rules):
         raise ConfigError(f"{source}: [seat_rules] {'; '.join(bad)}")
     if cfg.edge.sample_interval_s <= 0:
