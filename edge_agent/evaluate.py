@@ -156,7 +156,8 @@ def render_step(image: np.ndarray, ops: Sequence[Op], load: Callable[[str], np.n
             # Sizes are normalised to the source frame and land normalised in the target frame.
             tw = max(1, int(round((x2 - x1) / sw * w * op.scale)))
             th = max(1, int(round((y2 - y1) / sh * h * op.scale)))
-            crop = cv2.resize(crop, (tw, th), interpolation=cv2.INTER_AREA)
+            if crop.shape[:2] != (th, tw):  # same size: copy the pixels exactly
+                crop = cv2.resize(crop, (tw, th), interpolation=cv2.INTER_AREA)
             tx, ty = int(round(op.to[0] * w)), int(round(op.to[1] * h))
             tw, th = min(tw, w - tx), min(th, h - ty)
             out[ty : ty + th, tx : tx + tw] = crop[:th, :tw]
