@@ -67,10 +67,10 @@ def main() -> None:
     rules, seat_rules = StateRules(enter_s=4.0, exit_s=10.0), SeatsSection(use_reference=False)
     fl = frames(50, a.persons, a.items, rng)
     index = SeatIndex(seats, seat_rules) if SeatIndex is not None else None  # once per layout
-    best = float("inf")
+    best = best_cpu = float("inf")
     for _round in range(a.rounds):  # best of N: the machine is shared, the minimum is the code's cost
         trackers = {s.seat_id: SeatTracker(s.seat_id, rules, seat_rules, state="empty") for s in seats}
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for i in range(a.frames):
             dets = fl[i % len(fl)]
             m = index.match(dets) if index is not None else match_seats(seats, dets, seat_rules)
@@ -78,9 +78,12 @@ def main() -> None:
             for sid, sm in m.items():
                 trackers[sid].update(t, sm.evidence(None, seat_rules) if index is not None else sm.evidence(None))
         best = min(best, time.perf_counter() - t0)
+        best_cpu = min(best_cpu, time.process_time() - c0)
     n = a.frames * a.seats
+    # CPU time as well: on a shared machine the wall clock also counts other processes' turns.
     print(f"seats {a.seats}, persons {a.persons}, items {a.items}/frame: "
-          f"{n} seat-samples in {best:.3f} s (best of {a.rounds}) = {n / best:,.0f} seat-samples/s")
+          f"{n} seat-samples in {best:.3f} s (best of {a.rounds}) = {n / best:,.0f} seat-samples/s "
+          f"({n / best_cpu:,.0f} per CPU-second)")
 
 
 if __name__ == "__main__":

@@ -92,9 +92,9 @@ def evidence_confidence(
     return round(e, 4)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: frozen dataclasses are slow to build, and this is per seat
 class SeatMatch:
-    """What assignment found for one seat, before it becomes an Evidence."""
+    """What assignment found for one seat, before it becomes an Evidence (treat as read-only)."""
 
     person: Detection | None = None
     person_overlap: float = 0.0  # the assigned person's score, else the best unassigned one
@@ -105,7 +105,7 @@ class SeatMatch:
         r = rules or _DEFAULT_RULES
         items = self.items
         if change_score is None and self.person is None and not items and self.person_overlap == 0.0:
-            return _nothing_seen(r)  # the common case, built once per rules
+            return _NOTHING[1] if _NOTHING[0] is r else _nothing_seen(r)  # the common case
         pconf = self.person.conf if self.person else 0.0
         item_conf = max((d.conf for d in items), default=0.0)
         return Evidence(
@@ -120,15 +120,14 @@ class SeatMatch:
 
 _DEFAULT_RULES = SeatsSection()
 _EMPTY_MATCH = SeatMatch()
-_NOTHING: dict[int, tuple[SeatsSection, Evidence]] = {}
+_NOTHING: list = [None, None]  # (rules, Evidence): one entry, an edge has one set of rules
 
 
 def _nothing_seen(rules: SeatsSection) -> Evidence:
-    hit = _NOTHING.get(id(rules))
-    if hit is None or hit[0] is not rules:
-        ev = Evidence(confidence=evidence_confidence(0.0, 0.0, False, 0.0, None, rules))
-        hit = _NOTHING[id(rules)] = (rules, ev)
-    return hit[1]
+    if _NOTHING[0] is not rules:
+        _NOTHING[1] = Evidence(confidence=evidence_confidence(0.0, 0.0, False, 0.0, None, rules))
+        _NOTHING[0] = rules
+    return _NOTHING[1]
 
 
 def lower_box(box: Box, fraction: float) -> Box:
@@ -180,6 +179,8 @@ class _Zones:
         w = np.minimum(b[..., 2], z[..., 2]) - np.maximum(b[..., 0], z[..., 0])
         h = np.minimum(b[..., 3], z[..., 3]) - np.maximum(b[..., 1], z[..., 1])
         inter = np.where((w > 0) & (h > 0), w * h, 0.0)
+        if skip[0] and skip[1]:
+            inter[: skip[0], : skip[1]] = 0.0  # not needed: no exact areas for them
         # Skewed polygons: exact area (vectorised), only for pairs whose boxes touch.
         if not self.all_rect:
             ii, jj = np.nonzero((inter > 0) & ~self.rect[None, :])
@@ -219,6 +220,22 @@ class _Zones:
 _SMALL = 400  # (box, zone) pairs below which the plain-Python path is faster
 
 
+def _inside(inner: Sequence[Point], outer: Sequence[Point]) -> bool:
+    """Every point of ``inner`` in the convex polygon ``outer`` (so all of ``inner`` is); False
+    for a concave ``outer`` (then nothing is assumed)."""
+    n = len(outer)
+    signs = set()
+    for i in range(n):
+        (ax, ay), (bx, by) = outer[i], outer[(i + 1) % n]
+        for px, py in list(inner) + [outer[(i + 2) % n]]:
+            c = (bx - ax) * (py - ay) - (by - ay) * (px - ax)
+            if abs(c) > 1e-12:
+                signs.add(c > 0)
+        if len(signs) > 1:
+            return False
+    return True
+
+
 class SeatIndex:
     """The seats of one channel, prepared for fast per-frame assignment. Build it once per
     layout (``SeatEngine`` does) and call ``match`` per frame."""
@@ -229,8 +246,13 @@ class SeatIndex:
         self.ids = [s.seat_id for s in self.seats]
         self.seat_zones = _Zones([[tuple(p) for p in s.polygon] for s in self.seats])
         self.desks = [desk_zone(s, rules) for s in self.seats]
-        # Items are measured against desks and seats in one pass: columns 0..n-1 desks, n.. seats.
-        self.item_zones = _Zones(self.desks + self.seat_zones.polys)
+        # An item's share of the seat is at least its share of the desk when the desk lies inside
+        # the seat polygon (always for derived desks): then the seat columns alone decide.
+        # Otherwise items are measured against desks and seats in one pass: columns 0..n-1
+        # desks, n.. seats.
+        self.desks_inside = all(s.desk is None or _inside(d, s.polygon) for s, d in zip(self.seats, self.desks))
+        self.zones = self.seat_zones if self.desks_inside else _Zones(self.desks + self.seat_zones.polys)
+        self.seat_col0 = 0 if self.desks_inside else len(self.seats)
 
     def match(self, detections: Sequence[Detection]) -> dict[str, SeatMatch]:
         rules = self.rules
@@ -242,17 +264,18 @@ class SeatIndex:
         seat_items: dict[int, list[Detection]] = {}
         if not n or not (persons or items):
             return dict.fromkeys(self.ids, _EMPTY_MATCH)
-        # One pass for all boxes against all zones (columns: n desks, then n seats); persons use
-        # the lower part of their box. numpy's per-call cost dominates at these sizes.
+        # One pass for all boxes against all zones; persons use the lower part of their box.
+        # numpy's per-call cost dominates at these sizes.
         np_ = len(persons)
         b = np.array([d.box for d in persons] + [d.box for d in items], dtype=np.float64)
         f = min(max(rules.person_lower_fraction, 0.0), 1.0)
         pb = b[:np_]
         pb[:, 1] = pb[:, 3] - (pb[:, 3] - pb[:, 1]) * f
         areas = np.maximum(b[:, 2] - b[:, 0], 0.0) * np.maximum(b[:, 3] - b[:, 1], 0.0)
-        share = self.item_zones.shares(b, areas, skip=(np_, n))  # persons: seat columns only
+        c0 = self.seat_col0
+        share = self.zones.shares(b, areas, skip=(np_, c0))  # persons: seat columns only
         if np_:
-            sc = share[:np_, n:]
+            sc = share[:np_, c0:]
             pi_idx, si_idx = np.nonzero(sc > 0.0)
             if len(pi_idx):
                 vals = sc[pi_idx, si_idx]
@@ -276,7 +299,8 @@ class SeatIndex:
                         best_any[si] = -neg
         if items:
             it_share = share[np_:]
-            it_share = np.maximum(it_share[:, :n], it_share[:, n:])
+            if c0:
+                it_share = np.maximum(it_share[:, :n], it_share[:, n:])
             best = it_share.argmax(axis=1).tolist()
             vals = it_share[np.arange(len(items)), best].tolist()
             floor = rules.item_overlap_min - OVERLAP_TOL
