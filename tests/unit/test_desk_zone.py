@@ -1,0 +1,120 @@
+"""The desk zone of a seat: layout validation (edge and hub share it), derivation, config
+checks, and the fast assignment paths agreeing with exact geometry (issue 12)."""
+
+from __future__ import annotations
+
+import random
+
+import msgspec
+import numpy as np
+import pytest
+
+from edge_agent.assign import SeatIndex, _Zones, desk_zone, match_seats, person_score
+from edge_agent.config import ConfigError, SeatsSection, parse_config
+from edge_agent.geometry import derive_desk, polygon_area
+from edge_agent.types import Detection
+from hub.config_push import ConfigIn, validate_seat_layout
+from protocol.codec import decode, encode
+from protocol.layout import LayoutError, layout_problems
+from protocol.messages import Config, SeatDef
+
+RECT = [(0.1, 0.1), (0.4, 0.1), (0.4, 0.5), (0.1, 0.5)]
+
+
+def test_desk_is_validated_like_the_polygon_and_named():
+    ok = SeatDef(seat_id="A", channel=1, polygon=RECT, desk=[(0.1, 0.1), (0.4, 0.1), (0.4, 0.3)])
+    assert layout_problems([ok]) == []
+    cases = [
+        ([(0.1, 0.1), (0.2, 0.1)], "seat 'A': desk needs at least 3 points, got 2"),
+        ([(0.1, 0.1), (1.5, 0.1), (0.3, 0.3)], "seat 'A': desk point 1 (1.5, 0.1) is outside 0..1"),
+        ([(0.1, 0.1), (0.4, 0.4), (0.4, 0.1), (0.1, 0.4)], "seat 'A': desk edges 0 and 2 cross or touch"),
+        ([(0.1, 0.1), (0.2, 0.2), (0.3, 0.3)], "seat 'A': desk has no area"),
+    ]
+    for desk, msg in cases:
+        bad = SeatDef(seat_id="A", channel=1, polygon=RECT, desk=desk)
+        assert any(msg in p for p in layout_problems([bad])), (desk, layout_problems([bad]))
+        with pytest.raises(LayoutError, match="desk"):  # the hub refuses to push it
+            validate_seat_layout([bad])
+
+
+def test_hub_accepts_stores_and_forwards_the_desk():
+    body = msgspec.json.decode(
+        b'{"seats": [{"seat_id": "A", "channel": 1, "polygon": [[0.1,0.1],[0.4,0.1],[0.4,0.5]],'
+        b' "desk": [[0.1,0.1],[0.4,0.1],[0.3,0.3]]}]}', type=ConfigIn)
+    validate_seat_layout(body.seats)
+    stored = msgspec.to_builtins(body.seats)  # what ConfigRow.seats keeps
+    assert [list(p) for p in stored[0]["desk"]] == [[0.1, 0.1], [0.4, 0.1], [0.3, 0.3]]
+    msg = Config(store_id="s", edge_id="e", ts=1.0, version=2, seats=msgspec.convert(stored, list[SeatDef]))
+    back = decode(encode(msg))
+    assert back.seats[0].desk == [(0.1, 0.1), (0.4, 0.1), (0.3, 0.3)]
+    # An old message without the field still decodes (additive): desk None = derived.
+    assert msgspec.convert({"seat_id": "A", "channel": 1, "polygon": RECT}, SeatDef).desk is None
+
+
+def test_edge_config_checks_desk_band_quiet_time_and_tiles():
+    base = {"edge": {"store_id": "s1"}, "channels": [{"id": 1, "url": "x"}]}
+    parse_config({**base, "seat_rules": {"desk_band": [0.5, 1.0], "reference_quiet_time": "04:30"},
+                  "model": {"tiles": [3, 2]}})
+    for extra, msg in [
+        ({"seat_rules": {"desk_band": [0.6, 0.4]}}, "desk_band must be"),
+        ({"seat_rules": {"reference_quiet_time": "25:00"}}, "reference_quiet_time must be"),
+        ({"seat_rules": {"reference_quiet_time": "4h"}}, "reference_quiet_time must be"),
+        ({"model": {"tiles": [0, 2]}}, "tiles must be"),
+        ({"model": {"tile_overlap": 0.95}}, "tile_overlap"),
+        ({"seats": [{"seat_id": "a", "channel": 1, "polygon": RECT, "desk": [[0, 0], [2, 0], [1, 1]]}]},
+         "seat 'a': desk point 1"),
+    ]:
+        with pytest.raises(ConfigError, match=msg):
+            parse_config({**base, **extra}, "edge.toml")
+
+
+def test_derived_desk_is_the_upper_band_of_the_seat():
+    def pts(poly):
+        return [v for p in sorted(poly) for v in p]
+
+    assert pts(derive_desk(RECT, [0.0, 0.5])) == pytest.approx(pts([(0.1, 0.1), (0.4, 0.1), (0.4, 0.3), (0.1, 0.3)]))
+    skew = [(0.2, 0.1), (0.5, 0.1), (0.4, 0.5), (0.1, 0.5)]  # a parallelogram: half the height, half the area
+    d = derive_desk(skew, [0.0, 0.5])
+    assert len(d) == 4 and polygon_area(d) == pytest.approx(polygon_area(skew) / 2, abs=1e-12)
+    assert pts(derive_desk(skew, [0.0, 1.0])) == pytest.approx(pts(skew))
+    lower = derive_desk(RECT, [0.5, 1.0])
+    assert min(y for _, y in lower) == pytest.approx(0.3) and max(y for _, y in lower) == pytest.approx(0.5)
+    s = SeatDef(seat_id="A", channel=1, polygon=RECT)
+    assert desk_zone(s, SeatsSection(desk_band=[0.5, 1.0])) == lower
+    drawn = SeatDef(seat_id="A", channel=1, polygon=RECT, desk=[(0.5, 0.5), (0.6, 0.5), (0.6, 0.6)])
+    assert desk_zone(drawn, SeatsSection()) == [(0.5, 0.5), (0.6, 0.5), (0.6, 0.6)]
+
+
+def test_item_on_a_drawn_desk_outside_the_seat_polygon_counts():
+    seat = SeatDef(seat_id="A", channel=1, polygon=RECT, desk=[(0.4, 0.1), (0.6, 0.1), (0.6, 0.3), (0.4, 0.3)])
+    book = Detection("item", "book", 0.6, (0.45, 0.15, 0.55, 0.25))
+    m = match_seats([seat], [book], SeatsSection())
+    assert m["A"].items == (book,)
+    assert SeatIndex([seat], SeatsSection()).desks_inside is False
+    assert SeatIndex([SeatDef(seat_id="B", channel=1, polygon=RECT)], SeatsSection()).desks_inside is True
+
+
+def _random_poly(r: random.Random):
+    if r.random() < 0.4:
+        x, y = r.uniform(0, 0.7), r.uniform(0, 0.7)
+        return [(x, y), (x + 0.2, y), (x + 0.2, y + 0.25), (x, y + 0.25)]
+    x, y, s = r.uniform(0, 0.6), r.uniform(0, 0.6), r.uniform(0, 0.08)
+    return [(x + s, y), (x + 0.25, y + s / 2), (x + 0.25 - s, y + 0.3), (x, y + 0.28)]
+
+
+def test_numpy_and_small_paths_agree_with_exact_clipping(monkeypatch):
+    import edge_agent.assign as assign
+
+    monkeypatch.setattr(assign, "_SMALL", 0)  # always the numpy path for ``shares``
+    r = random.Random(3)
+    for _ in range(30):
+        polys = [_random_poly(r) for _ in range(r.randint(1, 30))]
+        z = _Zones(polys)
+        boxes = np.array([[x, y, x + r.uniform(0.01, 0.3), y + r.uniform(0.01, 0.4)]
+                          for x, y in ((r.uniform(0, 0.9), r.uniform(0, 0.9)) for _ in range(r.randint(1, 25)))])
+        areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+        big = z.shares(boxes, areas)
+        small = z._shares_small(boxes, areas, (0, 0))
+        want = np.array([[person_score(tuple(b), p, 1.0) for p in polys] for b in boxes])
+        np.testing.assert_allclose(small, want, atol=1e-12)
+        np.testing.assert_allclose(big, want, atol=1e-12)
