@@ -40,7 +40,7 @@ def test_desk_is_validated_like_the_polygon_and_named():
 def test_hub_accepts_stores_and_forwards_the_desk():
     body = msgspec.json.decode(
         b'{"seats": [{"seat_id": "A", "channel": 1, "polygon": [[0.1,0.1],[0.4,0.1],[0.4,0.5]],'
-        b' "desk": [[0.1,0.1],[0.4,0.1],[0.3,0.3]]}]}', type=ConfigIn)
+        b' "desk": [[0.1,0.1],[0.4,0.1],[0.3,0.3]]}], "base_version": 0}', type=ConfigIn)
     validate_seat_layout(body.seats)
     stored = msgspec.to_builtins(body.seats)  # what ConfigRow.seats keeps
     assert [list(p) for p in stored[0]["desk"]] == [[0.1, 0.1], [0.4, 0.1], [0.3, 0.3]]
