@@ -184,8 +184,13 @@ class _Zones:
         # Skewed polygons: exact area (vectorised), only for pairs whose boxes touch.
         if not self.all_rect:
             ii, jj = np.nonzero((inter > 0) & ~self.rect[None, :])
-            if len(ii):
+            if len(ii) > _FEW:
                 inter[ii, jj] = np.maximum(poly_box_areas(boxes[ii], self.edges[jj], self.sign[jj]), 0.0)
+            elif len(ii):  # a few pairs: plain Python clipping is cheaper than ~30 numpy calls
+                bl, zb, polys = boxes.tolist(), self.zone_boxes, self.polys
+                for i, j in zip(ii.tolist(), jj.tolist()):
+                    x1, y1, x2, y2 = bl[i]
+                    inter[i, j] = poly_box_area_fast(polys[j], x1, y1, x2, y2, zb[j])
         with np.errstate(divide="ignore", invalid="ignore"):
             out = np.where(areas[:, None] > 0, inter / np.where(areas[:, None] > 0, areas[:, None], 1.0), 0.0)
         return np.minimum(out, 1.0)
@@ -218,6 +223,7 @@ class _Zones:
 
 
 _SMALL = 400  # (box, zone) pairs below which the plain-Python path is faster
+_FEW = 10  # skewed pairs below which exact areas are clipped in plain Python
 
 
 def _inside(inner: Sequence[Point], outer: Sequence[Point]) -> bool:

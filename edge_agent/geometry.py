@@ -159,44 +159,19 @@ def derive_desk(poly: Sequence[Point], band: Sequence[float]) -> list[Point]:
 def poly_box_area_fast(poly: Sequence[Point], x1: float, y1: float, x2: float, y2: float,
                        pbox: Box | None = None) -> float:
     """``polygon_area(clip_polygon_to_box(poly, box))`` with the four clipping passes written
-    out (no closures): the hot path of seat assignment for skewed seat polygons. With the
-    polygon's bounding box ``pbox``, passes against box sides the polygon lies within are
-    skipped."""
-    pts = poly
-    skip = (False, False, False, False) if pbox is None else (
-        pbox[0] >= x1, pbox[2] <= x2, pbox[1] >= y1, pbox[3] <= y2)
-    for edge in range(4):
-        if skip[edge]:
-            continue
-        n = len(pts)
-        if n == 0:
-            return 0.0
-        out = []
-        px, py = pts[-1]
-        for cx, cy in pts:
-            if edge == 0:
-                cin, pin = cx >= x1, px >= x1
-            elif edge == 1:
-                cin, pin = cx <= x2, px <= x2
-            elif edge == 2:
-                cin, pin = cy >= y1, py >= y1
-            else:
-                cin, pin = cy <= y2, py <= y2
-            if cin != pin:
-                if edge < 2:
-                    xc = x1 if edge == 0 else x2
-                    t = (xc - px) / (cx - px)
-                    out.append((xc, py + t * (cy - py)))
-                else:
-                    yc = y1 if edge == 2 else y2
-                    t = (yc - py) / (cy - py)
-                    out.append((px + t * (cx - px), yc))
-            if cin:
-                out.append((cx, cy))
-            px, py = cx, cy
-        pts = out
-    n = len(pts)
-    if n < 3:
+    out (no closures, no per-point dispatch): the hot path of seat assignment for a few skewed
+    seat polygons. With the polygon's bounding box ``pbox``, passes against box sides the
+    polygon lies within are skipped."""
+    pts = list(poly)
+    if pbox is None or pbox[0] < x1:
+        pts = _clip_x(pts, x1, True)
+    if pts and (pbox is None or pbox[2] > x2):
+        pts = _clip_x(pts, x2, False)
+    if pts and (pbox is None or pbox[1] < y1):
+        pts = _clip_y(pts, y1, True)
+    if pts and (pbox is None or pbox[3] > y2):
+        pts = _clip_y(pts, y2, False)
+    if len(pts) < 3:
         return 0.0
     s = 0.0
     px, py = pts[-1]
@@ -204,6 +179,34 @@ def poly_box_area_fast(poly: Sequence[Point], x1: float, y1: float, x2: float, y
         s += px * cy - cx * py
         px, py = cx, cy
     return abs(s) / 2.0
+
+
+def _clip_x(pts: list, xc: float, keep_right: bool) -> list:
+    out = []
+    px, py = pts[-1]
+    pin = (px >= xc) if keep_right else (px <= xc)
+    for cx, cy in pts:
+        cin = (cx >= xc) if keep_right else (cx <= xc)
+        if cin != pin:
+            out.append((xc, py + (xc - px) / (cx - px) * (cy - py)))
+        if cin:
+            out.append((cx, cy))
+        px, py, pin = cx, cy, cin
+    return out
+
+
+def _clip_y(pts: list, yc: float, keep_below: bool) -> list:
+    out = []
+    px, py = pts[-1]
+    pin = (py >= yc) if keep_below else (py <= yc)
+    for cx, cy in pts:
+        cin = (cy >= yc) if keep_below else (cy <= yc)
+        if cin != pin:
+            out.append((px + (yc - py) / (cy - py) * (cx - px), yc))
+        if cin:
+            out.append((cx, cy))
+        px, py, pin = cx, cy, cin
+    return out
 
 
 def edge_table(polys: Sequence[Sequence[Point]]) -> tuple:
