@@ -172,6 +172,7 @@ def evaluate(
         raise typer.Exit(3) from None
     typer.echo(f"model {model.weights} imgsz {model.imgsz} tiles {model.tiles[0]}x{model.tiles[1]} "
                f"on {detector.device}", err=True)
+    total = right = flicker = 0
     for path in sequences:
         try:
             seq = load_sequence(path)
@@ -185,6 +186,9 @@ def evaluate(
             typer.secho(f"Evaluate error: {exc}", fg="red", err=True)
             raise typer.Exit(2) from None
         typer.echo(report.text())
+        total, right, flicker = total + report.samples, right + report.right, flicker + report.flicker
+    if len(sequences) > 1 and total:
+        typer.echo(f"all {len(sequences)} sequences: {total} seat-samples, {right / total:.1%} right, flicker {flicker}")
 
 
 @app.command()

@@ -118,3 +118,18 @@ def test_numpy_and_small_paths_agree_with_exact_clipping(monkeypatch):
         want = np.array([[person_score(tuple(b), p, 1.0) for p in polys] for b in boxes])
         np.testing.assert_allclose(small, want, atol=1e-12)
         np.testing.assert_allclose(big, want, atol=1e-12)
+
+
+def test_confidence_follows_the_evidence():
+    from edge_agent.assign import evidence_confidence as conf
+
+    r = SeatsSection()  # person_overlap_min 0.25, change_threshold 0.12
+    strong, weak = conf(0.9, 0.8, False, 0.0, 0.0, r), conf(0.26, 0.35, False, 0.0, 0.0, r)
+    assert 0.7 < strong <= 1.0 and 0.05 <= weak < 0.25 and strong > weak
+    assert conf(0.9, 0.8, True, 0.0, 0.0, r) < strong  # held: not seen this sample
+    assert conf(0.0, 0.0, False, 0.0, 0.30, r) == 1.0  # clear desk change, nobody
+    assert 0.4 < conf(0.0, 0.0, False, 0.0, 0.13, r) < 0.6  # just over the threshold
+    assert conf(0.0, 0.0, False, 0.7, None, r) == pytest.approx(0.7)  # a detected item
+    assert conf(0.0, 0.0, False, 0.0, 0.0, r) == 1.0  # nothing, desk as its reference
+    assert conf(0.0, 0.0, False, 0.0, None, r) == 0.5  # nothing, but no reference yet
+    assert conf(0.1, 0.9, False, 0.0, 0.0, r) < 1.0  # someone almost there lowers "nothing"
