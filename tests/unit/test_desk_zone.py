@@ -133,3 +133,28 @@ def test_confidence_follows_the_evidence():
     assert conf(0.0, 0.0, False, 0.0, 0.0, r) == 1.0  # nothing, desk as its reference
     assert conf(0.0, 0.0, False, 0.0, None, r) == 0.5  # nothing, but no reference yet
     assert conf(0.1, 0.9, False, 0.0, 0.0, r) < 1.0  # someone almost there lowers "nothing"
+
+
+def test_a_new_desk_zone_drops_the_reference_and_the_engine_uses_it():
+    from edge_agent.seat_engine import SeatEngine
+    from edge_agent.types import Frame
+    from protocol.messages import StateRules
+
+    img = np.random.default_rng(0).integers(0, 255, (72, 128, 3)).astype(np.uint8)
+    a = SeatDef(seat_id="A", channel=1, polygon=RECT)
+    eng = SeatEngine([a], StateRules(), SeatsSection())
+    assert eng.desk_zone("A") == desk_zone(a, SeatsSection())
+    eng.capture_reference(1, Frame(1, img, 1.0))
+    ref = eng.reference("A")
+    eng.replace_layout([a])
+    assert eng.reference("A") is ref  # same zones: kept
+    drawn = SeatDef(seat_id="A", channel=1, polygon=RECT, desk=[(0.1, 0.1), (0.4, 0.1), (0.4, 0.2), (0.1, 0.2)])
+    eng.replace_layout([drawn])
+    assert eng.reference("A") is not ref and not eng.reference("A").ready
+    assert eng.desk_zone("A") == [(0.1, 0.1), (0.4, 0.1), (0.4, 0.2), (0.1, 0.2)]
+    eng.capture_reference(1, Frame(1, img, 2.0))
+    ref2 = eng.reference("A")
+    eng.replace_layout([drawn], seat_rules=SeatsSection(desk_band=[0.5, 1.0]))  # drawn desk: band unused
+    assert eng.reference("A") is ref2
+    eng.replace_layout([a], seat_rules=SeatsSection(desk_band=[0.5, 1.0]))  # derived desk moved
+    assert not eng.reference("A").ready
