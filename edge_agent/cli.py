@@ -214,9 +214,12 @@ def reference(
     config: ConfigOpt,
     channel: Annotated[int, typer.Option(help="Channel whose seats are empty right now.")],
 ) -> None:
-    """Take the empty-seat reference images of a channel now (do this when its seats are empty).
+    """Take the empty-desk reference pictures of a channel now (do this when its desks are clear).
 
-    The running agent picks the request up at its next sample.
+    Belongings are judged by comparing each seat's desk zone with this picture. It never learns
+    by itself while anything may lie on a desk: besides this command it is re-taken only at the
+    store's quiet time ([seat_rules] reference_quiet_time). The running agent picks the request
+    up at its next sample.
     """
     cfg = _load(config)
     if channel not in [c.id for c in cfg.channels]:
