@@ -3,7 +3,7 @@
 No images and no reference patches: this measures the pure per-sample logic that every channel
 runs after detection. Prints seat-samples per second (one seat updated with one sample).
 
-    PYTHONPATH=. python bench/bench_seats.py [--seats 40] [--persons 15] [--items 10] [--frames 2000]
+    PYTHONPATH=. python bench/bench_seat_layouts.py [--seats 40] [--persons 15] [--items 10] [--frames 2000]
 """
 
 from __future__ import annotations
