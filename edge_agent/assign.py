@@ -76,18 +76,26 @@ def evidence_confidence(
     score, or the desk change relative to twice the change threshold. The sample reads person
     -> ``p``; belongings -> ``d * (1 - p)``; nothing -> ``(1 - p) * (1 - d)``, halved when the
     seat has no reference yet (an unseen desk may hold something)."""
-    p_min = max(rules.person_overlap_min, 1e-6)
+    p_min = rules.person_overlap_min
     conf = 0.5 if held else person_conf
-    p = min(1.0, person_overlap / (2 * p_min)) * min(1.0, max(conf, 0.0))
-    c = 0.0 if change_score is None else min(1.0, change_score / max(2 * rules.change_threshold, 1e-6))
-    d = max(item_conf, c if rules.use_reference else 0.0)
-    if person_overlap >= rules.person_overlap_min - OVERLAP_TOL:
-        return round(max(p, 0.05), 4)
-    has_change = rules.use_reference and change_score is not None and change_score >= rules.change_threshold
-    if item_conf > 0.0 or has_change:
+    p = person_overlap / (2 * p_min) if p_min > 1e-6 else 1.0
+    if p > 1.0:
+        p = 1.0
+    p *= 1.0 if conf > 1.0 else (conf if conf > 0.0 else 0.0)
+    if person_overlap >= p_min - OVERLAP_TOL:
+        return round(p if p > 0.05 else 0.05, 4)
+    use_ref = rules.use_reference
+    c = 0.0
+    if use_ref and change_score is not None:
+        thr2 = 2 * rules.change_threshold
+        c = change_score / thr2 if thr2 > 1e-6 else 1.0
+        if c > 1.0:
+            c = 1.0
+    d = item_conf if item_conf > c else c
+    if item_conf > 0.0 or (use_ref and change_score is not None and change_score >= rules.change_threshold):
         return round(d * (1.0 - p), 4)
     e = (1.0 - p) * (1.0 - d)
-    if change_score is None and rules.use_reference:
+    if change_score is None and use_ref:
         e *= 0.5
     return round(e, 4)
 
@@ -106,8 +114,8 @@ class SeatMatch:
         items = self.items
         if change_score is None and self.person is None and not items and self.person_overlap == 0.0:
             return _NOTHING[1] if _NOTHING[0] is r else _nothing_seen(r)  # the common case
-        pconf = self.person.conf if self.person else 0.0
-        item_conf = max((d.conf for d in items), default=0.0)
+        pconf = self.person.conf if self.person is not None else 0.0
+        item_conf = max([d.conf for d in items]) if items else 0.0
         return Evidence(
             person_overlap=self.person_overlap,
             person_conf=pconf,
@@ -175,12 +183,21 @@ class _Zones:
             return np.zeros((m, n))
         if m * n <= _SMALL:
             return self._shares_small(boxes, areas, skip)
+        need = None
+        if skip[0] and skip[1]:
+            need = np.ones((m, n), dtype=bool)
+            need[: skip[0], : skip[1]] = False  # not needed: no exact areas for them
+        return self.shares_masked(boxes, areas, need)
+
+    def shares_masked(self, boxes: np.ndarray, areas: np.ndarray, need: np.ndarray | None) -> np.ndarray:
+        """``shares`` in numpy, only where ``need`` (m x n bool, None: everywhere); 0 elsewhere."""
         b, z = boxes[:, None, :], self.boxes[None, :, :]
         w = np.minimum(b[..., 2], z[..., 2]) - np.maximum(b[..., 0], z[..., 0])
         h = np.minimum(b[..., 3], z[..., 3]) - np.maximum(b[..., 1], z[..., 1])
-        inter = np.where((w > 0) & (h > 0), w * h, 0.0)
-        if skip[0] and skip[1]:
-            inter[: skip[0], : skip[1]] = 0.0  # not needed: no exact areas for them
+        touch = (w > 0) & (h > 0)
+        if need is not None:
+            touch &= need
+        inter = np.where(touch, w * h, 0.0)
         # Skewed polygons: exact area (vectorised), only for pairs whose boxes touch.
         if not self.all_rect:
             ii, jj = np.nonzero((inter > 0) & ~self.rect[None, :])
@@ -260,71 +277,149 @@ class SeatIndex:
         self.zones = self.seat_zones if self.desks_inside else _Zones(self.desks + self.seat_zones.polys)
         self.seat_col0 = 0 if self.desks_inside else len(self.seats)
 
-    def match(self, detections: Sequence[Detection]) -> dict[str, SeatMatch]:
-        rules = self.rules
+    def _prepare(self, detections: Sequence[Detection]):
+        """(persons, items, boxes, areas) of one frame, persons' boxes cut to their lower part;
+        None when there is nothing to match."""
         persons = [d for d in detections if d.kind == "person"]
         items = [d for d in detections if d.kind == "item"]
-        n = len(self.seats)
-        seat_person: dict[int, tuple[int, float]] = {}
-        best_any: dict[int, float] = {}
-        seat_items: dict[int, list[Detection]] = {}
-        if not n or not (persons or items):
-            return dict.fromkeys(self.ids, _EMPTY_MATCH)
-        # One pass for all boxes against all zones; persons use the lower part of their box.
-        # numpy's per-call cost dominates at these sizes.
+        if not self.seats or not (persons or items):
+            return None
         np_ = len(persons)
         b = np.array([d.box for d in persons] + [d.box for d in items], dtype=np.float64)
-        f = min(max(rules.person_lower_fraction, 0.0), 1.0)
+        f = min(max(self.rules.person_lower_fraction, 0.0), 1.0)
         pb = b[:np_]
         pb[:, 1] = pb[:, 3] - (pb[:, 3] - pb[:, 1]) * f
         areas = np.maximum(b[:, 2] - b[:, 0], 0.0) * np.maximum(b[:, 3] - b[:, 1], 0.0)
-        c0 = self.seat_col0
-        share = self.zones.shares(b, areas, skip=(np_, c0))  # persons: seat columns only
-        if np_:
-            sc = share[:np_, c0:]
-            pi_idx, si_idx = np.nonzero(sc > 0.0)
-            if len(pi_idx):
-                vals = sc[pi_idx, si_idx]
-                pl, sl = pi_idx.tolist(), si_idx.tolist()
-                confs = [persons[i].conf for i in pl]
-                # Greedy: best score first, then higher confidence; index order breaks ties stably.
-                ranked = sorted(zip((-vals).tolist(), [-c for c in confs], pl, sl))
-                used: set[int] = set()
-                floor = rules.person_overlap_min - OVERLAP_TOL
-                for neg, _c, pi, si in ranked:
-                    if -neg < floor:
-                        break
-                    if pi in used or si in seat_person:
-                        continue
-                    seat_person[si] = (pi, -neg)
-                    used.add(pi)
-                # Unassigned seats report the best score of a person nobody took (below threshold
-                # by construction), so the evidence shows "almost" cases without claiming one.
-                for neg, _c, pi, si in ranked:
-                    if si not in seat_person and pi not in used and -neg > best_any.get(si, 0.0):
-                        best_any[si] = -neg
-        if items:
-            it_share = share[np_:]
-            if c0:
-                it_share = np.maximum(it_share[:, :n], it_share[:, n:])
-            best = it_share.argmax(axis=1).tolist()
-            vals = it_share[np.arange(len(items)), best].tolist()
-            floor = rules.item_overlap_min - OVERLAP_TOL
-            for it, si, v in zip(items, best, vals):
-                if v > 0.0 and v >= floor:
-                    seat_items.setdefault(si, []).append(it)
+        return persons, items, b, areas
 
-        out: dict[str, SeatMatch] = {}
-        for si, sid in enumerate(self.ids):
-            got = seat_person.get(si)
-            its = seat_items.get(si)
-            if got is not None:
-                out[sid] = SeatMatch(person=persons[got[0]], person_overlap=got[1], items=tuple(its or ()))
-            elif its is not None or si in best_any:
-                out[sid] = SeatMatch(person_overlap=best_any.get(si, 0.0), items=tuple(its or ()))
-            else:
-                out[sid] = _EMPTY_MATCH
-        return out
+    def match(self, detections: Sequence[Detection]) -> dict[str, SeatMatch]:
+        prep = self._prepare(detections)
+        if prep is None:
+            return dict.fromkeys(self.ids, _EMPTY_MATCH)
+        persons, items, b, areas = prep
+        # One pass for all boxes against all zones. numpy's per-call cost dominates at these sizes.
+        share = self.zones.shares(b, areas, skip=(len(persons), self.seat_col0))  # persons: seat columns only
+        return self._assign(persons, items, share)
+
+    def _assign(self, persons: list[Detection], items: list[Detection], share: np.ndarray) -> dict[str, SeatMatch]:
+        """Greedy assignment from the share matrix (rows: persons then items; columns: desks
+        then seats when ``seat_col0`` > 0, else seats)."""
+        n, np_, c0 = len(self.seats), len(persons), self.seat_col0
+        it_share = share[np_:]
+        if c0:
+            it_share = np.maximum(it_share[:, :n], it_share[:, n:])
+        found = _greedy(persons, items, share[:np_, c0:], it_share, self.rules)
+        return _matches(self.ids, 0, persons, *found)
+
+
+def _greedy(persons: list[Detection], items: list[Detection], sc: np.ndarray, it_share: np.ndarray,
+            rules: SeatsSection) -> tuple[dict[int, tuple[int, float]], dict[int, float], dict[int, list[Detection]]]:
+    """Persons to seats (``sc``: persons x seats) and items to seats (``it_share``)."""
+    seat_person: dict[int, tuple[int, float]] = {}
+    best_any: dict[int, float] = {}
+    seat_items: dict[int, list[Detection]] = {}
+    if persons:
+        pi_idx, si_idx = np.nonzero(sc > 0.0)
+        if len(pi_idx):
+            vals = sc[pi_idx, si_idx]
+            pl, sl = pi_idx.tolist(), si_idx.tolist()
+            confs = [-persons[i].conf for i in pl]
+            # Greedy: best score first, then higher confidence; index order breaks ties stably.
+            ranked = sorted(zip((-vals).tolist(), confs, pl, sl))
+            used: set[int] = set()
+            floor = rules.person_overlap_min - OVERLAP_TOL
+            for neg, _c, pi, si in ranked:
+                if -neg < floor:
+                    break
+                if pi in used or si in seat_person:
+                    continue
+                seat_person[si] = (pi, -neg)
+                used.add(pi)
+            # Unassigned seats report the best score of a person nobody took (below threshold
+            # by construction), so the evidence shows "almost" cases without claiming one.
+            for neg, _c, pi, si in ranked:
+                if si not in seat_person and pi not in used and -neg > best_any.get(si, 0.0):
+                    best_any[si] = -neg
+    if items:
+        best = it_share.argmax(axis=1).tolist()
+        vals = it_share[np.arange(len(items)), best].tolist()
+        floor = rules.item_overlap_min - OVERLAP_TOL
+        for it, si, v in zip(items, best, vals):
+            if v > 0.0 and v >= floor:
+                seat_items.setdefault(si, []).append(it)
+    return seat_person, best_any, seat_items
+
+
+def _matches(ids: Sequence[str], offset: int, persons: list[Detection], seat_person: dict, best_any: dict,
+             seat_items: dict) -> dict[str, SeatMatch]:
+    out: dict[str, SeatMatch] = {}
+    si = offset
+    for sid in ids:
+        got = seat_person.get(si)
+        its = seat_items.get(si)
+        if got is not None:
+            out[sid] = SeatMatch(person=persons[got[0]], person_overlap=got[1], items=tuple(its or ()))
+        elif its is not None or si in best_any:
+            out[sid] = SeatMatch(person_overlap=best_any.get(si, 0.0), items=tuple(its or ()))
+        else:
+            out[sid] = _EMPTY_MATCH
+        si += 1
+    return out
+
+
+class ChannelsIndex:
+    """The seats of all channels at once: one numpy pass over every channel's boxes per tick
+    (a box meets only its own channel's seats, by a mask) and one greedy assignment over all
+    pairs: pairs of different channels never compete, so it equals per-channel assignment
+    (index order within a channel is kept). Per channel, numpy's call overhead costs more than
+    the arithmetic; across 16 channels it is paid once. Falls back to per-channel matching where
+    a drawn desk lies outside its seat polygon."""
+
+    def __init__(self, indexes: Mapping[int, SeatIndex]) -> None:
+        self.indexes = dict(indexes)
+        self.shared = all(ix.desks_inside for ix in self.indexes.values())
+        polys: list[list[Point]] = []
+        self.cols: dict[int, tuple[int, int]] = {}
+        col_ch: list[int] = []
+        self.ids: list[str] = []
+        for ch, ix in self.indexes.items():
+            self.cols[ch] = (len(polys), len(polys) + len(ix.seats))
+            polys += ix.seat_zones.polys
+            col_ch += [ch] * len(ix.seats)
+            self.ids += ix.ids
+        self.rules = next(iter(self.indexes.values())).rules if self.indexes else SeatsSection()
+        self.zones = _Zones(polys)
+        self.col_ch = np.array(col_ch, dtype=np.int64)
+
+    def match(self, detections: Mapping[int, Sequence[Detection]]) -> dict[int, dict[str, SeatMatch]]:
+        """Per channel (of those given that have seats) its seat matches."""
+        chans = [ch for ch in detections if ch in self.indexes]
+        if not self.shared or len(chans) <= 1:  # one channel: its own (small-size) path
+            return {ch: self.indexes[ch].match(detections[ch]) for ch in chans}
+        persons: list[Detection] = []
+        items: list[Detection] = []
+        p_ch: list[int] = []
+        i_ch: list[int] = []
+        for ch in chans:
+            for d in detections[ch]:
+                if d.kind == "person":
+                    persons.append(d)
+                    p_ch.append(ch)
+                elif d.kind == "item":
+                    items.append(d)
+                    i_ch.append(ch)
+        if not persons and not items:
+            return {ch: dict.fromkeys(self.indexes[ch].ids, _EMPTY_MATCH) for ch in chans}
+        np_ = len(persons)
+        b = np.array([d.box for d in persons] + [d.box for d in items], dtype=np.float64)
+        f = min(max(self.rules.person_lower_fraction, 0.0), 1.0)
+        pb = b[:np_]
+        pb[:, 1] = pb[:, 3] - (pb[:, 3] - pb[:, 1]) * f  # lower part of each person box
+        areas = np.maximum(b[:, 2] - b[:, 0], 0.0) * np.maximum(b[:, 3] - b[:, 1], 0.0)
+        same = np.array(p_ch + i_ch, dtype=np.int64)[:, None] == self.col_ch[None, :]
+        share = self.zones.shares_masked(b, areas, same)
+        found = _greedy(persons, items, share[:np_], share[np_:], self.rules)
+        return {ch: _matches(self.indexes[ch].ids, self.cols[ch][0], persons, *found) for ch in chans}
 
 
 def match_seats(

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from edge_agent.assign import SeatIndex, desk_zone, evidence_confidence
+from edge_agent.assign import ChannelsIndex, SeatIndex, desk_zone, evidence_confidence
 from edge_agent.config import SeatsSection, quiet_time_s
 from edge_agent.reference import (
     DEFAULT_REFERENCE_RULES,
@@ -134,6 +134,7 @@ class SeatEngine:
         for s in new_seats.values():
             by_channel.setdefault(s.channel, []).append(s)
         self._index = {ch: SeatIndex(ss, self.seat_rules) for ch, ss in by_channel.items()}
+        self._channels = ChannelsIndex(self._index)
         self._evidence = {k: v for k, v in self._evidence.items() if k in new_seats}
 
     # -- state ---------------------------------------------------------------------------------
@@ -171,39 +172,62 @@ class SeatEngine:
         detections: FrameDetections | None,
         t: float,
     ) -> list[Transition]:
-        for what, obj in (("frame", frame), ("detections", detections)):
-            if obj is not None and obj.channel != channel:
-                raise ValueError(f"{what} of channel {obj.channel} passed as channel {channel}")
-        seats = self.channel_seats(channel)
-        last = self._channel_t.get(channel)
-        if last is not None and t < last:
-            # A caller stamps "no frame" samples with the wall clock and frames with their capture
-            # time, so a frame captured just before a "no frame" tick can arrive a moment later
-            # with an older time. Within stale_after_s that is the same instant for seat timers:
-            # count it at the previous time. Anything older is a clock problem: refuse it here,
-            # before any tracker moves, so every seat stays as it was.
-            if last - t > self.rules.stale_after_s:
-                raise OutOfOrderSample(
-                    f"channel {channel}: sample at {t} is {last - t:.1f} s older than the previous one at {last}"
-                )
-            t = last
-        self._channel_t[channel] = t
-        self._now = max(self._now, t)
-        out: list[Transition] = []
-        if frame is None or detections is None:
-            for s in seats:
-                self._evidence.pop(s.seat_id, None)
-                tr = self._trackers[s.seat_id].update(t, None)
-                if tr is not None:
-                    out.append(tr)
-            return out
+        return self.observe_many([(channel, frame, detections, t)])
 
-        index = self._index.get(channel)
-        matches = index.match(detections.detections) if index is not None else {}
+    def observe_many(
+        self, samples: Sequence[tuple[int, Frame | None, FrameDetections | None, float]]
+    ) -> list[Transition]:
+        """``observe`` for several channels of one tick (channel, frame, detections, t): their
+        assignment shares one numpy pass (``assign.ChannelsIndex``). Every sample is checked
+        before any seat moves; a bad one raises and changes nothing."""
+        times: dict[int, float] = {}
+        for channel, frame, detections, t in samples:
+            for what, obj in (("frame", frame), ("detections", detections)):
+                if obj is not None and obj.channel != channel:
+                    raise ValueError(f"{what} of channel {obj.channel} passed as channel {channel}")
+            if channel in times:
+                raise ValueError(f"channel {channel} twice in one batch")
+            last = self._channel_t.get(channel)
+            if last is not None and t < last:
+                # A caller stamps "no frame" samples with the wall clock and frames with their
+                # capture time, so a frame captured just before a "no frame" tick can arrive a
+                # moment later with an older time. Within stale_after_s that is the same instant
+                # for seat timers: count it at the previous time. Anything older is a clock
+                # problem: refuse it here, before any tracker moves, so every seat stays as it was.
+                if last - t > self.rules.stale_after_s:
+                    raise OutOfOrderSample(
+                        f"channel {channel}: sample at {t} is {last - t:.1f} s older than the previous one at {last}"
+                    )
+                t = last
+            times[channel] = t
+        out: list[Transition] = []
+        seen: dict[int, list] = {}
+        for channel, frame, detections, _t in samples:
+            t = times[channel]
+            self._channel_t[channel] = t
+            self._now = max(self._now, t)
+            if frame is None or detections is None:
+                for s in self.channel_seats(channel):
+                    self._evidence.pop(s.seat_id, None)
+                    tr = self._trackers[s.seat_id].update(t, None)
+                    if tr is not None:
+                        out.append(tr)
+            elif channel in self._index:
+                seen[channel] = detections.detections
+        if not seen:
+            return out
+        matches = self._channels.match(seen)
+        for channel, frame, _d, _t in samples:
+            if channel in seen:
+                out += self._apply(channel, frame, matches[channel], times[channel])
+        return out
+
+    def _apply(self, channel: int, frame: Frame, matches: dict, t: float) -> list[Transition]:
+        out: list[Transition] = []
         rules = self.seat_rules
         use_ref = rules.use_reference
         hold = rules.still_person_threshold > 0
-        for s in seats:
+        for s in self._index[channel].seats:
             sid = s.seat_id
             desk = seat_patch(frame.image, self._desk[sid]) if use_ref else None
             ref = self._refs[sid]
