@@ -189,6 +189,22 @@ class _Zones:
             need[: skip[0], : skip[1]] = False  # not needed: no exact areas for them
         return self.shares_masked(boxes, areas, need)
 
+    def pair_shares(self, boxes: np.ndarray, areas: np.ndarray, pi: np.ndarray, pj: np.ndarray) -> np.ndarray:
+        """Shares for the listed (box pi[k], zone pj[k]) pairs only (1-D)."""
+        b, z = boxes[pi], self.boxes[pj]
+        w = np.minimum(b[:, 2], z[:, 2]) - np.maximum(b[:, 0], z[:, 0])
+        h = np.minimum(b[:, 3], z[:, 3]) - np.maximum(b[:, 1], z[:, 1])
+        inter = np.where((w > 0) & (h > 0), w * h, 0.0)
+        if not self.all_rect:
+            (kk,) = np.nonzero((inter > 0) & ~self.rect[pj])
+            if len(kk):
+                jj = pj[kk]
+                inter[kk] = np.maximum(poly_box_areas(b[kk], self.edges[jj], self.sign[jj]), 0.0)
+        a = areas[pi]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.where(a > 0, inter / np.where(a > 0, a, 1.0), 0.0)
+        return np.minimum(out, 1.0)
+
     def shares_masked(self, boxes: np.ndarray, areas: np.ndarray, need: np.ndarray | None) -> np.ndarray:
         """``shares`` in numpy, only where ``need`` (m x n bool, None: everywhere); 0 elsewhere."""
         b, z = boxes[:, None, :], self.boxes[None, :, :]
@@ -416,8 +432,14 @@ class ChannelsIndex:
         pb = b[:np_]
         pb[:, 1] = pb[:, 3] - (pb[:, 3] - pb[:, 1]) * f  # lower part of each person box
         areas = np.maximum(b[:, 2] - b[:, 0], 0.0) * np.maximum(b[:, 3] - b[:, 1], 0.0)
-        same = np.array(p_ch + i_ch, dtype=np.int64)[:, None] == self.col_ch[None, :]
-        share = self.zones.shares_masked(b, areas, same)
+        # Only same-channel pairs: each row against its channel's column range.
+        starts = np.array([self.cols[ch][0] for ch in p_ch + i_ch], dtype=np.int64)
+        counts = np.array([self.cols[ch][1] - self.cols[ch][0] for ch in p_ch + i_ch], dtype=np.int64)
+        pi = np.repeat(np.arange(len(b)), counts)
+        first = np.repeat(np.cumsum(counts) - counts, counts)
+        pj = np.repeat(starts, counts) + (np.arange(len(pi)) - first)
+        share = np.zeros((len(b), len(self.ids)))
+        share[pi, pj] = self.zones.pair_shares(b, areas, pi, pj)
         found = _greedy(persons, items, share[:np_], share[np_:], self.rules)
         return {ch: _matches(self.indexes[ch].ids, self.cols[ch][0], persons, *found) for ch in chans}
 

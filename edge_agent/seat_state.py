@@ -208,10 +208,11 @@ class SeatTracker:
         if state == "away" and cond == "I" and t - self._since >= self.rules.abandoned_after_s:
             return self._go("abandoned", t, since=t, evidence=evidence)
 
-        target, hold = self._target(state, cond)
+        target, leaving = _TARGETS[state][cond]  # inline of _target: the hot path
         if target is None:
             self._run = None
             return None
+        hold = self.rules.exit_s if leaving else self.rules.enter_s
         if self._run is None or self._run.target != target:
             self._run = _Run(target, t)
         else:
