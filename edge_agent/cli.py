@@ -114,7 +114,7 @@ def replay(
 @app.command()
 def evaluate(
     sequences: Annotated[list[Path], typer.Argument(help="Labelled sequence file(s) (JSON: seats, frames, labels).")],
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="Take [model] and [seat_rules] from this edge.toml.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Take the model and seat_rules sections from this edge.toml.")] = None,
     weights: Annotated[str | None, typer.Option(help="Model weights (default: the config's, else the offline person model).")] = None,
     person_class: Annotated[list[str] | None, typer.Option(help="Model class meaning a person (repeat).")] = None,
     imgsz: Annotated[int | None, typer.Option(help="Inference size, e.g. 1280 for small far seats.")] = None,
@@ -127,9 +127,11 @@ def evaluate(
     """Score the seat logic on labelled sequences: per-state precision and recall, stay-length
     error and flicker (state changes the labels do not have).
 
-    A sequence names real frames (optionally edited: a real crop pasted, a chair moved), the seat
-    layout with desk zones and the true seat states over time; see tests/data/sequences/. Run it
-    after drawing seats to see how well a camera's seats read, and again after changing a rule.
+    A sequence names real frames (optionally edited: a real crop pasted, a chair moved),
+    the seat layout with desk zones and the true seat states over time
+    (see tests/data/sequences/ and docs/belongings.md).
+
+    Run it after drawing seats to see how well a camera's seats read, and again after changing a rule.
     """
     import msgspec
 
