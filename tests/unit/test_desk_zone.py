@@ -201,3 +201,14 @@ def test_batched_channels_give_the_same_evidence_and_states_as_one_by_one():
             assert a.person_overlap == pytest.approx(b.person_overlap, abs=1e-12), (k, s.seat_id)
             assert msgspec.structs.replace(a, person_overlap=0.0) == msgspec.structs.replace(b, person_overlap=0.0)
     assert one.snapshots() == many.snapshots()
+
+
+def test_install_rerun_keeps_drawn_desks():
+    import tomllib
+
+    from edge_agent.install import render_seats
+
+    seats = [SeatDef(seat_id="a", channel=1, polygon=RECT, desk=[(0.1, 0.1), (0.4, 0.1), (0.4, 0.25)]),
+             SeatDef(seat_id="b", channel=1, polygon=RECT)]
+    back = msgspec.convert(tomllib.loads(render_seats(seats))["seats"], list[SeatDef])
+    assert back[0].desk == [(0.1, 0.1), (0.4, 0.1), (0.4, 0.25)] and back[1].desk is None
