@@ -235,6 +235,7 @@ class _Zones:
         out = np.zeros((len(boxes), len(self.polys)))
         zb, rect, polys = self.zone_boxes, self.rect_list, self.polys
         n_rows, col0 = skip
+        skewed: list[tuple[int, int]] = []
         for i, (bx1, by1, bx2, by2) in enumerate(boxes.tolist()):
             a = float(areas[i])
             if a <= 0.0:
@@ -249,14 +250,27 @@ class _Zones:
                 h = (by2 if by2 < zy2 else zy2) - (by1 if by1 > zy1 else zy1)
                 if h <= 0.0:
                     continue
-                inter = w * h if rect[j] else poly_box_area_fast(polys[j], bx1, by1, bx2, by2, zb[j])
-                v = inter / a
-                row[j] = v if v < 1.0 else 1.0
+                if rect[j]:
+                    v = w * h / a
+                    row[j] = v if v < 1.0 else 1.0
+                else:
+                    skewed.append((i, j))
+        if len(skewed) > _MANY:  # many: one vectorised pass
+            ii, jj = np.array(skewed).T
+            inter = np.maximum(poly_box_areas(boxes[ii], self.edges[jj], self.sign[jj]), 0.0)
+            out[ii, jj] = np.minimum(inter / areas[ii], 1.0)
+        else:
+            bl = boxes.tolist()
+            for i, j in skewed:
+                x1, y1, x2, y2 = bl[i]
+                v = poly_box_area_fast(polys[j], x1, y1, x2, y2, zb[j]) / float(areas[i])
+                out[i, j] = v if v < 1.0 else 1.0
         return out
 
 
 _SMALL = 400  # (box, zone) pairs below which the plain-Python path is faster
-_FEW = 10  # skewed pairs below which exact areas are clipped in plain Python
+_FEW = 10  # skewed pairs below which exact areas are clipped in plain Python (numpy path)
+_MANY = 40  # the same for the plain-Python path (its pairs are already in Python)
 
 
 def _inside(inner: Sequence[Point], outer: Sequence[Point]) -> bool:

@@ -115,8 +115,12 @@ def test_numpy_and_small_paths_agree_with_exact_clipping(monkeypatch):
         areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
         big = z.shares(boxes, areas)
         small = z._shares_small(boxes, areas, (0, 0))
+        monkeypatch.setattr(assign, "_MANY", 0)  # its exact areas in numpy, too
+        small_np = z._shares_small(boxes, areas, (0, 0))
+        monkeypatch.setattr(assign, "_MANY", 10**6)
         want = np.array([[person_score(tuple(b), p, 1.0) for p in polys] for b in boxes])
         np.testing.assert_allclose(small, want, atol=1e-12)
+        np.testing.assert_allclose(small_np, want, atol=1e-12)
         np.testing.assert_allclose(big, want, atol=1e-12)
 
 
