@@ -227,16 +227,25 @@ class SeatEngine:
         rules = self.seat_rules
         use_ref = rules.use_reference
         hold = rules.still_person_threshold > 0
+        trackers, evidence = self._trackers, self._evidence
+        if not use_ref and not hold:  # the pure logic: no image work per seat
+            for sid in self._index[channel].ids:
+                ev = matches[sid].evidence(None, rules)
+                evidence[sid] = ev
+                tr = trackers[sid].update(t, ev)
+                if tr is not None:
+                    out.append(tr)
+            return out
         for s in self._index[channel].seats:
             sid = s.seat_id
             desk = seat_patch(frame.image, self._desk[sid]) if use_ref else None
             ref = self._refs[sid]
             score = ref.score(desk) if desk is not None else None
             ev = matches[sid].evidence(score, rules)
-            tracker = self._trackers[sid]
+            tracker = trackers[sid]
             if hold:
                 ev = self._hold_still_person(sid, tracker, ev, seat_patch(frame.image, s.polygon), t)
-            self._evidence[sid] = ev
+            evidence[sid] = ev
             tr = tracker.update(t, ev)
             if tr is not None:
                 out.append(tr)
