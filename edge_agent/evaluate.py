@@ -94,7 +94,10 @@ class SequenceSpec(msgspec.Struct, forbid_unknown_fields=True):
 
 
 @dataclass
-class Sequence_:
+class LabelledSequence:
+    """A loaded sequence: its spec, the folder its image paths are relative to, and where
+    ``library:`` images live."""
+
     spec: SequenceSpec
     base: Path
     samples_dir: Path
@@ -171,7 +174,7 @@ def render_step(image: np.ndarray, ops: Sequence[Op], load: Callable[[str], np.n
     return out
 
 
-def load_sequence(path: Path, samples_dir: Path | None = None) -> Sequence_:
+def load_sequence(path: Path, samples_dir: Path | None = None) -> LabelledSequence:
     try:
         spec = msgspec.json.decode(path.read_bytes(), type=SequenceSpec)
     except FileNotFoundError:
@@ -190,7 +193,7 @@ def load_sequence(path: Path, samples_dir: Path | None = None) -> Sequence_:
         for t, state in segs:
             if state not in SEAT_STATES:
                 raise EvaluateError(f"{path}: label {sid} at {t}: unknown state {state!r}")
-    return Sequence_(spec, path.parent, samples_dir or SAMPLES_DIR)
+    return LabelledSequence(spec, path.parent, samples_dir or SAMPLES_DIR)
 
 
 # --------------------------------------------------------------------------------- metrics
@@ -335,7 +338,7 @@ def read_label_csv(path: Path, times: list[float]) -> dict[str, list[tuple[float
     return dict(segs)
 
 
-def run_sequence(seq: Sequence_, detect: Callable[[list], list], *, labels: dict | None = None,
+def run_sequence(seq: LabelledSequence, detect: Callable[[list], list], *, labels: dict | None = None,
                  lag_s: float | None = None, progress: Callable[[str], None] | None = None) -> Report:
     """Play the sequence through ``detect`` (frames -> FrameDetections, e.g. ``Detector.detect``)
     and the seat engine; score the states against the labels."""
