@@ -181,7 +181,7 @@ def evaluate(
             if cfg is not None:  # the store's [seat_rules], unless the sequence overrides them
                 seq.spec.seat_rules = {**msgspec.to_builtins(cfg.seat_rules), **seq.spec.seat_rules}
                 msgspec.convert(seq.spec.seat_rules, SeatsSection)
-            truth = read_label_csv(labels, []) if labels is not None else None
+            truth = read_label_csv(labels) if labels is not None else None
             report = run_sequence(seq, detector.detect, labels=truth, lag_s=lag,
                                   progress=lambda m: typer.echo(m, err=True))
         except EvaluateError as exc:

@@ -322,7 +322,7 @@ def score(name: str, times: list[float], predicted: dict[str, list[str]],
 
 
 # ------------------------------------------------------------------------------------- run
-def read_label_csv(path: Path, times: list[float]) -> dict[str, list[tuple[float, str]]]:
+def read_label_csv(path: Path) -> dict[str, list[tuple[float, str]]]:
     """Per-sample CSV labels as per-seat segments."""
     from edge_agent.replay import ReplayError, read_labels
 

@@ -147,3 +147,14 @@ def test_evaluate_cli_far_seat_with_tiles(person_model_path):
     assert "flicker: 0" in res.output
     bad = CliRunner().invoke(app, ["evaluate", str(SEQ / "c10-far-seat.json"), "--tiles", "two"])
     assert bad.exit_code == 2 and "--tiles must look like 2x2" in bad.output
+
+
+def test_label_csv_becomes_segments(tmp_path):
+    from edge_agent.evaluate import read_label_csv
+
+    p = tmp_path / "labels.csv"
+    p.write_text("t,seat_id,state\n0,A,empty\n2,A,empty\n4,A,occupied\n0,B,away\n6,A,empty\n")
+    assert read_label_csv(p) == {"A": [(0.0, "empty"), (4.0, "occupied"), (6.0, "empty")], "B": [(0.0, "away")]}
+    p.write_text("t,seat_id,state\n0,A,sleeping\n")
+    with pytest.raises(EvaluateError, match="unknown state 'sleeping'"):
+        read_label_csv(p)
