@@ -216,3 +216,14 @@ def test_install_rerun_keeps_drawn_desks():
              SeatDef(seat_id="b", channel=1, polygon=RECT)]
     back = msgspec.convert(tomllib.loads(render_seats(seats))["seats"], list[SeatDef])
     assert back[0].desk == [(0.1, 0.1), (0.4, 0.1), (0.4, 0.25)] and back[1].desk is None
+
+
+def test_snapshot_draws_the_desk_zone():
+    from edge_agent.snapshot import draw
+
+    img = np.zeros((100, 200, 3), np.uint8)
+    drawn = SeatDef(seat_id="A", channel=1, polygon=RECT, desk=[(0.6, 0.6), (0.9, 0.6), (0.9, 0.9), (0.6, 0.9)])
+    out = draw(img, [drawn], {"A": "empty"}, None)
+    assert (out[60, 150] >= 200).all()  # the desk outline (outside the seat polygon here) is white
+    derived = draw(img, [SeatDef(seat_id="B", channel=1, polygon=RECT)], {}, None)
+    assert (derived[30, 50] >= 200).all()  # the derived desk's lower edge: y = 0.3 of 100 px
