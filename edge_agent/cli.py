@@ -473,22 +473,32 @@ def demo(
     from edge_agent.demo import DEMO_PASSWORD, SampleCamera, demo_config
 
     workdir.mkdir(parents=True, exist_ok=True)
-    camera = SampleCamera(workdir, switch_every, prefer_rtsp=rtsp)
-    cfg = demo_config(store, workdir, mqtt_host, mqtt_port, topic_prefix, camera.urls, local_port)
-    typer.echo(f"staff fallback page: http://127.0.0.1:{local_port}/ (password: {DEMO_PASSWORD})", err=True)
-    camera.start()
-    agent = EdgeAgent(cfg)
-    signal.signal(signal.SIGTERM, lambda *_: agent.request_stop())
-    agent.start()
-    typer.echo(f"demo edge: store {store}, sample camera over {camera.kind}: "
-               + ", ".join(camera.urls.values()), err=True)
+    camera = agent = None
+
+    def on_sigterm(*_) -> None:
+        # Before the agent runs, unwind (so the sample camera's RTSP server stops too); then stop cleanly.
+        if agent is None:
+            raise KeyboardInterrupt
+        agent.request_stop()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     try:
+        camera = SampleCamera(workdir, switch_every, prefer_rtsp=rtsp)
+        cfg = demo_config(store, workdir, mqtt_host, mqtt_port, topic_prefix, camera.urls, local_port)
+        typer.echo(f"staff fallback page: http://127.0.0.1:{local_port}/ (password: {DEMO_PASSWORD})", err=True)
+        camera.start()
+        agent = EdgeAgent(cfg)
+        agent.start()
+        typer.echo(f"demo edge: store {store}, sample camera over {camera.kind}: "
+                   + ", ".join(camera.urls.values()), err=True)
         agent.run(duration_s=for_s)
     except KeyboardInterrupt:
         pass
     finally:
-        agent.stop()
-        camera.stop()
+        if agent is not None:
+            agent.stop()
+        if camera is not None:
+            camera.stop()
 
 
 if __name__ == "__main__":

@@ -154,6 +154,15 @@ class SeatEngine:
             tr.restore(snap.state, snap.since)
         return unknown_ids
 
+    def clock_reset(self, channel: int, t: float) -> None:
+        """The capture clock stepped back (NTP correcting a clock that ran ahead): forget the
+        channel's sample times and pending runs, keep every seat's state; ``since`` is capped at
+        ``t`` so no duration is counted from the future."""
+        self._channel_t.pop(channel, None)
+        for s in self.channel_seats(channel):
+            tr = self._trackers[s.seat_id]
+            tr.restore(tr.state, min(tr.since, t))
+
     def tracker(self, seat_id: str) -> SeatTracker:
         return self._trackers[seat_id]
 

@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 
+from protocol.limits import MAX_POLYGON_POINTS, MAX_SEATS_PER_MESSAGE
 from protocol.messages import SeatDef
 from protocol.polygons import polygon_area, self_intersection
 
@@ -44,6 +45,9 @@ def polygon_problem(sid: str, poly: Sequence[tuple[float, float]], what: str = "
     """The same rules for the seat polygon and the (optional) desk polygon; ``what`` names it."""
     if len(poly) < 3:
         return f"seat {sid!r}: {what} needs at least 3 points, got {len(poly)}"
+    if len(poly) > MAX_POLYGON_POINTS:
+        # checked before the crossing test, which is quadratic: 3000 points took 4 s of CPU
+        return f"seat {sid!r}: {what} has {len(poly)} points, at most {MAX_POLYGON_POINTS} are allowed"
     where = "" if what == "polygon" else f"{what} "
     for i, (x, y) in enumerate(poly):
         if not (math.isfinite(x) and math.isfinite(y)) or not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
@@ -70,6 +74,8 @@ def _collinear(poly: Sequence[tuple[float, float]]) -> bool:
 
 def layout_problems(seats: Sequence[SeatDef], known_channels: Iterable[int] | None = None) -> list[str]:
     """Everything wrong with a layout. ``known_channels`` None (or empty) means "not known here"."""
+    if len(seats) > MAX_SEATS_PER_MESSAGE:
+        return [f"layout has {len(seats)} seats, at most {MAX_SEATS_PER_MESSAGE} are allowed per edge"]
     known = set(known_channels or ())
     problems: list[str] = []
     seen: set[str] = set()
