@@ -113,7 +113,8 @@ class SeatMatch:
         r = rules or _DEFAULT_RULES
         items = self.items
         if change_score is None and self.person is None and not items and self.person_overlap == 0.0:
-            return _NOTHING[1] if _NOTHING[0] is r else _nothing_seen(r)  # the common case
+            cached_rules, ev = _NOTHING[0]  # the common case; one read, so threads never mix
+            return ev if cached_rules is r else _nothing_seen(r)
         pconf = self.person.conf if self.person is not None else 0.0
         item_conf = max([d.conf for d in items]) if items else 0.0
         return Evidence(
@@ -128,14 +129,15 @@ class SeatMatch:
 
 _DEFAULT_RULES = SeatsSection()
 _EMPTY_MATCH = SeatMatch()
-_NOTHING: list = [None, None]  # (rules, Evidence): one entry, an edge has one set of rules
+_NOTHING: list = [(None, None)]  # [(rules, Evidence)]: one entry, an edge has one set of rules
 
 
 def _nothing_seen(rules: SeatsSection) -> Evidence:
-    if _NOTHING[0] is not rules:
-        _NOTHING[1] = Evidence(confidence=evidence_confidence(0.0, 0.0, False, 0.0, None, rules))
-        _NOTHING[0] = rules
-    return _NOTHING[1]
+    cached_rules, ev = _NOTHING[0]
+    if cached_rules is not rules:
+        ev = Evidence(confidence=evidence_confidence(0.0, 0.0, False, 0.0, None, rules))
+        _NOTHING[0] = (rules, ev)
+    return ev
 
 
 def lower_box(box: Box, fraction: float) -> Box:
