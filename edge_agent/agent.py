@@ -18,8 +18,7 @@ import msgspec
 from edge_agent.capture import CaptureManager
 from edge_agent.config import EdgeConfig
 from edge_agent.detector import Detector
-from edge_agent.reference import ReferenceRules
-from edge_agent.seat_engine import SeatEngine
+from edge_agent.seat_engine import SeatEngine, reference_rules_for
 from edge_agent.seat_state import OutOfOrderSample
 from edge_agent.store import EdgeStore
 from edge_agent.types import FrameDetections, Transition
@@ -61,7 +60,7 @@ class EdgeAgent:
         self.store = EdgeStore(cfg.data_path / "edge.sqlite")
         self.layout = initial_layout(cfg, self.store)
         self.engine = SeatEngine(self.layout.seats, self.layout.rules, cfg.seat_rules, now=time.time(),
-                                 reference_rules=ReferenceRules(auto_after_s=cfg.seat_rules.reference_after_s))
+                                 reference_rules=reference_rules_for(cfg.seat_rules))
         restored = self.engine.restore(self.store.load_states())
         if restored:
             log.info("restored %d seat states from storage", len(restored))
