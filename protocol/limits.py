@@ -35,7 +35,8 @@ STR_LIMITS: dict[str, int] = {
 DEFAULT_MAX_STR = 1000
 TIME_FIELDS = frozenset({"ts", "since", "at"})
 LIST_LIMITS: dict[str, int] = {"seats": MAX_SEATS_PER_MESSAGE, "states": MAX_SEATS_PER_MESSAGE,
-                               "changes": MAX_SEATS_PER_MESSAGE, "polygon": MAX_POLYGON_POINTS}
+                               "changes": MAX_SEATS_PER_MESSAGE, "polygon": MAX_POLYGON_POINTS,
+                               "desk": MAX_POLYGON_POINTS}  # a seat's desk zone (issue 12)
 
 
 @dataclass(frozen=True, slots=True)

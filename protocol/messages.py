@@ -30,6 +30,10 @@ class SeatDef(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
     label: str = ""
     type: str = "desk"
     active: bool = True
+    # The desk surface where belongings lie (same coordinates). None: the edge derives it from
+    # the seat polygon (``[seat_rules] desk_band``). Belongings are judged on this zone only, so
+    # a chair pushed back or turned in the rest of the seat is not read as belongings.
+    desk: list[Point] | None = None
 
 
 class ChannelDef(msgspec.Struct, frozen=True):
@@ -69,6 +73,9 @@ class Evidence(msgspec.Struct, frozen=True):
     # No person box this sample, but the seat looks as it did when one was last seen: a person
     # sitting still that the detector lost (person_overlap carries the last seen value).
     person_held: bool = False
+    # How sure this sample's reading (person / belongings / nothing) is, 0..1: person overlap and
+    # score for a person; item score or desk change against the empty reference for belongings.
+    confidence: float = 0.0
 
 
 class SeatSnapshot(msgspec.Struct, frozen=True):
@@ -162,6 +169,30 @@ class SnapshotRequest(_HubBase, tag="snapshot_request"):
     reason: str = "gap"
 
 
+class FrameRequest(_HubBase, tag="frame_request"):
+    """An admin asks for one current picture of a channel (to draw seats on). The edge answers
+    with a ``Frame`` whose faces are blurred; it never sends video."""
+
+    request_id: str
+    channel: int
+
+
+class Frame(msgspec.Struct, tag_field="kind", tag="frame", kw_only=True):
+    """The edge's answer to a FrameRequest: a JPEG with faces blurred, or why there is none.
+    Not part of the sequenced stream (no boot_id/seq, no outbox): it answers a person waiting
+    now; if the edge is offline the admin asks again later."""
+
+    v: int = SCHEMA_VERSION
+    store_id: str
+    edge_id: str
+    ts: float
+    request_id: str
+    channel: int
+    jpeg: bytes = b""
+    faces_blurred: int = 0
+    error: str | None = None
+
+
 EdgeMessage = Birth | Delta | Event | Health | Death | ConfigAck
 HubMessage = Config | SnapshotRequest
-Message = Birth | Delta | Event | Health | Death | ConfigAck | Config | SnapshotRequest
+Message = Birth | Delta | Event | Health | Death | ConfigAck | Config | SnapshotRequest | FrameRequest | Frame
