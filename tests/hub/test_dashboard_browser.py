@@ -18,7 +18,8 @@ from playwright.sync_api import sync_playwright
 
 from hub.app import create_app
 from hub.pages import SEOUL
-from protocol import Config, ConfigAck
+from protocol import Config, ConfigAck, encode
+from protocol.messages import Frame, FrameRequest
 from tests.hub.support import SimEdge, hub_settings, wait_for
 from tests.support.browser import artifact, launch_chromium, serve_app
 from tests.support.hub_auth import create_user, login_page
@@ -201,6 +202,32 @@ def test_roi_editor_draw_polygon_save_and_applied(hub):
     page.wait_for_selector("#roi-message.error", timeout=5000)
     assert "다른 사람이" in page.locator("#roi-message").inner_text()
     assert page.request.get(url).json()["version"] == other.json()["version"]  # nothing overwritten
+
+
+def test_roi_editor_asks_for_a_snapshot_and_draws_on_it(hub):
+    """The edge answers the hub's frame request with a (blurred) 4:3 JPEG: the editor shows it
+    and takes its aspect ratio, so seat coordinates stay fractions of the real frame."""
+    import cv2
+    import numpy as np
+
+    page, base, edge = hub["page"], hub["base"], hub["edge"]
+    edge.client.subscribe(edge.topics.topic("store-a", "edge-1", "frame_request"), qos=1)
+    time.sleep(0.3)
+    page.goto(f"{base}/stores/store-a/roi?channel=1")
+    assert page.get_attribute("#roi-svg", "viewBox") == "0 0 1600 900"  # neutral 16:9 before
+    page.click("#roi-snapshot")
+    req = edge.wait_received(FrameRequest, timeout=10)
+    assert req.channel == 1
+    img = np.full((480, 640, 3), 200, np.uint8)
+    cv2.rectangle(img, (100, 100), (300, 300), (40, 90, 200), -1)
+    jpeg = cv2.imencode(".jpg", img)[1].tobytes()
+    edge.client.publish(edge.topics.topic("store-a", "edge-1", "frame"),
+                        encode(Frame(store_id="store-a", edge_id="edge-1", ts=time.time(), request_id=req.request_id,
+                                     channel=1, jpeg=jpeg, faces_blurred=0)), qos=1).wait_for_publish(5)
+    page.wait_for_selector("#roi-svg[data-picture]", timeout=15_000)
+    assert page.get_attribute("#roi-svg", "viewBox") == "0 0 1600 1200"  # the picture's 4:3
+    assert page.get_attribute("#roi-picture", "visibility") == "visible"
+    page.screenshot(path=artifact("hub-roi-snapshot.png"), full_page=True)
 
 
 def test_english_switch_keeps_the_page(hub):

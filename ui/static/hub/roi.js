@@ -218,7 +218,8 @@
       pic.setAttribute("href", snap.url); pic.setAttribute("height", D.h); pic.setAttribute("visibility", "visible");
       $("roi-neutral").setAttribute("visibility", "hidden");
       svg.setAttribute("data-picture", String(snap.id));
-      note(fmt("roi.snapshot_taken", { time: new Date((snap.received_at || snap.requested_at) * 1000).toLocaleString(), n: snap.faces_blurred || 0 }));
+      note(fmt("roi.snapshot_taken", { time: new Date((snap.received_at || snap.requested_at) * 1000).toLocaleString(
+        document.documentElement.lang === "ko" ? "ko-KR" : "en-GB", { timeZone: "Asia/Seoul" }), n: snap.faces_blurred || 0 }));
       render();
     };
     img.src = snap.url;
