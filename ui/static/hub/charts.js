@@ -44,7 +44,7 @@
         grid: { left: 48, right: 16, top: 16, bottom: 56 },
         xAxis: { type: "category", data: d.line.x }, yAxis: pctAxis(),
         dataZoom: [{ type: "inside" }, { type: "slider", height: 18, bottom: 4 }],
-        series: [{ name: strings["history.occupancy"], type: "line", data: d.line.y, showSymbol: false, areaStyle: { opacity: 0.15 } }],
+        series: [{ name: strings["history.occupancy"], type: "line", data: d.line.y, symbolSize: 5, areaStyle: { opacity: 0.15 } }],  // symbols: a lone hour of data is still visible
       };
     },
     perday: function (d) {
