@@ -37,7 +37,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import func, select
 
 from hub.db.migrate import upgrade_async
-from bench.common import Row, parser, report
+from bench.common import Row, hub_broker, parser, report
 from hub.db.models import Ingested, SeatStateRow
 from hub.db.session import make_engine, make_sessionmaker
 from hub.ingest import IngestWriter
@@ -222,29 +222,6 @@ def main() -> None:
                 url = args.pg or db.enter_context(postgres_database())
                 rows += asyncio.run(run(args, url, changes))
     report(rows, args.json)
-
-
-@contextlib.contextmanager
-def hub_broker():
-    """A Mosquitto configured as a hub's broker should be: Mosquitto's default of 1000 queued
-    messages per client drops QoS 1 messages to a hub that falls behind for a moment."""
-    import subprocess
-    import tempfile
-
-    from tests.support.services import free_port, wait_port
-
-    port = free_port()
-    with tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False) as f:
-        f.write(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                "max_queued_messages 1000000\nmax_inflight_messages 1000\n")
-    proc = subprocess.Popen(["mosquitto", "-c", f.name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        if not wait_port("127.0.0.1", port, 10):
-            raise SystemExit("mosquitto did not start")
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ bench`` it also writes them as JSON to the file named in ``--json`` so the runne
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -76,3 +77,30 @@ def machine() -> str:
     load = os.getloadavg() if hasattr(os, "getloadavg") else (0, 0, 0)
     return (f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), Python "
             f"{platform.python_version()}, load average {load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f}")
+
+
+@contextlib.contextmanager
+def hub_broker():
+    """A private Mosquitto configured as a hub's broker should be: Mosquitto's default of 1000
+    queued messages per client drops QoS 1 messages to a hub that falls behind for a moment
+    (packaging/mosquitto-seat.conf sets the larger queue too). Yields its port."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    from tests.support.services import free_port, wait_port
+
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    port = free_port()
+    with tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False) as f:
+        f.write(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                "max_queued_messages 1000000\nmax_inflight_messages 1000\n")
+    proc = subprocess.Popen([exe, "-c", f.name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        if not wait_port("127.0.0.1", port, 10):
+            raise SystemExit("mosquitto did not start")
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        os.unlink(f.name)

@@ -114,12 +114,14 @@ class MqttIngest:
     def _on_live(self, loop: asyncio.AbstractEventLoop, msg: mqtt.MQTTMessage) -> None:
         try:
             store_id = self.topics.parse_live(msg.topic)
-            payload = json.loads(msg.payload)
+            text = msg.payload.decode()
+            payload = json.loads(text)
         except (TopicError, ValueError) as exc:
             log.warning("dropped live update on %r: %s", msg.topic, exc)
             return
         try:
-            loop.call_soon_threadsafe(self.live.deliver, store_id, payload)
+            # the JSON text as it came is what the clients get: not encoded again per replica
+            loop.call_soon_threadsafe(self.live.deliver, store_id, payload, text)
         except RuntimeError:
             pass
 
