@@ -36,8 +36,8 @@ import psutil
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import func, select
 
-from hub.db.migrate import upgrade_async
 from bench.common import Row, hub_broker, parser, report
+from hub.db.migrate import upgrade_async
 from hub.db.models import Ingested, SeatStateRow
 from hub.db.session import make_engine, make_sessionmaker
 from hub.ingest import IngestWriter
@@ -46,7 +46,6 @@ from hub.metrics import HubMetrics
 from hub.mqtt_consumer import MqttIngest
 from hub.settings import DatabaseSettings, HubSettings, MqttSettings
 from protocol import SEAT_STATES, Birth, Delta, SeatDef, SeatSnapshot, TopicSpace, encode
-
 
 DUPLICATES = 50  # deltas each edge sends twice (a redelivery): must be stored once
 

@@ -118,7 +118,8 @@ async def run(args, port: int, url: str) -> list[Row]:
                        f'topic_prefix = "{prefix}"\n[ingest]\nbatch_wait_ms = {args.batch_wait_ms}\n[http]\nhost = "127.0.0.1"\nport = {http_port}\n')
         env = dict(os.environ, PYTHONPATH=str(REPO))
         hub = subprocess.Popen([sys.executable, "-m", "hub", "serve", "--config", str(cfg), "--log-level", "warning"],
-                               env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=open(tmp / "hub.log", "w"))
+                               env=env, cwd=tmp, stdout=subprocess.DEVNULL,
+                               stderr=stack.enter_context(open(tmp / "hub.log", "w")))
         stack.callback(lambda: (hub.terminate(), hub.wait(10)))
         base = f"http://127.0.0.1:{http_port}"
         async with httpx.AsyncClient(base_url=base, timeout=60) as http:

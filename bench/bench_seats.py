@@ -15,14 +15,14 @@ from __future__ import annotations
 import random
 import time
 
+import numpy as np
+
 from bench.common import Row, parser, report
 from edge_agent.assign import match_seats
 from edge_agent.config import SeatsSection
 from edge_agent.seat_engine import SeatEngine
 from edge_agent.types import Detection, Frame, FrameDetections
 from protocol import SeatDef, StateRules
-
-import numpy as np
 
 CHANNELS, SEATS_PER_CHANNEL, PERSONS, ITEMS = 16, 10, 6, 3
 
