@@ -3,6 +3,7 @@
 
     python -m bench.bench_wire
 
+Seat times are rounded to milliseconds as the edge's uplink does (protocol.wire.quantise_ms).
 Realistic content: store/edge ids like a real install ("oryudong", "edge1"), a uuid4 boot id,
 seat ids "A-001", 4-point polygons with 4-decimal coordinates, capture-time floats. The edge's
 uplink sends one Delta per changed seat (the outbox collapses a seat's queued deltas), so the
@@ -16,8 +17,11 @@ import random
 import time
 import uuid
 
+import msgspec
+
 from bench.common import Row, parser, report
 from protocol import Birth, ChannelDef, Delta, SeatDef, SeatSnapshot, StateRules, encode, encode_json
+from protocol.wire import layout_hash, quantise_ms
 
 STATES = ("empty", "occupied", "away", "abandoned")
 
@@ -33,7 +37,8 @@ def messages(n_seats: int = 150) -> tuple[Birth, list[SeatDef]]:
                                       (x, round(y + 0.12, 4))]))
     base = dict(store_id="oryudong", edge_id="edge1", boot_id=uuid.uuid4().hex, seq=123456, ts=now)
     birth = Birth(**base, config_version=7, seats=seats,
-                  states=[SeatSnapshot(s.seat_id, rnd.choice(STATES), now - rnd.uniform(0, 7200)) for s in seats],
+                  states=[SeatSnapshot(s.seat_id, rnd.choice(STATES), quantise_ms(now - rnd.uniform(0, 7200)))
+                          for s in seats], layout_hash=layout_hash(seats),
                   channels=[ChannelDef(c, f"cam{c}") for c in range(1, 17)], rules=StateRules())
     return birth, seats
 
@@ -41,7 +46,7 @@ def messages(n_seats: int = 150) -> tuple[Birth, list[SeatDef]]:
 def delta(n_changes: int) -> Delta:
     now = time.time()
     return Delta(store_id="oryudong", edge_id="edge1", boot_id=uuid.uuid4().hex, seq=123457, ts=now,
-                 changes=[SeatSnapshot(f"A-{i:03d}", STATES[i % 4], now - 2.5) for i in range(n_changes)])
+                 changes=[SeatSnapshot(f"A-{i:03d}", STATES[i % 4], quantise_ms(now - 2.5)) for i in range(n_changes)])
 
 
 def run() -> list[Row]:
@@ -51,12 +56,17 @@ def run() -> list[Row]:
     marginal = (len(encode(d11)) - one) / 10
     marginal_json = (len(encode_json(d11)) - one_json) / 10
     b, bj = len(encode(birth)), len(encode_json(birth))
+    hashed = msgspec.structs.replace(birth, seats=[])  # what the edge sends while the hub knows the layout
+    h, hj = len(encode(hashed)), len(encode_json(hashed))
     return [
         Row("wire", "delta message with 1 changed seat (as the uplink sends), MessagePack", one, "bytes", "<= 24",
             f"plain JSON {one_json} B"),
         Row("wire", "each further changed seat in one delta, MessagePack", marginal, "bytes", "<= 24",
             f"plain JSON {marginal_json:.1f} B"),
-        Row("wire", "150-seat birth, MessagePack", b / 1024, "KB", "<= 4", f"plain JSON {bj / 1024:.1f} KB"),
+        Row("wire", "150-seat birth, layout by hash (every birth the hub knows the layout of), MessagePack",
+            h / 1024, "KB", "<= 4", f"plain JSON {hj / 1024:.1f} KB"),
+        Row("wire", "150-seat birth with the full layout (only when the hub asks), MessagePack", b / 1024, "KB", "",
+            f"plain JSON {bj / 1024:.1f} KB"),
     ]
 
 

@@ -43,6 +43,7 @@ from protocol import (
     decode,
 )
 from protocol.topics import HUB_KINDS
+from protocol.wire import layout_hash
 
 log = logging.getLogger("hub.ingest")
 
@@ -305,6 +306,12 @@ class _Batch:
         e.config_version = m.config_version
         e.rules = msgspec.to_builtins(m.rules)
         self.births.append(m)
+        if m.seats or not m.layout_hash:
+            e.layout_hash = layout_hash(m.seats)
+        elif m.layout_hash != e.layout_hash:
+            # The layout by a hash we do not know (first contact, or a layout changed while we
+            # missed its full birth): ask for it; the states apply meanwhile.
+            self.request_snapshot(e, "layout")
         for st in m.states:
             self.set_state(m.store_id, st.seat_id, m.edge_id, st.state, st.since, m.ts, force=True)
         self.edge_live(e)
@@ -334,22 +341,30 @@ class _Batch:
                                 ["id"])
         await s.flush()  # new Edge rows
         for b in self.births:
-            seat_rows = [{
-                "store_id": b.store_id, "seat_id": sd.seat_id, "edge_id": b.edge_id, "channel": sd.channel,
-                "label": sd.label, "type": sd.type, "polygon": [list(p) for p in sd.polygon], "active": sd.active,
-            } for sd in b.seats]
-            await upsert(s, Seat, seat_rows, ["store_id", "seat_id"])
-            # Seats this edge no longer reports are kept for history but marked inactive.
-            await s.execute(
-                update(Seat)
-                .where(Seat.store_id == b.store_id, Seat.edge_id == b.edge_id,
-                       Seat.seat_id.not_in([sd.seat_id for sd in b.seats]))
-                .values(active=False)
-            )
+            if b.seats or not b.layout_hash:  # by hash only: the seat rows stand (or were asked for)
+                await self._write_seats(b)
             await upsert(s, Channel, [{
                 "store_id": b.store_id, "edge_id": b.edge_id, "channel": ch.channel, "name": ch.name,
                 "online": True, "fps": 0.0, "reconnects": 0, "updated_at": self.now,
             } for ch in b.channels], ["store_id", "edge_id", "channel"])
+        await self._flush_rest()
+
+    async def _write_seats(self, b: Birth) -> None:
+        seat_rows = [{
+            "store_id": b.store_id, "seat_id": sd.seat_id, "edge_id": b.edge_id, "channel": sd.channel,
+            "label": sd.label, "type": sd.type, "polygon": [list(p) for p in sd.polygon], "active": sd.active,
+        } for sd in b.seats]
+        await upsert(self.s, Seat, seat_rows, ["store_id", "seat_id"])
+        # Seats this edge no longer reports are kept for history but marked inactive.
+        await self.s.execute(
+            update(Seat)
+            .where(Seat.store_id == b.store_id, Seat.edge_id == b.edge_id,
+                   Seat.seat_id.not_in([sd.seat_id for sd in b.seats]))
+            .values(active=False)
+        )
+
+    async def _flush_rest(self) -> None:
+        s = self.s
         for e, h in self.healths:
             await upsert(s, Channel, [{
                 "store_id": e.store_id, "edge_id": e.edge_id, "channel": c.channel, "online": c.online,
