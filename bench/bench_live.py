@@ -172,6 +172,8 @@ async def measure(args, edge: Edge, http: httpx.AsyncClient, hub_pid: int, base:
         await asyncio.sleep(0.5)  # the last ones arrive
 
     await publish(5)
+    # one stats request before measuring: the hub starts its statistics worker process on the first
+    (await http.get(f"/api/v1/stores/{STORE}/stats", params={"from": f"{time.time() - 3600:.0f}"})).raise_for_status()
     phase["name"] = "steady"
     await publish(args.deltas)
     phase["name"] = "stats"
@@ -187,7 +189,14 @@ async def measure(args, edge: Edge, http: httpx.AsyncClient, hub_pid: int, base:
             stats_s.append(time.perf_counter() - t0)
 
     st = asyncio.create_task(stats_loop())
+    spy = None
+    if args.profile:  # py-spy on the hub process during this phase (what holds its event loop)
+        spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(hub_pid), "-f", "raw",
+                                "-o", str(args.profile), "-d", str(int(args.deltas / args.rate)), "-r", "100"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     await publish(args.deltas)
+    if spy is not None:
+        spy.wait(30)
     stop.set()
     await st
     for t in tasks:
@@ -217,6 +226,7 @@ def main() -> None:
     ap.add_argument("--deltas", type=int, default=80, help="deltas per phase")
     ap.add_argument("--rate", type=float, default=10.0, help="deltas per second")
     ap.add_argument("--days", type=int, default=30)
+    ap.add_argument("--profile", type=Path, help="py-spy the hub during the stats phase into this raw file")
     ap.add_argument("--batch-wait-ms", type=float, default=10.0, help="the hub's ingest.batch_wait_ms")
     args = ap.parse_args()
     if args.quick:

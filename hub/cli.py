@@ -66,7 +66,9 @@ def serve(
     _migrate(settings.database.url)
     h, p = host or settings.http.host, port or settings.http.port
     typer.echo(f"seat-hub: dashboard at http://{h}:{p}/  (API docs at /schema)")
-    uvicorn.run(create_app(settings), host=h, port=p, log_level=log_level.lower())
+    # No per-message deflate: live updates are ~100-byte JSON, and compressing each one per client
+    # was 5 % of the hub's CPU with 200 dashboards (bench/bench_live.py, py-spy).
+    uvicorn.run(create_app(settings), host=h, port=p, log_level=log_level.lower(), ws_per_message_deflate=False)
 
 
 @app.command()
