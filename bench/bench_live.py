@@ -178,6 +178,7 @@ async def measure(args, edge: Edge, http: httpx.AsyncClient, hub_pid: int, base:
     await publish(args.deltas)
     phase["name"] = "stats"
     stats_s: list[float] = []
+    size = [0]
     stop = asyncio.Event()
 
     async def stats_loop() -> None:
@@ -187,6 +188,7 @@ async def measure(args, edge: Edge, http: httpx.AsyncClient, hub_pid: int, base:
             r = await http.get(f"/api/v1/stores/{STORE}/stats", params={"from": f"{frm:.0f}", "bucket": "hour"})
             r.raise_for_status()
             stats_s.append(time.perf_counter() - t0)
+            size[0] = len(r.content)
 
     st = asyncio.create_task(stats_loop())
     spy = None
@@ -206,7 +208,8 @@ async def measure(args, edge: Edge, http: httpx.AsyncClient, hub_pid: int, base:
     note = (f"{args.clients} WebSocket clients (Python websockets, one process), {args.rate:g} deltas/s, "
             f"{len(steady)} receives")
     snote = (f"{len(stats_s)} 30-day stats requests ({n_events:,} seeded transitions, 150 seats), "
-             f"median {statistics.median(stats_s) if stats_s else 0:.2f} s each; {len(during)} receives")
+             f"median {statistics.median(stats_s) if stats_s else 0:.2f} s each, {size[0] / 2**20:.1f} MB of JSON each; "
+             f"{len(during)} receives")
     return [
         Row("live", f"publish -> WebSocket receive p50, {args.clients} clients", pct(steady, 50), "ms", "", note),
         Row("live", f"publish -> WebSocket receive p95, {args.clients} clients", pct(steady, 95), "ms", "<= 100", note),

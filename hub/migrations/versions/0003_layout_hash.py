@@ -1,6 +1,6 @@
 """edges.layout_hash (births carry the seat layout by hash, protocol schema 2).
 
-Revision ID: 0003_rollups
+Revision ID: 0003_layout_hash
 Revises: 0001
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_rollups"
+revision = "0003_layout_hash"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
