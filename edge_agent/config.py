@@ -36,6 +36,7 @@ class MqttSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     username: str | None = None
     password: str | None = None
     tls: bool = False
+    ca_file: str | None = None  # CA certificate of the broker (TLS with a private CA); None: system CAs
     keepalive_s: int = 30
 
 

@@ -153,7 +153,7 @@ class Uplink:
         if cfg.mqtt.username:
             self.client.username_pw_set(cfg.mqtt.username, cfg.mqtt.password)
         if cfg.mqtt.tls:
-            self.client.tls_set()
+            self.client.tls_set(ca_certs=cfg.mqtt.ca_file)
         self.client.max_inflight_messages_set(window)
         self.client.reconnect_delay_set(*reconnect_delay)
         self.client.on_pre_connect = self._on_pre_connect

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Response, get, put
+from litestar import Controller, Request, Response, get, put
 from litestar.datastructures import State
 from litestar.exceptions import ClientException, HTTPException
 from litestar.params import Parameter, QueryParameter
@@ -20,7 +20,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub import queries
-from hub.config_push import ConfigIn, ConfigStatus, config_status, store_new_config
+from hub.access import PUBLIC, principal, visible
+from hub.auth import audit, client_addr
+from hub.config_push import ConfigIn, ConfigStatus, StaleConfig, config_status, store_new_config
 from protocol import SEAT_STATES, TopicError, validate_id
 
 
@@ -58,7 +60,7 @@ class Health(msgspec.Struct):
     mqtt: str
 
 
-@get("/healthz")
+@get("/healthz", opt=PUBLIC)
 async def healthz(state: State) -> Response[Health]:
     db = "ok"
     try:
@@ -72,7 +74,7 @@ async def healthz(state: State) -> Response[Health]:
     return Response(Health("ok" if ok else "degraded", db, mqtt), status_code=200 if ok else 503)
 
 
-@get("/metrics", media_type="text/plain; version=0.0.4")
+@get("/metrics", media_type="text/plain; version=0.0.4", opt=PUBLIC)  # counters only, no store data
 async def metrics(state: State) -> bytes:
     return state.metrics.render()
 
@@ -82,9 +84,9 @@ class StoresApi(Controller):
     tags = ["stores"]
 
     @get("/")
-    async def stores(self, db: AsyncSession) -> list[queries.StoreSummary]:
-        """All stores with seat counts per state and edges online/offline."""
-        return await queries.list_stores(db)
+    async def stores(self, request: Request, db: AsyncSession) -> list[queries.StoreSummary]:
+        """The stores this user may see, with seat counts per state and edges online/offline."""
+        return visible(principal(request), await queries.list_stores(db))
 
     @get("/{store_id:str}")
     async def store(self, db: AsyncSession, store_id: str) -> queries.StoreDetail:
@@ -154,10 +156,12 @@ class StoresApi(Controller):
         return await config_status(db, store_id, edge_id)
 
     @put("/{store_id:str}/edges/{edge_id:str}/config")
-    async def put_config(self, state: State, db: AsyncSession, store_id: str, edge_id: str,
+    async def put_config(self, request: Request, state: State, db: AsyncSession, store_id: str, edge_id: str,
                          data: ConfigIn) -> ConfigStatus:
-        """Push a new seat layout to an edge: validated, stored as the next version, published
-        retained (QoS 1) on the edge's config topic. The edge answers with a config ack."""
+        """Push a new seat layout to an edge (admins): validated, stored as the next version,
+        published retained (QoS 1) on the edge's config topic; status ``pending`` until the edge's
+        ack makes it ``applied`` or ``failed``. ``base_version`` must be the current ``version``
+        (from GET): a save that started from an older one is refused with 409."""
         try:
             validate_id(edge_id, "edge id")
         except TopicError as exc:
@@ -167,7 +171,12 @@ class StoresApi(Controller):
             raise HTTPException(status_code=503, detail="MQTT is disabled in this hub: cannot push a config")
         try:
             msg = await store_new_config(db, store_id, edge_id, data, time.time())
+            user = principal(request)
+            await audit(db, "config_push", user.username if user else "", client_addr(request), store_id,
+                        f"edge={edge_id} version={msg.version} seats={len(msg.seats)}")
             await db.commit()
+        except StaleConfig as exc:
+            raise HTTPException(status_code=409, detail=str(exc), extra={"current_version": exc.current}) from None
         except IntegrityError:
             raise HTTPException(status_code=409, detail="another config was pushed at the same time; retry") from None
         await state.mqtt.publish(msg, "config", retain=True)

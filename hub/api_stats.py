@@ -30,6 +30,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.access import principal, require_store
 from hub.db.models import Alert, Seat, SeatEvent, SeatStateRow, Store
 from hub.stats import (
     DEFAULT_TZ,
@@ -426,8 +427,12 @@ async def get_alerts(
     limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
 ) -> list[AlertOut]:
     q = select(Alert).order_by(Alert.opened_at.desc(), Alert.id.desc()).limit(limit)
+    user = principal(request)
     if store_id is not None:
+        require_store(user, store_id)
         q = q.where(Alert.store_id == store_id)
+    elif user is not None and not user.all_stores:  # staff: their stores' alerts only
+        q = q.where(Alert.store_id.in_(sorted(user.store_ids)))
     if open_ is True:
         q = q.where(Alert.closed_at.is_(None))
     elif open_ is False:

@@ -15,16 +15,21 @@ from pathlib import Path
 from litestar import Litestar, MediaType, Request, Response
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.exceptions import NotAuthorizedException, WebSocketException
 from litestar.logging.config import LoggingConfig
+from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from hub import queries
+from hub.access import PUBLIC, access_guard, not_logged_in
 from hub.alerting import AlertService
 from hub.api import StoresApi, healthz, metrics, provide_session
 from hub.api_stats import router as stats_router
+from hub.auth import AuthMiddleware
+from hub.auth_routes import routes as auth_routes
 from hub.config_push import LayoutError
 from hub.db.migrate import upgrade_async
 from hub.db.session import make_engine, make_sessionmaker
@@ -78,12 +83,17 @@ def create_app(settings: HubSettings, *, start_mqtt: bool = True, migrate: bool 
                 await ingest.stop()
             await engine.dispose()
 
-    handlers: list = [healthz, metrics, StoresApi, Pages, live_store,
-                      create_static_files_router(path="/static", directories=[UI_DIR / "static"]), stats_router]
+    handlers: list = [healthz, metrics, StoresApi, Pages, live_store, *auth_routes,
+                      create_static_files_router(path="/static", directories=[UI_DIR / "static"], opt=PUBLIC),
+                      stats_router]
 
     return Litestar(
         route_handlers=handlers,
         dependencies={"db": Provide(provide_session)},
+        # Access control (hub.access): request.user is set for every request, and one app-wide
+        # guard refuses what the route's access class does not allow (deny by default).
+        middleware=[DefineMiddleware(AuthMiddleware, exclude=["^/static/"])],
+        guards=[access_guard],
         lifespan=[lifespan],
         state=State({
             "settings": settings, "engine": engine, "sessionmaker": sessionmaker, "live": live,
@@ -92,11 +102,12 @@ def create_app(settings: HubSettings, *, start_mqtt: bool = True, migrate: bool 
         template_config=TemplateConfig(directory=UI_DIR / "templates", engine=JinjaTemplateEngine),
         # Unexpected 500s are logged with their traceback in production too, not only in debug mode.
         logging_config=LoggingConfig(
-            configure_root_logger=False, log_exceptions="always", disable_stack_trace={404, 400, 409, 503}),
+            configure_root_logger=False, log_exceptions="always", disable_stack_trace={400, 401, 403, 404, 409, 429, 503, WebSocketException}),
         openapi_config=OpenAPIConfig(title="seat-hub", version="1.0.0", path="/schema"),
         exception_handlers={
             queries.NotFound: _error(404),
             LayoutError: _error(400),
             MqttUnavailable: _error(503),
+            NotAuthorizedException: not_logged_in,
         },
     )

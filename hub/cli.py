@@ -3,6 +3,9 @@
   seat-hub serve --config hub.toml      migrate the database, then serve dashboard, API and ingest
   seat-hub migrate --config hub.toml    only upgrade the database schema in place
   seat-hub demo                         everything on one machine with a sample camera
+  seat-hub user add NAME --role admin   dashboard accounts (see seat-hub user --help)
+  seat-hub store add|bundle STORE       register a store, write its edge's provisioning bundle
+  seat-hub broker-acl --out DIR         Mosquitto password + ACL files for all edges and the hub
 """
 
 from __future__ import annotations
@@ -91,6 +94,12 @@ def demo(
 
     raise typer.Exit(run_demo(port=port, for_s=for_s, store=store, config=config) or 0)
 
+
+from hub.auth_cli import broker_acl, store_app, user_app  # noqa: E402 - registered once the main app exists
+
+app.add_typer(user_app, name="user")
+app.add_typer(store_app, name="store")
+app.command("broker-acl")(broker_acl)
 
 if __name__ == "__main__":
     app()

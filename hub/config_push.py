@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from typing import Literal
 
 import msgspec
 from sqlalchemy import func, select
@@ -28,16 +29,33 @@ def validate_seat_layout(seats: Sequence[SeatDef], known_channels: Iterable[int]
         raise LayoutError(problems)
 
 
+class StaleConfig(Exception):
+    """The save started from an older version than the current one (someone saved meanwhile)."""
+
+    def __init__(self, base: int, current: int) -> None:
+        super().__init__(f"this edit started from version {base}, but version {current} is current now: "
+                         f"reload the config (GET), redo the change on version {current}, save again")
+        self.base, self.current = base, current
+
+
 class ConfigIn(msgspec.Struct, forbid_unknown_fields=True):
-    """Body of PUT .../config."""
+    """Body of PUT .../config. ``base_version``: the ``version`` of the GET the edit started from
+    (0 for an edge without any); a save on anything older is refused, never merged."""
 
     seats: list[SeatDef]
+    base_version: int
     rules: StateRules = StateRules()
+
+
+ConfigState = Literal["none", "pending", "applied", "failed"]
 
 
 class ConfigStatus(msgspec.Struct):
     store_id: str
     edge_id: str
+    version: int  # the current version: send it back as base_version with the next save
+    # none: never pushed from the hub; pending: pushed, no ack yet; applied / failed: the edge's ack
+    status: ConfigState
     desired_version: int | None  # newest version pushed from the hub
     applied_version: int  # what the edge reported in its last birth / ok ack
     acked_version: int | None  # the desired version, once the edge acknowledged it
@@ -52,8 +70,17 @@ async def config_status(session: AsyncSession, store_id: str, edge_id: str) -> C
         select(ConfigRow).where(ConfigRow.store_id == store_id, ConfigRow.edge_id == edge_id)
         .order_by(ConfigRow.version.desc()).limit(1)
     )).scalar_one_or_none()
+    applied = edge.config_version if edge else 0
+    if row is None:
+        status: ConfigState = "none"
+    elif row.ack_error is not None:
+        status = "failed"
+    elif row.acked_version == row.version or applied >= row.version:
+        status = "applied"
+    else:
+        status = "pending"
     return ConfigStatus(
-        store_id=store_id, edge_id=edge_id,
+        store_id=store_id, edge_id=edge_id, version=max(row.version if row else 0, applied), status=status,
         desired_version=row.version if row else None,
         applied_version=edge.config_version if edge else 0,
         acked_version=row.acked_version if row else None,
@@ -78,7 +105,10 @@ async def store_new_config(session: AsyncSession, store_id: str, edge_id: str, b
     prev = (await session.execute(
         select(func.max(ConfigRow.version)).where(ConfigRow.store_id == store_id, ConfigRow.edge_id == edge_id)
     )).scalar_one_or_none() or 0
-    version = max(prev, edge.config_version if edge else 0) + 1
+    current = max(prev, edge.config_version if edge else 0)
+    if body.base_version != current:
+        raise StaleConfig(body.base_version, current)
+    version = current + 1
     now = time.time() if now is None else now
     session.add(ConfigRow(
         store_id=store_id, edge_id=edge_id, version=version, seats=msgspec.to_builtins(body.seats),

@@ -59,6 +59,21 @@ def start_broker(workdir: Path) -> tuple[subprocess.Popen, int]:
     return proc, port
 
 
+DEMO_USER, DEMO_PASSWORD = "admin", "demo-admin"
+
+
+async def _demo_user(app) -> None:
+    """The demo's dashboard login (its database is the demo's own; served on 127.0.0.1 only)."""
+    from hub.auth import AuthError, add_user
+
+    async with app.state.sessionmaker() as db:
+        try:
+            await add_user(db, DEMO_USER, DEMO_PASSWORD, "admin", actor="demo")
+        except AuthError:
+            return  # exists from an earlier run
+        await db.commit()
+
+
 def _stop(proc: subprocess.Popen | None, timeout: float = 20) -> None:
     if proc is None or proc.poll() is not None:
         return
@@ -109,6 +124,12 @@ def run_demo(port: int = 8080, for_s: float | None = None, store: str = "demo", 
                 await asyncio.sleep(0.05)
             print(f"Dashboard: http://127.0.0.1:{port}/stores/{store}  (all stores: http://127.0.0.1:{port}/)",
                   flush=True)
+            if config is None:  # never add a known password to a real (configured) database
+                await _demo_user(app)
+                print(f"Dashboard login: {DEMO_USER} / {DEMO_PASSWORD} (an admin of this demo database only)",
+                      flush=True)
+            else:
+                print("Dashboard login: a user of that database (`seat-hub user add --config ...`)", flush=True)
             print(f"Store staff fallback page (served by the edge): http://127.0.0.1:{local_port}/ "
                   f"(password: demo-store)", flush=True)
             print(f"Edge log: {workdir / 'edge.log'}; seats change within a minute. Ctrl-C stops.", flush=True)

@@ -386,7 +386,7 @@ class _Batch:
                 e = self.edges[(a.store_id, a.edge_id)]
                 e.config_version = max(e.config_version, a.version)
         if self.events:
-            await insert_ignore(s, SeatEvent, self.events, ["edge_id", "boot_id", "seq"])
+            await insert_ignore(s, SeatEvent, self.events, ["store_id", "edge_id", "boot_id", "seq"])
         await upsert(s, SeatStateRow, [self.states[k] for k in self.dirty_states], ["store_id", "seat_id"])
 
 
@@ -403,7 +403,7 @@ class IngestWriter:
         now = time.time() if now is None else now
         result = BatchResult()
         msgs: list[EdgeMessage] = []
-        seen: set[tuple[str, str, int]] = set()
+        seen: set[tuple[str, str, str, int]] = set()
         for raw in raws:
             try:
                 m = parse_message(raw, self.topics)
@@ -413,7 +413,7 @@ class IngestWriter:
                 continue
             if m is None:
                 continue
-            key = (m.edge_id, m.boot_id, m.seq)
+            key = (m.store_id, m.edge_id, m.boot_id, m.seq)  # store_id too: edge ids are per store
             if key in seen:
                 result.duplicates += 1
                 continue
@@ -425,8 +425,8 @@ class IngestWriter:
             fresh_keys = await insert_ignore(session, Ingested, [{
                 "edge_id": m.edge_id, "boot_id": m.boot_id, "seq": m.seq, "store_id": m.store_id,
                 "kind": type(m).__struct_config__.tag, "received_at": now,
-            } for m in msgs], ["edge_id", "boot_id", "seq"])
-            fresh = [m for m in msgs if (m.edge_id, m.boot_id, m.seq) in fresh_keys]
+            } for m in msgs], ["store_id", "edge_id", "boot_id", "seq"])
+            fresh = [m for m in msgs if (m.store_id, m.edge_id, m.boot_id, m.seq) in fresh_keys]
             result.duplicates += len(msgs) - len(fresh)
             if fresh:
                 batch = _Batch(session, now, result)
@@ -455,7 +455,8 @@ class IngestWriter:
                 del self.pending_gaps[(edge_id, boot_id, lo, hi)]
                 have = (await session.execute(
                     select(func.count()).select_from(Ingested).where(
-                        Ingested.edge_id == edge_id, Ingested.boot_id == boot_id, Ingested.seq.between(lo, hi))
+                        Ingested.store_id == store_id, Ingested.edge_id == edge_id, Ingested.boot_id == boot_id,
+                        Ingested.seq.between(lo, hi))
                 )).scalar_one()
                 if have == hi - lo + 1:
                     continue

@@ -61,6 +61,8 @@ class MqttIngest:
                                   manual_ack=True)
         if settings.mqtt.username:
             self.client.username_pw_set(settings.mqtt.username, settings.mqtt.password)
+        if settings.mqtt.tls:
+            self.client.tls_set(ca_certs=settings.mqtt.ca_file)
         self.client.reconnect_delay_set(1, 30)
         self.client.max_queued_messages_set(10_000)
         self.client.on_connect = self._on_connect

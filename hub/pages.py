@@ -18,6 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub import queries
+from hub.access import principal, visible
+from hub.config_push import config_status
 from hub.db.models import Alert
 from protocol import SEAT_STATES
 from ui.i18n import Translator, format_duration, pick_lang
@@ -62,7 +64,7 @@ class Pages(Controller):
     @get("/")
     async def index(self, request: Request, db: AsyncSession) -> Template:
         t, cookies = _translator(request)
-        stores = await queries.list_stores(db)
+        stores = visible(principal(request), await queries.list_stores(db))
         return Template(
             template_name="hub/index.html",
             context={"t": t, "lang": t.lang, "stores": stores, "states": SEAT_STATES},
@@ -78,6 +80,7 @@ class Pages(Controller):
             select(Alert).where(Alert.store_id == store_id, Alert.closed_at.is_(None))
             .order_by(Alert.opened_at.desc()).limit(50)
         )).scalars().all()
+        configs = {e.edge_id: await config_status(db, store_id, e.edge_id) for e in detail.edges}
         channels: dict[int, list[dict[str, Any]]] = defaultdict(list)
         views = [_seat_view(s, t) for s in seats]
         for v in views:
@@ -87,7 +90,7 @@ class Pages(Controller):
             context={
                 "t": t, "lang": t.lang, "store": detail, "seats": views, "channels": dict(sorted(channels.items())),
                 "states": SEAT_STATES, "map_w": MAP_W, "map_h": MAP_H, "i18n_json": _js_i18n(t),
-                "now": time.time(), "alerts": alerts,
+                "now": time.time(), "alerts": alerts, "configs": configs,
                 "opened": lambda ts: datetime.fromtimestamp(ts, SEOUL).strftime("%m-%d %H:%M"),
             },
             cookies=cookies,

@@ -56,8 +56,7 @@ class EdgeOut(msgspec.Struct):
     online: bool
     last_seen: float
     offline_since: float | None
-    boot_id: str
-    last_seq: int
+    # No boot_id / last_seq here: they are the edge's dedupe identity, not for other eyes.
     config_version: int
     outbox_depth: int
     outbox_dropped: int
@@ -157,7 +156,7 @@ async def store_detail(session: AsyncSession, store_id: str) -> StoreDetail:
         edges=[
             EdgeOut(
                 edge_id=e.edge_id, online=e.online, last_seen=e.last_seen, offline_since=e.offline_since,
-                boot_id=e.boot_id, last_seq=e.last_seq, config_version=e.config_version,
+                config_version=e.config_version,
                 outbox_depth=e.outbox_depth, outbox_dropped=e.outbox_dropped,
                 channels=[
                     ChannelOut(c.channel, c.name, c.online, c.fps, c.last_frame_age_s, c.reconnects, c.last_error,

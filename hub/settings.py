@@ -30,6 +30,8 @@ class MqttSettings(msgspec.Struct, forbid_unknown_fields=True):
     session_expiry_s: int = 0
     username: str | None = None
     password: str | None = None
+    tls: bool = False  # connect with TLS (port 8883 usually); see docs/security.md
+    ca_file: str | None = None  # the broker's CA certificate (a private CA); None: system CAs
     keepalive_s: int = 30
 
 
@@ -55,12 +57,26 @@ class AlertSettings(msgspec.Struct, forbid_unknown_fields=True):
     smtp_to: list[str] = []
 
 
+class AuthSettings(msgspec.Struct, forbid_unknown_fields=True):
+    session_hours: float = 12.0  # absolute lifetime of a login session (cookie and server side)
+    # true when the dashboard is served over HTTPS (directly or behind a TLS proxy): the session
+    # cookie is then never sent in clear text. See docs/security.md.
+    cookie_secure: bool = False
+    # Origins (scheme://host[:port]) allowed to open WebSockets besides the hub's own address.
+    allowed_origins: list[str] = []
+    # Login rate limit: failed logins within window_s per account, and per client address.
+    max_failures_per_user: int = 5
+    max_failures_per_addr: int = 20
+    failure_window_s: float = 900.0
+
+
 class HubSettings(msgspec.Struct, forbid_unknown_fields=True):
     database: DatabaseSettings = msgspec.field(default_factory=DatabaseSettings)
     mqtt: MqttSettings = msgspec.field(default_factory=MqttSettings)
     http: HttpSettings = msgspec.field(default_factory=HttpSettings)
     ingest: IngestSettings = msgspec.field(default_factory=IngestSettings)
     alerts: AlertSettings = msgspec.field(default_factory=AlertSettings)
+    auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
     # An edge that sent nothing (health messages included) for this long is offline, its seats unknown.
     edge_timeout_s: float = 90.0
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from ui.i18n import DURATION_NAMES, STATE_NAMES
+from ui.messages_hub_auth import AUTH_MESSAGES
 
 MESSAGES: dict[str, dict[str, str]] = {
     **STATE_NAMES,
     **DURATION_NAMES,
+    **AUTH_MESSAGES,
     "app.title": {"ko": "좌석 현황", "en": "Seat monitor"},
     "stores.title": {"ko": "매장 목록", "en": "Stores"},
     "stores.none": {"ko": "아직 연결된 매장이 없습니다.", "en": "No store has connected yet."},

@@ -9,7 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Double, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # BIGINT autoincrement on PostgreSQL, INTEGER PRIMARY KEY (rowid) on SQLite.
@@ -98,7 +110,8 @@ class SeatEvent(Base):
 
     __tablename__ = "seat_events"
     __table_args__ = (
-        UniqueConstraint("edge_id", "boot_id", "seq", name="uq_seat_events_edge_boot_seq"),
+        # store_id is part of the key: one store's edge must never make another store's events duplicates.
+        UniqueConstraint("store_id", "edge_id", "boot_id", "seq", name="uq_seat_events_store_edge_boot_seq"),
         Index("ix_seat_events_store_at", "store_id", "at", "id"),
         Index("ix_seat_events_store_seat_at", "store_id", "seat_id", "at"),
     )
@@ -120,10 +133,10 @@ class Ingested(Base):
     """Dedupe keys of every sequenced edge message (insert-or-ignore decides 'new or redelivery')."""
 
     __tablename__ = "ingested"
+    store_id: Mapped[str] = mapped_column(String(63), primary_key=True)
     edge_id: Mapped[str] = mapped_column(String(63), primary_key=True)
     boot_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    store_id: Mapped[str] = mapped_column(String(63))
     kind: Mapped[str] = mapped_column(String(16))
     received_at: Mapped[float] = mapped_column(index=True)
 
@@ -181,3 +194,84 @@ class ConfigRow(Base):
     acked_version: Mapped[int | None] = mapped_column(Integer)
     ack_error: Mapped[str | None] = mapped_column(Text)
     acked_at: Mapped[float | None]
+
+
+class User(Base):
+    """A dashboard/API account. ``role``: admin | hq_viewer | staff (staff: only ``UserStore`` rows)."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(63), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id
+    role: Mapped[str] = mapped_column(String(16))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[float]
+    updated_at: Mapped[float]
+
+
+class UserStore(Base):
+    __tablename__ = "user_stores"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    store_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+
+
+class SessionRow(Base):
+    """A login session. Only the SHA-256 of the cookie's token is stored (a database leak gives no
+    usable cookie); ``csrf_token`` must come back with every state-changing request."""
+
+    __tablename__ = "sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[float]
+    expires_at: Mapped[float] = mapped_column(index=True)
+    addr: Mapped[str] = mapped_column(String(64), default="")
+
+
+class AuditEntry(Base):
+    """Who did what: logins, failed logins (also the login rate limit's memory), user changes,
+    config pushes, snapshot requests and views."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_kind_user_at", "kind", "username", "at"),
+        Index("ix_audit_kind_addr_at", "kind", "addr", "at"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[float]
+    kind: Mapped[str] = mapped_column(String(40))
+    username: Mapped[str] = mapped_column(String(63), default="")  # who (or who was tried)
+    addr: Mapped[str] = mapped_column(String(64), default="")
+    store_id: Mapped[str | None] = mapped_column(String(63))
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class EdgeAccount(Base):
+    """The MQTT account of one edge (``seat-hub store add``); ``password_hash`` is in Mosquitto's
+    own PBKDF2-SHA512 format (``$7$``), written to the broker's password file by ``broker-acl``."""
+
+    __tablename__ = "edge_accounts"
+    username: Mapped[str] = mapped_column(String(127), primary_key=True)
+    store_id: Mapped[str] = mapped_column(String(63), index=True)
+    edge_id: Mapped[str] = mapped_column(String(63))
+    password_hash: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[float]
+    rotated_at: Mapped[float]
+
+
+class Snapshot(Base):
+    """One requested camera frame for drawing ROIs (faces blurred on the edge); kept 7 days at most."""
+
+    __tablename__ = "snapshots"
+    __table_args__ = (Index("ix_snapshots_store_edge", "store_id", "edge_id", "requested_at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    store_id: Mapped[str] = mapped_column(String(63))
+    edge_id: Mapped[str] = mapped_column(String(63))
+    channel: Mapped[int] = mapped_column(Integer)
+    request_id: Mapped[str] = mapped_column(String(64), unique=True)
+    requested_by: Mapped[str] = mapped_column(String(63))
+    requested_at: Mapped[float]
+    received_at: Mapped[float | None]
+    jpeg: Mapped[bytes | None] = mapped_column(LargeBinary)
+    faces_blurred: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)

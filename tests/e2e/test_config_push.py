@@ -24,6 +24,7 @@ from edge_agent.demo_layout import DEMO_PICTURES, DEMO_SEATS, OFFLINE_PERSON_CLA
 from hub.app import create_app
 from protocol import Config, ConfigAck, SeatDef, TopicSpace, decode, encode
 from tests.hub.support import hub_settings, wait_for
+from tests.support.hub_auth import admin_client
 
 pytestmark = [pytest.mark.e2e]
 
@@ -65,6 +66,7 @@ def seats_at_hub(client) -> dict[str, str]:
 def test_config_push_apply_ack_reject_and_restart(tmp_path, broker, pg_url, person_model_path):
     app = create_app(hub_settings(broker, pg_url), migrate=True)
     with TestClient(app) as client:
+        admin_client(client, pg_url)
         wait_for(lambda: app.state.mqtt.subscribed.is_set(), what="hub subscribed")
         cfg = parse_config(agent_config(tmp_path, broker, person_model_path))
         agent = EdgeAgent(cfg)
@@ -78,7 +80,8 @@ def test_config_push_apply_ack_reject_and_restart(tmp_path, broker, pg_url, pers
             new = [{"seat_id": "a01", "channel": 1, "label": "A-01", "polygon": DEMO_SEATS[0].polygon},
                    {"seat_id": "c01", "channel": 1, "label": "C-01",
                     "polygon": [[0.6, 0.7], [0.8, 0.7], [0.8, 0.95], [0.6, 0.95]]}]
-            r = client.put("/api/v1/stores/cfgpush/edges/edge1/config", json={"seats": new})
+            base = client.get("/api/v1/stores/cfgpush/edges/edge1/config").json()["version"]
+            r = client.put("/api/v1/stores/cfgpush/edges/edge1/config", json={"seats": new, "base_version": base})
             assert r.status_code == 200, r.text
             version = r.json()["desired_version"]
             assert version == 2  # above the edge's own config_version 1

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.hub_auth import login
 from tests.support.services import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -28,6 +29,9 @@ def test_demo_runs_everything_and_seats_change_on_their_own(tmp_path):
         assert f"http://127.0.0.1:{port}/stores/demo" in first, first
         deadline = time.monotonic() + 45
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+            login_line = proc.stdout.readline()
+            assert "Dashboard login: admin / demo-admin" in login_line, login_line
+            login(client, "admin", "demo-admin")
             while time.monotonic() < deadline:
                 r = client.get("/api/v1/stores/demo/seats")
                 if r.status_code == 200:

@@ -27,6 +27,7 @@ from edge_agent.uplink import Uplink
 from hub.app import create_app
 from protocol import ChannelDef, Evidence, SeatDef, SeatSnapshot, StateRules
 from tests.hub.support import hub_settings, square, wait_for
+from tests.support.hub_auth import admin_client
 
 pytestmark = [pytest.mark.e2e]
 
@@ -87,6 +88,7 @@ def hub_states(client: TestClient) -> dict[str, tuple[str, float]]:
 def test_broker_outage_hub_ends_identical_and_exactly_once(tmp_path, private_broker, pg_url):
     app = create_app(hub_settings(private_broker, pg_url), migrate=True)
     with TestClient(app) as client:
+        admin_client(client, pg_url)
         wait_for(lambda: app.state.mqtt.subscribed.is_set(), what="hub subscribed")
         edge = ScriptedEdge(cfg_for(private_broker, tmp_path), tmp_path)
         edge.uplink.start()
@@ -151,6 +153,7 @@ def test_sigkill_mid_stream_loses_nothing_and_duplicates_nothing(tmp_path, broke
     app = create_app(hub_settings(broker, pg_url), migrate=True)
     repo = str(Path(__file__).resolve().parents[2])
     with TestClient(app) as client:
+        admin_client(client, pg_url)
         wait_for(lambda: app.state.mqtt.subscribed.is_set(), what="hub subscribed")
         script = KILLABLE.format(repo=repo, data=str(tmp_path), host=broker.host, port=broker.port,
                                  prefix=broker.prefix, t0=T0)

@@ -19,6 +19,7 @@ import pytest
 
 from edge_agent.demo_layout import DEMO_PICTURES, DEMO_SEATS, OFFLINE_PERSON_CLASSES
 from edge_agent.rtsp_server import RtspServerUnavailable, RtspTestServer
+from tests.support.hub_auth import create_user, login
 from tests.support.services import free_port, wait_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -130,6 +131,8 @@ def test_seat_states_flow_from_camera_to_hub_api(tmp_path, broker, pg_url, perso
         assert wait_port("127.0.0.1", http_port, 60), (tmp_path / "hub.log").read_text()
         with httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=5) as client:
             wait_for(lambda: client.get("/healthz").status_code == 200, 30, "hub /healthz", procs, logs)
+            create_user(pg_url, "admin", "admin")  # `seat-hub serve` migrated the database
+            login(client, "admin")
             # The student's seat becomes occupied, the unused desk is empty (not unknown).
             wait_for(lambda: seat_states(client) == {"a01": "occupied", "a02": "empty"}, 90,
                      "a01 occupied and a02 empty", procs, logs)

@@ -7,20 +7,23 @@ from litestar.testing import TestClient
 
 from hub.app import create_app
 from tests.hub.support import SimEdge, hub_settings, wait_for
+from tests.support.hub_auth import admin_client
 
 
 @pytest.fixture
 def make_hub(broker):
     """make_hub(db_url, **settings_overrides) -> TestClient with the hub's lifespan running
-    (schema migrated, MQTT ingest subscribed)."""
+    (schema migrated, MQTT ingest subscribed), logged in as an admin (``login=False``: anonymous)."""
     clients: list[TestClient] = []
 
-    def make(db_url: str, **overrides) -> TestClient:
+    def make(db_url: str, login: bool = True, **overrides) -> TestClient:
         app = create_app(hub_settings(broker, db_url, **overrides), migrate=True)
         client = TestClient(app)
         client.__enter__()
         clients.append(client)
         wait_for(lambda: app.state.mqtt.subscribed.is_set(), what="hub MQTT subscription")
+        if login:
+            admin_client(client, db_url)
         return client
 
     yield make

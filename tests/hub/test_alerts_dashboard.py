@@ -17,6 +17,7 @@ from hub.app import create_app
 from hub.settings import AlertSettings
 from tests.hub.support import hub_settings, wait_for
 from tests.support.browser import launch_chromium, serve_app
+from tests.support.hub_auth import create_user, login_page
 from tests.support.services import free_port
 
 
@@ -30,6 +31,8 @@ def test_abandoned_seat_alert_appears_live_and_clears(sqlite_url, broker, sim):
         with sync_playwright() as p:
             browser = launch_chromium(p)
             page = browser.new_page()
+            create_user(sqlite_url, "admin", "admin")
+            login_page(page, base, "admin")
             page.goto(f"{base}/stores/store-a")
             assert page.locator("#alerts-none").is_visible()  # "열린 알림이 없습니다."
             assert "열린 알림이 없습니다" in page.content()

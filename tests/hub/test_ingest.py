@@ -185,7 +185,8 @@ def test_config_push_is_retained_and_ack_recorded(pg_url, make_hub, sim, broker)
     body = {"seats": [{"seat_id": "n1", "channel": 1, "polygon": [[0.1, 0.1], [0.3, 0.1], [0.3, 0.3]],
                        "label": "N-1"}], "rules": {"abandoned_after_s": 300}}
     try:
-        r = client.put(url, json=body)
+        assert client.get(url).json()["version"] == 3  # the edge's own; an edit starts from it
+        r = client.put(url, json={**body, "base_version": 3})
         assert r.status_code == 200, r.text
         assert r.json()["desired_version"] == 4 and r.json()["applied_version"] == 3
         cfg = edge.wait_received(__import__("protocol").Config)
@@ -207,7 +208,7 @@ def test_config_push_is_retained_and_ack_recorded(pg_url, make_hub, sim, broker)
             {"seat_id": "x", "channel": 9, "polygon": [[0, 0], [1, 1], [1, 0], [0, 1]]},
             {"seat_id": "x", "channel": 1, "polygon": [[0, 0], [1.5, 0], [1, 1]]},
         ]}
-        r = client.put(url, json=bad)
+        r = client.put(url, json={**bad, "base_version": 4})
         assert r.status_code == 400
         problems = r.json()["problems"]
         assert any("channel 9 is not configured" in p for p in problems)
@@ -216,11 +217,11 @@ def test_config_push_is_retained_and_ack_recorded(pg_url, make_hub, sim, broker)
         assert client.get(url).json()["desired_version"] == 4
 
         # The edge rejects the next one: its error is shown.
-        assert client.put(url, json=body).json()["desired_version"] == 5
+        assert client.put(url, json={**body, "base_version": 4}).json()["desired_version"] == 5
         edge.send(ConfigAck(**edge.base(), version=5, ok=False, error="channel 1 offline"))
         wait_for(lambda: client.get(url).json()["ack_error"] == "channel 1 offline", what="error ack")
         assert client.get(url).json()["applied_version"] == 4
-        assert client.put("/api/v1/stores/nope/edges/edge-1/config", json=body).status_code == 404
+        assert client.put("/api/v1/stores/nope/edges/edge-1/config", json={**body, "base_version": 0}).status_code == 404
     finally:  # leave no retained message behind on a shared broker
         edge.client.publish(edge.topics.topic("store-a", "edge-1", "config"), b"", qos=1, retain=True).wait_for_publish(5)
 
@@ -274,12 +275,14 @@ def replicas(pg_url, broker, sim):
 
     from hub.app import create_app
     from tests.hub.support import hub_settings
+    from tests.support.hub_auth import admin_client
 
     settings = hub_settings(broker, pg_url)
     apps = [create_app(settings, migrate=True), create_app(settings)]
     with TestClient(apps[0]) as c1, TestClient(apps[1]):
         for a in apps:
             wait_for(lambda a=a: a.state.mqtt.subscribed.is_set(), what="replica subscribed")
+        admin_client(c1, pg_url)
         edge = sim()
         edge.birth({"s0": "empty", "s1": "empty", "s2": "empty"})
         wait_for(lambda: len(states(c1)) == 3, what="birth")

@@ -15,6 +15,7 @@ from litestar.testing import TestClient
 from hub.app import create_app
 from hub.settings import MqttSettings
 from tests.hub.support import hub_settings, wait_for
+from tests.support.hub_auth import admin_client, login
 from tests.support.services import _pg_admin_exec
 
 
@@ -67,6 +68,7 @@ def test_hub_stopped_before_commit_gets_the_messages_again(pg_url, broker, sim):
     app = create_app(settings, migrate=True)
     with TestClient(app) as client:
         wait_for(lambda: app.state.mqtt.subscribed.is_set(), what="hub subscribed")
+        admin_client(client, pg_url)
         edge.birth({"s0": "empty", "s1": "empty", "s2": "empty"})
         wait_for(lambda: event_count(client) == 0, what="birth stored")
         block_connections(pg_url)
@@ -79,4 +81,5 @@ def test_hub_stopped_before_commit_gets_the_messages_again(pg_url, broker, sim):
     allow_connections(pg_url)
     app2 = create_app(settings, migrate=True)
     with TestClient(app2) as client2:
+        login(client2, "admin")
         wait_for(lambda: event_count(client2) == 10, timeout=30, what="the 10 uncommitted events, resent")

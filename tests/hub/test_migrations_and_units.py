@@ -25,7 +25,16 @@ def _head() -> str:
 
 
 TABLES = {"stores", "edges", "channels", "seats", "seat_states", "seat_events", "ingested", "hourly_stats",
-          "alerts", "configs", "alembic_version"}
+          "alerts", "configs", "alembic_version", "users", "user_stores", "sessions", "audit_log", "edge_accounts",
+          "snapshots"}
+
+
+def _head() -> str:
+    from alembic.script import ScriptDirectory
+
+    from hub.db.migrate import alembic_config
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 async def _tables(url: str) -> tuple[set[str], str | None]:

@@ -16,6 +16,7 @@ from hub.db.models import Alert, Seat, SeatEvent, SeatStateRow, Store
 from hub.db.session import make_engine, make_sessionmaker
 from hub.settings import DatabaseSettings, HubSettings
 from hub.stats import SeatTimeline, compute_store_stats
+from tests.support.hub_auth import acreate_user, alogin
 
 KST = ZoneInfo("Asia/Seoul")
 M, H = 60.0, 3600.0
@@ -156,6 +157,8 @@ async def client(pg_url):
             )
             await s.commit()
         await engine.dispose()
+        await acreate_user(pg_url, "admin", "admin")
+        await alogin(c, "admin")
         yield c
 
 
