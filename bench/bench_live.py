@@ -133,6 +133,11 @@ async def run(args, port: int, url: str) -> list[Row]:
                 if time.monotonic() > deadline or hub.poll() is not None:
                     raise SystemExit(f"hub did not start: {(tmp / 'hub.log').read_text()[-2000:]}")
                 await asyncio.sleep(0.3)
+            # the dashboard needs a login: an admin user, logged in through the real form
+            from tests.support.hub_auth import acreate_user, alogin
+
+            await acreate_user(url, "bench", "admin")
+            await alogin(http, "bench")
             edge = Edge(port, prefix)
             stack.callback(edge.close)
             edge.birth()
@@ -147,8 +152,10 @@ async def measure(args, edge: Edge, http: httpx.AsyncClient, hub_pid: int, base:
     lat: dict[str, list[float]] = {"warmup": [], "steady": [], "stats": []}
     ws_url = base.replace("http", "ws") + f"/ws/stores/{STORE}"
 
+    cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
+
     async def client(ready: asyncio.Event, counter: list[int]) -> None:
-        async with connect(ws_url, max_queue=None, ping_interval=None) as ws:
+        async with connect(ws_url, max_queue=None, ping_interval=None, additional_headers={"Cookie": cookie}) as ws:
             counter[0] += 1
             if counter[0] == args.clients:
                 ready.set()

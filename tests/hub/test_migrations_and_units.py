@@ -29,14 +29,6 @@ TABLES = {"stores", "edges", "channels", "seats", "seat_states", "seat_events", 
           "snapshots"}
 
 
-def _head() -> str:
-    from alembic.script import ScriptDirectory
-
-    from hub.db.migrate import alembic_config
-
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
-
-
 async def _tables(url: str) -> tuple[set[str], str | None]:
     engine = make_engine(url)
     try:

@@ -1,7 +1,7 @@
 """edges.layout_hash (births carry the seat layout by hash, protocol schema 2).
 
 Revision ID: 0003_layout_hash
-Revises: 0001
+Revises: 0002_access
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_layout_hash"
-down_revision = "0001"
+down_revision = "0002_access"
 branch_labels = None
 depends_on = None
 
