@@ -159,7 +159,7 @@ class EdgeAgent:
         return [msgspec.structs.replace(h, latency_ms=self._latency.get(h.channel)) for h in self.capture.health()]
 
     def _store_health(self, channels: list[ChannelHealth]) -> None:
-        report = StoredHealth(at=time.time(), channels=channels)
+        report = StoredHealth(at=time.time(), channels=channels, hub_connected=self.uplink.connected)
         self.store.meta_set("health", msgspec.json.encode(report).decode())
 
     # -- hub requests ------------------------------------------------------------------------
@@ -203,6 +203,7 @@ class StoredHealth(msgspec.Struct, frozen=True):
 
     at: float
     channels: list[ChannelHealth]
+    hub_connected: bool | None = None  # the MQTT session to the hub's broker at that moment
 
 
 def health_from_store(store: EdgeStore) -> StoredHealth | None:

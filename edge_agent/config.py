@@ -136,6 +136,11 @@ def load_config(path: str | Path) -> EdgeConfig:
         raw = p.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{p}: file not found (copy edge.toml.example and edit it)") from None
+    except PermissionError:
+        # Installed configs are root:seat-edge 0640 (they hold the broker password).
+        raise ConfigError(f"{p}: permission denied (use sudo, or run as the seat-edge user)") from None
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read: {exc.strerror or exc}") from None
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

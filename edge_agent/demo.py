@@ -34,7 +34,8 @@ DEMO_PASSWORD = "demo-store"  # the staff fallback page's password in the demo o
 class SampleCamera:
     """Alternates each channel's two pictures every ``switch_s`` seconds."""
 
-    def __init__(self, workdir: Path, switch_s: float = 20.0, prefer_rtsp: bool = True) -> None:
+    def __init__(self, workdir: Path, switch_s: float = 20.0, prefer_rtsp: bool = True,
+                 port: int | None = None) -> None:
         self.workdir = workdir
         self.switch_s = switch_s
         self.server = None
@@ -45,7 +46,8 @@ class SampleCamera:
             from edge_agent.rtsp_server import RtspServerUnavailable, RtspTestServer
 
             try:
-                self.server = RtspTestServer(channels=len(DEMO_PICTURES), width=640, height=360, fps=5)
+                self.server = RtspTestServer(channels=len(DEMO_PICTURES), width=640, height=360, fps=5,
+                                             port=port)
                 for ch, (a, _) in DEMO_PICTURES.items():
                     self.server.set_image(ch, a)
                 self.server.start()

@@ -15,6 +15,18 @@ def _age(seconds: float | None) -> str:
     return format_duration(seconds, _EN, unknown="-")
 
 
+def _hub_line(cfg: EdgeConfig, health, now: float) -> str:
+    where = f"{cfg.mqtt.host}:{cfg.mqtt.port}"
+    if health is None or health.hub_connected is None:
+        return f"hub ({where}): unknown (no report from the agent yet)"
+    # The agent writes its report every tick; a much older one means it is not running.
+    if now - health.at > max(30.0, 5 * cfg.edge.sample_interval_s):
+        return f"hub ({where}): unknown, the agent last reported {_age(now - health.at)} ago (is it running?)"
+    if health.hub_connected:
+        return f"hub ({where}): connected"
+    return f"hub ({where}): NOT connected, messages wait in the outbox (see `seat-edge doctor`)"
+
+
 def render_status(cfg: EdgeConfig, now: float | None = None) -> str:
     from edge_agent.agent import health_from_store
     from edge_agent.store import EdgeStore
@@ -44,6 +56,7 @@ def render_status(cfg: EdgeConfig, now: float | None = None) -> str:
                 f"frame age {_age(h.last_frame_age_s)}  reconnects {h.reconnects}{err}"
             )
         lines.append(f"outbox: {store.depth()} waiting for the broker, {store.dropped()} dropped in total")
+        lines.append(_hub_line(cfg, health, now))
         return "\n".join(lines)
     finally:
         store.close()

@@ -51,27 +51,77 @@ def _migrate(url: str) -> None:
         raise typer.Exit(1) from None
 
 
+CONFIG_ENV = "SEAT_HUB_CONFIG"  # how `serve --workers N` hands the settings file to each worker process
+
+
+def app_from_env():
+    """App factory for uvicorn's worker processes (``hub.cli:app_from_env``)."""
+    import os
+
+    from hub.app import create_app
+    from hub.settings import load_settings
+
+    return create_app(load_settings(os.environ.get(CONFIG_ENV) or None))
+
+
+def check_serve_options(settings, workers: int) -> str | None:
+    """Why these settings cannot run with ``workers`` processes, or None."""
+    if workers < 1:
+        return "--workers must be >= 1"
+    if workers > 1 and settings.database.url.startswith("sqlite"):
+        return ("--workers > 1 needs PostgreSQL (several processes writing one SQLite file lock each other out): "
+                'set database.url = "postgresql+asyncpg://..." or use --workers 1')
+    if workers > 1 and settings.mqtt.client_id:
+        return ("--workers > 1 with a fixed mqtt.client_id: the workers would take the same MQTT session from "
+                "each other; leave client_id empty or run one worker per replica, each with its own client_id")
+    return None
+
+
 @app.command()
 def serve(
     config: ConfigOpt = None,
     host: Annotated[str | None, typer.Option(help="listen address (default: http.host from the config)")] = None,
     port: Annotated[int | None, typer.Option(help="listen port (default: http.port from the config)")] = None,
+    workers: Annotated[int, typer.Option(
+        help="worker processes (each one is a full hub replica on the MQTT shared subscription; needs PostgreSQL "
+             "above 1)", envvar="SEAT_HUB_WORKERS")] = 1,
+    proxy_headers: Annotated[bool, typer.Option(
+        help="trust X-Forwarded-For/-Proto from --forwarded-allow-ips (behind nginx/Caddy)")] = True,
+    forwarded_allow_ips: Annotated[str, typer.Option(
+        help="comma-separated proxy addresses whose X-Forwarded-* headers are trusted ('*': any, only inside a "
+             "private network)", envvar="FORWARDED_ALLOW_IPS")] = "127.0.0.1",
+    root_path: Annotated[str, typer.Option(help="URL prefix when the proxy serves the hub under a path")] = "",
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error")] = "info",
 ) -> None:
     """Upgrade the database schema, then serve the dashboard (/), API (/api/v1, docs at /schema),
-    /healthz, /metrics and the MQTT ingest."""
-    import uvicorn
+    /healthz, /metrics and the MQTT ingest.
 
-    from hub.app import create_app
+    Production: behind a TLS reverse proxy on the same host, e.g.
+    `seat-hub serve --config /etc/seat-hub/hub.toml --workers 2` (see docs/hub-deployment.md)."""
+    import os
+
+    import uvicorn
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = _settings(config)
+    if problem := check_serve_options(settings, workers):
+        typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(2)
     _migrate(settings.database.url)
     h, p = host or settings.http.host, port or settings.http.port
-    typer.echo(f"seat-hub: dashboard at http://{h}:{p}/  (API docs at /schema)")
+    typer.echo(f"seat-hub: dashboard at http://{h}:{p}/  (API docs at /schema), {workers} worker(s)")
     # No per-message deflate: live updates are ~100-byte JSON, and compressing each one per client
     # was 5 % of the hub's CPU with 200 dashboards (bench/bench_live.py, py-spy).
-    uvicorn.run(create_app(settings), host=h, port=p, log_level=log_level.lower(), ws_per_message_deflate=False)
+    common = dict(host=h, port=p, log_level=log_level.lower(), proxy_headers=proxy_headers,
+                  forwarded_allow_ips=forwarded_allow_ips, root_path=root_path, ws_per_message_deflate=False)
+    if workers == 1:
+        from hub.app import create_app
+
+        uvicorn.run(create_app(settings), **common)
+    else:
+        # Worker processes build their own app from the same file (an app object cannot be shared).
+        os.environ[CONFIG_ENV] = str(config.resolve()) if config else ""
+        uvicorn.run("hub.cli:app_from_env", factory=True, workers=workers, **common)
 
 
 @app.command()

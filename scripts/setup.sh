@@ -12,7 +12,8 @@ if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
 
 APT_PKGS=(gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base
           gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
-          gstreamer1.0-tools chromium fonts-nanum mosquitto libgl1 libglib2.0-0)
+          gstreamer1.0-tools chromium fonts-nanum mosquitto libgl1 libglib2.0-0
+          systemd)  # systemd: `systemd-analyze verify` of the unit files in the tests
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -148,20 +148,22 @@ def test_run_then_status_shows_states_and_channel_health(tmp_path, person_model_
     assert "a01" in r.stdout and "occupied" in r.stdout
     assert "ch1" in r.stdout and "online" in r.stdout
     assert "outbox: 0 waiting" in r.stdout
+    assert f"hub ({broker.host}:{broker.port}): connected" in r.stdout
 
 
-def test_install_writes_a_usable_config(tmp_path):
-    r = runner.invoke(app, ["install", "--store", "oryudong", "--config-dir", str(tmp_path / "etc"),
-                            "--data-dir", str(tmp_path / "var"), "--password", "correct horse", "--lan-ip", "10.1.2.3"])
+def test_install_writes_a_usable_config(tmp_path, person_model_path):
+    # The full installer tests (dry run, rerun, bundle, unit, doctor) are in tests/test_install.py.
+    root = tmp_path / "root"
+    r = runner.invoke(app, ["install", "--store", "oryudong", "--root", str(root), "--model", str(person_model_path),
+                            "--password", "correct horse", "--lan-ip", "10.1.2.3", "--no-probe"])
     assert r.exit_code == 0, r.output
-    cfg_file = tmp_path / "etc" / "edge.toml"
+    cfg_file = root / "etc" / "seat-edge" / "edge.toml"
     data = tomllib.loads(cfg_file.read_text())
     assert data["edge"]["store_id"] == "oryudong" and data["local_ui"]["listen"] == "10.1.2.3"
     assert data["local_ui"]["password_hash"].startswith("$argon2")
-    assert oct(cfg_file.stat().st_mode & 0o777) == "0o600"
-    again = runner.invoke(app, ["install", "--store", "oryudong", "--config-dir", str(tmp_path / "etc"),
-                                "--data-dir", str(tmp_path / "var"), "--password", "correct horse"])
-    assert again.exit_code == 2 and "--force" in again.stderr
-    bad = runner.invoke(app, ["install", "--store", "Oryu Dong", "--config-dir", str(tmp_path / "x"),
-                              "--data-dir", str(tmp_path / "y"), "--password", "correct horse"])
+    assert oct(cfg_file.stat().st_mode & 0o777) == "0o640"
+    r = runner.invoke(app, ["status", "--config", str(cfg_file)])
+    assert r.exit_code == 0 and "No data yet" in r.stdout
+    bad = runner.invoke(app, ["install", "--store", "Oryu Dong", "--root", str(tmp_path / "x"),
+                              "--password", "correct horse"])
     assert bad.exit_code == 2 and "invalid store id" in bad.stderr
