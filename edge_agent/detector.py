@@ -242,6 +242,14 @@ def _precision_kwargs(half: bool) -> dict[str, Any]:
     return {"half": half}
 
 
+def _torch_threads() -> int | None:
+    try:
+        import torch
+    except ImportError:  # a test's fake model without torch installed
+        return None
+    return torch.get_num_threads()
+
+
 class Detector:
     """One model instance for every channel. ``detect()`` is thread-safe (serialised)."""
 
@@ -259,10 +267,19 @@ class Detector:
         self.class_map = build_class_map(dict(names), model_cfg)
         self._precision = _precision_kwargs(self.choice.half)
         self._lock = threading.Lock()
+        # ultralytics' select_device sets torch's CPU threads to cpu_count - 1 when its predictor
+        # starts (1 on a 2-core box: half the CPU idle). Keep torch's own choice (all cores).
+        self._cpu_threads = _torch_threads() if self.choice.device == "cpu" else None
 
     @property
     def device(self) -> str:
         return self.choice.device
+
+    def _keep_threads(self) -> None:
+        if self._cpu_threads is not None and _torch_threads() != self._cpu_threads:
+            import torch
+
+            torch.set_num_threads(self._cpu_threads)
 
     def detect(self, frames: list[Frame]) -> list[FrameDetections]:
         """Detections per frame, in input order; one ``predict`` call per ``max_batch`` frames
@@ -284,6 +301,7 @@ class Detector:
     def _detect_batch(self, frames: list[Frame]) -> list[FrameDetections]:
         cmap = self.class_map
         t0 = time.perf_counter()
+        self._keep_threads()
         results = self.model.predict(
             [f.image for f in frames],
             imgsz=self.cfg.imgsz,
@@ -293,6 +311,7 @@ class Detector:
             verbose=False,
             **self._precision,
         )
+        self._keep_threads()  # the first predict sets the predictor up (and the thread count)
         # Every frame of a batch waited for the whole batch: that is its latency.
         latency_ms = (time.perf_counter() - t0) * 1000.0
         out = []
