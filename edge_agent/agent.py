@@ -18,8 +18,8 @@ import msgspec
 from edge_agent.capture import CaptureManager
 from edge_agent.config import EdgeConfig
 from edge_agent.detector import Detector
-from edge_agent.reference import ReferenceRules
-from edge_agent.seat_engine import SeatEngine
+from edge_agent.seat_engine import SeatEngine, reference_rules_for
+from edge_agent.seat_state import OutOfOrderSample
 from edge_agent.store import EdgeStore
 from edge_agent.types import FrameDetections, Transition
 from edge_agent.uplink import BirthParts, Uplink
@@ -51,7 +51,7 @@ class EdgeAgent:
         self.store = EdgeStore(cfg.data_path / "edge.sqlite")
         self.layout = initial_layout(cfg, self.store)
         self.engine = SeatEngine(self.layout.seats, self.layout.rules, cfg.seat_rules, now=time.time(),
-                                 reference_rules=ReferenceRules(auto_after_s=cfg.seat_rules.reference_after_s))
+                                 reference_rules=reference_rules_for(cfg.seat_rules))
         restored = self.engine.restore(self.store.load_states())
         if restored:
             log.info("restored %d seat states from storage", len(restored))
@@ -121,7 +121,14 @@ class EdgeAgent:
             for ch in self.cfg.channels:
                 frame = frames.get(ch.id)
                 t = frame.captured_at if frame is not None else now
-                transitions += self.engine.observe(ch.id, frame, detections.get(ch.id), t)
+                try:
+                    transitions += self.engine.observe(ch.id, frame, detections.get(ch.id), t)
+                except OutOfOrderSample as exc:
+                    # The wall clock stepped back: start the channel's seat timers again from here
+                    # (states kept) instead of letting the error end the agent's loop.
+                    log.warning("clock went back on channel %s (%s); seat timers restart, states kept", ch.id, exc)
+                    self.engine.clock_reset(ch.id, t)
+                    transitions += self.engine.observe(ch.id, frame, detections.get(ch.id), t)
         if transitions:
             self._record(transitions)
         self.ticks += 1

@@ -168,9 +168,16 @@ class OpenCvSource:
                 raise SourceError(f"cannot open {shown}: {why}")
             raise SourceError(f"cannot open {shown}: not a readable video (OpenCV FFMPEG)")
         self._cv2 = cv2
+        self._read_timeout_s = opts.read_timeout_s
 
     def read(self) -> tuple[np.ndarray, float | None]:
+        t0 = time.monotonic()
         ok, img = self._cap.read()
+        if self.live and ok and time.monotonic() - t0 >= 0.95 * self._read_timeout_s:
+            # FFmpeg's read timeout fired, yet OpenCV hands back the last picture again: a camera that
+            # stalls with its connection open would look alive on a frozen frame. Found by
+            # tests/faults/test_camera_faults.py; treat it as what it is.
+            raise SourceError(f"camera stalled: no new frame within the {self._read_timeout_s:g} s read timeout")
         if not ok and not self.live:
             # Loop a file so that it acts like a camera.
             self._cap.set(self._cv2.CAP_PROP_POS_FRAMES, 0)

@@ -112,6 +112,88 @@ def replay(
 
 
 @app.command()
+def evaluate(
+    sequences: Annotated[list[Path], typer.Argument(help="Labelled sequence file(s) (JSON: seats, frames, labels).")],
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Take the model and seat_rules sections from this edge.toml.")] = None,
+    weights: Annotated[str | None, typer.Option(help="Model weights (default: the config's, else the offline person model).")] = None,
+    person_class: Annotated[list[str] | None, typer.Option(help="Model class meaning a person (repeat).")] = None,
+    imgsz: Annotated[int | None, typer.Option(help="Inference size, e.g. 1280 for small far seats.")] = None,
+    tiles: Annotated[str | None, typer.Option(help="Also run on a grid of crops, e.g. 2x2 (1x1 = off).")] = None,
+    conf: Annotated[float | None, typer.Option(help="Detection confidence threshold.")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda:N.")] = None,
+    labels: Annotated[Path | None, typer.Option(help="CSV t,seat_id,state instead of the sequence's labels (one sequence).")] = None,
+    lag: Annotated[float | None, typer.Option(help="Seconds a decision may lag the label (default: hysteresis + 1 sample).")] = None,
+) -> None:
+    """Score the seat logic on labelled sequences: per-state precision and recall, stay-length
+    error and flicker (state changes the labels do not have).
+
+    A sequence names real frames (optionally edited: a real crop pasted, a chair moved),
+    the seat layout with desk zones and the true seat states over time
+    (see tests/data/sequences/ and docs/belongings.md).
+
+    Run it after drawing seats to see how well a camera's seats read, and again after changing a rule.
+    """
+    import msgspec
+
+    from edge_agent.config import ModelSection, SeatsSection
+    from edge_agent.detector import Detector, DetectorError, offline_person_model
+    from edge_agent.evaluate import EvaluateError, load_sequence, read_label_csv, run_sequence
+
+    cfg = _load(config) if config is not None else None
+    if cfg is not None:
+        model = cfg.model
+    else:
+        off = offline_person_model()
+        model = ModelSection(weights=str(off), person_classes=["Normal", "Fall"], conf=0.3) if off else ModelSection()
+    changes: dict = {}
+    if weights is not None:
+        changes["weights"] = weights
+    if person_class:
+        changes["person_classes"] = list(person_class)
+    if imgsz is not None:
+        changes["imgsz"] = imgsz
+    if conf is not None:
+        changes["conf"] = conf
+    if device is not None:
+        changes["device"] = device
+    if tiles is not None:
+        try:
+            c, r = (int(v) for v in tiles.lower().split("x"))
+        except ValueError:
+            typer.secho(f"--tiles must look like 2x2 (columns x rows), got {tiles!r}", fg="red", err=True)
+            raise typer.Exit(2) from None
+        changes["tiles"] = [c, r]
+    model = msgspec.structs.replace(model, **changes)
+    if labels is not None and len(sequences) != 1:
+        typer.secho("--labels goes with exactly one sequence", fg="red", err=True)
+        raise typer.Exit(2)
+    try:
+        detector = Detector(model)
+    except DetectorError as exc:
+        typer.secho(f"Model error: {exc}", fg="red", err=True)
+        raise typer.Exit(3) from None
+    typer.echo(f"model {model.weights} imgsz {model.imgsz} tiles {model.tiles[0]}x{model.tiles[1]} "
+               f"on {detector.device}", err=True)
+    total = right = flicker = 0
+    for path in sequences:
+        try:
+            seq = load_sequence(path)
+            if cfg is not None:  # the store's [seat_rules], unless the sequence overrides them
+                seq.spec.seat_rules = {**msgspec.to_builtins(cfg.seat_rules), **seq.spec.seat_rules}
+                msgspec.convert(seq.spec.seat_rules, SeatsSection)
+            truth = read_label_csv(labels) if labels is not None else None
+            report = run_sequence(seq, detector.detect, labels=truth, lag_s=lag,
+                                  progress=lambda m: typer.echo(m, err=True))
+        except EvaluateError as exc:
+            typer.secho(f"Evaluate error: {exc}", fg="red", err=True)
+            raise typer.Exit(2) from None
+        typer.echo(report.text())
+        total, right, flicker = total + report.samples, right + report.right, flicker + report.flicker
+    if len(sequences) > 1 and total:
+        typer.echo(f"all {len(sequences)} sequences: {total} seat-samples, {right / total:.1%} right, flicker {flicker}")
+
+
+@app.command()
 def snapshot(
     config: ConfigOpt,
     channel: Annotated[int, typer.Option(help="Channel id.")],
@@ -134,9 +216,12 @@ def reference(
     config: ConfigOpt,
     channel: Annotated[int, typer.Option(help="Channel whose seats are empty right now.")],
 ) -> None:
-    """Take the empty-seat reference images of a channel now (do this when its seats are empty).
+    """Take the empty-desk reference pictures of a channel now (do this when its desks are clear).
 
-    The running agent picks the request up at its next sample.
+    Belongings are judged by comparing each seat's desk zone with this picture. It never learns
+    by itself while anything may lie on a desk: besides this command it is re-taken only at the
+    store's quiet time ([seat_rules] reference_quiet_time). The running agent picks the request
+    up at its next sample.
     """
     cfg = _load(config)
     if channel not in [c.id for c in cfg.channels]:
@@ -388,22 +473,32 @@ def demo(
     from edge_agent.demo import DEMO_PASSWORD, SampleCamera, demo_config
 
     workdir.mkdir(parents=True, exist_ok=True)
-    camera = SampleCamera(workdir, switch_every, prefer_rtsp=rtsp)
-    cfg = demo_config(store, workdir, mqtt_host, mqtt_port, topic_prefix, camera.urls, local_port)
-    typer.echo(f"staff fallback page: http://127.0.0.1:{local_port}/ (password: {DEMO_PASSWORD})", err=True)
-    camera.start()
-    agent = EdgeAgent(cfg)
-    signal.signal(signal.SIGTERM, lambda *_: agent.request_stop())
-    agent.start()
-    typer.echo(f"demo edge: store {store}, sample camera over {camera.kind}: "
-               + ", ".join(camera.urls.values()), err=True)
+    camera = agent = None
+
+    def on_sigterm(*_) -> None:
+        # Before the agent runs, unwind (so the sample camera's RTSP server stops too); then stop cleanly.
+        if agent is None:
+            raise KeyboardInterrupt
+        agent.request_stop()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     try:
+        camera = SampleCamera(workdir, switch_every, prefer_rtsp=rtsp)
+        cfg = demo_config(store, workdir, mqtt_host, mqtt_port, topic_prefix, camera.urls, local_port)
+        typer.echo(f"staff fallback page: http://127.0.0.1:{local_port}/ (password: {DEMO_PASSWORD})", err=True)
+        camera.start()
+        agent = EdgeAgent(cfg)
+        agent.start()
+        typer.echo(f"demo edge: store {store}, sample camera over {camera.kind}: "
+                   + ", ".join(camera.urls.values()), err=True)
         agent.run(duration_s=for_s)
     except KeyboardInterrupt:
         pass
     finally:
-        agent.stop()
-        camera.stop()
+        if agent is not None:
+            agent.stop()
+        if camera is not None:
+            camera.stop()
 
 
 if __name__ == "__main__":

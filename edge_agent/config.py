@@ -52,6 +52,11 @@ class ModelSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     item_classes: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_ITEM_CLASSES))
     class_conf: dict[str, float] = {}  # per-class confidence thresholds
     max_batch: int = 16
+    # Small, far seats: besides the whole frame, run the model on a grid of overlapping crops
+    # ([columns, rows]; [1, 1] = off) and merge the boxes (NMS). Costs 1 + columns*rows model
+    # passes per frame: for where the GPU has room (or raise imgsz, e.g. 1280, instead).
+    tiles: list[int] = msgspec.field(default_factory=lambda: [1, 1])
+    tile_overlap: float = 0.25  # neighbouring crops share this fraction of a crop
 
 
 class SeatsSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -60,7 +65,17 @@ class SeatsSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     item_overlap_min: float = 0.5  # fraction of an item box inside the seat
     change_threshold: float = 0.12  # reference-image change score that counts as "items"
     use_reference: bool = True
-    reference_after_s: float = 60.0  # a seat confidently empty this long gets its empty reference
+    # The desk zone of a seat drawn without one (SeatDef.desk): the seat polygon cut to this band
+    # of its bounding box, [top, bottom] as fractions of its height (0 = top). The default, the
+    # upper half, fits a camera mounted high behind the students: chairs below, desk above.
+    desk_band: list[float] = msgspec.field(default_factory=lambda: [0.0, 0.5])
+    # The empty reference never learns while anything may be on the desk. It is taken on command
+    # (`seat-edge reference`) or at the store's quiet time, "HH:MM" local time of the box (None:
+    # never automatically), from seats that are empty with nothing seen for a minute.
+    reference_quiet_time: str | None = None
+    # Opt-in: a seat with no reference at all takes one after this long "empty" (0 = never). A
+    # book lying there at start would be learned as part of the empty desk; prefer the command.
+    reference_after_s: float = 0.0
     # A seated person who sits still can drop out of detection for minutes. While the seat crop
     # stays this close (change score) to how it looked with the person seen, the person counts
     # as present; 0 turns this off. Capped at still_person_max_s since the last real detection.
@@ -106,6 +121,41 @@ def validate_layout(channels: list[int], seats: list[SeatDef]) -> None:
     check_layout(channels, seats)
 
 
+def quiet_time_s(text: str | None) -> float | None:
+    """ "HH:MM" -> seconds after local midnight (ValueError with a clear message)."""
+    if text is None:
+        return None
+    hh, sep, mm = text.strip().partition(":")
+    if not sep or not hh.isdigit() or not mm.isdigit() or not (0 <= int(hh) < 24 and 0 <= int(mm) < 60):
+        raise ValueError(f"reference_quiet_time must be \"HH:MM\" (24 h local time, e.g. \"04:30\"), got {text!r}")
+    return int(hh) * 3600.0 + int(mm) * 60.0
+
+
+def model_problems(m: ModelSection) -> list[str]:
+    out = []
+    if len(m.tiles) != 2 or not all(1 <= v <= 8 for v in m.tiles):
+        out.append(f"tiles must be [columns, rows], each 1..8, got {list(m.tiles)}")
+    if not 0.0 <= m.tile_overlap < 0.9:
+        out.append(f"tile_overlap must be within 0..0.9, got {m.tile_overlap}")
+    if m.imgsz < 32:
+        out.append(f"imgsz must be >= 32, got {m.imgsz}")
+    return out
+
+
+def seat_rules_problems(r: SeatsSection) -> list[str]:
+    out = []
+    band = r.desk_band
+    if len(band) != 2 or not (0.0 <= band[0] < band[1] <= 1.0):
+        out.append(f"desk_band must be [top, bottom] with 0 <= top < bottom <= 1, got {list(band)}")
+    try:
+        quiet_time_s(r.reference_quiet_time)
+    except ValueError as exc:
+        out.append(str(exc))
+    if r.reference_after_s < 0:
+        out.append("reference_after_s must be >= 0 (0 = never automatically)")
+    return out
+
+
 def parse_config(data: dict, source: str = "<config>") -> EdgeConfig:
     try:
         cfg = msgspec.convert(data, EdgeConfig)
@@ -125,6 +175,10 @@ def parse_config(data: dict, source: str = "<config>") -> EdgeConfig:
         raise ConfigError(f"{source}: {exc}") from None
     if bad := cfg.state.problems():
         raise ConfigError(f"{source}: [state] {'; '.join(bad)}")
+    if bad := model_problems(cfg.model):
+        raise ConfigError(f"{source}: [model] {'; '.join(bad)}")
+    if bad := seat_rules_problems(cfg.seat_rules):
+        raise ConfigError(f"{source}: [seat_rules] {'; '.join(bad)}")
     if cfg.edge.sample_interval_s <= 0:
         raise ConfigError(f"{source}: edge.sample_interval_s must be > 0")
     return cfg

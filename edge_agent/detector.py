@@ -298,32 +298,125 @@ class Detector:
                         out[i] = fd
         return out  # type: ignore[return-value]
 
-    def _detect_batch(self, frames: list[Frame]) -> list[FrameDetections]:
-        cmap = self.class_map
-        t0 = time.perf_counter()
+    def _predict(self, images: list) -> list:
         self._keep_threads()
         results = self.model.predict(
-            [f.image for f in frames],
+            images,
             imgsz=self.cfg.imgsz,
-            conf=cmap.min_conf,  # the model filters at the lowest threshold, we apply per-class ones
-            classes=cmap.ids,
+            conf=self.class_map.min_conf,  # the model filters at the lowest threshold, we apply per-class ones
+            classes=self.class_map.ids,
             device=self.choice.device,
             verbose=False,
             **self._precision,
         )
         self._keep_threads()  # the first predict sets the predictor up (and the thread count)
+        return results
+
+    def _keep(self, res, window: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)) -> list[Detection]:
+        """The configured classes of one result, boxes mapped from ``window`` (a crop, in
+        normalised frame coordinates) back to the frame."""
+        cmap = self.class_map
+        wx1, wy1, wx2, wy2 = window
+        sx, sy = wx2 - wx1, wy2 - wy1
+        dets = []
+        boxes = res.boxes
+        for xyxy, cls, conf in zip(boxes.xyxyn.tolist(), boxes.cls.tolist(), boxes.conf.tolist()):
+            entry = cmap.classes.get(int(cls))
+            if entry is None or conf < entry[2]:
+                continue
+            name, kind, _ = entry
+            x1, y1, x2, y2 = (min(1.0, max(0.0, v)) for v in xyxy)
+            box = (wx1 + x1 * sx, wy1 + y1 * sy, wx1 + x2 * sx, wy1 + y2 * sy)
+            dets.append(Detection(kind, name, float(conf), box))  # type: ignore[arg-type]
+        return dets
+
+    def _detect_batch(self, frames: list[Frame]) -> list[FrameDetections]:
+        t0 = time.perf_counter()
+        per_frame = [self._keep(res) for res in self._predict([f.image for f in frames])]
+        cols, rows = self.cfg.tiles
+        if cols * rows > 1:
+            windows = tile_windows(cols, rows, self.cfg.tile_overlap)
+            crops, owner = [], []
+            for fi, f in enumerate(frames):
+                h, w = f.image.shape[:2]
+                for win in windows:
+                    x1, y1 = int(round(win[0] * w)), int(round(win[1] * h))
+                    x2, y2 = int(round(win[2] * w)), int(round(win[3] * h))
+                    crops.append(f.image[y1:y2, x1:x2])
+                    owner.append((fi, (x1 / w, y1 / h, x2 / w, y2 / h)))
+            tiled: list[list[tuple[Detection, bool]]] = [[] for _ in frames]
+            step = self.cfg.max_batch
+            for start in range(0, len(crops), step):  # crops of one frame size: one shape per batch
+                for res, (fi, win) in zip(self._predict(crops[start : start + step]), owner[start : start + step],
+                                          strict=True):
+                    for d in self._keep(res, win):
+                        if _covers_window(d.box, win):
+                            continue  # a box over the whole crop: a known artefact on crops
+                        tiled[fi].append((d, _cut_by_window(d.box, win)))
+            per_frame = [merge_boxes([(d, False) for d in full] + extra)
+                         for full, extra in zip(per_frame, tiled, strict=True)]
         # Every frame of a batch waited for the whole batch: that is its latency.
         latency_ms = (time.perf_counter() - t0) * 1000.0
-        out = []
-        for frame, res in zip(frames, results, strict=True):
-            dets = []
-            boxes = res.boxes
-            for xyxy, cls, conf in zip(boxes.xyxyn.tolist(), boxes.cls.tolist(), boxes.conf.tolist()):
-                entry = cmap.classes.get(int(cls))
-                if entry is None or conf < entry[2]:
-                    continue
-                name, kind, _ = entry
-                box = tuple(min(1.0, max(0.0, v)) for v in xyxy)
-                dets.append(Detection(kind, name, float(conf), box))  # type: ignore[arg-type]
-            out.append(FrameDetections(frame.channel, frame.captured_at, dets, latency_ms))
-        return out
+        return [FrameDetections(f.channel, f.captured_at, dets, latency_ms)
+                for f, dets in zip(frames, per_frame, strict=True)]
+
+
+# ------------------------------------------------------------------------------------ tiling
+def tile_windows(cols: int, rows: int, overlap: float) -> list[tuple[float, float, float, float]]:
+    """Overlapping crops covering the frame, normalised (x1, y1, x2, y2): ``cols`` x ``rows``
+    crops, neighbours sharing ``overlap`` of a crop's width/height."""
+    def spans(n: int) -> list[tuple[float, float]]:
+        if n <= 1:
+            return [(0.0, 1.0)]
+        size = 1.0 / (n - (n - 1) * overlap)
+        stride = size * (1.0 - overlap)
+        return [(i * stride, min(1.0, i * stride + size)) for i in range(n)]
+
+    return [(x1, y1, x2, y2) for (y1, y2) in spans(rows) for (x1, x2) in spans(cols)]
+
+
+_EDGE = 0.01  # normalised distance that counts as "at the crop border"
+
+
+def _covers_window(box, win) -> bool:
+    bw, bh = box[2] - box[0], box[3] - box[1]
+    ww, wh = win[2] - win[0], win[3] - win[1]
+    return bw * bh >= 0.6 * ww * wh
+
+
+def _cut_by_window(box, win) -> bool:
+    """The box touches a crop border that is inside the frame: it may show part of an object."""
+    return ((win[0] > 0 and box[0] - win[0] < _EDGE) or (win[2] < 1 and win[2] - box[2] < _EDGE)
+            or (win[1] > 0 and box[1] - win[1] < _EDGE) or (win[3] < 1 and win[3] - box[3] < _EDGE))
+
+
+def _iou_and_cover(a, b) -> tuple[float, float]:
+    """IoU of two boxes and the share of ``b`` inside ``a``."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0, 0.0
+    inter = w * h
+    area_a = (a[2] - a[0]) * (a[3] - a[1])
+    area_b = (b[2] - b[0]) * (b[3] - b[1])
+    union = area_a + area_b - inter
+    return (inter / union if union > 0 else 0.0), (inter / area_b if area_b > 0 else 0.0)
+
+
+def merge_boxes(found: list[tuple[Detection, bool]], iou: float = 0.5, cover: float = 0.8) -> list[Detection]:
+    """Greedy NMS per kind (person / item: the offline model's Normal and Fall are one person)
+    over the whole-frame and crop boxes, best score first. A crop box cut by a crop border is
+    also dropped when ``cover`` of it lies inside a kept box (it is part of that object)."""
+    kept: list[Detection] = []
+    for d, cut in sorted(found, key=lambda x: -x[0].conf):
+        dup = False
+        for k in kept:
+            if k.kind != d.kind:
+                continue
+            i, c = _iou_and_cover(k.box, d.box)
+            if i > iou or (cut and c > cover):
+                dup = True
+                break
+        if not dup:
+            kept.append(d)
+    return kept

@@ -118,3 +118,146 @@ def polygon_box_intersection_area(poly: Sequence[Point], box: Box) -> float:
     if box_intersection(bounding_box(poly), box) is None:
         return 0.0
     return polygon_area(clip_polygon_to_box(poly, box))
+
+
+def is_axis_rect(poly: Sequence[Point]) -> bool:
+    """A 4-point polygon whose edges are all horizontal or vertical (the common drawn seat):
+    its intersection with a box is a box, no clipping needed."""
+    if len(poly) != 4:
+        return False
+    xs = {p[0] for p in poly}
+    ys = {p[1] for p in poly}
+    if len(xs) != 2 or len(ys) != 2:
+        return False
+    for i in range(4):
+        a, b = poly[i], poly[(i + 1) % 4]
+        if a[0] != b[0] and a[1] != b[1]:
+            return False
+    return True
+
+
+def derive_desk(poly: Sequence[Point], band: Sequence[float]) -> list[Point]:
+    """The desk zone of a seat drawn without one: the part of the seat polygon inside a
+    horizontal band of its bounding box (``band`` = top, bottom as fractions of its height,
+    0 = top). Repeated points from the clipping are dropped. Falls back to the whole polygon
+    when the band leaves less than a sliver."""
+    x1, y1, x2, y2 = bounding_box(poly)
+    top, bottom = float(band[0]), float(band[1])
+    box = (x1, y1 + (y2 - y1) * top, x2, y1 + (y2 - y1) * bottom)
+    clipped = clip_polygon_to_box(poly, box)
+    out: list[Point] = []
+    for p in clipped:
+        if not out or abs(p[0] - out[-1][0]) > _EPS or abs(p[1] - out[-1][1]) > _EPS:
+            out.append((float(p[0]), float(p[1])))
+    if len(out) > 1 and abs(out[0][0] - out[-1][0]) <= _EPS and abs(out[0][1] - out[-1][1]) <= _EPS:
+        out.pop()
+    if len(out) < 3 or polygon_area(out) < 1e-9:
+        return [tuple(p) for p in poly]
+    return out
+
+
+def poly_box_area_fast(poly: Sequence[Point], x1: float, y1: float, x2: float, y2: float,
+                       pbox: Box | None = None) -> float:
+    """``polygon_area(clip_polygon_to_box(poly, box))`` with the four clipping passes written
+    out (no closures, no per-point dispatch): the hot path of seat assignment for a few skewed
+    seat polygons. With the polygon's bounding box ``pbox``, passes against box sides the
+    polygon lies within are skipped."""
+    pts = list(poly)
+    if pbox is None or pbox[0] < x1:
+        pts = _clip_x(pts, x1, True)
+    if pts and (pbox is None or pbox[2] > x2):
+        pts = _clip_x(pts, x2, False)
+    if pts and (pbox is None or pbox[1] < y1):
+        pts = _clip_y(pts, y1, True)
+    if pts and (pbox is None or pbox[3] > y2):
+        pts = _clip_y(pts, y2, False)
+    if len(pts) < 3:
+        return 0.0
+    s = 0.0
+    px, py = pts[-1]
+    for cx, cy in pts:
+        s += px * cy - cx * py
+        px, py = cx, cy
+    return abs(s) / 2.0
+
+
+def _clip_x(pts: list, xc: float, keep_right: bool) -> list:
+    out = []
+    px, py = pts[-1]
+    pin = (px >= xc) if keep_right else (px <= xc)
+    for cx, cy in pts:
+        cin = (cx >= xc) if keep_right else (cx <= xc)
+        if cin != pin:
+            out.append((xc, py + (xc - px) / (cx - px) * (cy - py)))
+        if cin:
+            out.append((cx, cy))
+        px, py, pin = cx, cy, cin
+    return out
+
+
+def _clip_y(pts: list, yc: float, keep_below: bool) -> list:
+    out = []
+    px, py = pts[-1]
+    pin = (py >= yc) if keep_below else (py <= yc)
+    for cx, cy in pts:
+        cin = (cy >= yc) if keep_below else (cy <= yc)
+        if cin != pin:
+            out.append((px + (yc - py) / (cy - py) * (cx - px), yc))
+        if cin:
+            out.append((cx, cy))
+        px, py, pin = cx, cy, cin
+    return out
+
+
+def edge_table(polys: Sequence[Sequence[Point]]) -> tuple:
+    """Per polygon its edges as rows (x0, y0, dx, dy), padded with zero edges to one length,
+    and its orientation sign: the input of ``poly_box_areas``."""
+    import numpy as np
+
+    k = max((len(p) for p in polys), default=3)
+    e = np.zeros((len(polys), k, 4))
+    sign = np.ones(len(polys))
+    for j, p in enumerate(polys):
+        a = np.asarray(p, dtype=np.float64)
+        b = np.roll(a, -1, axis=0)
+        e[j, : len(p), 0:2] = a
+        e[j, : len(p), 2:4] = b - a
+        sign[j] = 1.0 if signed_area(p) >= 0 else -1.0
+    return e, sign
+
+
+def _corner_areas(xc, yc, e):
+    """Signed area of each polygon inside the quadrant X <= xc, Y <= yc: the integral of
+    (X - xc) dY along the polygon's edges clipped to the quadrant (the quadrant's own edges add
+    nothing to that integral: X = xc on one, dY = 0 on the other)."""
+    import numpy as np
+
+    x0, y0, dx, dy = e[..., 0], e[..., 1], e[..., 2], e[..., 3]
+    xc, yc = xc[:, None], yc[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tx = (xc - x0) / dx
+        ty = (yc - y0) / dy
+        hi = np.minimum(np.where(dx > 0, tx, 1.0), np.where(dy > 0, ty, 1.0))
+        hi = np.minimum(hi, 1.0)
+        lo = np.maximum(np.maximum(np.where(dx < 0, tx, 0.0), np.where(dy < 0, ty, 0.0)), 0.0)
+        # An edge parallel to an axis and outside the quadrant adds nothing.
+        out = ((dx == 0) & (x0 > xc)) | ((dy == 0) & (y0 > yc))
+        span = np.where(out, 0.0, np.maximum(hi - lo, 0.0))
+        val = dy * ((x0 - xc) * span + dx * (hi * hi - lo * lo) / 2.0)
+    return np.where(span > 0, val, 0.0).sum(axis=1)
+
+
+def poly_box_areas(boxes, edges, sign):
+    """Exact area of polygon j inside box i for many (box, polygon) pairs at once (numpy;
+    rows of ``boxes`` x1, y1, x2, y2 pair with rows of ``edges``/``sign`` from ``edge_table``).
+    Inclusion-exclusion over the box's four corners of the quadrant areas; works for concave
+    simple polygons too."""
+    import numpy as np
+
+    x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
+    n = len(boxes)
+    # All four corners in one pass (numpy call overhead dominates at these sizes).
+    q = _corner_areas(np.concatenate((x2, x1, x2, x1)), np.concatenate((y2, y2, y1, y1)),
+                      np.concatenate((edges, edges, edges, edges)))
+    a = q[:n] - q[n : 2 * n] - q[2 * n : 3 * n] + q[3 * n :]
+    return a * sign

@@ -218,7 +218,9 @@ def render_seats(seats: list) -> str:
         poly = ", ".join(f"[{x:g}, {y:g}]" for x, y in s.polygon)
         out.append(f"\n[[seats]]\nseat_id = {_toml_str(s.seat_id)}\nchannel = {s.channel}\n"
                    f"label = {_toml_str(s.label)}\ntype = {_toml_str(s.type)}\n"
-                   + ("" if s.active else "active = false\n") + f"polygon = [{poly}]\n")
+                   + ("" if s.active else "active = false\n") + f"polygon = [{poly}]\n"
+                   + ("" if s.desk is None else  # the drawn desk zone (issue 12) is kept too
+                      "desk = [" + ", ".join(f"[{x:g}, {y:g}]" for x, y in s.desk) + "]\n"))
     return "".join(out)
 
 

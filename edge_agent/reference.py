@@ -10,14 +10,26 @@ references survive a switch between main stream and substream. Comparison:
 3. the score is the mean of ``(1 - ssim) / 2`` over the polygon, clipped to 0..1. An object
    covering a fifth of the seat lifts it to roughly 0.1-0.2.
 
-The reference is taken automatically once the seat has been confidently empty (state empty, no
-person, no items) for ``auto_after_s`` of capture time, then refreshed by a slow running
-average while it stays empty, and can be set on demand (``capture_now``, used by
-``seat-edge reference``). A reference never learns from a sample with a person or items.
+The reference is the seat's *desk zone* (``assign.desk_zone``): belongings lie there, and a
+chair pushed back or turned in the rest of the seat must not read as belongings.
+
+It never learns while anything may be on the desk. There is no running-average refresh: a book
+left for an hour, whose change score hovers near the threshold, was slowly blended into the
+"empty" desk by one, and the seat then read abandoned when the book was taken away. The
+reference is (re)taken only
+
+* on command (``capture_now``; ``seat-edge reference --channel N`` through the agent), or
+* at the store's quiet time (``quiet_at_s``: seconds after local midnight, a window of
+  ``quiet_window_s``), once per day, from a seat that has been confidently empty (state empty,
+  no person, no items, no change against the old reference) for ``quiet_empty_s``, or
+* opt-in, ``auto_after_s`` > 0: a seat that has *no* reference yet takes one after that long
+  confidently empty (what an empty store at install looks like; a book lying there at that
+  moment would be learned, so the default is off).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -35,9 +47,32 @@ _C2 = (0.03 * 255) ** 2
 
 @dataclass(frozen=True, slots=True)
 class ReferenceRules:
-    auto_after_s: float = 60.0  # confidently empty this long -> take the reference
-    refresh_alpha: float = 0.05  # weight of a new empty sample in the running average
-    refresh_every_s: float = 30.0  # at most one refresh per this much capture time
+    auto_after_s: float = 0.0  # > 0: a seat without reference takes one after this long empty
+    quiet_at_s: float | None = None  # store quiet time, seconds after local midnight (None: off)
+    quiet_window_s: float = 1800.0  # the quiet time lasts this long
+    quiet_empty_s: float = 60.0  # confidently empty this long within the window -> re-learn
+    utc_offset_s: float | None = None  # local time = UTC + this; None: the box's own time zone
+
+    def local_day_s(self, t: float) -> tuple[int, float]:
+        """(local day number, seconds after local midnight) of capture time ``t``."""
+        if self.utc_offset_s is None:
+            lt = time.localtime(t)
+            off = float(lt.tm_gmtoff)
+        else:
+            off = self.utc_offset_s
+        local = t + off
+        day = int(local // 86400)
+        return day, local - day * 86400
+
+    def quiet_day(self, t: float) -> int | None:
+        """The local day whose quiet window contains ``t``, or None outside every window."""
+        if self.quiet_at_s is None:
+            return None
+        day, sec = self.local_day_s(t)
+        since = (sec - self.quiet_at_s) % 86400  # the window may cross midnight
+        if since < self.quiet_window_s:
+            return day if sec >= self.quiet_at_s else day - 1
+        return None
 
 
 DEFAULT_REFERENCE_RULES = ReferenceRules()
@@ -108,14 +143,15 @@ def change_score(reference: Patch, current: Patch) -> float:
 
 
 class SeatReference:
-    """The empty reference of one seat and the timer that decides when to (re)learn it."""
+    """The empty reference of one seat and the timers that decide when to (re)learn it."""
 
     def __init__(self, rules: ReferenceRules = DEFAULT_REFERENCE_RULES) -> None:
         self.rules = rules
         self._ref: Patch | None = None
-        self.taken_at: float | None = None  # capture time of the first (or on-demand) reference
-        self.refreshed_at: float | None = None
+        self.taken_at: float | None = None  # capture time of the current reference
+        self.taken_by: str | None = None  # "command", "quiet time" or "first empty"
         self._empty_since: float | None = None
+        self._quiet_done: int | None = None  # local day whose quiet window re-learned already
 
     @property
     def patch(self) -> Patch | None:
@@ -128,32 +164,37 @@ class SeatReference:
     def score(self, current: Patch) -> float | None:
         return None if self._ref is None else change_score(self._ref, current)
 
-    def capture_now(self, t: float, patch: Patch) -> None:
+    def capture_now(self, t: float, patch: Patch, by: str = "command") -> None:
         self._ref = Patch(grey=patch.grey.astype(np.float32, copy=True), mask=patch.mask.copy())
-        self.taken_at = self.refreshed_at = t
+        self.taken_at = t
+        self.taken_by = by
 
     def clear(self) -> None:
         self._ref = None
-        self.taken_at = self.refreshed_at = None
+        self.taken_at = self.taken_by = None
         self._empty_since = None
 
     def observe(self, t: float, patch: Patch, confidently_empty: bool) -> bool:
         """Feed one sample after the seat's state was updated. Returns True when the reference
-        was taken or refreshed."""
+        was (re)taken. ``confidently_empty``: state empty, nobody, no items, no change."""
         if not confidently_empty:
-            self._empty_since = None
+            self._empty_since = None  # anything may be on the desk: never learn from it
             return False
         if self._empty_since is None:
             self._empty_since = t
-        if t - self._empty_since < self.rules.auto_after_s:
-            return False
-        if self._ref is None:
-            self.capture_now(t, patch)
+        empty_for = t - self._empty_since
+        r = self.rules
+        if self._ref is None and r.auto_after_s > 0 and empty_for >= r.auto_after_s:
+            self.capture_now(t, patch, by="first empty")
             return True
-        if self.refreshed_at is not None and t - self.refreshed_at < self.rules.refresh_every_s:
+        day = r.quiet_day(t)
+        if day is None or day == self._quiet_done:
             return False
-        a = self.rules.refresh_alpha
-        grey = (1.0 - a) * self._ref.grey + a * patch.grey
-        self._ref = Patch(grey=grey.astype(np.float32), mask=self._ref.mask)
-        self.refreshed_at = t
-        return True
+        # Inside the window: the seat must be confidently empty for quiet_empty_s, counted from
+        # the window's start at the earliest (the evening's empty stretch does not count).
+        window_start = t - ((r.local_day_s(t)[1] - r.quiet_at_s) % 86400)
+        if t - max(self._empty_since, window_start) >= r.quiet_empty_s:
+            self.capture_now(t, patch, by="quiet time")
+            self._quiet_done = day
+            return True
+        return False

@@ -106,8 +106,7 @@ def read_labels(path: Path) -> dict[float, dict[str, str]]:
 def run_replay(cfg: EdgeConfig, channel: int, source: Path, interval: float, labels: Path | None,
                out=None, err=None) -> Accuracy | None:
     from edge_agent.detector import Detector
-    from edge_agent.reference import ReferenceRules
-    from edge_agent.seat_engine import SeatEngine
+    from edge_agent.seat_engine import SeatEngine, reference_rules_for
     from edge_agent.types import Frame
 
     out = out or sys.stdout
@@ -119,7 +118,7 @@ def run_replay(cfg: EdgeConfig, channel: int, source: Path, interval: float, lab
         raise ReplayError(f"no seats on channel {channel} in the config")
     truth = read_labels(labels) if labels else None
     engine = SeatEngine(seats, cfg.state, cfg.seat_rules, now=0.0,
-                        reference_rules=ReferenceRules(auto_after_s=cfg.seat_rules.reference_after_s))
+                        reference_rules=reference_rules_for(cfg.seat_rules))
     detector = Detector(cfg.model)
     acc = Accuracy() if truth is not None else None
     batch: list[tuple[float, np.ndarray]] = []

@@ -2,9 +2,11 @@
 
 Per ``observe(channel, frame, detections, t)``:
 
-1. the channel's active seats get evidence from ``assign`` (persons, items) plus, when
-   ``seat_rules.use_reference`` is on and the seat has a reference, the change score of the
-   frame's seat crop against it;
+1. the channel's active seats get evidence from ``assign`` (persons, items; one ``SeatIndex``
+   per channel, built when the layout is set) plus, when ``seat_rules.use_reference`` is on and
+   the seat has a reference, the change score of the frame's *desk zone* crop against it (the
+   chair part of the seat is never compared: a chair pushed back is not belongings), and a
+   per-seat confidence (``Evidence.confidence``);
 2. each seat's ``SeatTracker`` takes ``(t, evidence)``; ``frame is None`` or ``detections is
    None`` means the channel is down or stale: every seat of the channel gets ``None``
    (-> ``unknown``);
@@ -13,9 +15,10 @@ Per ``observe(channel, frame, detections, t)``:
    ``still_person_threshold``, for at most ``still_person_max_s``), keeps its person evidence
    (``person_held``): a student sitting still whom the detector lost is still there, but a
    student who left changes the crop a lot;
-4. after the state update, a seat that is ``empty`` and shows no person (not even a weak one
-   above half the person threshold), no items and no change feeds its reference timer, which
-   takes or refreshes the empty reference (see ``reference``).
+4. after the state update, every seat feeds its reference timer whether it is *confidently
+   empty* (state ``empty``, no person, not even a weak one above half the person threshold, no
+   items, no change); the reference never learns otherwise, and re-learns only at the store's
+   quiet time or on command (see ``reference``).
 
 Sample times must not go back: up to ``stale_after_s`` back is taken as the previous time (a
 frame captured just before a wall-clock "no frame" sample), more raises ``OutOfOrderSample``.
@@ -31,8 +34,8 @@ from dataclasses import dataclass
 
 import msgspec
 
-from edge_agent.assign import match_seats
-from edge_agent.config import SeatsSection
+from edge_agent.assign import ChannelsIndex, SeatIndex, desk_zone, evidence_confidence
+from edge_agent.config import SeatsSection, quiet_time_s
 from edge_agent.reference import (
     DEFAULT_REFERENCE_RULES,
     Patch,
@@ -44,6 +47,12 @@ from edge_agent.reference import (
 from edge_agent.seat_state import OutOfOrderSample, SeatTracker
 from edge_agent.types import Frame, FrameDetections, Transition
 from protocol.messages import Evidence, SeatDef, SeatSnapshot, StateRules
+
+
+def reference_rules_for(seat_rules: SeatsSection) -> ReferenceRules:
+    """The reference timers an edge config asks for (``[seat_rules]``)."""
+    return ReferenceRules(auto_after_s=seat_rules.reference_after_s,
+                          quiet_at_s=quiet_time_s(seat_rules.reference_quiet_time))
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +80,8 @@ class SeatEngine:
         self._refs: dict[str, SeatReference] = {}
         self._evidence: dict[str, Evidence] = {}
         self._seen: dict[str, _SeenPerson] = {}  # last look of each seat with its person seen
+        self._index: dict[int, SeatIndex] = {}  # per channel, rebuilt with the layout
+        self._desk: dict[str, list] = {}  # desk zone polygon per seat
         self._channel_t: dict[int, float] = {}
         self._now = now
         self.replace_layout(seats, rules, now=now)
@@ -92,14 +103,15 @@ class SeatEngine:
         now: float | None = None,
     ) -> None:
         """Apply a new layout without restarting capture. Seats that still exist keep their
-        state; a seat whose polygon or channel changed loses its reference (it shows a different
-        place now). Validate with ``layout.check_layout`` before calling."""
+        state; a seat whose polygon, desk zone or channel changed loses its reference (it shows a
+        different place now). Validate with ``layout.check_layout`` before calling."""
         if rules is not None:
             self.rules = rules
         if seat_rules is not None:
             self.seat_rules = seat_rules
         start = self._now if now is None else now
         new_seats = {s.seat_id: s for s in seats if s.active}
+        desks = {sid: desk_zone(s, self.seat_rules) for sid, s in new_seats.items()}
         trackers: dict[str, SeatTracker] = {}
         refs: dict[str, SeatReference] = {}
         for sid, seat in new_seats.items():
@@ -111,12 +123,18 @@ class SeatEngine:
             trackers[sid] = tr
             old = self._seats.get(sid)
             ref = self._refs.get(sid)
-            if ref is None or old is None or old.polygon != seat.polygon or old.channel != seat.channel:
+            if (ref is None or old is None or old.polygon != seat.polygon or old.channel != seat.channel
+                    or self._desk.get(sid) != desks[sid]):
                 ref = SeatReference(self.reference_rules)
             refs[sid] = ref
         self._seen = {k: v for k, v in self._seen.items()
                       if k in new_seats and new_seats[k].polygon == self._seats[k].polygon}
-        self._seats, self._trackers, self._refs = new_seats, trackers, refs
+        self._seats, self._trackers, self._refs, self._desk = new_seats, trackers, refs, desks
+        by_channel: dict[int, list[SeatDef]] = {}
+        for s in new_seats.values():
+            by_channel.setdefault(s.channel, []).append(s)
+        self._index = {ch: SeatIndex(ss, self.seat_rules) for ch, ss in by_channel.items()}
+        self._channels = ChannelsIndex(self._index)
         self._evidence = {k: v for k, v in self._evidence.items() if k in new_seats}
 
     # -- state ---------------------------------------------------------------------------------
@@ -136,6 +154,15 @@ class SeatEngine:
             tr.restore(snap.state, snap.since)
         return unknown_ids
 
+    def clock_reset(self, channel: int, t: float) -> None:
+        """The capture clock stepped back (NTP correcting a clock that ran ahead): forget the
+        channel's sample times and pending runs, keep every seat's state; ``since`` is capped at
+        ``t`` so no duration is counted from the future."""
+        self._channel_t.pop(channel, None)
+        for s in self.channel_seats(channel):
+            tr = self._trackers[s.seat_id]
+            tr.restore(tr.state, min(tr.since, t))
+
     def tracker(self, seat_id: str) -> SeatTracker:
         return self._trackers[seat_id]
 
@@ -154,51 +181,85 @@ class SeatEngine:
         detections: FrameDetections | None,
         t: float,
     ) -> list[Transition]:
-        for what, obj in (("frame", frame), ("detections", detections)):
-            if obj is not None and obj.channel != channel:
-                raise ValueError(f"{what} of channel {obj.channel} passed as channel {channel}")
-        seats = self.channel_seats(channel)
-        last = self._channel_t.get(channel)
-        if last is not None and t < last:
-            # A caller stamps "no frame" samples with the wall clock and frames with their capture
-            # time, so a frame captured just before a "no frame" tick can arrive a moment later
-            # with an older time. Within stale_after_s that is the same instant for seat timers:
-            # count it at the previous time. Anything older is a clock problem: refuse it here,
-            # before any tracker moves, so every seat stays as it was.
-            if last - t > self.rules.stale_after_s:
-                raise OutOfOrderSample(
-                    f"channel {channel}: sample at {t} is {last - t:.1f} s older than the previous one at {last}"
-                )
-            t = last
-        self._channel_t[channel] = t
-        self._now = max(self._now, t)
+        return self.observe_many([(channel, frame, detections, t)])
+
+    def observe_many(
+        self, samples: Sequence[tuple[int, Frame | None, FrameDetections | None, float]]
+    ) -> list[Transition]:
+        """``observe`` for several channels of one tick (channel, frame, detections, t): their
+        assignment shares one numpy pass (``assign.ChannelsIndex``). Every sample is checked
+        before any seat moves; a bad one raises and changes nothing."""
+        times: dict[int, float] = {}
+        for channel, frame, detections, t in samples:
+            for what, obj in (("frame", frame), ("detections", detections)):
+                if obj is not None and obj.channel != channel:
+                    raise ValueError(f"{what} of channel {obj.channel} passed as channel {channel}")
+            if channel in times:
+                raise ValueError(f"channel {channel} twice in one batch")
+            last = self._channel_t.get(channel)
+            if last is not None and t < last:
+                # A caller stamps "no frame" samples with the wall clock and frames with their
+                # capture time, so a frame captured just before a "no frame" tick can arrive a
+                # moment later with an older time. Within stale_after_s that is the same instant
+                # for seat timers: count it at the previous time. Anything older is a clock
+                # problem: refuse it here, before any tracker moves, so every seat stays as it was.
+                if last - t > self.rules.stale_after_s:
+                    raise OutOfOrderSample(
+                        f"channel {channel}: sample at {t} is {last - t:.1f} s older than the previous one at {last}"
+                    )
+                t = last
+            times[channel] = t
         out: list[Transition] = []
-        if frame is None or detections is None:
-            for s in seats:
-                self._evidence.pop(s.seat_id, None)
-                tr = self._trackers[s.seat_id].update(t, None)
+        seen: dict[int, list] = {}
+        for channel, frame, detections, _t in samples:
+            t = times[channel]
+            self._channel_t[channel] = t
+            self._now = max(self._now, t)
+            if frame is None or detections is None:
+                for s in self.channel_seats(channel):
+                    self._evidence.pop(s.seat_id, None)
+                    tr = self._trackers[s.seat_id].update(t, None)
+                    if tr is not None:
+                        out.append(tr)
+            elif channel in self._index:
+                seen[channel] = detections.detections
+        if not seen:
+            return out
+        matches = self._channels.match(seen)
+        for channel, frame, _d, _t in samples:
+            if channel in seen:
+                out += self._apply(channel, frame, matches[channel], times[channel])
+        return out
+
+    def _apply(self, channel: int, frame: Frame, matches: dict, t: float) -> list[Transition]:
+        out: list[Transition] = []
+        rules = self.seat_rules
+        use_ref = rules.use_reference
+        hold = rules.still_person_threshold > 0
+        trackers, evidence = self._trackers, self._evidence
+        if not use_ref and not hold:  # the pure logic: no image work per seat
+            for sid in self._index[channel].ids:
+                ev = matches[sid].evidence(None, rules)
+                evidence[sid] = ev
+                tr = trackers[sid].update(t, ev)
                 if tr is not None:
                     out.append(tr)
             return out
-
-        matches = match_seats(seats, detections.detections, self.seat_rules)
-        use_ref = self.seat_rules.use_reference
-        hold = self.seat_rules.still_person_threshold > 0
-        for s in seats:
+        for s in self._index[channel].seats:
             sid = s.seat_id
-            patch = seat_patch(frame.image, s.polygon) if use_ref or hold else None
+            desk = seat_patch(frame.image, self._desk[sid]) if use_ref else None
             ref = self._refs[sid]
-            score = ref.score(patch) if use_ref and patch is not None else None
-            ev = matches[sid].evidence(score)
-            tracker = self._trackers[sid]
-            if hold and patch is not None:
-                ev = self._hold_still_person(sid, tracker, ev, patch, t)
-            self._evidence[sid] = ev
+            score = ref.score(desk) if desk is not None else None
+            ev = matches[sid].evidence(score, rules)
+            tracker = trackers[sid]
+            if hold:
+                ev = self._hold_still_person(sid, tracker, ev, seat_patch(frame.image, s.polygon), t)
+            evidence[sid] = ev
             tr = tracker.update(t, ev)
             if tr is not None:
                 out.append(tr)
-            if use_ref and patch is not None:
-                ref.observe(t, patch, self._confidently_empty(tracker, ev))
+            if desk is not None:
+                ref.observe(t, desk, self._confidently_empty(tracker, ev))
         return out
 
     def _hold_still_person(self, sid: str, tracker: SeatTracker, ev: Evidence, patch: Patch, t: float) -> Evidence:
@@ -216,7 +277,9 @@ class SeatEngine:
         # Always compared with the crop of the last real detection, never chained from sample to
         # sample: a chain would follow a slow transition (a stream re-encoding over several
         # frames, a fade) all the way to an empty seat.
-        return msgspec.structs.replace(ev, person_overlap=seen.overlap, person_held=True)
+        item_conf = 1.0 if ev.item_count else 0.0
+        conf = evidence_confidence(seen.overlap, 0.0, True, item_conf, ev.change_score, r)
+        return msgspec.structs.replace(ev, person_overlap=seen.overlap, person_held=True, confidence=conf)
 
     def _confidently_empty(self, tracker: SeatTracker, ev: Evidence) -> bool:
         r = self.seat_rules
@@ -227,12 +290,21 @@ class SeatEngine:
             and (ev.change_score is None or ev.change_score < r.change_threshold)
         )
 
-    def capture_reference(self, channel: int, frame: Frame, t: float | None = None) -> list[str]:
-        """Take the current frame as the empty reference of every seat on the channel (the
-        installer's ``seat-edge reference --channel N``). Returns the seat ids updated."""
+    def capture_reference(self, channel: int, frame: Frame, t: float | None = None,
+                          seat_ids: Sequence[str] | None = None) -> list[str]:
+        """Take the current frame's desk zones as the empty reference of every seat on the
+        channel, or of ``seat_ids`` only (the installer's ``seat-edge reference --channel N``).
+        Returns the seat ids updated."""
         at = frame.captured_at if t is None else t
+        wanted = None if seat_ids is None else set(seat_ids)
         done = []
         for s in self.channel_seats(channel):
-            self._refs[s.seat_id].capture_now(at, seat_patch(frame.image, s.polygon))
+            if wanted is not None and s.seat_id not in wanted:
+                continue
+            self._refs[s.seat_id].capture_now(at, seat_patch(frame.image, self._desk[s.seat_id]))
             done.append(s.seat_id)
         return done
+
+    def desk_zone(self, seat_id: str) -> list:
+        """The desk polygon the engine uses for a seat (drawn or derived)."""
+        return self._desk[seat_id]

@@ -86,6 +86,17 @@ ALLOWED: dict[str, frozenset[str]] = {
 NO_OBSERVATION = Evidence()  # the evidence attached to a transition into unknown
 
 
+# state -> condition -> (target, uses exit_s): the table behind ``SeatTracker._target``.
+# From occupied, away/empty is decided when the run completes.
+_TARGETS: dict[str, dict[str, tuple[SeatState | None, bool]]] = {
+    "occupied": {"P": (None, False), "I": ("empty", True), "E": ("empty", True)},
+    "empty": {"P": ("occupied", False), "I": ("away", False), "E": (None, False)},
+    "away": {"P": ("occupied", False), "I": (None, False), "E": ("empty", False)},
+    "abandoned": {"P": ("occupied", False), "I": (None, False), "E": ("empty", False)},
+    "unknown": {"P": ("occupied", False), "I": ("away", False), "E": ("empty", False)},
+}
+
+
 class OutOfOrderSample(ValueError):
     """A sample older than the previous one for the same seat."""
 
@@ -182,18 +193,26 @@ class SeatTracker:
                 return None
             return self._go("unknown", t, since=t, evidence=NO_OBSERVATION)
 
-        if has_items(evidence, self.seat_rules):
+        sr = self.seat_rules
+        if evidence.person_overlap >= sr.person_overlap_min - OVERLAP_TOL:
+            cond: Condition = "P"
+            if has_items(evidence, sr):
+                self._last_items_t = t
+        elif has_items(evidence, sr):
+            cond = "I"
             self._last_items_t = t
-        cond = classify(evidence, self.seat_rules)
+        else:
+            cond = "E"
         state = self._state
 
         if state == "away" and cond == "I" and t - self._since >= self.rules.abandoned_after_s:
             return self._go("abandoned", t, since=t, evidence=evidence)
 
-        target, hold = self._target(state, cond)
+        target, leaving = _TARGETS[state][cond]  # inline of _target: the hot path
         if target is None:
             self._run = None
             return None
+        hold = self.rules.exit_s if leaving else self.rules.enter_s
         if self._run is None or self._run.target != target:
             self._run = _Run(target, t)
         else:
@@ -220,15 +239,10 @@ class SeatTracker:
     def _target(self, state: SeatState, cond: Condition) -> tuple[SeatState | None, float]:
         """The state this condition pushes towards (None: it confirms the current one) and the
         run length needed."""
-        enter, exit_ = self.rules.enter_s, self.rules.exit_s
-        if state == "occupied":
-            return (None, 0.0) if cond == "P" else ("empty", exit_)  # away/empty decided at the end
-        if state == "empty":
-            return {"P": ("occupied", enter), "I": ("away", enter), "E": (None, 0.0)}[cond]
-        if state in ("away", "abandoned"):
-            return {"P": ("occupied", enter), "I": (None, 0.0), "E": ("empty", enter)}[cond]
-        # unknown
-        return {"P": ("occupied", enter), "I": ("away", enter), "E": ("empty", enter)}[cond]
+        target, leaving = _TARGETS[state][cond]
+        if target is None:
+            return None, 0.0
+        return target, (self.rules.exit_s if leaving else self.rules.enter_s)
 
     def _go(self, to: SeatState, t: float, since: float, evidence: Evidence) -> Transition:
         tr = Transition(seat_id=self.seat_id, from_state=self._state, to_state=to, at=t, evidence=evidence)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_agent.config import EdgeConfig
+from edge_agent.config import EdgeConfig, SeatsSection
 from edge_agent.types import FrameDetections
 from protocol.messages import SeatDef
 
@@ -25,9 +25,15 @@ class SnapshotError(RuntimeError):
     pass
 
 
-def draw(image: np.ndarray, seats: list[SeatDef], states: dict[str, str], det: FrameDetections | None) -> np.ndarray:
+def draw(image: np.ndarray, seats: list[SeatDef], states: dict[str, str], det: FrameDetections | None,
+         seat_rules: SeatsSection | None = None) -> np.ndarray:
+    """Seat polygons filled in their state's colour, each seat's desk zone (drawn or derived:
+    where belongings are judged) as a thin white outline, and the detector's boxes."""
     import cv2
 
+    from edge_agent.assign import desk_zone
+
+    rules = seat_rules or SeatsSection()
     out = image.copy()
     h, w = out.shape[:2]
     thick = max(2, w // 400)
@@ -38,6 +44,8 @@ def draw(image: np.ndarray, seats: list[SeatDef], states: dict[str, str], det: F
         cv2.fillPoly(overlay, [pts], colour)
         out = cv2.addWeighted(overlay, 0.25, out, 0.75, 0)
         cv2.polylines(out, [pts], True, colour, thick)
+        desk = np.array([[x * w, y * h] for x, y in desk_zone(seat, rules)], np.int32)
+        cv2.polylines(out, [desk], True, (255, 255, 255), max(1, thick // 2), cv2.LINE_AA)
         text = f"{seat.label or seat.seat_id}: {states.get(seat.seat_id, 'unknown')}"
         x, y = pts[:, 0].min(), pts[:, 1].min()
         cv2.putText(out, text, (int(x) + 4, int(y) + 6 * thick + 8), cv2.FONT_HERSHEY_SIMPLEX, 0.3 * thick,
@@ -80,7 +88,7 @@ def take_snapshot(cfg: EdgeConfig, channel: int, out: Path) -> str:
     finally:
         store.close()
     seats = [s for s in layout.seats if s.channel == channel]
-    picture = draw(image, seats, states, det)
+    picture = draw(image, seats, states, det, cfg.seat_rules)
     out.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(out), picture):
         raise SnapshotError(f"cannot write {out} (use a .png or .jpg name in a writable folder)")

@@ -48,6 +48,15 @@ def parse_time(value: str | None, name: str) -> float | None:
     return dt.timestamp()
 
 
+def iso_utc(ts: float) -> str:
+    """ISO 8601 UTC of epoch seconds; empty for a time that is no date (inf, NaN, 1e300 stored
+    before the ingest guard) so one bad row never breaks an export mid-stream."""
+    try:
+        return datetime.fromtimestamp(ts, UTC).isoformat()
+    except (OverflowError, ValueError, OSError):
+        return ""
+
+
 def _check_state(value: str | None) -> str | None:
     if value is not None and value not in SEAT_STATES:
         raise ClientException(f"type must be one of {', '.join(SEAT_STATES)} (got {value!r})")
@@ -138,7 +147,7 @@ class StoresApi(Controller):
             async with state.sessionmaker() as s:
                 async for e in queries.iter_events(s, store_id, **args):
                     w.writerow([e.id, store_id, e.seat_id, e.edge_id, e.from_state, e.to_state,
-                                datetime.fromtimestamp(e.at, UTC).isoformat(), f"{e.at:.3f}",
+                                iso_utc(e.at), f"{e.at:.3f}",
                                 int(e.historical)])
                     if buf.tell() > 32_000:
                         yield buf.getvalue()

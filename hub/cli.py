@@ -54,14 +54,47 @@ def _migrate(url: str) -> None:
 CONFIG_ENV = "SEAT_HUB_CONFIG"  # how `serve --workers N` hands the settings file to each worker process
 
 
+CLIENT_ID_ENV = "SEAT_HUB_CLIENT_ID_BASE"  # with --workers: the default MQTT client id the workers number
+SLOTS_ENV = "SEAT_HUB_WORKER_SLOTS"
+_slot_locks: list = []  # lock files held for the life of the worker process
+
+
+def claim_worker_slot(base: str, slots: int, lock_dir: Path | None = None) -> str:
+    """``{base}-w{k}`` for the lowest slot k no live worker holds (an flock, released when the
+    process dies): a worker that uvicorn restarts gets the dead one's id, and with it its kept
+    MQTT session, instead of leaving that session to withhold its share of the messages."""
+    import fcntl
+    import os
+    import tempfile
+
+    d = lock_dir or Path(tempfile.gettempdir()) / "seat-hub-slots"
+    d.mkdir(parents=True, exist_ok=True)
+    for k in range(max(1, slots)):
+        f = open(d / f"{base}-w{k}.lock", "w")  # noqa: SIM115 - held open while the worker lives
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            continue
+        _slot_locks.append(f)
+        return f"{base}-w{k}"
+    return f"{base}-p{os.getpid()}"  # more workers than slots: cannot happen with uvicorn's supervisor
+
+
 def app_from_env():
     """App factory for uvicorn's worker processes (``hub.cli:app_from_env``)."""
     import os
 
+    import msgspec
+
     from hub.app import create_app
     from hub.settings import load_settings
 
-    return create_app(load_settings(os.environ.get(CONFIG_ENV) or None))
+    settings = load_settings(os.environ.get(CONFIG_ENV) or None)
+    if base := os.environ.get(CLIENT_ID_ENV):
+        cid = claim_worker_slot(base, int(os.environ.get(SLOTS_ENV, "1")))
+        settings = msgspec.structs.replace(settings, mqtt=msgspec.structs.replace(settings.mqtt, client_id=cid))
+    return create_app(settings)
 
 
 def check_serve_options(settings, workers: int) -> str | None:
@@ -109,6 +142,12 @@ def serve(
         raise typer.Exit(2)
     _migrate(settings.database.url)
     h, p = host or settings.http.host, port or settings.http.port
+    import msgspec
+
+    from hub.settings import mqtt_client_id
+
+    # The default MQTT client id is per host and HTTP port: the port actually served counts.
+    settings = msgspec.structs.replace(settings, http=msgspec.structs.replace(settings.http, host=h, port=p))
     typer.echo(f"seat-hub: dashboard at http://{h}:{p}/  (API docs at /schema), {workers} worker(s)")
     # No per-message deflate: live updates are ~100-byte JSON, and compressing each one per client
     # was 5 % of the hub's CPU with 200 dashboards (bench/bench_live.py, py-spy).
@@ -121,6 +160,10 @@ def serve(
     else:
         # Worker processes build their own app from the same file (an app object cannot be shared).
         os.environ[CONFIG_ENV] = str(config.resolve()) if config else ""
+        if not settings.mqtt.client_id and settings.mqtt.session_expiry_s > 0:
+            # Each worker takes a numbered slot of this id, so a restarted worker resumes its session.
+            os.environ[CLIENT_ID_ENV] = mqtt_client_id(settings)
+            os.environ[SLOTS_ENV] = str(workers)
         uvicorn.run("hub.cli:app_from_env", factory=True, workers=workers, **common)
 
 

@@ -24,6 +24,25 @@ class DemoError(RuntimeError):
     pass
 
 
+class _Terminated(Exception):
+    """SIGTERM arrived: unwind through ``finally`` so the broker and the edge stop too (Python's
+    default SIGTERM action ends the process on the spot and leaves them running)."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise _Terminated
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM it when the demo dies, even by SIGKILL (Linux prctl)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -52,7 +71,8 @@ def start_broker(workdir: Path) -> tuple[subprocess.Popen, int]:
     # Mosquitto queues only 1000 QoS 1 messages per client by default and drops the rest.
     conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
                     "max_queued_messages 1000000\nmax_inflight_messages 1000\n")
-    proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=_die_with_parent if sys.platform == "linux" else None)
     if not _wait_port(port, 10):
         proc.kill()
         raise DemoError(f"Mosquitto ({exe}) did not listen on port {port}")
@@ -95,6 +115,8 @@ def run_demo(port: int = 8080, for_s: float | None = None, store: str = "demo", 
     workdir.mkdir(parents=True, exist_ok=True)
     base = load_settings(config) if config else HubSettings()
     broker = edge = None
+    # uvicorn handles SIGTERM while it serves, then re-raises it: this handler gets it either way.
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         broker, mqtt_port = start_broker(workdir)
         prefix = base.mqtt.topic_prefix
@@ -112,7 +134,7 @@ def run_demo(port: int = 8080, for_s: float | None = None, store: str = "demo", 
         edge = subprocess.Popen(
             [sys.executable, "-m", "edge_agent.cli", "demo", "--store", store, "--mqtt-port", str(mqtt_port),
              "--topic-prefix", prefix, "--workdir", str(workdir / "edge"), "--local-port", str(local_port)],
-            stdout=log, stderr=subprocess.STDOUT,
+            stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
 
@@ -151,11 +173,17 @@ def run_demo(port: int = 8080, for_s: float | None = None, store: str = "demo", 
 
         try:
             return asyncio.run(main())
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, _Terminated):
             return 0
+    except _Terminated:
+        return 0
     except DemoError as exc:
         print(f"Demo error: {exc}", file=sys.stderr)
         return 2
     finally:
-        _stop(edge)
-        _stop(broker)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the cleanup short
+        try:
+            _stop(edge)
+            _stop(broker)
+        finally:
+            signal.signal(signal.SIGTERM, previous)

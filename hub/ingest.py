@@ -42,6 +42,7 @@ from protocol import (
     TopicSpace,
     decode,
 )
+from protocol.limits import message_problem, payload_problem
 from protocol.topics import HUB_KINDS
 from protocol.wire import layout_hash
 
@@ -52,10 +53,18 @@ SNAPSHOT_RETRY_S = 60.0
 GAP_GRACE_S = 3.0  # how long a missing sequence range may take to arrive (another replica's batch)
 _CHUNK = 500  # keys per IN (...) list
 _MANY = 5000  # parameter sets per executemany call
+# A seat's ordering time (observed_at) is never set further ahead of the hub clock than this, so an
+# edge clock that jumped forward and back freezes no seat for longer (see issue 10, clock jumps).
+FUTURE_SKEW_S = 60.0
 
 
 class IngestError(ValueError):
-    """A message the hub will not accept (malformed, foreign topic, topic/payload mismatch)."""
+    """A message the hub will not accept (malformed, foreign topic, topic/payload mismatch).
+    ``reason`` is a short code for the ``seat_hub_rejected_messages`` metric."""
+
+    def __init__(self, message: str, reason: str = "malformed") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +88,7 @@ class BatchResult:
     live: dict[str, dict[str, Any]] = field(default_factory=dict)  # store_id -> update payload
     # (store_id, edge_id, boot_id, first missing seq, last missing seq) seen in this batch
     gap_ranges: list[tuple[str, str, str, int, int]] = field(default_factory=list)
+    rejected: dict[str, int] = field(default_factory=dict)  # reason -> messages (or seat changes) refused
 
 
 def parse_message(raw: RawMessage, topics: TopicSpace) -> EdgeMessage | None:
@@ -88,12 +98,14 @@ def parse_message(raw: RawMessage, topics: TopicSpace) -> EdgeMessage | None:
     try:
         t = topics.parse(raw.topic)
     except TopicError as exc:
-        raise IngestError(str(exc)) from None
+        raise IngestError(str(exc), "topic") from None
     if t.kind in HUB_KINDS:
         return None
     if not raw.payload and t.kind == "death":
         # An edge clears its retained Death with an empty retained payload when it reconnects.
         return None
+    if (p := payload_problem(raw.payload)) is not None:
+        raise IngestError(p.detail, p.reason)
     try:
         msg = decode(raw.payload, expect=_EDGE_TYPES)
     except ProtocolError as exc:
@@ -101,7 +113,8 @@ def parse_message(raw: RawMessage, topics: TopicSpace) -> EdgeMessage | None:
     kind = type(msg).__struct_config__.tag
     if (msg.store_id, msg.edge_id, kind) != (t.store_id, t.edge_id, t.kind):
         raise IngestError(
-            f"payload says {msg.store_id}/{msg.edge_id}/{kind} but arrived on {t.store_id}/{t.edge_id}/{t.kind}"
+            f"payload says {msg.store_id}/{msg.edge_id}/{kind} but arrived on {t.store_id}/{t.edge_id}/{t.kind}",
+            "topic_mismatch",
         )
     return msg
 
@@ -176,6 +189,9 @@ class _Batch:
         self.pending_acks: list[ConfigAck] = []
         self.births: list[Birth] = []
         self.healths: list[tuple[Edge, Health]] = []
+        # Seats of the stores' layouts (and of births in this batch): deltas and events touch only
+        # these, so a hostile delta cannot create thousands of phantom seats.
+        self.known_seats: set[tuple[str, str]] = set()
 
     async def load(self, msgs: list[EdgeMessage]) -> None:
         pairs = {(m.store_id, m.edge_id) for m in msgs}
@@ -198,10 +214,15 @@ class _Batch:
         await self.load_states(seats, dead)
 
     async def load_states(self, seats: dict[str, set[str]], edges: set[tuple[str, str]]) -> None:
-        """Current state rows of the named seats and of every seat of the named edges."""
+        """Current state rows of the named seats and of every seat of the named edges; which of
+        the named seats exist (``known_seats``: states of other seat ids are refused)."""
         t = SeatStateRow.__table__
-        queries = [select(t).where(t.c.store_id == sid, t.c.seat_id.in_(chunk))
-                   for sid, ids in seats.items() for chunk in _chunks(sorted(ids))]
+        chunks = [(sid, chunk) for sid, ids in seats.items() for chunk in _chunks(sorted(ids))]
+        for sid, chunk in chunks:
+            known = await self.s.execute(select(Seat.store_id, Seat.seat_id).where(
+                Seat.store_id == sid, Seat.seat_id.in_(chunk)))
+            self.known_seats.update((r[0], r[1]) for r in known.all())
+        queries = [select(t).where(t.c.store_id == sid, t.c.seat_id.in_(chunk)) for sid, chunk in chunks]
         queries += [select(t).where(t.c.store_id == sid, t.c.edge_id == eid) for sid, eid in edges]
         for q in queries:
             for r in (await self.s.execute(q)).all():
@@ -216,6 +237,7 @@ class _Batch:
     def set_state(self, store_id: str, seat_id: str, edge_id: str, state: str, since: float, observed: float,
                   force: bool = False) -> None:
         key = (store_id, seat_id)
+        observed = min(observed, self.now + FUTURE_SKEW_S)
         cur = self.states.get(key)
         if cur is not None and not force and observed < cur["observed_at"]:
             return  # an older observation (replayed from an outbox) never replaces a newer one
@@ -281,19 +303,32 @@ class _Batch:
             self.edge_live(e)
             self.request_snapshot(e, "offline")  # its seats are unknown until a full snapshot
         if isinstance(m, Delta):
+            known = self._known(m, [c.seat_id for c in m.changes])
             for c in m.changes:
-                self.set_state(m.store_id, c.seat_id, m.edge_id, c.state, c.since, max(c.since, m.ts))
+                if c.seat_id in known:
+                    self.set_state(m.store_id, c.seat_id, m.edge_id, c.state, c.since, max(c.since, m.ts))
         elif isinstance(m, Event):
             self.events.append({
                 "store_id": m.store_id, "seat_id": m.seat_id, "edge_id": m.edge_id, "boot_id": m.boot_id,
                 "seq": m.seq, "from_state": m.from_state, "to_state": m.to_state, "at": m.at,
                 "evidence": msgspec.to_builtins(m.evidence), "historical": m.historical, "received_at": self.now,
             })
-            self.set_state(m.store_id, m.seat_id, m.edge_id, m.to_state, m.at, m.at)
+            if self._known(m, [m.seat_id]):
+                self.set_state(m.store_id, m.seat_id, m.edge_id, m.to_state, m.at, m.at)
         elif isinstance(m, Health):
             self._health(e, m)
         elif isinstance(m, ConfigAck):
             self.pending_acks.append(m)
+
+    def _known(self, m: EdgeMessage, seat_ids: list[str]) -> set[str]:
+        """The seat ids of ``seat_ids`` that the store's layout knows; the rest is counted and
+        logged once per message."""
+        ok = {sid for sid in seat_ids if (m.store_id, sid) in self.known_seats}
+        if unknown := [sid for sid in seat_ids if sid not in ok]:
+            self.result.rejected["unknown_seat"] = self.result.rejected.get("unknown_seat", 0) + len(unknown)
+            log.warning("%s/%s %s seq %d: %d seat(s) not in the store's layout (e.g. %r); their state changes "
+                        "are ignored", m.store_id, m.edge_id, type(m).__name__, m.seq, len(unknown), unknown[0])
+        return ok
 
     def _birth(self, e: Edge, m: Birth) -> None:
         if e.boot_id == m.boot_id and m.seq < e.last_seq and e.snapshot_requested_at is None:
@@ -306,13 +341,17 @@ class _Batch:
         e.config_version = m.config_version
         e.rules = msgspec.to_builtins(m.rules)
         self.births.append(m)
+        self.known_seats.update((m.store_id, sd.seat_id) for sd in m.seats)
+        known = self._known(m, [st.seat_id for st in m.states])
         if m.seats or not m.layout_hash:
             e.layout_hash = layout_hash(m.seats)
         elif m.layout_hash != e.layout_hash:
             # The layout by a hash we do not know (first contact, or a layout changed while we
-            # missed its full birth): ask for it; the states apply meanwhile.
+            # missed its full birth): ask for it; states of the seats we know apply meanwhile.
             self.request_snapshot(e, "layout")
         for st in m.states:
+            if st.seat_id not in known:
+                continue
             self.set_state(m.store_id, st.seat_id, m.edge_id, st.state, st.since, m.ts, force=True)
         self.edge_live(e)
 
@@ -408,10 +447,17 @@ class IngestWriter:
             try:
                 m = parse_message(raw, self.topics)
             except IngestError as exc:
-                log.warning("dropped message on topic %r: %s", raw.topic, exc)
+                log.warning("dropped message on topic %r (%s): %s", raw.topic[:200], exc.reason, exc)
                 result.dropped += 1
+                result.rejected[exc.reason] = result.rejected.get(exc.reason, 0) + 1
                 continue
             if m is None:
+                continue
+            if (p := message_problem(m, now)) is not None:
+                # Checked before the database: a value no column can hold would fail the whole batch.
+                log.warning("dropped message on topic %r (%s): %s", raw.topic[:200], p.reason, p.detail)
+                result.dropped += 1
+                result.rejected[p.reason] = result.rejected.get(p.reason, 0) + 1
                 continue
             key = (m.store_id, m.edge_id, m.boot_id, m.seq)  # store_id too: edge ids are per store
             if key in seen:

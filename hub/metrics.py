@@ -13,6 +13,11 @@ class HubMetrics:
         self.bad_payloads = Counter(
             "seat_hub_bad_payloads", "Messages dropped as malformed or foreign", registry=r
         )
+        self.rejected = Counter(
+            "seat_hub_rejected_messages",
+            "Messages (or single seat changes: reason unknown_seat) refused before the database, by reason",
+            ["reason"], registry=r,
+        )
         self.duplicates = Counter("seat_hub_duplicates", "Redelivered messages ignored", registry=r)
         self.gaps = Counter("seat_hub_sequence_gaps", "Sequence gaps detected", registry=r)
         self.snapshot_requests = Counter("seat_hub_snapshot_requests", "Snapshot requests sent", registry=r)

@@ -10,8 +10,11 @@ holds them is committed. While the database is unreachable the writer keeps the 
 retries; the queue fills, paho's thread waits, and the broker keeps the rest: nothing is lost.
 A batch that fails while the database answers is split, and a single message that still fails
 is logged with its topic and dropped (acknowledged), so one poison message cannot stall ingest.
-With ``mqtt.session_expiry_s`` and a fixed ``client_id`` the broker also keeps what a crashed
-hub had not committed and sends it again when the hub is back.
+By default (``mqtt.session_expiry_s`` > 0, a client id stable per host and port) the broker also
+keeps what a crashed hub had not committed, and what arrives while it is down, and sends it when
+the hub is back. Mosquitto keeps routing a shared subscription's share to a member whose session
+is kept while it is offline; ``mqtt.release_session_on_stop`` makes a planned stop of one replica
+hand everything to the others at once (see docs/reliability.md for the trade-off).
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ import json
 import logging
 import threading
 import time
-import uuid
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -34,7 +36,7 @@ from sqlalchemy import text
 from hub.ingest import BatchResult, IngestWriter, RawMessage
 from hub.live import LiveHub
 from hub.metrics import HubMetrics
-from hub.settings import HubSettings
+from hub.settings import HubSettings, mqtt_client_id
 from protocol import Message, TopicError, TopicSpace, encode
 
 log = logging.getLogger("hub.mqtt")
@@ -59,7 +61,9 @@ class MqttIngest:
         self._wake_pending = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task | None = None
-        cid = settings.mqtt.client_id or f"seat-hub-{uuid.uuid4().hex[:10]}"
+        self._writing = False
+        cid = mqtt_client_id(settings)
+        self.client_id = cid
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv5,
                                   manual_ack=True)
         if settings.mqtt.username:
@@ -169,6 +173,8 @@ class MqttIngest:
         return await asyncio.to_thread(self.subscribed.wait, timeout)
 
     async def stop(self) -> None:
+        if self.settings.mqtt.release_session_on_stop and self.subscribed.is_set():
+            await self._release()
         self._stopping = True
         self.live.relay = None  # from now on, updates are delivered locally only
         if self._task is not None:
@@ -177,9 +183,31 @@ class MqttIngest:
                 await self._task
             except (asyncio.CancelledError, Exception):
                 pass
-        self.client.disconnect()
+        if self.settings.mqtt.release_session_on_stop:
+            props = Properties(PacketTypes.DISCONNECT)
+            props.SessionExpiryInterval = 0  # the broker forgets this replica now: nothing is kept for it
+            self.client.disconnect(properties=props)
+        else:
+            self.client.disconnect()
         await asyncio.to_thread(self.client.loop_stop)
         self.metrics.mqtt_connected.set(0)
+
+    async def _release(self, quiet_s: float = 0.5, timeout_s: float = 20.0) -> None:
+        """Leave the shared group: no new messages come to this replica; those already received
+        (or in flight to it) are committed and acknowledged by the writer before the disconnect."""
+        flt = self.topics.shared_edge_filter(self.settings.mqtt.shared_group)
+        self.client.unsubscribe(flt)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        quiet_since = loop.time()
+        while loop.time() < deadline:
+            busy = (self._queue is not None and self._queue.qsize() > 0) or self._writing
+            if busy:
+                quiet_since = loop.time()
+            elif loop.time() - quiet_since >= quiet_s:
+                break
+            await asyncio.sleep(0.05)
+        log.info("left shared group %s: everything received is committed", self.settings.mqtt.shared_group)
 
     # -- publishing (hub -> edge) -----------------------------------------------------------
     async def publish(self, msg: Message, kind: str, *, retain: bool = False, timeout: float = 5.0) -> None:
@@ -235,9 +263,13 @@ class MqttIngest:
             batch = await self._next_batch()
             self.metrics.queue_depth.set(self._queue.qsize() if self._queue else 0)
             if batch:
-                for result in await self._write_until_stored(batch):
-                    await self._after_commit(result)
-                self._ack(batch)  # only now may the broker forget these messages
+                self._writing = True
+                try:
+                    for result in await self._write_until_stored(batch):
+                        await self._after_commit(result)
+                    self._ack(batch)  # only now may the broker forget these messages
+                finally:
+                    self._writing = False
             if self.writer.pending_gaps and time.monotonic() >= next_gap_check:
                 next_gap_check = time.monotonic() + 1.0
                 try:
@@ -302,6 +334,8 @@ class MqttIngest:
         for kind, n in result.by_kind.items():
             m.ingested.labels(kind).inc(n)
         m.bad_payloads.inc(result.dropped)
+        for reason, n in result.rejected.items():
+            m.rejected.labels(reason).inc(n)
         m.duplicates.inc(result.duplicates)
         m.gaps.inc(result.gaps)
         m.seat_changes.inc(result.seat_changes)

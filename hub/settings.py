@@ -24,10 +24,18 @@ class MqttSettings(msgspec.Struct, forbid_unknown_fields=True):
     port: int = 1883
     topic_prefix: str = "seat/v1"
     shared_group: str = "seat-hub"  # MQTT v5 shared subscription group: replicas split the ingest
-    client_id: str = ""  # empty: a random id per process (required for several replicas)
-    # > 0 with a fixed client_id: the broker keeps this hub's session (and the messages not yet
-    # committed) while it restarts, for this many seconds. 0: a fresh session per start.
-    session_expiry_s: int = 0
+    # Empty: "seat-hub-{hostname}-{http.port}", stable across restarts and different for each replica
+    # (replicas on one host listen on different ports). Set it when a replica moves between hosts.
+    client_id: str = ""
+    # The broker keeps this hub's session, and every message not yet committed or sent while the
+    # hub is down, for this many seconds: a crashed or SIGKILLed hub loses nothing when it is back
+    # within this time. 0: a fresh session (and a random client id) per start, which loses what
+    # arrives while the hub is down: only for throwaway setups.
+    session_expiry_s: int = 3600
+    # On a planned stop: unsubscribe, commit what arrived, and end the session, so the other replicas
+    # of the shared group get everything at once instead of the broker keeping this replica's share
+    # for it until session_expiry_s. Leave false for a single hub: its session must outlive a restart.
+    release_session_on_stop: bool = False
     username: str | None = None
     password: str | None = None
     tls: bool = False  # connect with TLS (port 8883 usually); see docs/security.md
@@ -81,6 +89,20 @@ class HubSettings(msgspec.Struct, forbid_unknown_fields=True):
     edge_timeout_s: float = 90.0
 
 
+def mqtt_client_id(s: HubSettings) -> str:
+    """The hub's MQTT client id: the configured one, else stable per host and HTTP port (so a
+    restarted hub resumes its session), random when there is no session to resume."""
+    import socket
+    import uuid
+
+    if s.mqtt.client_id:
+        return s.mqtt.client_id
+    if s.mqtt.session_expiry_s <= 0:
+        return f"seat-hub-{uuid.uuid4().hex[:10]}"
+    host = "".join(c if c.isalnum() or c in "-_." else "-" for c in socket.gethostname())[:100] or "host"
+    return f"seat-hub-{host}-{s.http.port}"
+
+
 def parse_settings(text: str | bytes, source: str = "<settings>") -> HubSettings:
     try:
         settings = msgspec.toml.decode(text, type=HubSettings)
@@ -121,8 +143,8 @@ def _check(s: HubSettings, source: str) -> None:
     for key, value in (("mqtt.port", s.mqtt.port), ("http.port", s.http.port)):
         if not 0 < value < 65536:
             raise SettingsError(f"{source}: {key} must be 1..65535 (got {value})")
-    if s.mqtt.session_expiry_s > 0 and not s.mqtt.client_id:
-        raise SettingsError(f"{source}: mqtt.session_expiry_s needs a fixed mqtt.client_id (one per hub replica)")
+    if s.mqtt.session_expiry_s < 0:
+        raise SettingsError(f"{source}: mqtt.session_expiry_s must be >= 0 (got {s.mqtt.session_expiry_s})")
     if s.edge_timeout_s <= 0:
         raise SettingsError(f"{source}: edge_timeout_s must be > 0 (got {s.edge_timeout_s})")
     if s.ingest.batch_max < 1 or s.ingest.batch_wait_ms < 0:

@@ -31,6 +31,10 @@ class SeatDef(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
     label: str = ""
     type: str = "desk"
     active: bool = True
+    # The desk surface where belongings lie (same coordinates). None: the edge derives it from
+    # the seat polygon (``[seat_rules] desk_band``). Belongings are judged on this zone only, so
+    # a chair pushed back or turned in the rest of the seat is not read as belongings.
+    desk: list[Point] | None = None
 
 
 class ChannelDef(msgspec.Struct, frozen=True):
@@ -70,6 +74,9 @@ class Evidence(msgspec.Struct, frozen=True):
     # No person box this sample, but the seat looks as it did when one was last seen: a person
     # sitting still that the detector lost (person_overlap carries the last seen value).
     person_held: bool = False
+    # How sure this sample's reading (person / belongings / nothing) is, 0..1: person overlap and
+    # score for a person; item score or desk change against the empty reference for belongings.
+    confidence: float = 0.0
 
 
 class SeatSnapshot(msgspec.Struct, frozen=True):

@@ -33,7 +33,10 @@ def hub_settings(broker, db_url: str, **overrides: Any) -> HubSettings:
     return HubSettings(
         database=DatabaseSettings(url=db_url),
         mqtt=MqttSettings(host=broker.host, port=broker.port, topic_prefix=broker.prefix,
-                          shared_group=f"g{uuid.uuid4().hex[:8]}"),
+                          shared_group=f"g{uuid.uuid4().hex[:8]}",
+                          # no kept session: a random client id per app, as two replicas in one
+                          # test need (the default id is per host and HTTP port; tests/faults test it)
+                          session_expiry_s=0),
         ingest=IngestSettings(batch_max=200, batch_wait_ms=20),
         **overrides,
     )

@@ -118,7 +118,9 @@ def test_items_inside_counted_with_sorted_classes():
 
 def test_no_detections_and_change_scores():
     ev = seat_evidence([S1, S2], [], RULES, change_scores={"S1": 0.123456})
-    assert ev["S2"] == Evidence()
+    # Nothing seen and no reference: reads "nothing", with half confidence (an unseen desk may
+    # hold something). The confidence field is new with the desk zone (issue 12).
+    assert ev["S2"] == Evidence(confidence=0.5)
     assert ev["S1"].change_score == pytest.approx(0.123456)
     assert ev["S1"].person_overlap == 0.0 and ev["S1"].item_count == 0
 

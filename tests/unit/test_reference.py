@@ -140,7 +140,7 @@ def patch_of(value: float):
 
 
 def test_reference_taken_after_confident_empty_period():
-    ref = SeatReference(ReferenceRules(auto_after_s=60.0, refresh_alpha=0.5, refresh_every_s=30.0))
+    ref = SeatReference(ReferenceRules(auto_after_s=60.0))  # opt-in first reference
     p = patch_of(100)
     assert not ref.ready and ref.score(p) is None
     for t in range(0, 60, 2):
@@ -161,23 +161,64 @@ def test_interrupted_empty_period_restarts_the_timer():
     assert ref.observe(120.0, p, True)
 
 
-def test_refresh_is_a_slow_running_average_and_never_learns_non_empty():
-    ref = SeatReference(ReferenceRules(auto_after_s=0.0, refresh_alpha=0.25, refresh_every_s=30.0))
+# Issue 12: the slow running-average refresh is gone (it absorbed a book left on the desk). The
+# reference changes only on command or at the store's quiet time, from a confidently empty seat.
+QUIET = ReferenceRules(quiet_at_s=4 * 3600.0, quiet_window_s=1800.0, quiet_empty_s=60.0, utc_offset_s=0.0)
+DAY = 86400.0
+
+
+def test_no_running_refresh_the_reference_only_changes_at_the_quiet_time():
+    ref = SeatReference(QUIET)
     a, b = patch_of(100), patch_of(140)
-    assert ref.observe(0.0, a, True)
-    assert not ref.observe(10.0, b, True)  # too soon after the last refresh
-    assert ref.observe(30.0, b, True)
-    np.testing.assert_allclose(ref.patch.grey, 0.75 * a.grey + 0.25 * b.grey, atol=1e-3)
-    before = ref.patch.grey.copy()
-    assert not ref.observe(90.0, patch_of(20), False)
-    np.testing.assert_array_equal(ref.patch.grey, before)
+    ref.capture_now(0.0, a)
+    assert ref.taken_by == "command"
+    # Hours of confidently empty samples during the day (10:00 to 13:00): nothing learned.
+    for t in np.arange(10 * 3600.0, 13 * 3600.0, 30.0):
+        assert not ref.observe(float(t), b, True)
+    np.testing.assert_array_equal(ref.patch.grey, a.grey)
+    # Quiet time 04:00-04:30 next day: learned after 60 s confidently empty inside the window
+    # (the empty stretch before 04:00 does not count), once per day.
+    t0 = DAY + 4 * 3600.0
+    for t in np.arange(t0 - 600.0, t0 + 60.0, 10.0):
+        assert not ref.observe(float(t), b, True)
+    assert ref.observe(t0 + 60.0, b, True)
+    assert ref.taken_by == "quiet time" and ref.taken_at == t0 + 60.0
+    np.testing.assert_array_equal(ref.patch.grey, b.grey)
+    assert not ref.observe(t0 + 600.0, a, True)  # once per quiet window
+    assert not ref.observe(2 * DAY + 4 * 3600.0 + 30.0, a, True)  # next window: 30 s in, too soon
+    assert ref.observe(2 * DAY + 4 * 3600.0 + 60.0, a, True)  # the next day's window learns
+
+
+def test_quiet_time_never_learns_a_seat_that_may_hold_something():
+    ref = SeatReference(QUIET)
+    a = patch_of(100)
+    ref.capture_now(0.0, a)
+    t0 = DAY + 4 * 3600.0
+    for t in np.arange(t0, t0 + 1800.0, 10.0):
+        assert not ref.observe(float(t), patch_of(20), False)  # a book there all night
+    np.testing.assert_array_equal(ref.patch.grey, a.grey)
+    # An interruption inside the window restarts the 60 s.
+    t1 = 2 * DAY + 4 * 3600.0
+    ref.observe(t1, a, True)
+    ref.observe(t1 + 50.0, a, False)
+    assert not ref.observe(t1 + 100.0, a, True)
+    assert ref.observe(t1 + 160.0, a, True)
+
+
+def test_quiet_window_across_midnight_and_local_time():
+    r = ReferenceRules(quiet_at_s=23.5 * 3600, quiet_window_s=3600.0, utc_offset_s=9 * 3600.0)  # KST
+    # 23:45 KST on day 0 = 14:45 UTC; 00:15 KST belongs to the window that began the day before.
+    assert r.quiet_day(14.75 * 3600) == 0
+    assert r.quiet_day(15.25 * 3600) == 0
+    assert r.quiet_day(16.0 * 3600) is None
+    assert ReferenceRules().quiet_day(1000.0) is None  # no quiet time configured
 
 
 def test_capture_now_and_clear():
     ref = SeatReference()
     p = patch_of(80)
     ref.capture_now(5.0, p)
-    assert ref.ready and ref.taken_at == 5.0 and ref.refreshed_at == 5.0
+    assert ref.ready and ref.taken_at == 5.0 and ref.taken_by == "command"
     p.grey[:] = 0  # the stored reference is a copy
     assert ref.patch.grey.max() > 0
     ref.clear()

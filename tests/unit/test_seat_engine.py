@@ -191,11 +191,13 @@ def test_reference_learned_automatically_then_object_detected_but_not_light(libr
         t += 2
     assert [(x.to_state, x.at) for x in trs] == [("away", start + 6)]
     assert trs[0].evidence.change_score > SEAT_RULES.change_threshold and trs[0].evidence.item_count == 0
-    refreshed = ref.refreshed_at
+    taken, grey = ref.taken_at, ref.patch.grey.copy()
     for _ in range(40):
         sample(eng, 1, t, dets(1, t), image=placed)
         t += 2
-    assert ref.refreshed_at == refreshed  # not empty: the object is never learned as "empty"
+    # not empty: the object is never learned as "empty" (no refresh exists since issue 12)
+    assert ref.taken_at == taken
+    np.testing.assert_array_equal(ref.patch.grey, grey)
 
 
 def test_capture_reference_on_demand():
