@@ -23,7 +23,16 @@ from edge_agent.seat_state import OutOfOrderSample
 from edge_agent.store import EdgeStore
 from edge_agent.types import FrameDetections, Transition
 from edge_agent.uplink import BirthParts, Uplink
-from protocol.messages import ChannelDef, ChannelHealth, Config, SeatDef, SeatSnapshot, StateRules
+from protocol.messages import (
+    ChannelDef,
+    ChannelHealth,
+    Config,
+    FrameRequest,
+    SeatDef,
+    SeatSnapshot,
+    StateRules,
+)
+from protocol.messages import Frame as FrameMsg
 
 log = logging.getLogger("seat_edge.agent")
 
@@ -58,9 +67,11 @@ class EdgeAgent:
         self.detector = detector or Detector(cfg.model)
         self.capture = CaptureManager(cfg.channels)
         self._requests: queue.Queue[Config] = queue.Queue()
+        self._frame_requests: queue.Queue[FrameRequest] = queue.Queue()  # answered after the next detection
         self.uplink = Uplink(
             cfg, self.store, birth_factory=self._birth_parts,
             on_config=self._requests.put,  # the uplink answers snapshot requests with a birth itself
+            on_frame_request=self._frame_requests.put,
         )
         self.page = None
         if cfg.local_ui.enabled:
@@ -116,6 +127,7 @@ class EdgeAgent:
                 detections[det.channel] = det
                 self._latency[det.channel] = det.latency_ms
         self._take_requested_reference(frames)
+        self._answer_frame_requests(frames, detections)
         transitions: list[Transition] = []
         with self._engine_lock:
             for ch in self.cfg.channels:
@@ -182,6 +194,35 @@ class EdgeAgent:
             except queue.Empty:
                 return
             self.apply_config(req)
+
+    def _answer_frame_requests(self, frames: dict, detections: dict[int, FrameDetections]) -> None:
+        """ROI snapshots for the hub: this tick's picture of the channel, faces blurred (the heads
+        of the persons just detected, and Haar faces where available). Never video, never unblurred."""
+        from edge_agent.face_blur import snapshot_jpeg
+
+        while True:
+            try:
+                req = self._frame_requests.get_nowait()
+            except queue.Empty:
+                return
+            base = dict(store_id=self.cfg.edge.store_id, edge_id=self.cfg.edge.edge_id, ts=time.time(),
+                        request_id=req.request_id, channel=req.channel)
+            frame = frames.get(req.channel)
+            if frame is None:
+                known = [c.id for c in self.cfg.channels]
+                why = (f"channel {req.channel} has no current picture" if req.channel in known
+                       else f"no channel {req.channel} on this edge (channels: {known})")
+                answer = FrameMsg(**base, error=why)
+            else:
+                try:
+                    det = detections.get(req.channel)
+                    jpeg, n = snapshot_jpeg(frame.image, det.detections if det else ())
+                    answer = FrameMsg(**base, jpeg=jpeg, faces_blurred=n)
+                except Exception as exc:  # a snapshot must never stop the seat monitoring
+                    log.exception("snapshot of channel %d failed", req.channel)
+                    answer = FrameMsg(**base, error=f"snapshot failed: {exc}")
+            if not self.uplink.publish_frame(answer):
+                log.warning("snapshot %s not sent: not connected to the broker", req.request_id)
 
     def apply_config(self, msg: Config) -> bool:
         from edge_agent.config_apply import evaluate_config

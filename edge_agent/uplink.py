@@ -66,6 +66,7 @@ from protocol import (
     decode,
     encode,
 )
+from protocol.messages import Frame, FrameRequest
 from protocol.topics import DEFAULT_PREFIX
 from protocol.wire import layout_hash, quantise_ms
 
@@ -107,6 +108,7 @@ class Uplink:
         boot_id: str | None = None,
         on_config: Callable[[Config], None] | None = None,
         on_snapshot_request: Callable[[], None] | None = None,
+        on_frame_request: Callable[[FrameRequest], None] | None = None,
         window: int = 20,
         reconnect_delay: tuple[int, int] = (1, 30),
         clock: Callable[[], float] = time.time,
@@ -120,11 +122,12 @@ class Uplink:
         self._birth_factory = birth_factory
         self._on_config = on_config
         self._on_snapshot_request = on_snapshot_request
+        self._on_frame_request = on_frame_request
         self._window = window
         self._clock = clock
         self._topic = {k: self.topics.topic(self.store_id, self.edge_id, k)
                        for k in ("birth", "delta", "event", "health", "death", "config_ack", "config",
-                                 "snapshot_request")}
+                                 "snapshot_request", "frame", "frame_request")}
 
         self._seq = 0
         self._seq_lock = threading.Lock()  # seq order == outbox id order
@@ -227,6 +230,14 @@ class Uplink:
         return self._emit("config_ack", lambda seq, ts: ConfigAck(version=version, ok=ok, error=error,
                                                                   **self._base(seq, ts)))
 
+    def publish_frame(self, frame: Frame) -> bool:
+        """Send a snapshot answer now, QoS 1, outside the outbox (a person is waiting for it;
+        offline, they ask again). False when not connected."""
+        if not self.connected:
+            return False
+        info = self.client.publish(self._topic["frame"], encode(frame), qos=1)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
+
     def publish_birth(self, *, kick: bool = True) -> int:
         """A fresh full snapshot, queued in order (the answer to a snapshot request).
 
@@ -305,7 +316,8 @@ class Uplink:
             log.error("broker %s:%d refused the connection: %s", self.cfg.mqtt.host, self.cfg.mqtt.port, reason_code)
             return
         self._drop_paho_queue(client)
-        client.subscribe([(self._topic["config"], 1), (self._topic["snapshot_request"], 1)])
+        client.subscribe([(self._topic["config"], 1), (self._topic["snapshot_request"], 1),
+                          (self._topic["frame_request"], 1)])
         with self._cond:
             self._connected = True
             self._need_session = True
@@ -368,6 +380,10 @@ class Uplink:
                 msg = decode(message.payload, expect=Config)
                 if self._on_config is not None:
                     self._on_config(msg)
+            elif topic == self._topic["frame_request"]:
+                req = decode(message.payload, expect=FrameRequest)
+                if self._on_frame_request is not None:
+                    self._on_frame_request(req)
             elif topic == self._topic["snapshot_request"]:
                 req = decode(message.payload, expect=SnapshotRequest)
                 if req.reason == "layout":

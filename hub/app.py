@@ -39,6 +39,7 @@ from hub.metrics import HubMetrics
 from hub.mqtt_consumer import MqttIngest, MqttUnavailable
 from hub.pages import Pages, live_store
 from hub.settings import HubSettings
+from hub.snapshots import SnapshotsApi
 from protocol import TopicSpace
 
 log = logging.getLogger("hub.app")
@@ -83,7 +84,7 @@ def create_app(settings: HubSettings, *, start_mqtt: bool = True, migrate: bool 
                 await ingest.stop()
             await engine.dispose()
 
-    handlers: list = [healthz, metrics, StoresApi, Pages, live_store, *auth_routes,
+    handlers: list = [healthz, metrics, StoresApi, SnapshotsApi, Pages, live_store, *auth_routes,
                       create_static_files_router(path="/static", directories=[UI_DIR / "static"], opt=PUBLIC),
                       stats_router]
 

@@ -5,18 +5,20 @@ from __future__ import annotations
 import hmac
 import math
 import secrets
+from typing import Annotated
 from urllib.parse import urlsplit
 
 import msgspec
 from litestar import Request, get, post
 from litestar.datastructures import Cookie, State
 from litestar.exceptions import NotAuthorizedException
+from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy import select
 
 from hub import auth
-from hub.access import ANY_USER, PUBLIC, principal
-from hub.db.models import User
+from hub.access import ADMIN, ANY_USER, PUBLIC, principal
+from hub.db.models import AuditEntry, User
 from ui.i18n import Translator, pick_lang
 from ui.messages_hub import MESSAGES
 
@@ -69,7 +71,8 @@ async def login_page(request: Request) -> Template | Redirect:
 async def login_submit(request: Request, state: State) -> Template | Redirect:
     t = _t(request)
     form = await request.form()
-    username = str(form.get("username") or "").strip().lower()[:63]
+    # NUL cannot be stored or compared in PostgreSQL text: drop it (no username contains one)
+    username = str(form.get("username") or "").replace("\x00", "").strip().lower()[:63]
     password = str(form.get("password") or "")
     target = _safe_next(str(form.get("next") or ""))
     sent, expected = str(form.get(auth.CSRF_FIELD) or ""), request.cookies.get(auth.LOGIN_CSRF_COOKIE, "")
@@ -127,4 +130,33 @@ async def me(request: Request) -> Me:
     return Me(user.username, user.role, None if user.all_stores else sorted(user.store_ids), user.csrf_token)
 
 
-routes = [login_page, login_submit, logout, me]
+class AuditOut(msgspec.Struct):
+    id: int
+    at: float
+    kind: str
+    username: str
+    addr: str
+    store_id: str | None
+    detail: str
+
+
+@get("/api/v1/audit", opt=ADMIN, tags=["auth"])
+async def audit_log(
+    state: State,
+    kind: str | None = None,
+    username: str | None = None,
+    store_id: str | None = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
+) -> list[AuditOut]:
+    """The audit log, newest first (admins): logins, failed logins, user changes, config pushes,
+    snapshot requests and views."""
+    q = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    for col, value in ((AuditEntry.kind, kind), (AuditEntry.username, username), (AuditEntry.store_id, store_id)):
+        if value is not None:
+            q = q.where(col == value)
+    async with state.sessionmaker() as db:
+        rows = (await db.execute(q)).scalars().all()
+    return [AuditOut(r.id, r.at, r.kind, r.username, r.addr, r.store_id, r.detail) for r in rows]
+
+
+routes = [login_page, login_submit, logout, me, audit_log]

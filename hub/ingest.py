@@ -43,6 +43,7 @@ from protocol import (
     decode,
 )
 from protocol.limits import message_problem, payload_problem
+from protocol.messages import Frame
 from protocol.topics import HUB_KINDS
 from protocol.wire import layout_hash
 
@@ -91,7 +92,7 @@ class BatchResult:
     rejected: dict[str, int] = field(default_factory=dict)  # reason -> messages (or seat changes) refused
 
 
-def parse_message(raw: RawMessage, topics: TopicSpace) -> EdgeMessage | None:
+def parse_message(raw: RawMessage, topics: TopicSpace) -> EdgeMessage | Frame | None:
     """Topic and payload must agree: store, edge and kind; only edge -> hub kinds are accepted.
     ``None`` for the hub's own messages (config, snapshot requests) that the wildcard also matches
     and for an edge clearing its retained Death (empty payload)."""
@@ -107,7 +108,7 @@ def parse_message(raw: RawMessage, topics: TopicSpace) -> EdgeMessage | None:
     if (p := payload_problem(raw.payload)) is not None:
         raise IngestError(p.detail, p.reason)
     try:
-        msg = decode(raw.payload, expect=_EDGE_TYPES)
+        msg = decode(raw.payload, expect=Frame if t.kind == "frame" else _EDGE_TYPES)
     except ProtocolError as exc:
         raise IngestError(str(exc)) from None
     kind = type(msg).__struct_config__.tag
@@ -443,6 +444,7 @@ class IngestWriter:
         result = BatchResult()
         msgs: list[EdgeMessage] = []
         seen: set[tuple[str, str, str, int]] = set()
+        frames: list[Frame] = []
         for raw in raws:
             try:
                 m = parse_message(raw, self.topics)
@@ -459,12 +461,19 @@ class IngestWriter:
                 result.dropped += 1
                 result.rejected[p.reason] = result.rejected.get(p.reason, 0) + 1
                 continue
+            if isinstance(m, Frame):  # a snapshot answer: not sequenced, stored on its own
+                frames.append(m)
+                continue
             key = (m.store_id, m.edge_id, m.boot_id, m.seq)  # store_id too: edge ids are per store
             if key in seen:
                 result.duplicates += 1
                 continue
             seen.add(key)
             msgs.append(m)
+        if frames:
+            from hub.snapshots import store_frames
+
+            result.dropped += await store_frames(self.sessionmaker, frames, now)
         if not msgs:
             return result
         async with self.sessionmaker() as session, session.begin():

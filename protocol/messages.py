@@ -171,6 +171,30 @@ class SnapshotRequest(_HubBase, tag="snapshot_request"):
     reason: str = "gap"
 
 
+class FrameRequest(_HubBase, tag="frame_request"):
+    """An admin asks for one current picture of a channel (to draw seats on). The edge answers
+    with a ``Frame`` whose faces are blurred; it never sends video."""
+
+    request_id: str
+    channel: int
+
+
+class Frame(msgspec.Struct, tag_field="kind", tag="frame", kw_only=True):
+    """The edge's answer to a FrameRequest: a JPEG with faces blurred, or why there is none.
+    Not part of the sequenced stream (no boot_id/seq, no outbox): it answers a person waiting
+    now; if the edge is offline the admin asks again later."""
+
+    v: int = SCHEMA_VERSION
+    store_id: str
+    edge_id: str
+    ts: float
+    request_id: str
+    channel: int
+    jpeg: bytes = b""
+    faces_blurred: int = 0
+    error: str | None = None
+
+
 EdgeMessage = Birth | Delta | Event | Health | Death | ConfigAck
 HubMessage = Config | SnapshotRequest
-Message = Birth | Delta | Event | Health | Death | ConfigAck | Config | SnapshotRequest
+Message = Birth | Delta | Event | Health | Death | ConfigAck | Config | SnapshotRequest | FrameRequest | Frame

@@ -13,6 +13,7 @@ read           401        ok       ok         ok (filtered)  -
 read_store     401        ok       ok         ok             403
 write_store    401        ok       403        403            403
 admin_store    401        ok       403        403            403
+admin          401        ok       403        403            -
 any_user       401        ok       ok         ok             -
 =============  =========  =======  =========  =============  =============
 """
@@ -39,6 +40,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/static/{file_path:path}"): "public",
     ("POST", "/logout"): "any_user",
     ("GET", "/api/v1/me"): "read",
+    ("GET", "/api/v1/audit"): "admin",
     ("GET", "/"): "read",
     ("GET", "/api/v1/stores"): "read",
     ("GET", "/api/v1/alerts"): "read",
@@ -51,6 +53,9 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/stores/{store_id:str}/stats.csv"): "read_store",
     ("GET", "/api/v1/stores/{store_id:str}/edges/{edge_id:str}/config"): "read_store",
     ("PUT", "/api/v1/stores/{store_id:str}/edges/{edge_id:str}/config"): "write_store",
+    ("POST", "/api/v1/stores/{store_id:str}/edges/{edge_id:str}/snapshots"): "admin_store",
+    ("GET", "/api/v1/stores/{store_id:str}/snapshots"): "admin_store",
+    ("GET", "/api/v1/stores/{store_id:str}/snapshots/{snapshot_id:int}/image"): "admin_store",
     ("GET", "/stores/{store_id:str}"): "read_store",
     ("GET", "/stores/{store_id:str}/stats"): "read_store",
 }
@@ -88,7 +93,7 @@ def app_routes(app) -> tuple[set[tuple[str, str]], set[str]]:
 
 def concrete(path: str, store: str) -> str:
     path = path.replace("{store_id:str}", store).replace("{edge_id:str}", "edge-1")
-    return path.replace("{file_path:path}", "hub/hub.css")
+    return path.replace("{file_path:path}", "hub/hub.css").replace("{snapshot_id:int}", "1")
 
 
 BODIES = {"PUT": {"seats": [{"seat_id": "n1", "channel": 1, "polygon": [[0.1, 0.1], [0.3, 0.1], [0.3, 0.3]]}]}}
@@ -180,6 +185,8 @@ def _call(client, method: str, path: str):
     if method == "POST" and path == "/logout":
         # a logout ends the shared client's session: check it on a throwaway one below instead
         raise RuntimeError("logout is checked separately")
+    if method == "POST" and path.endswith("/snapshots"):
+        kw["json"] = {"channel": 1}
     if method == "POST" and path == "/login":
         kw["data"] = {"username": "x", "password": "y"}
     return client.request(method, path, **kw)

@@ -248,3 +248,19 @@ def test_migrated_schema_matches_the_models(backend, request, tmp_path):
     pk, uniques = asyncio.run(keys())
     assert pk == ["store_id", "edge_id", "boot_id", "seq"]
     assert uniques == [["store_id", "edge_id", "boot_id", "seq"]]
+
+
+def test_audit_log_api_for_admins(hub):
+    app, _ = hub
+    with TestClient(app) as c:
+        login(c, "alice", "wrong-password!", expect=401)
+        login(c, "alice")
+        assert c.get("/api/v1/audit").status_code == 403
+        c.cookies.clear()
+        login(c, "admin")
+        entries = c.get("/api/v1/audit", params={"username": "alice"}).json()
+        assert [e["kind"] for e in entries][:2] == ["login", "login_failed"]
+        assert all(e["username"] == "alice" for e in entries)
+        kinds = {e["kind"] for e in c.get("/api/v1/audit", params={"limit": 1000}).json()}
+        assert {"user_add", "login", "login_failed"} <= kinds
+        assert c.get("/api/v1/audit", params={"kind": "login_failed"}).json()[0]["username"] == "alice"

@@ -14,6 +14,7 @@ import os
 import queue
 import shutil
 import signal
+import ssl
 import subprocess
 import time
 import tomllib
@@ -39,9 +40,15 @@ NOT_AUTHORIZED = 135  # MQTT v5 reason code
 
 
 class Mosquitto:
-    def __init__(self, conf_dir: Path, files: Path) -> None:
+    def __init__(self, conf_dir: Path, files: Path, certs: Path | None = None) -> None:
         self.port = free_port()
+        self.tls_port = free_port()
         text = (REPO / "packaging" / "mosquitto-seat.conf").read_text()
+        if certs is not None:  # the shipped TLS block, enabled as the docs say
+            text = text.replace("#listener 8883", f"listener {self.tls_port} 127.0.0.1")
+            for key in ("certfile", "keyfile", "cafile", "tls_version"):
+                text = text.replace(f"#{key} ", f"{key} ")
+            text = text.replace("/etc/mosquitto/certs/", f"{certs}/")
         text = text.replace("/etc/mosquitto/seat/", f"{files}/").replace("listener 1883 127.0.0.1",
                                                                        f"listener {self.port} 127.0.0.1")
         text = text.replace("persistence true", "persistence false")
@@ -55,6 +62,8 @@ class Mosquitto:
         self.log = (conf_dir / "mosquitto.log").open("w")
         self.proc = subprocess.Popen([exe, "-c", str(self.conf)], stdout=self.log, stderr=subprocess.STDOUT)
         assert wait_port("127.0.0.1", self.port, 10), (conf_dir / "mosquitto.log").read_text()
+        if certs is not None:
+            assert wait_port("127.0.0.1", self.tls_port, 10), (conf_dir / "mosquitto.log").read_text()
 
     def reload(self) -> None:
         self.proc.send_signal(signal.SIGHUP)
@@ -69,10 +78,12 @@ class Mosquitto:
 class Client:
     """A paho MQTT v5 client that records PUBACK / SUBACK reason codes and received messages."""
 
-    def __init__(self, port: int, username: str, password: str) -> None:
+    def __init__(self, port: int, username: str, password: str, ca: Path | None = None) -> None:
         self.c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"t-{uuid.uuid4().hex[:8]}",
                              protocol=mqtt.MQTTv5)
         self.c.username_pw_set(username, password)
+        if ca is not None:
+            self.c.tls_set(ca_certs=str(ca))  # what the edge's uplink does with tls = true, ca_file
         self.connect_rc: list = []
         self.pubacks: dict[int, int] = {}
         self.subacks: dict[int, list[int]] = {}
@@ -249,6 +260,10 @@ def test_store_cli_errors_say_what_to_do(tmp_path):
     from edge_agent.config import MqttSection
 
     assert msgspec.convert(bundle["mqtt"], MqttSection).tls is True
+    from protocol.bundle import read_bundle  # the installer's reader (seat-edge install --bundle)
+
+    b = read_bundle(tmp_path / "o")
+    assert b.edge.store_id == "x" and b.mqtt.username == "x.edge1" and b.mqtt.tls
     out = runner.invoke(cli, ["store", "list", "--config", str(cfg)]).output
     assert "x.edge1" in out
 
@@ -269,3 +284,80 @@ def test_the_shipped_acl_example_is_what_broker_acl_writes():
     shipped = (REPO / "packaging" / "seat.acl.example").read_text()
     assert rules(shipped) == rules(generated)
     assert "topic readwrite seat/v1-live/#" in rules(shipped)
+
+
+def _make_certs(d: Path) -> None:
+    """A private CA and a broker certificate for 127.0.0.1, with the openssl commands of the docs."""
+    d.mkdir()
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", "ca.key", "-out", "ca.crt",
+        "-subj", "/CN=seat test CA")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "broker.key", "-out", "broker.csr", "-subj", "/CN=127.0.0.1")
+    (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    openssl("x509", "-req", "-in", "broker.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+        "-out", "broker.crt", "-extfile", "san.ext")
+
+
+def test_tls_listener_from_the_shipped_config_carries_hub_and_edge(tmp_path):
+    """The TLS setup of docs/security.md: the shipped listener block with a private CA; the hub
+    (mqtt.tls + ca_file) and an edge with its bundle's TLS settings talk through it; plain MQTT
+    to the TLS port and a client that does not trust the CA fail."""
+    certs = tmp_path / "certs"
+    _make_certs(certs)
+    prefix = f"tls-{uuid.uuid4().hex[:8]}/seat/v1"
+    topics = TopicSpace(prefix)
+    db = f"sqlite+aiosqlite:///{tmp_path / 'hub.sqlite'}"
+    cfg = tmp_path / "hub.toml"
+    cfg.write_text(f'[database]\nurl = "{db}"\n[mqtt]\ntopic_prefix = "{prefix}"\nusername = "seat-hub"\n'
+                   f'password = "hub-secret-123"\ntls = true\nca_file = "{certs / "ca.crt"}"\n')
+    runner = CliRunner()
+    for args in (["store", "add", "a"],
+                 ["store", "bundle", "a", "--broker-url", "mqtts://127.0.0.1", "--ca", str(certs / "ca.crt"),
+                  "--out", str(tmp_path / "bundle")],
+                 ["broker-acl", "--out", str(tmp_path / "mosq")]):
+        r = runner.invoke(cli, [*args, "--config", str(cfg)])
+        assert r.exit_code == 0, r.output
+    bundle = tomllib.loads((tmp_path / "bundle" / "edge-bundle.toml").read_text())["mqtt"]
+    assert bundle["tls"] is True and bundle["port"] == 8883
+    broker = Mosquitto(tmp_path, tmp_path / "mosq", certs)
+    clients: list[Client] = []
+    try:
+        settings = load_settings(cfg)
+        settings = msgspec.structs.replace(settings, mqtt=msgspec.structs.replace(settings.mqtt, port=broker.tls_port))
+        app = create_app(settings, migrate=True)
+        with TestClient(app) as hub:
+            wait_for(lambda: app.state.mqtt.subscribed.is_set(), what="hub subscribed over TLS")
+            admin_client(hub, db)
+            edge = Client(broker.tls_port, "a.edge1", bundle["password"], ca=tmp_path / "bundle" / "ca.crt")
+            clients.append(edge)
+            assert edge.accepted
+            assert edge.publish(topics.topic("a", "edge1", "birth"), encode(_birth("a"))) == 0
+            wait_for(lambda: hub.get("/api/v1/stores/a/seats").json(), what="store a's seats over TLS")
+        # plain MQTT on the TLS port: no CONNACK ever
+        plain = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        plain.username_pw_set("a.edge1", bundle["password"])
+        acks: list = []
+        plain.on_connect = lambda c, u, f, rc, p: acks.append(rc)
+        try:
+            plain.connect("127.0.0.1", broker.tls_port)
+            plain.loop_start()
+            time.sleep(1.5)
+            plain.loop_stop()
+        except OSError:
+            pass
+        assert not acks
+        # a client that does not trust the private CA cannot connect
+        untrusting = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        untrusting.tls_set()  # system CAs only
+        try:
+            untrusting.connect("127.0.0.1", broker.tls_port)
+            raise AssertionError("connected without trusting the CA")
+        except (ssl.SSLError, OSError):
+            pass
+    finally:
+        for c in clients:
+            c.close()
+        broker.stop()

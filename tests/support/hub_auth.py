@@ -48,7 +48,7 @@ def create_user(db_url: str, username: str, role: str = "admin", stores: Iterabl
 
 
 def login_form_token(client) -> str:
-    r = client.get("/login")
+    r = client.get("/login", follow_redirects=False)
     m = _CSRF_INPUT.search(r.text)
     assert r.status_code == 200 and m, f"no login form at /login: {r.status_code} {r.text[:300]}"
     return m.group(1)
@@ -69,7 +69,7 @@ def login(client, username: str, password: str = PASSWORD, *, expect: int = 303)
 
 async def alogin(client, username: str, password: str = PASSWORD, *, expect: int = 303):
     """``login`` for an async client (litestar AsyncTestClient, httpx.AsyncClient)."""
-    r = await client.get("/login")
+    r = await client.get("/login", follow_redirects=False)
     m = _CSRF_INPUT.search(r.text)
     assert r.status_code == 200 and m, f"no login form at /login: {r.status_code} {r.text[:300]}"
     r = await client.post("/login", data={"username": username, "password": password, "csrf_token": m.group(1)},
