@@ -155,6 +155,9 @@ async def insert_ignore(session: AsyncSession, model, rows: list[dict[str, Any]]
 async def upsert(session: AsyncSession, model, rows: list[dict[str, Any]], key: list[str]) -> None:
     if not rows:
         return
+    # A message may name the same key twice (a health with one channel listed twice): the last
+    # one wins, as it would row by row; one statement may not update a row twice.
+    rows = list({tuple(r[k] for k in key): r for r in rows}.values())
     # executemany needs one column set: rows of one call always share their keys here.
     stmt = _insert(session, model)
     cols = {c: stmt.excluded[c] for c in rows[0] if c not in key}
