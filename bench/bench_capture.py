@@ -3,8 +3,7 @@
 Serves N channels of 640x360 H.264 from the real RTSP test server (GStreamer, separate
 process, not counted) and measures this process's CPU while N ChannelReaders run.
 
-    .venv/bin/python bench/bench_capture.py [--seconds 8] [--channels 1 4] [--fps 10] [--gop 20]
-        [--width 640 --height 360] [--scenes static noisy]
+    python -m bench.bench_capture [--seconds 6] [--channels16 16] [--channels-main 2] [--fps 10] [--gop 20]
 
 Two scenes: "static" (one real CCTV frame, like an empty reading room: P-frames are nearly
 empty) and "noisy" (the same frame with sensor-like noise and a moving block on every frame,
@@ -26,6 +25,7 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.common import Row, parser, report
 from edge_agent.capture import CaptureManager, CaptureOptions
 from edge_agent.config import ChannelSection
 from edge_agent.rtsp_server import RtspTestServer
@@ -85,34 +85,67 @@ def measure(n_channels: int, keyframes: bool, frames: list[Path], args) -> tuple
     return cpu, fps
 
 
+def edge_rss(n_channels: int, frames: list[Path], args) -> float:
+    """RSS (MB) of this process with n_channels readers running and the person model loaded and
+    run once on a tick of their frames: the edge's big parts (SQLite, uplink and seat logic are
+    small next to them)."""
+    from edge_agent.config import ModelSection
+    from edge_agent.detector import Detector, offline_person_model
+
+    weights = offline_person_model()
+    srv = RtspTestServer(channels=n_channels, width=args.width, height=args.height, fps=args.fps, gop=args.gop)
+    for ch in range(1, n_channels + 1):
+        srv.set_image(ch, frames[0])
+    with srv:
+        chans = [ChannelSection(id=c, url=srv.url(c), keyframes_only=True) for c in range(1, n_channels + 1)]
+        with CaptureManager(chans, CaptureOptions()) as mgr:
+            deadline = time.monotonic() + 20
+            while len(mgr.latest_frames(5.0)) < n_channels and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if weights is not None:
+                det = Detector(ModelSection(weights=str(weights), person_classes=["Normal", "Fall"], item_classes=[],
+                                            imgsz=640, max_batch=16))
+                det.detect(list(mgr.latest_frames(5.0).values()))
+            return psutil.Process().memory_info().rss / 2**20
+
+
+def run(args) -> list[Row]:
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        frames = scene_frames("static", Path(tmp), (args.width, args.height))
+        sub = f"{args.width}x{args.height} {args.fps} fps"
+        for keyframes in (False, True):
+            cpu, fps = measure(args.channels16, keyframes, frames, args)
+            mode = "keyframes only (PyAV)" if keyframes else "all frames decoded (OpenCV)"
+            rows.append(Row("edge", f"capture CPU, {args.channels16} substreams, {mode}", cpu, "% of a core",
+                            "<= 25", f"{sub}, static scene, {sum(fps) / len(fps):.2f} decoded fps/channel"))
+        main_args = argparse.Namespace(**{**vars(args), "width": 1280, "height": 720, "fps": 25, "gop": 50})
+        mframes = scene_frames("static", Path(tmp), (1280, 720))
+        for keyframes in (False, True):
+            cpu, _ = measure(args.channels_main, keyframes, mframes, main_args)
+            mode = "keyframes only" if keyframes else "all frames"
+            rows.append(Row("edge", f"capture CPU, main streams 1280x720 25 fps, {mode}, scaled to 16",
+                            cpu / args.channels_main * 16, "% of a core", "",
+                            f"measured on {args.channels_main} channels ({cpu:.1f}%), x16/{args.channels_main}"))
+        rss = edge_rss(args.channels16, frames, args)
+        rows.append(Row("memory", f"edge RSS, {args.channels16} channels + person model after one tick", rss, "MB",
+                        "< 2048", "capture readers (keyframes) + YOLO model on CPU"))
+    return rows
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=float, default=8.0)
-    ap.add_argument("--channels", type=int, nargs="+", default=[1, 4])
+    ap = parser(__doc__)
+    ap.add_argument("--seconds", type=float, default=6.0)
+    ap.add_argument("--channels16", type=int, default=16, help="substream channels for the headline figure")
+    ap.add_argument("--channels-main", type=int, default=2, help="main-stream channels (scaled to 16)")
     ap.add_argument("--fps", type=int, default=10)
     ap.add_argument("--width", type=int, default=640)
     ap.add_argument("--height", type=int, default=360)
     ap.add_argument("--gop", type=int, default=20, help="frames per keyframe (NVR default: 2 s)")
-    ap.add_argument("--scenes", nargs="+", default=["static", "noisy"])
     args = ap.parse_args()
-    print(
-        f"machine: {psutil.cpu_count()} CPUs; stream {args.width}x{args.height} H.264 (x264 1 Mbit/s) "
-        f"{args.fps} fps, keyframe every {args.gop} frames"
-    )
-    print(
-        f"{'scene':7} {'channels':>8} {'mode':10} {'CPU % (process)':>16} {'CPU %/channel':>14} {'fps/channel':>12}"
-    )
-    with tempfile.TemporaryDirectory() as tmp:
-        for scene in args.scenes:
-            frames = scene_frames(scene, Path(tmp), (args.width, args.height))
-            for n in args.channels:
-                for keyframes in (False, True):
-                    cpu, fps = measure(n, keyframes, frames, args)
-                    mode = "keyframes" if keyframes else "all"
-                    print(
-                        f"{scene:7} {n:8d} {mode:10} {cpu:16.1f} {cpu / n:14.1f} {sum(fps) / len(fps):12.2f}",
-                        flush=True,
-                    )
+    if args.quick:
+        args.seconds, args.channels16, args.channels_main = 1.0, 1, 1
+    report(run(args), args.json)
 
 
 if __name__ == "__main__":

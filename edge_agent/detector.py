@@ -242,6 +242,14 @@ def _precision_kwargs(half: bool) -> dict[str, Any]:
     return {"half": half}
 
 
+def _torch_threads() -> int | None:
+    try:
+        import torch
+    except ImportError:  # a test's fake model without torch installed
+        return None
+    return torch.get_num_threads()
+
+
 class Detector:
     """One model instance for every channel. ``detect()`` is thread-safe (serialised)."""
 
@@ -259,10 +267,19 @@ class Detector:
         self.class_map = build_class_map(dict(names), model_cfg)
         self._precision = _precision_kwargs(self.choice.half)
         self._lock = threading.Lock()
+        # ultralytics' select_device sets torch's CPU threads to cpu_count - 1 when its predictor
+        # starts (1 on a 2-core box: half the CPU idle). Keep torch's own choice (all cores).
+        self._cpu_threads = _torch_threads() if self.choice.device == "cpu" else None
 
     @property
     def device(self) -> str:
         return self.choice.device
+
+    def _keep_threads(self) -> None:
+        if self._cpu_threads is not None and _torch_threads() != self._cpu_threads:
+            import torch
+
+            torch.set_num_threads(self._cpu_threads)
 
     def detect(self, frames: list[Frame]) -> list[FrameDetections]:
         """Detections per frame, in input order; one ``predict`` call per ``max_batch`` frames
@@ -282,7 +299,8 @@ class Detector:
         return out  # type: ignore[return-value]
 
     def _predict(self, images: list) -> list:
-        return self.model.predict(
+        self._keep_threads()
+        results = self.model.predict(
             images,
             imgsz=self.cfg.imgsz,
             conf=self.class_map.min_conf,  # the model filters at the lowest threshold, we apply per-class ones
@@ -291,6 +309,8 @@ class Detector:
             verbose=False,
             **self._precision,
         )
+        self._keep_threads()  # the first predict sets the predictor up (and the thread count)
+        return results
 
     def _keep(self, res, window: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)) -> list[Detection]:
         """The configured classes of one result, boxes mapped from ``window`` (a crop, in

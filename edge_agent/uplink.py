@@ -68,6 +68,7 @@ from protocol import (
 )
 from protocol.messages import Frame, FrameRequest
 from protocol.topics import DEFAULT_PREFIX
+from protocol.wire import layout_hash, quantise_ms
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +146,10 @@ class Uplink:
         self._watch: dict[int, threading.Event] = {}  # row ids someone waits on (stop's Death)
         self._sent = self._acked = self._rejected = self._connects = self._replayed = 0
         self._sender: threading.Thread | None = None
+        # Births carry the layout by hash; the full seats go out when the layout changed since the
+        # last full birth of this process, or when the hub asks (snapshot request "layout").
+        self._layout_sent = ""
+        self._layout_wanted = False
 
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id_for(cfg),
                                   protocol=mqtt.MQTTv5)
@@ -205,6 +210,8 @@ class Uplink:
         """One Delta per seat change (collapsible per seat in the outbox); returns outbox ids."""
         ids = []
         for snap in changes:
+            # seat times in ms: they travel as small integers (protocol/wire.py)
+            snap = SeatSnapshot(snap.seat_id, snap.state, quantise_ms(snap.since))
             ids.append(self._emit("delta", lambda seq, ts, s=snap: Delta(changes=[s], **self._base(seq, ts)),
                                   seat_id=snap.seat_id))
         return ids
@@ -271,8 +278,13 @@ class Uplink:
 
     def _build_birth(self, parts: BirthParts, seq: int, ts: float) -> Birth:
         version, seats, states, channels, rules = parts
-        return Birth(config_version=version, seats=seats, states=states, channels=channels, rules=rules,
-                     **self._base(seq, ts))
+        h = layout_hash(seats)
+        full = self._layout_wanted or h != self._layout_sent
+        if full:
+            self._layout_sent, self._layout_wanted = h, False
+        return Birth(config_version=version, seats=seats if full else [], layout_hash=h,
+                     states=[SeatSnapshot(st.seat_id, st.state, quantise_ms(st.since)) for st in states],
+                     channels=channels, rules=rules, **self._base(seq, ts))
 
     def _emit(self, kind: str, build: Callable[[int, float], msgspec.Struct], seat_id: str | None = None,
               watch: threading.Event | None = None, kick: bool = True, locked: bool = False) -> int:
@@ -373,7 +385,9 @@ class Uplink:
                 if self._on_frame_request is not None:
                     self._on_frame_request(req)
             elif topic == self._topic["snapshot_request"]:
-                decode(message.payload, expect=SnapshotRequest)
+                req = decode(message.payload, expect=SnapshotRequest)
+                if req.reason == "layout":
+                    self._layout_wanted = True  # the hub does not know our layout's hash
                 self.publish_birth()
                 if self._on_snapshot_request is not None:
                     self._on_snapshot_request()

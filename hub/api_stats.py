@@ -7,10 +7,16 @@ after an outage count as soon as they land. The database is reached through
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import csv
 import io
 import logging
+import multiprocessing
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -19,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from litestar import Request, Response, Router, get
+from litestar import MediaType, Request, Response, Router, get
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, FromQuery, QueryParameter
 from sqlalchemy import func, select
@@ -44,8 +50,6 @@ log = logging.getLogger(__name__)
 MAX_WINDOW_S = 92 * 86400.0  # a quarter: bounds the work one request can ask for
 TEMPLATES = Path(__file__).resolve().parent.parent / "ui" / "templates"
 _jinja = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]))
-
-
 
 # ------------------------------------------------------------------ output types
 
@@ -245,7 +249,72 @@ async def store_stats(
     async with request.app.state.sessionmaker() as db:
         store = await _store_or_404(db, store_id)
         loaded = await load_timelines(db, store_id, start, end)
-    return compute_store_stats(loaded.timelines, start, end, bucket, zone.key), loaded.skipped, store
+    # Pure CPU work (seconds for 30 days of a big store): in a worker thread, so the event loop
+    # keeps serving live updates meanwhile (it only shares the GIL with it, in 5 ms slices).
+    stats = await asyncio.to_thread(compute_store_stats, loaded.timelines, start, end, bucket, zone.key)
+    return stats, loaded.skipped, store
+
+
+# 30 days of a 150-seat store is ~2 s of pure Python and a 100k-row answer. In a thread it still
+# stalls the live updates (each WebSocket send gives up the GIL and waits up to the 5 ms switch
+# interval to get it back: bench/bench_live.py, py-spy); in a worker process it does not.
+_pool: ProcessPoolExecutor | None = None
+
+
+def _stats_pool() -> ProcessPoolExecutor:
+    global _pool
+    if _pool is None:
+        # spawn: the hub has threads (paho, asyncio's executor), so no fork
+        # niced: statistics are batch work and must not take the CPU from the live updates
+        _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                    initializer=os.nice, initargs=(10,))
+        atexit.register(_pool.shutdown, wait=False, cancel_futures=True)
+    return _pool
+
+
+def stats_json(store_id: str, timelines: dict[str, SeatTimeline], start: float, end: float, bucket: str, tz: str,
+               skipped: int) -> bytes:
+    """The JSON answer of /stats from loaded timelines."""
+    return msgspec.json.encode(stats_out(store_id, compute_store_stats(timelines, start, end, bucket, tz), skipped))
+
+
+def stats_json_from_db(db_url: str, store_id: str, start: float, end: float, bucket: str, tz: str) -> bytes:
+    """In the stats worker process: load the events itself (its own short-lived engine), compute,
+    encode. Loading 70,000 rows in the hub held its event loop for a good part of a second, and
+    handing them over (pickling) would cost the hub as much again."""
+    from sqlalchemy.pool import NullPool
+
+    from hub.db.session import make_engine, make_sessionmaker
+
+    async def load() -> LoadedTimelines:
+        engine = make_engine(db_url, poolclass=NullPool)
+        try:
+            async with make_sessionmaker(engine)() as db:
+                return await load_timelines(db, store_id, start, end)
+        finally:
+            await engine.dispose()
+
+    loaded = asyncio.run(load())
+    return stats_json(store_id, loaded.timelines, start, end, bucket, tz, loaded.skipped)
+
+
+async def store_stats_json(request: Request, store_id: str, start: float, end: float, bucket: str,
+                           zone: ZoneInfo) -> bytes:
+    global _pool
+    if bucket not in ("hour", "day"):
+        raise HTTPException(status_code=400, detail=f"bucket must be 'hour' or 'day', not {bucket!r}")
+    async with request.app.state.sessionmaker() as db:
+        await _store_or_404(db, store_id)
+    args = (request.app.state.settings.database.url, store_id, start, end, bucket, zone.key)
+    try:
+        return await asyncio.get_running_loop().run_in_executor(_stats_pool(), stats_json_from_db, *args)
+    except BrokenProcessPool:
+        log.warning("statistics worker process died; computing in a thread (restarting it next time)")
+        _pool = None
+        async with request.app.state.sessionmaker() as db:
+            loaded = await load_timelines(db, store_id, start, end)
+        return await asyncio.to_thread(stats_json, store_id, loaded.timelines, start, end, bucket, zone.key,
+                                       loaded.skipped)
 
 
 def _bucket_out(row: Any, zone: ZoneInfo, seats: int | None = None, seat_id: str | None = None) -> BucketOut:
@@ -347,10 +416,10 @@ async def get_stats(
     to: Annotated[str | None, QueryParameter(description="exclusive; default now")] = None,
     bucket: Annotated[str, QueryParameter(description="hour | day")] = "hour",
     tz: Annotated[str, QueryParameter(description="IANA time zone of the store")] = DEFAULT_TZ,
-) -> StatsOut:
+) -> Response[StatsOut]:
     start, end, zone = resolve_window(frm, to, tz, time.time())
-    s, skipped, _ = await store_stats(request, store_id, start, end, bucket, zone)
-    return stats_out(store_id, s, skipped)
+    body = await store_stats_json(request, store_id, start, end, bucket, zone)  # encoded off the loop
+    return Response(body, media_type=MediaType.JSON)
 
 
 @get("/api/v1/stores/{store_id:str}/stats.csv", summary="Seat statistics as CSV")
@@ -364,9 +433,10 @@ async def get_stats_csv(
 ) -> Response[str]:
     start, end, zone = resolve_window(frm, to, tz, time.time())
     s, skipped, _ = await store_stats(request, store_id, start, end, bucket, zone)
+    body = await asyncio.to_thread(lambda: stats_csv(stats_out(store_id, s, skipped)))
     name = f"stats-{store_id}-{datetime.fromtimestamp(start, zone):%Y%m%d%H%M}-{bucket}.csv"
     return Response(
-        stats_csv(stats_out(store_id, s, skipped)),
+        body,
         media_type="text/csv; charset=utf-8",
         headers={"content-disposition": f'attachment; filename="{name}"'},
     )
@@ -496,7 +566,7 @@ async def stats_page(
     # Today: statistics up to now, never a guess about the hours still to come.
     end = max(min(day_end, now), start + 1.0)
     s, skipped, store = await store_stats(request, store_id, start, end, "hour", zone)
-    out = stats_out(store_id, s, skipped)
+    out = await asyncio.to_thread(stats_out, store_id, s, skipped)
     chosen = pick_lang(lang, request.cookies.get("lang"))
     t = Translator(MESSAGES, chosen)
     html = _jinja.get_template("hub/stats.html").render(

@@ -149,8 +149,10 @@ def serve(
     # The default MQTT client id is per host and HTTP port: the port actually served counts.
     settings = msgspec.structs.replace(settings, http=msgspec.structs.replace(settings.http, host=h, port=p))
     typer.echo(f"seat-hub: dashboard at http://{h}:{p}/  (API docs at /schema), {workers} worker(s)")
+    # No per-message deflate: live updates are ~100-byte JSON, and compressing each one per client
+    # was 5 % of the hub's CPU with 200 dashboards (bench/bench_live.py, py-spy).
     common = dict(host=h, port=p, log_level=log_level.lower(), proxy_headers=proxy_headers,
-                  forwarded_allow_ips=forwarded_allow_ips, root_path=root_path)
+                  forwarded_allow_ips=forwarded_allow_ips, root_path=root_path, ws_per_message_deflate=False)
     if workers == 1:
         from hub.app import create_app
 

@@ -45,13 +45,15 @@ from protocol import (
 from protocol.limits import message_problem, payload_problem
 from protocol.messages import Frame
 from protocol.topics import HUB_KINDS
+from protocol.wire import layout_hash
 
 log = logging.getLogger("hub.ingest")
 
 _EDGE_TYPES = (Birth, Delta, Event, Health, Death, ConfigAck)
 SNAPSHOT_RETRY_S = 60.0
 GAP_GRACE_S = 3.0  # how long a missing sequence range may take to arrive (another replica's batch)
-_CHUNK = 500  # rows per multi-row statement (stays far below driver parameter limits)
+_CHUNK = 500  # keys per IN (...) list
+_MANY = 5000  # parameter sets per executemany call
 # A seat's ordering time (observed_at) is never set further ahead of the hub clock than this, so an
 # edge clock that jumped forward and back freezes no seat for longer (see issue 10, clock jumps).
 FUTURE_SKEW_S = 60.0
@@ -132,24 +134,36 @@ def _chunks(rows: list, n: int = _CHUNK):
         yield rows[i : i + n]
 
 
+# Bulk writes are one statement executed with a list of parameter sets ("executemany"): the
+# statement is compiled once and cached, and SQLAlchemy sends the rows in multi-row batches
+# (insertmanyvalues). Building a literal multi-row VALUES clause per batch instead (``.values(rows)``)
+# cost ~70% of the ingest's time in SQL compilation (profiled with pyinstrument, bench/README.md).
+
+
 async def insert_ignore(session: AsyncSession, model, rows: list[dict[str, Any]], key: list[str]) -> set[tuple]:
     """Insert rows, skipping those whose ``key`` exists; returns the keys actually inserted."""
-    inserted: set[tuple] = set()
+    if not rows:
+        return set()
     cols = [getattr(model, k) for k in key]
-    for chunk in _chunks(rows):
-        stmt = _insert(session, model).values(chunk).on_conflict_do_nothing(index_elements=key).returning(*cols)
-        inserted.update(tuple(r) for r in (await session.execute(stmt)).all())
+    stmt = _insert(session, model).on_conflict_do_nothing(index_elements=key).returning(*cols)
+    inserted: set[tuple] = set()
+    for chunk in _chunks(rows, _MANY):
+        inserted.update(tuple(r) for r in (await session.execute(stmt, chunk)).all())
     return inserted
 
 
 async def upsert(session: AsyncSession, model, rows: list[dict[str, Any]], key: list[str]) -> None:
     if not rows:
         return
-    for chunk in _chunks(rows):
-        stmt = _insert(session, model).values(chunk)
-        cols = {c: stmt.excluded[c] for c in chunk[0] if c not in key}
-        stmt = stmt.on_conflict_do_update(index_elements=key, set_=cols) if cols else stmt.on_conflict_do_nothing()
-        await session.execute(stmt)
+    # A message may name the same key twice (a health with one channel listed twice): the last
+    # one wins, as it would row by row; one statement may not update a row twice.
+    rows = list({tuple(r[k] for k in key): r for r in rows}.values())
+    # executemany needs one column set: rows of one call always share their keys here.
+    stmt = _insert(session, model)
+    cols = {c: stmt.excluded[c] for c in rows[0] if c not in key}
+    stmt = stmt.on_conflict_do_update(index_elements=key, set_=cols) if cols else stmt.on_conflict_do_nothing()
+    for chunk in _chunks(rows, _MANY):
+        await session.execute(stmt, chunk)
 
 
 def _state_row(store_id: str, seat_id: str, edge_id: str, state: str, since: float, observed: float, now: float):
@@ -188,13 +202,37 @@ class _Batch:
         self.stores = {m.store_id for m in msgs}
         rows = (await self.s.execute(select(Edge).where(tuple_(Edge.store_id, Edge.edge_id).in_(pairs)))).scalars()
         self.edges = {(e.store_id, e.edge_id): e for e in rows}
-        known = await self.s.execute(select(Seat.store_id, Seat.seat_id).where(Seat.store_id.in_(self.stores)))
-        self.known_seats = {(r[0], r[1]) for r in known.all()}
-        res = await self.s.execute(select(SeatStateRow).where(SeatStateRow.store_id.in_(self.stores)))
-        for r in res.scalars():
-            self.states[(r.store_id, r.seat_id)] = _state_row(
-                r.store_id, r.seat_id, r.edge_id, r.state, r.since, r.observed_at, r.updated_at
-            )
+        # Only the state rows this batch can touch (not every seat of every store in it): the
+        # seats named in deltas, events and births, and all seats of an edge that died.
+        seats: dict[str, set[str]] = {}
+        dead: set[tuple[str, str]] = set()
+        for m in msgs:
+            if isinstance(m, Delta):
+                seats.setdefault(m.store_id, set()).update(c.seat_id for c in m.changes)
+            elif isinstance(m, Event):
+                seats.setdefault(m.store_id, set()).add(m.seat_id)
+            elif isinstance(m, Birth):
+                seats.setdefault(m.store_id, set()).update(st.seat_id for st in m.states)
+            elif isinstance(m, Death):
+                dead.add((m.store_id, m.edge_id))
+        await self.load_states(seats, dead)
+
+    async def load_states(self, seats: dict[str, set[str]], edges: set[tuple[str, str]]) -> None:
+        """Current state rows of the named seats and of every seat of the named edges; which of
+        the named seats exist (``known_seats``: states of other seat ids are refused)."""
+        t = SeatStateRow.__table__
+        chunks = [(sid, chunk) for sid, ids in seats.items() for chunk in _chunks(sorted(ids))]
+        for sid, chunk in chunks:
+            known = await self.s.execute(select(Seat.store_id, Seat.seat_id).where(
+                Seat.store_id == sid, Seat.seat_id.in_(chunk)))
+            self.known_seats.update((r[0], r[1]) for r in known.all())
+        queries = [select(t).where(t.c.store_id == sid, t.c.seat_id.in_(chunk)) for sid, chunk in chunks]
+        queries += [select(t).where(t.c.store_id == sid, t.c.edge_id == eid) for sid, eid in edges]
+        for q in queries:
+            for r in (await self.s.execute(q)).all():
+                self.states[(r.store_id, r.seat_id)] = _state_row(
+                    r.store_id, r.seat_id, r.edge_id, r.state, r.since, r.observed_at, r.updated_at
+                )
 
     # -- helpers -------------------------------------------------------------------------
     def _live(self, store_id: str) -> dict[str, Any]:
@@ -309,6 +347,12 @@ class _Batch:
         self.births.append(m)
         self.known_seats.update((m.store_id, sd.seat_id) for sd in m.seats)
         known = self._known(m, [st.seat_id for st in m.states])
+        if m.seats or not m.layout_hash:
+            e.layout_hash = layout_hash(m.seats)
+        elif m.layout_hash != e.layout_hash:
+            # The layout by a hash we do not know (first contact, or a layout changed while we
+            # missed its full birth): ask for it; states of the seats we know apply meanwhile.
+            self.request_snapshot(e, "layout")
         for st in m.states:
             if st.seat_id not in known:
                 continue
@@ -340,22 +384,30 @@ class _Batch:
                                 ["id"])
         await s.flush()  # new Edge rows
         for b in self.births:
-            seat_rows = [{
-                "store_id": b.store_id, "seat_id": sd.seat_id, "edge_id": b.edge_id, "channel": sd.channel,
-                "label": sd.label, "type": sd.type, "polygon": [list(p) for p in sd.polygon], "active": sd.active,
-            } for sd in b.seats]
-            await upsert(s, Seat, seat_rows, ["store_id", "seat_id"])
-            # Seats this edge no longer reports are kept for history but marked inactive.
-            await s.execute(
-                update(Seat)
-                .where(Seat.store_id == b.store_id, Seat.edge_id == b.edge_id,
-                       Seat.seat_id.not_in([sd.seat_id for sd in b.seats]))
-                .values(active=False)
-            )
+            if b.seats or not b.layout_hash:  # by hash only: the seat rows stand (or were asked for)
+                await self._write_seats(b)
             await upsert(s, Channel, [{
                 "store_id": b.store_id, "edge_id": b.edge_id, "channel": ch.channel, "name": ch.name,
                 "online": True, "fps": 0.0, "reconnects": 0, "updated_at": self.now,
             } for ch in b.channels], ["store_id", "edge_id", "channel"])
+        await self._flush_rest()
+
+    async def _write_seats(self, b: Birth) -> None:
+        seat_rows = [{
+            "store_id": b.store_id, "seat_id": sd.seat_id, "edge_id": b.edge_id, "channel": sd.channel,
+            "label": sd.label, "type": sd.type, "polygon": [list(p) for p in sd.polygon], "active": sd.active,
+        } for sd in b.seats]
+        await upsert(self.s, Seat, seat_rows, ["store_id", "seat_id"])
+        # Seats this edge no longer reports are kept for history but marked inactive.
+        await self.s.execute(
+            update(Seat)
+            .where(Seat.store_id == b.store_id, Seat.edge_id == b.edge_id,
+                   Seat.seat_id.not_in([sd.seat_id for sd in b.seats]))
+            .values(active=False)
+        )
+
+    async def _flush_rest(self) -> None:
+        s = self.s
         for e, h in self.healths:
             await upsert(s, Channel, [{
                 "store_id": e.store_id, "edge_id": e.edge_id, "channel": c.channel, "online": c.online,
@@ -485,13 +537,7 @@ class IngestWriter:
             if not silent:
                 return result
             batch = _Batch(session, now, result)
-            res = await session.execute(
-                select(SeatStateRow).where(SeatStateRow.store_id.in_({e.store_id for e in silent}))
-            )
-            for r in res.scalars():
-                batch.states[(r.store_id, r.seat_id)] = _state_row(
-                    r.store_id, r.seat_id, r.edge_id, r.state, r.since, r.observed_at, r.updated_at
-                )
+            await batch.load_states({}, {(e.store_id, e.edge_id) for e in silent})
             for e in silent:
                 log.warning("edge %s/%s silent since %.0f s: offline, seats unknown",
                             e.store_id, e.edge_id, now - e.last_seen)

@@ -282,7 +282,7 @@ async def live_store(socket: WebSocket, store_id: str) -> None:
 
     async def pump() -> None:
         while True:
-            await socket.send_json(await q.get())
+            await socket.send_text((await q.get()).text)  # encoded once per update, for all clients
 
     pump_task = asyncio.create_task(pump())
     try:

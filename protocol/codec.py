@@ -10,10 +10,12 @@ from typing import Any
 
 import msgspec
 
-from protocol.messages import SCHEMA_VERSION, Message
+from protocol.messages import SCHEMA_VERSION, Birth, Delta, Message
+from protocol.wire import WireMessage, from_wire, to_wire
 
 _msgpack_encoder = msgspec.msgpack.Encoder()
 _msgpack_decoder = msgspec.msgpack.Decoder(Message)
+_wire_decoder = msgspec.msgpack.Decoder(WireMessage)
 _json_encoder = msgspec.json.Encoder()
 _json_decoder = msgspec.json.Decoder(Message)
 
@@ -29,14 +31,23 @@ def _check(msg: Any) -> Message:
 
 
 def encode(msg: Message) -> bytes:
+    if isinstance(msg, (Delta, Birth)):
+        return _msgpack_encoder.encode(to_wire(msg))  # compact array form (protocol/wire.py)
     return _msgpack_encoder.encode(msg)
 
 
 def decode(data: bytes | bytearray | memoryview, expect: type | tuple[type, ...] | None = None) -> Message:
     """Decode a MessagePack payload; ``expect`` restricts the accepted message kinds."""
     try:
-        msg = _msgpack_decoder.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        # MessagePack arrays (fixarray 0x90-0x9f, array16/32 0xdc/0xdd) are the compact forms
+        first = data[0] if len(data) else 0
+        if 0x90 <= first <= 0x9F or first in (0xDC, 0xDD):
+            msg = from_wire(_check(_wire_decoder.decode(data)))
+        else:
+            msg = _msgpack_decoder.decode(data)
+    except ProtocolError:
+        raise
+    except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
         raise ProtocolError(f"malformed payload: {exc}") from None
     except Exception as exc:  # e.g. recursion/overflow in hostile input
         raise ProtocolError(f"undecodable payload: {exc!r}") from None

@@ -13,7 +13,8 @@ from typing import Literal
 
 import msgspec
 
-SCHEMA_VERSION = 1
+# 2: Delta and Birth travel in the compact MessagePack form of protocol/wire.py; Birth.layout_hash.
+SCHEMA_VERSION = 2
 
 SeatState = Literal["empty", "occupied", "away", "abandoned", "unknown"]
 SEAT_STATES: tuple[str, ...] = ("empty", "occupied", "away", "abandoned", "unknown")
@@ -107,10 +108,11 @@ class Birth(_EdgeBase, tag="birth"):
     """Sent on every (re)connect and on a snapshot request: the full picture."""
 
     config_version: int
-    seats: list[SeatDef]
+    seats: list[SeatDef]  # empty with a layout_hash: the layout by hash (the hub asks if it lacks it)
     states: list[SeatSnapshot]
     channels: list[ChannelDef] = []
     rules: StateRules = StateRules()
+    layout_hash: str = ""  # protocol.wire.layout_hash of the edge's seats
 
 
 class Delta(_EdgeBase, tag="delta"):

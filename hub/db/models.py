@@ -57,6 +57,9 @@ class Edge(Base):
     outbox_depth: Mapped[int] = mapped_column(Integer, default=0)
     outbox_dropped: Mapped[int] = mapped_column(Integer, default=0)
     rules: Mapped[dict[str, Any] | None]
+    # protocol.wire.layout_hash of the seats last stored from this edge's full birth: a birth
+    # naming this hash needs no seats; another hash makes the hub ask for the layout.
+    layout_hash: Mapped[str] = mapped_column(String(32), default="", server_default="")
 
 
 class Channel(Base):

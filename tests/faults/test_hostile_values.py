@@ -184,3 +184,19 @@ def test_poison_messages_through_the_consumer_do_not_stall_other_stores(pg_url, 
     assert 'seat_hub_rejected_messages_total{reason="bad_string"} 10.0' in metrics
     assert elapsed < 3.0, f"store-b waited {elapsed:.1f} s behind store-a's poison messages"
     print(f"10 poison messages: store-b's events all stored {elapsed:.2f} s after the first was sent")
+
+
+async def test_a_channel_listed_twice_in_one_health_is_stored_once_last_wins(writer):
+    """Found by the hypothesis writer fuzz: one statement may not update a row twice on
+    PostgreSQL ("ON CONFLICT DO UPDATE command cannot affect row a second time")."""
+    from hub.db.models import Channel
+
+    a = Edge()
+    await writer.write([a.birth()])
+    r = await writer.write([a.raw(Health(**a.base(), channels=[
+        ChannelHealth(1, True, fps=5.0), ChannelHealth(1, False, fps=0.0, last_error="gone")]))])
+    assert r.dropped == 0
+    async with writer.sessionmaker() as s:
+        rows = (await s.execute(select(Channel).where(Channel.store_id == "store-a"))).scalars().all()
+    ch1 = [c for c in rows if c.channel == 1]
+    assert len(ch1) == 1 and ch1[0].online is False and ch1[0].last_error == "gone"

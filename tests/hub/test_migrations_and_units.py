@@ -15,10 +15,6 @@ from hub.settings import SettingsError, load_settings, parse_settings
 from protocol import SeatDef, StateRules
 from protocol.polygons import is_simple
 
-TABLES = {"stores", "edges", "channels", "seats", "seat_states", "seat_events", "ingested", "hourly_stats",
-          "alerts", "configs", "alembic_version", "users", "user_stores", "sessions", "audit_log", "edge_accounts",
-          "snapshots"}
-
 
 def _head() -> str:
     from alembic.script import ScriptDirectory
@@ -26,6 +22,11 @@ def _head() -> str:
     from hub.db.migrate import alembic_config
 
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+TABLES = {"stores", "edges", "channels", "seats", "seat_states", "seat_events", "ingested", "hourly_stats",
+          "alerts", "configs", "alembic_version", "users", "user_stores", "sessions", "audit_log", "edge_accounts",
+          "snapshots"}
 
 
 async def _tables(url: str) -> tuple[set[str], str | None]:

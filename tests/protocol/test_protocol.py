@@ -154,3 +154,29 @@ def test_live_topics_stay_outside_the_edge_tree():
         space.parse_live("seat/v1/oryudong/edge1/delta")
     with pytest.raises(TopicError):
         space.live_topic("Bad Store")
+
+
+def test_compact_wire_is_lossless_and_small():
+    import uuid
+
+    from protocol.wire import quantise_ms
+
+    now = 1_764_000_000.123456
+    d = Delta(store_id="oryudong", edge_id="edge1", boot_id=uuid.uuid4().hex, seq=9, ts=now,
+              changes=[SeatSnapshot("A-001", "away", quantise_ms(now - 2.5)), SeatSnapshot("A-002", "empty", now)])
+    assert decode(encode(d)) == d  # ms times as integers, the other as a float: both exact
+    one = len(encode(msgspec.structs.replace(d, changes=d.changes[:1])))
+    assert len(encode(d)) - one < len(encode_json(d)) - len(encode_json(msgspec.structs.replace(d, changes=d.changes[:1])))
+    assert encode(d)[0] & 0xF0 == 0x90  # an array, not a map
+    assert b"changes" in encode_json(d)  # JSON stays readable
+
+
+def test_compact_wire_bad_state_code_is_a_protocol_error():
+    from protocol.wire import WireChange, WireDelta
+
+    bad = msgspec.msgpack.encode(WireDelta(SCHEMA_VERSION, "s", "e", "b", 1, 1.0, [WireChange("A", 9, 0)]))
+    with pytest.raises(ProtocolError, match="state code"):
+        decode(bad)
+    old = msgspec.msgpack.encode(WireDelta(SCHEMA_VERSION - 1, "s", "e", "b", 1, 1.0, []))
+    with pytest.raises(ProtocolError, match="schema version"):
+        decode(old)
