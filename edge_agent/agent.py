@@ -128,19 +128,17 @@ class EdgeAgent:
                 self._latency[det.channel] = det.latency_ms
         self._take_requested_reference(frames)
         self._answer_frame_requests(frames, detections)
-        transitions: list[Transition] = []
+        batch = []
+        for ch in self.cfg.channels:
+            frame = frames.get(ch.id)
+            batch.append((ch.id, frame, detections.get(ch.id), frame.captured_at if frame is not None else now))
         with self._engine_lock:
-            for ch in self.cfg.channels:
-                frame = frames.get(ch.id)
-                t = frame.captured_at if frame is not None else now
-                try:
-                    transitions += self.engine.observe(ch.id, frame, detections.get(ch.id), t)
-                except OutOfOrderSample as exc:
-                    # The wall clock stepped back: start the channel's seat timers again from here
-                    # (states kept) instead of letting the error end the agent's loop.
-                    log.warning("clock went back on channel %s (%s); seat timers restart, states kept", ch.id, exc)
-                    self.engine.clock_reset(ch.id, t)
-                    transitions += self.engine.observe(ch.id, frame, detections.get(ch.id), t)
+            try:
+                # All channels in one pass (one numpy assignment for the tick). It checks every
+                # sample before any seat moves, so on a refused one nothing has changed yet.
+                transitions = self.engine.observe_many(batch)
+            except OutOfOrderSample:
+                transitions = self._observe_each(batch)
         if transitions:
             self._record(transitions)
         self.ticks += 1
@@ -149,6 +147,20 @@ class EdgeAgent:
         if now >= self._next_health:
             self._next_health = now + HEALTH_EVERY_S
             self.uplink.publish_health(channels, time.time() - self._started_at)
+        return transitions
+
+    def _observe_each(self, batch: list) -> list[Transition]:
+        """Channel by channel, for a tick where a channel's clock went back (rare)."""
+        transitions: list[Transition] = []
+        for channel, frame, dets, t in batch:
+            try:
+                transitions += self.engine.observe(channel, frame, dets, t)
+            except OutOfOrderSample as exc:
+                # The wall clock stepped back: start the channel's seat timers again from here
+                # (states kept) instead of letting the error end the agent's loop.
+                log.warning("clock went back on channel %s (%s); seat timers restart, states kept", channel, exc)
+                self.engine.clock_reset(channel, t)
+                transitions += self.engine.observe(channel, frame, dets, t)
         return transitions
 
     def _take_requested_reference(self, frames: dict) -> None:

@@ -26,6 +26,7 @@ the remaining pairs with a skewed polygon get their exact area in one vectorised
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -138,6 +139,11 @@ def _nothing_seen(rules: SeatsSection) -> Evidence:
         ev = Evidence(confidence=evidence_confidence(0.0, 0.0, False, 0.0, None, rules))
         _NOTHING[0] = (rules, ev)
     return ev
+
+
+# For the engine's per-seat loop: a match of nothing, and the Evidence it reads as.
+EMPTY_MATCH = _EMPTY_MATCH
+nothing_seen = _nothing_seen
 
 
 def lower_box(box: Box, fraction: float) -> Box:
@@ -325,15 +331,19 @@ class SeatIndex:
         return persons, items, b, areas
 
     def match(self, detections: Sequence[Detection]) -> dict[str, SeatMatch]:
+        return dict(zip(self.ids, self.match_list(detections)))
+
+    def match_list(self, detections: Sequence[Detection]) -> list[SeatMatch]:
+        """``match`` as a list in ``ids`` order (no dict per frame: the engine's hot path)."""
         prep = self._prepare(detections)
         if prep is None:
-            return dict.fromkeys(self.ids, _EMPTY_MATCH)
+            return [_EMPTY_MATCH] * len(self.ids)
         persons, items, b, areas = prep
         # One pass for all boxes against all zones. numpy's per-call cost dominates at these sizes.
         share = self.zones.shares(b, areas, skip=(len(persons), self.seat_col0))  # persons: seat columns only
         return self._assign(persons, items, share)
 
-    def _assign(self, persons: list[Detection], items: list[Detection], share: np.ndarray) -> dict[str, SeatMatch]:
+    def _assign(self, persons: list[Detection], items: list[Detection], share: np.ndarray) -> list[SeatMatch]:
         """Greedy assignment from the share matrix (rows: persons then items; columns: desks
         then seats when ``seat_col0`` > 0, else seats)."""
         n, np_, c0 = len(self.seats), len(persons), self.seat_col0
@@ -341,7 +351,7 @@ class SeatIndex:
         if c0:
             it_share = np.maximum(it_share[:, :n], it_share[:, n:])
         found = _greedy(persons, items, share[:np_, c0:], it_share, self.rules)
-        return _matches(self.ids, 0, persons, *found)
+        return _match_list(n, 0, persons, *found)
 
 
 def _greedy(persons: list[Detection], items: list[Detection], sc: np.ndarray, it_share: np.ndarray,
@@ -382,20 +392,21 @@ def _greedy(persons: list[Detection], items: list[Detection], sc: np.ndarray, it
     return seat_person, best_any, seat_items
 
 
-def _matches(ids: Sequence[str], offset: int, persons: list[Detection], seat_person: dict, best_any: dict,
-             seat_items: dict) -> dict[str, SeatMatch]:
-    out: dict[str, SeatMatch] = {}
-    si = offset
-    for sid in ids:
+def _match_list(n: int, offset: int, persons: list[Detection], seat_person: dict, best_any: dict,
+                seat_items: dict) -> list[SeatMatch]:
+    """The matches of seats ``offset .. offset + n - 1`` (columns), in order. Only the seats
+    something was found for are visited: most seats of a frame have nothing."""
+    out = [_EMPTY_MATCH] * n
+    for si in set(seat_person).union(seat_items, best_any):
+        k = si - offset
+        if not 0 <= k < n:
+            continue
         got = seat_person.get(si)
         its = seat_items.get(si)
         if got is not None:
-            out[sid] = SeatMatch(person=persons[got[0]], person_overlap=got[1], items=tuple(its or ()))
-        elif its is not None or si in best_any:
-            out[sid] = SeatMatch(person_overlap=best_any.get(si, 0.0), items=tuple(its or ()))
+            out[k] = SeatMatch(person=persons[got[0]], person_overlap=got[1], items=tuple(its or ()))
         else:
-            out[sid] = _EMPTY_MATCH
-        si += 1
+            out[k] = SeatMatch(person_overlap=best_any.get(si, 0.0), items=tuple(its or ()))
     return out
 
 
@@ -425,9 +436,13 @@ class ChannelsIndex:
 
     def match(self, detections: Mapping[int, Sequence[Detection]]) -> dict[int, dict[str, SeatMatch]]:
         """Per channel (of those given that have seats) its seat matches."""
+        return {ch: dict(zip(self.indexes[ch].ids, m)) for ch, m in self.match_lists(detections).items()}
+
+    def match_lists(self, detections: Mapping[int, Sequence[Detection]]) -> dict[int, list[SeatMatch]]:
+        """``match`` with each channel's matches as a list in its ``SeatIndex.ids`` order."""
         chans = [ch for ch in detections if ch in self.indexes]
         if not self.shared or len(chans) <= 1:  # one channel: its own (small-size) path
-            return {ch: self.indexes[ch].match(detections[ch]) for ch in chans}
+            return {ch: self.indexes[ch].match_list(detections[ch]) for ch in chans}
         persons: list[Detection] = []
         items: list[Detection] = []
         p_ch: list[int] = []
@@ -441,7 +456,7 @@ class ChannelsIndex:
                     items.append(d)
                     i_ch.append(ch)
         if not persons and not items:
-            return {ch: dict.fromkeys(self.indexes[ch].ids, _EMPTY_MATCH) for ch in chans}
+            return {ch: [_EMPTY_MATCH] * len(self.indexes[ch].ids) for ch in chans}
         np_ = len(persons)
         b = np.array([d.box for d in persons] + [d.box for d in items], dtype=np.float64)
         f = min(max(self.rules.person_lower_fraction, 0.0), 1.0)
@@ -457,7 +472,25 @@ class ChannelsIndex:
         share = np.zeros((len(b), len(self.ids)))
         share[pi, pj] = self.zones.pair_shares(b, areas, pi, pj)
         found = _greedy(persons, items, share[:np_], share[np_:], self.rules)
-        return {ch: _matches(self.indexes[ch].ids, self.cols[ch][0], persons, *found) for ch in chans}
+        return _split(chans, self.cols, persons, *found)
+
+
+def _split(chans: list[int], cols: Mapping[int, tuple[int, int]], persons: list[Detection], seat_person: dict,
+           best_any: dict, seat_items: dict) -> dict[int, list[SeatMatch]]:
+    """Per channel its matches from one assignment over all channels' columns; each found seat
+    is visited once (not each seat once per channel)."""
+    out = {ch: [_EMPTY_MATCH] * (cols[ch][1] - cols[ch][0]) for ch in chans}
+    starts = sorted((cols[ch][0], ch) for ch in chans)
+    firsts = [c0 for c0, _ch in starts]
+    for si in set(seat_person).union(seat_items, best_any):
+        c0, ch = starts[bisect_right(firsts, si) - 1]
+        got = seat_person.get(si)
+        its = seat_items.get(si)
+        if got is not None:
+            out[ch][si - c0] = SeatMatch(person=persons[got[0]], person_overlap=got[1], items=tuple(its or ()))
+        else:
+            out[ch][si - c0] = SeatMatch(person_overlap=best_any.get(si, 0.0), items=tuple(its or ()))
+    return out
 
 
 def match_seats(
