@@ -171,14 +171,14 @@ def item_share(box: Box, polygon: Sequence[Point]) -> float:
 class _Zones:
     """Bounding boxes (n x 4) and rectangle flags of a list of polygons, computed once."""
 
-    __slots__ = ("polys", "boxes", "rect", "all_rect", "edges", "sign", "zone_boxes", "rect_list")
+    __slots__ = ("polys", "boxes", "rect", "all_rect", "edges", "neg", "sign", "zone_boxes", "rect_list")
 
     def __init__(self, polys: list[list[Point]]) -> None:
         self.polys = polys
         self.boxes = np.array([bounding_box(p) for p in polys], dtype=np.float64).reshape(-1, 4)
         self.rect = np.array([is_axis_rect(p) for p in polys], dtype=bool)
         self.all_rect = bool(self.rect.all())
-        self.edges, self.sign = edge_table(polys)
+        self.edges, self.neg, self.sign = edge_table(polys)
         self.zone_boxes = [tuple(b) for b in self.boxes.tolist()]
         self.rect_list = self.rect.tolist()
 
@@ -207,7 +207,7 @@ class _Zones:
             (kk,) = np.nonzero((inter > 0) & ~self.rect[pj])
             if len(kk):
                 jj = pj[kk]
-                inter[kk] = np.maximum(poly_box_areas(b[kk], self.edges[jj], self.sign[jj]), 0.0)
+                inter[kk] = np.maximum(poly_box_areas(b[kk], self.edges[jj], self.neg[jj], self.sign[jj]), 0.0)
         a = areas[pi]
         with np.errstate(divide="ignore", invalid="ignore"):
             out = np.where(a > 0, inter / np.where(a > 0, a, 1.0), 0.0)
@@ -226,7 +226,7 @@ class _Zones:
         if not self.all_rect:
             ii, jj = np.nonzero((inter > 0) & ~self.rect[None, :])
             if len(ii) > _FEW:
-                inter[ii, jj] = np.maximum(poly_box_areas(boxes[ii], self.edges[jj], self.sign[jj]), 0.0)
+                inter[ii, jj] = np.maximum(poly_box_areas(boxes[ii], self.edges[jj], self.neg[jj], self.sign[jj]), 0.0)
             elif len(ii):  # a few pairs: plain Python clipping is cheaper than ~30 numpy calls
                 bl, zb, polys = boxes.tolist(), self.zone_boxes, self.polys
                 for i, j in zip(ii.tolist(), jj.tolist()):
@@ -265,7 +265,7 @@ class _Zones:
                     skewed.append((i, j))
         if len(skewed) > _MANY:  # many: one vectorised pass
             ii, jj = np.array(skewed).T
-            inter = np.maximum(poly_box_areas(boxes[ii], self.edges[jj], self.sign[jj]), 0.0)
+            inter = np.maximum(poly_box_areas(boxes[ii], self.edges[jj], self.neg[jj], self.sign[jj]), 0.0)
             out[ii, jj] = np.minimum(inter / areas[ii], 1.0)
         else:
             bl = boxes.tolist()
