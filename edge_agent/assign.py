@@ -354,34 +354,41 @@ class SeatIndex:
         return _match_list(n, 0, persons, *found)
 
 
-def _greedy(persons: list[Detection], items: list[Detection], sc: np.ndarray, it_share: np.ndarray,
-            rules: SeatsSection) -> tuple[dict[int, tuple[int, float]], dict[int, float], dict[int, list[Detection]]]:
-    """Persons to seats (``sc``: persons x seats) and items to seats (``it_share``)."""
+def _greedy(persons: list[Detection], items: list[Detection], sc: np.ndarray | None, it_share: np.ndarray,
+            rules: SeatsSection, pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+            ) -> tuple[dict[int, tuple[int, float]], dict[int, float], dict[int, list[Detection]]]:
+    """Persons to seats (``sc``: persons x seats, or ``pairs``: the (person, seat, score) pairs
+    with a score > 0, from a caller that has them) and items to seats (``it_share``)."""
     seat_person: dict[int, tuple[int, float]] = {}
     best_any: dict[int, float] = {}
     seat_items: dict[int, list[Detection]] = {}
     if persons:
-        pi_idx, si_idx = np.nonzero(sc > 0.0)
-        if len(pi_idx):
+        if pairs is None:
+            pi_idx, si_idx = np.nonzero(sc > 0.0)
             vals = sc[pi_idx, si_idx]
-            pl, sl = pi_idx.tolist(), si_idx.tolist()
-            confs = [-persons[i].conf for i in pl]
-            # Greedy: best score first, then higher confidence; index order breaks ties stably.
-            ranked = sorted(zip((-vals).tolist(), confs, pl, sl))
+        else:
+            pi_idx, si_idx, vals = pairs
+        if len(pi_idx):
+            confs = np.array([p.conf for p in persons])[pi_idx]
+            # Greedy: best score first, then higher confidence; index order breaks ties stably
+            # (the order of sorting (-score, -conf, person, seat) tuples, sorted by numpy).
+            order = np.lexsort((si_idx, pi_idx, -confs, -vals))
+            ranked = list(zip(vals[order].tolist(), pi_idx[order].tolist(), si_idx[order].tolist()))
             used: set[int] = set()
             floor = rules.person_overlap_min - OVERLAP_TOL
-            for neg, _c, pi, si in ranked:
-                if -neg < floor:
+            for v, pi, si in ranked:
+                if v < floor:
                     break
                 if pi in used or si in seat_person:
                     continue
-                seat_person[si] = (pi, -neg)
+                seat_person[si] = (pi, v)
                 used.add(pi)
             # Unassigned seats report the best score of a person nobody took (below threshold
             # by construction), so the evidence shows "almost" cases without claiming one.
-            for neg, _c, pi, si in ranked:
-                if si not in seat_person and pi not in used and -neg > best_any.get(si, 0.0):
-                    best_any[si] = -neg
+            # Scores come best first: a seat's first such pair is its best.
+            for v, pi, si in ranked:
+                if si not in seat_person and pi not in used and si not in best_any:
+                    best_any[si] = v
     if items:
         best = it_share.argmax(axis=1).tolist()
         vals = it_share[np.arange(len(items)), best].tolist()
@@ -469,9 +476,12 @@ class ChannelsIndex:
         pi = np.repeat(np.arange(len(b)), counts)
         first = np.repeat(np.cumsum(counts) - counts, counts)
         pj = np.repeat(starts, counts) + (np.arange(len(pi)) - first)
-        share = np.zeros((len(b), len(self.ids)))
-        share[pi, pj] = self.zones.pair_shares(b, areas, pi, pj)
-        found = _greedy(persons, items, share[:np_], share[np_:], self.rules)
+        vals = self.zones.pair_shares(b, areas, pi, pj)
+        share = np.zeros((len(b) - np_, len(self.ids)))  # items x all seats, for their argmax
+        it = pi >= np_
+        share[pi[it] - np_, pj[it]] = vals[it]
+        pos = (pi < np_) & (vals > 0.0)  # persons' pairs in row order, as np.nonzero gives them
+        found = _greedy(persons, items, None, share, self.rules, pairs=(pi[pos], pj[pos], vals[pos]))
         return _split(chans, self.cols, persons, *found)
 
 
