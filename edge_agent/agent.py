@@ -54,6 +54,28 @@ def initial_layout(cfg: EdgeConfig, store: EdgeStore) -> Layout:
     return Layout(cfg.config_version, list(cfg.seats), cfg.state)
 
 
+def observe_tick(engine: SeatEngine, batch: list[tuple]) -> list[Transition]:
+    """One tick's samples (channel, frame, detections, t) into the seat engine: all channels in
+    one ``observe_many`` pass. Where a channel's clock went back (``OutOfOrderSample``), that
+    call has changed nothing yet (it checks every sample first), so the tick is redone channel
+    by channel and only that channel's seat timers restart (states kept)."""
+    try:
+        return engine.observe_many(batch)
+    except OutOfOrderSample:
+        pass
+    transitions: list[Transition] = []
+    for channel, frame, dets, t in batch:
+        try:
+            transitions += engine.observe(channel, frame, dets, t)
+        except OutOfOrderSample as exc:
+            # The wall clock stepped back: start the channel's seat timers again from here
+            # (states kept) instead of letting the error end the agent's loop.
+            log.warning("clock went back on channel %s (%s); seat timers restart, states kept", channel, exc)
+            engine.clock_reset(channel, t)
+            transitions += engine.observe(channel, frame, dets, t)
+    return transitions
+
+
 class EdgeAgent:
     def __init__(self, cfg: EdgeConfig, *, detector: Detector | None = None) -> None:
         self.cfg = cfg
@@ -133,12 +155,7 @@ class EdgeAgent:
             frame = frames.get(ch.id)
             batch.append((ch.id, frame, detections.get(ch.id), frame.captured_at if frame is not None else now))
         with self._engine_lock:
-            try:
-                # All channels in one pass (one numpy assignment for the tick). It checks every
-                # sample before any seat moves, so on a refused one nothing has changed yet.
-                transitions = self.engine.observe_many(batch)
-            except OutOfOrderSample:
-                transitions = self._observe_each(batch)
+            transitions = observe_tick(self.engine, batch)
         if transitions:
             self._record(transitions)
         self.ticks += 1
@@ -147,20 +164,6 @@ class EdgeAgent:
         if now >= self._next_health:
             self._next_health = now + HEALTH_EVERY_S
             self.uplink.publish_health(channels, time.time() - self._started_at)
-        return transitions
-
-    def _observe_each(self, batch: list) -> list[Transition]:
-        """Channel by channel, for a tick where a channel's clock went back (rare)."""
-        transitions: list[Transition] = []
-        for channel, frame, dets, t in batch:
-            try:
-                transitions += self.engine.observe(channel, frame, dets, t)
-            except OutOfOrderSample as exc:
-                # The wall clock stepped back: start the channel's seat timers again from here
-                # (states kept) instead of letting the error end the agent's loop.
-                log.warning("clock went back on channel %s (%s); seat timers restart, states kept", channel, exc)
-                self.engine.clock_reset(channel, t)
-                transitions += self.engine.observe(channel, frame, dets, t)
         return transitions
 
     def _take_requested_reference(self, frames: dict) -> None:
