@@ -26,7 +26,6 @@ the remaining pairs with a skewed polygon get their exact area in one vectorised
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -437,6 +436,7 @@ class ChannelsIndex:
             polys += ix.seat_zones.polys
             col_ch += [ch] * len(ix.seats)
             self.ids += ix.ids
+        self.owner = [(ch, k) for ch, ix in self.indexes.items() for k in range(len(ix.seats))]  # per column
         self.rules = next(iter(self.indexes.values())).rules if self.indexes else SeatsSection()
         self.zones = _Zones(polys)
         self.col_ch = np.array(col_ch, dtype=np.int64)
@@ -482,24 +482,22 @@ class ChannelsIndex:
         share[pi[it] - np_, pj[it]] = vals[it]
         pos = (pi < np_) & (vals > 0.0)  # persons' pairs in row order, as np.nonzero gives them
         found = _greedy(persons, items, None, share, self.rules, pairs=(pi[pos], pj[pos], vals[pos]))
-        return _split(chans, self.cols, persons, *found)
+        return _split(chans, self.cols, self.owner, persons, *found)
 
 
-def _split(chans: list[int], cols: Mapping[int, tuple[int, int]], persons: list[Detection], seat_person: dict,
-           best_any: dict, seat_items: dict) -> dict[int, list[SeatMatch]]:
-    """Per channel its matches from one assignment over all channels' columns; each found seat
-    is visited once (not each seat once per channel)."""
+def _split(chans: list[int], cols: Mapping[int, tuple[int, int]], owner: list[tuple[int, int]],
+           persons: list[Detection], seat_person: dict, best_any: dict, seat_items: dict) -> dict[int, list[SeatMatch]]:
+    """Per channel its matches from one assignment over all channels' columns (``owner``: the
+    channel and the index within it of each column); each found seat is visited once."""
     out = {ch: [_EMPTY_MATCH] * (cols[ch][1] - cols[ch][0]) for ch in chans}
-    starts = sorted((cols[ch][0], ch) for ch in chans)
-    firsts = [c0 for c0, _ch in starts]
     for si in set(seat_person).union(seat_items, best_any):
-        c0, ch = starts[bisect_right(firsts, si) - 1]
+        ch, k = owner[si]
         got = seat_person.get(si)
         its = seat_items.get(si)
         if got is not None:
-            out[ch][si - c0] = SeatMatch(person=persons[got[0]], person_overlap=got[1], items=tuple(its or ()))
+            out[ch][k] = SeatMatch(person=persons[got[0]], person_overlap=got[1], items=tuple(its or ()))
         else:
-            out[ch][si - c0] = SeatMatch(person_overlap=best_any.get(si, 0.0), items=tuple(its or ()))
+            out[ch][k] = SeatMatch(person_overlap=best_any.get(si, 0.0), items=tuple(its or ()))
     return out
 
 
