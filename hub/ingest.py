@@ -396,6 +396,7 @@ class _Batch:
         seat_rows = [{
             "store_id": b.store_id, "seat_id": sd.seat_id, "edge_id": b.edge_id, "channel": sd.channel,
             "label": sd.label, "type": sd.type, "polygon": [list(p) for p in sd.polygon], "active": sd.active,
+            "desk": None if sd.desk is None else [list(p) for p in sd.desk],
         } for sd in b.seats]
         await upsert(self.s, Seat, seat_rows, ["store_id", "seat_id"])
         # Seats this edge no longer reports are kept for history but marked inactive.
