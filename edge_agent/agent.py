@@ -54,6 +54,28 @@ def initial_layout(cfg: EdgeConfig, store: EdgeStore) -> Layout:
     return Layout(cfg.config_version, list(cfg.seats), cfg.state)
 
 
+def observe_tick(engine: SeatEngine, batch: list[tuple]) -> list[Transition]:
+    """One tick's samples (channel, frame, detections, t) into the seat engine: all channels in
+    one ``observe_many`` pass. Where a channel's clock went back (``OutOfOrderSample``), that
+    call has changed nothing yet (it checks every sample first), so the tick is redone channel
+    by channel and only that channel's seat timers restart (states kept)."""
+    try:
+        return engine.observe_many(batch)
+    except OutOfOrderSample:
+        pass
+    transitions: list[Transition] = []
+    for channel, frame, dets, t in batch:
+        try:
+            transitions += engine.observe(channel, frame, dets, t)
+        except OutOfOrderSample as exc:
+            # The wall clock stepped back: start the channel's seat timers again from here
+            # (states kept) instead of letting the error end the agent's loop.
+            log.warning("clock went back on channel %s (%s); seat timers restart, states kept", channel, exc)
+            engine.clock_reset(channel, t)
+            transitions += engine.observe(channel, frame, dets, t)
+    return transitions
+
+
 class EdgeAgent:
     def __init__(self, cfg: EdgeConfig, *, detector: Detector | None = None) -> None:
         self.cfg = cfg
@@ -128,19 +150,12 @@ class EdgeAgent:
                 self._latency[det.channel] = det.latency_ms
         self._take_requested_reference(frames)
         self._answer_frame_requests(frames, detections)
-        transitions: list[Transition] = []
+        batch = []
+        for ch in self.cfg.channels:
+            frame = frames.get(ch.id)
+            batch.append((ch.id, frame, detections.get(ch.id), frame.captured_at if frame is not None else now))
         with self._engine_lock:
-            for ch in self.cfg.channels:
-                frame = frames.get(ch.id)
-                t = frame.captured_at if frame is not None else now
-                try:
-                    transitions += self.engine.observe(ch.id, frame, detections.get(ch.id), t)
-                except OutOfOrderSample as exc:
-                    # The wall clock stepped back: start the channel's seat timers again from here
-                    # (states kept) instead of letting the error end the agent's loop.
-                    log.warning("clock went back on channel %s (%s); seat timers restart, states kept", ch.id, exc)
-                    self.engine.clock_reset(ch.id, t)
-                    transitions += self.engine.observe(ch.id, frame, detections.get(ch.id), t)
+            transitions = observe_tick(self.engine, batch)
         if transitions:
             self._record(transitions)
         self.ticks += 1

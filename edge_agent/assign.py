@@ -140,6 +140,11 @@ def _nothing_seen(rules: SeatsSection) -> Evidence:
     return ev
 
 
+# For the engine's per-seat loop: a match of nothing, and the Evidence it reads as.
+EMPTY_MATCH = _EMPTY_MATCH
+nothing_seen = _nothing_seen
+
+
 def lower_box(box: Box, fraction: float) -> Box:
     """The lower ``fraction`` of a box (image y grows downwards)."""
     x1, y1, x2, y2 = box
@@ -165,14 +170,14 @@ def item_share(box: Box, polygon: Sequence[Point]) -> float:
 class _Zones:
     """Bounding boxes (n x 4) and rectangle flags of a list of polygons, computed once."""
 
-    __slots__ = ("polys", "boxes", "rect", "all_rect", "edges", "sign", "zone_boxes", "rect_list")
+    __slots__ = ("polys", "boxes", "rect", "all_rect", "edges", "neg", "sign", "zone_boxes", "rect_list")
 
     def __init__(self, polys: list[list[Point]]) -> None:
         self.polys = polys
         self.boxes = np.array([bounding_box(p) for p in polys], dtype=np.float64).reshape(-1, 4)
         self.rect = np.array([is_axis_rect(p) for p in polys], dtype=bool)
         self.all_rect = bool(self.rect.all())
-        self.edges, self.sign = edge_table(polys)
+        self.edges, self.neg, self.sign = edge_table(polys)
         self.zone_boxes = [tuple(b) for b in self.boxes.tolist()]
         self.rect_list = self.rect.tolist()
 
@@ -201,7 +206,7 @@ class _Zones:
             (kk,) = np.nonzero((inter > 0) & ~self.rect[pj])
             if len(kk):
                 jj = pj[kk]
-                inter[kk] = np.maximum(poly_box_areas(b[kk], self.edges[jj], self.sign[jj]), 0.0)
+                inter[kk] = np.maximum(poly_box_areas(b[kk], self.edges[jj], self.neg[jj], self.sign[jj]), 0.0)
         a = areas[pi]
         with np.errstate(divide="ignore", invalid="ignore"):
             out = np.where(a > 0, inter / np.where(a > 0, a, 1.0), 0.0)
@@ -220,7 +225,7 @@ class _Zones:
         if not self.all_rect:
             ii, jj = np.nonzero((inter > 0) & ~self.rect[None, :])
             if len(ii) > _FEW:
-                inter[ii, jj] = np.maximum(poly_box_areas(boxes[ii], self.edges[jj], self.sign[jj]), 0.0)
+                inter[ii, jj] = np.maximum(poly_box_areas(boxes[ii], self.edges[jj], self.neg[jj], self.sign[jj]), 0.0)
             elif len(ii):  # a few pairs: plain Python clipping is cheaper than ~30 numpy calls
                 bl, zb, polys = boxes.tolist(), self.zone_boxes, self.polys
                 for i, j in zip(ii.tolist(), jj.tolist()):
@@ -259,7 +264,7 @@ class _Zones:
                     skewed.append((i, j))
         if len(skewed) > _MANY:  # many: one vectorised pass
             ii, jj = np.array(skewed).T
-            inter = np.maximum(poly_box_areas(boxes[ii], self.edges[jj], self.sign[jj]), 0.0)
+            inter = np.maximum(poly_box_areas(boxes[ii], self.edges[jj], self.neg[jj], self.sign[jj]), 0.0)
             out[ii, jj] = np.minimum(inter / areas[ii], 1.0)
         else:
             bl = boxes.tolist()
@@ -325,15 +330,19 @@ class SeatIndex:
         return persons, items, b, areas
 
     def match(self, detections: Sequence[Detection]) -> dict[str, SeatMatch]:
+        return dict(zip(self.ids, self.match_list(detections)))
+
+    def match_list(self, detections: Sequence[Detection]) -> list[SeatMatch]:
+        """``match`` as a list in ``ids`` order (no dict per frame: the engine's hot path)."""
         prep = self._prepare(detections)
         if prep is None:
-            return dict.fromkeys(self.ids, _EMPTY_MATCH)
+            return [_EMPTY_MATCH] * len(self.ids)
         persons, items, b, areas = prep
         # One pass for all boxes against all zones. numpy's per-call cost dominates at these sizes.
         share = self.zones.shares(b, areas, skip=(len(persons), self.seat_col0))  # persons: seat columns only
         return self._assign(persons, items, share)
 
-    def _assign(self, persons: list[Detection], items: list[Detection], share: np.ndarray) -> dict[str, SeatMatch]:
+    def _assign(self, persons: list[Detection], items: list[Detection], share: np.ndarray) -> list[SeatMatch]:
         """Greedy assignment from the share matrix (rows: persons then items; columns: desks
         then seats when ``seat_col0`` > 0, else seats)."""
         n, np_, c0 = len(self.seats), len(persons), self.seat_col0
@@ -341,37 +350,44 @@ class SeatIndex:
         if c0:
             it_share = np.maximum(it_share[:, :n], it_share[:, n:])
         found = _greedy(persons, items, share[:np_, c0:], it_share, self.rules)
-        return _matches(self.ids, 0, persons, *found)
+        return _match_list(n, 0, persons, *found)
 
 
-def _greedy(persons: list[Detection], items: list[Detection], sc: np.ndarray, it_share: np.ndarray,
-            rules: SeatsSection) -> tuple[dict[int, tuple[int, float]], dict[int, float], dict[int, list[Detection]]]:
-    """Persons to seats (``sc``: persons x seats) and items to seats (``it_share``)."""
+def _greedy(persons: list[Detection], items: list[Detection], sc: np.ndarray | None, it_share: np.ndarray,
+            rules: SeatsSection, pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+            ) -> tuple[dict[int, tuple[int, float]], dict[int, float], dict[int, list[Detection]]]:
+    """Persons to seats (``sc``: persons x seats, or ``pairs``: the (person, seat, score) pairs
+    with a score > 0, from a caller that has them) and items to seats (``it_share``)."""
     seat_person: dict[int, tuple[int, float]] = {}
     best_any: dict[int, float] = {}
     seat_items: dict[int, list[Detection]] = {}
     if persons:
-        pi_idx, si_idx = np.nonzero(sc > 0.0)
-        if len(pi_idx):
+        if pairs is None:
+            pi_idx, si_idx = np.nonzero(sc > 0.0)
             vals = sc[pi_idx, si_idx]
-            pl, sl = pi_idx.tolist(), si_idx.tolist()
-            confs = [-persons[i].conf for i in pl]
-            # Greedy: best score first, then higher confidence; index order breaks ties stably.
-            ranked = sorted(zip((-vals).tolist(), confs, pl, sl))
+        else:
+            pi_idx, si_idx, vals = pairs
+        if len(pi_idx):
+            confs = np.array([p.conf for p in persons])[pi_idx]
+            # Greedy: best score first, then higher confidence; index order breaks ties stably
+            # (the order of sorting (-score, -conf, person, seat) tuples, sorted by numpy).
+            order = np.lexsort((si_idx, pi_idx, -confs, -vals))
+            ranked = list(zip(vals[order].tolist(), pi_idx[order].tolist(), si_idx[order].tolist()))
             used: set[int] = set()
             floor = rules.person_overlap_min - OVERLAP_TOL
-            for neg, _c, pi, si in ranked:
-                if -neg < floor:
+            for v, pi, si in ranked:
+                if v < floor:
                     break
                 if pi in used or si in seat_person:
                     continue
-                seat_person[si] = (pi, -neg)
+                seat_person[si] = (pi, v)
                 used.add(pi)
             # Unassigned seats report the best score of a person nobody took (below threshold
             # by construction), so the evidence shows "almost" cases without claiming one.
-            for neg, _c, pi, si in ranked:
-                if si not in seat_person and pi not in used and -neg > best_any.get(si, 0.0):
-                    best_any[si] = -neg
+            # Scores come best first: a seat's first such pair is its best.
+            for v, pi, si in ranked:
+                if si not in seat_person and pi not in used and si not in best_any:
+                    best_any[si] = v
     if items:
         best = it_share.argmax(axis=1).tolist()
         vals = it_share[np.arange(len(items)), best].tolist()
@@ -382,20 +398,21 @@ def _greedy(persons: list[Detection], items: list[Detection], sc: np.ndarray, it
     return seat_person, best_any, seat_items
 
 
-def _matches(ids: Sequence[str], offset: int, persons: list[Detection], seat_person: dict, best_any: dict,
-             seat_items: dict) -> dict[str, SeatMatch]:
-    out: dict[str, SeatMatch] = {}
-    si = offset
-    for sid in ids:
+def _match_list(n: int, offset: int, persons: list[Detection], seat_person: dict, best_any: dict,
+                seat_items: dict) -> list[SeatMatch]:
+    """The matches of seats ``offset .. offset + n - 1`` (columns), in order. Only the seats
+    something was found for are visited: most seats of a frame have nothing."""
+    out = [_EMPTY_MATCH] * n
+    for si in set(seat_person).union(seat_items, best_any):
+        k = si - offset
+        if not 0 <= k < n:
+            continue
         got = seat_person.get(si)
         its = seat_items.get(si)
         if got is not None:
-            out[sid] = SeatMatch(person=persons[got[0]], person_overlap=got[1], items=tuple(its or ()))
-        elif its is not None or si in best_any:
-            out[sid] = SeatMatch(person_overlap=best_any.get(si, 0.0), items=tuple(its or ()))
+            out[k] = SeatMatch(person=persons[got[0]], person_overlap=got[1], items=tuple(its or ()))
         else:
-            out[sid] = _EMPTY_MATCH
-        si += 1
+            out[k] = SeatMatch(person_overlap=best_any.get(si, 0.0), items=tuple(its or ()))
     return out
 
 
@@ -419,15 +436,20 @@ class ChannelsIndex:
             polys += ix.seat_zones.polys
             col_ch += [ch] * len(ix.seats)
             self.ids += ix.ids
+        self.owner = [(ch, k) for ch, ix in self.indexes.items() for k in range(len(ix.seats))]  # per column
         self.rules = next(iter(self.indexes.values())).rules if self.indexes else SeatsSection()
         self.zones = _Zones(polys)
         self.col_ch = np.array(col_ch, dtype=np.int64)
 
     def match(self, detections: Mapping[int, Sequence[Detection]]) -> dict[int, dict[str, SeatMatch]]:
         """Per channel (of those given that have seats) its seat matches."""
+        return {ch: dict(zip(self.indexes[ch].ids, m)) for ch, m in self.match_lists(detections).items()}
+
+    def match_lists(self, detections: Mapping[int, Sequence[Detection]]) -> dict[int, list[SeatMatch]]:
+        """``match`` with each channel's matches as a list in its ``SeatIndex.ids`` order."""
         chans = [ch for ch in detections if ch in self.indexes]
         if not self.shared or len(chans) <= 1:  # one channel: its own (small-size) path
-            return {ch: self.indexes[ch].match(detections[ch]) for ch in chans}
+            return {ch: self.indexes[ch].match_list(detections[ch]) for ch in chans}
         persons: list[Detection] = []
         items: list[Detection] = []
         p_ch: list[int] = []
@@ -441,7 +463,7 @@ class ChannelsIndex:
                     items.append(d)
                     i_ch.append(ch)
         if not persons and not items:
-            return {ch: dict.fromkeys(self.indexes[ch].ids, _EMPTY_MATCH) for ch in chans}
+            return {ch: [_EMPTY_MATCH] * len(self.indexes[ch].ids) for ch in chans}
         np_ = len(persons)
         b = np.array([d.box for d in persons] + [d.box for d in items], dtype=np.float64)
         f = min(max(self.rules.person_lower_fraction, 0.0), 1.0)
@@ -454,10 +476,29 @@ class ChannelsIndex:
         pi = np.repeat(np.arange(len(b)), counts)
         first = np.repeat(np.cumsum(counts) - counts, counts)
         pj = np.repeat(starts, counts) + (np.arange(len(pi)) - first)
-        share = np.zeros((len(b), len(self.ids)))
-        share[pi, pj] = self.zones.pair_shares(b, areas, pi, pj)
-        found = _greedy(persons, items, share[:np_], share[np_:], self.rules)
-        return {ch: _matches(self.indexes[ch].ids, self.cols[ch][0], persons, *found) for ch in chans}
+        vals = self.zones.pair_shares(b, areas, pi, pj)
+        share = np.zeros((len(b) - np_, len(self.ids)))  # items x all seats, for their argmax
+        it = pi >= np_
+        share[pi[it] - np_, pj[it]] = vals[it]
+        pos = (pi < np_) & (vals > 0.0)  # persons' pairs in row order, as np.nonzero gives them
+        found = _greedy(persons, items, None, share, self.rules, pairs=(pi[pos], pj[pos], vals[pos]))
+        return _split(chans, self.cols, self.owner, persons, *found)
+
+
+def _split(chans: list[int], cols: Mapping[int, tuple[int, int]], owner: list[tuple[int, int]],
+           persons: list[Detection], seat_person: dict, best_any: dict, seat_items: dict) -> dict[int, list[SeatMatch]]:
+    """Per channel its matches from one assignment over all channels' columns (``owner``: the
+    channel and the index within it of each column); each found seat is visited once."""
+    out = {ch: [_EMPTY_MATCH] * (cols[ch][1] - cols[ch][0]) for ch in chans}
+    for si in set(seat_person).union(seat_items, best_any):
+        ch, k = owner[si]
+        got = seat_person.get(si)
+        its = seat_items.get(si)
+        if got is not None:
+            out[ch][k] = SeatMatch(person=persons[got[0]], person_overlap=got[1], items=tuple(its or ()))
+        else:
+            out[ch][k] = SeatMatch(person_overlap=best_any.get(si, 0.0), items=tuple(its or ()))
+    return out
 
 
 def match_seats(

@@ -209,55 +209,71 @@ def _clip_y(pts: list, yc: float, keep_below: bool) -> list:
     return out
 
 
+# Stands in for 1/dx of an edge with dx == 0 (a vertical edge): the parameter where the edge
+# meets X = xc is then +-huge, so the edge is wholly in (x0 < xc) or out (x0 > xc) of the quadrant,
+# and with x0 == xc it adds 0 either way (X - xc = 0 along it). Finite for coordinates below 1e100.
+_BIG = 1e200
+
+
 def edge_table(polys: Sequence[Sequence[Point]]) -> tuple:
-    """Per polygon its edges as rows (x0, y0, dx, dy), padded with zero edges to one length,
-    and its orientation sign: the input of ``poly_box_areas``."""
+    """Per polygon its edges prepared for ``poly_box_areas``, padded with zero edges to one
+    length: a float table (n x k x 6: x0, y0, dx / 2, dy, 1 / dx, 1 / dy, with ``_BIG`` for a zero
+    step), which way each edge runs (n x k x 2 bool: dx < 0, dy < 0), and each polygon's
+    orientation sign. Built once per layout, so a frame pays no divisions."""
     import numpy as np
 
     k = max((len(p) for p in polys), default=3)
-    e = np.zeros((len(polys), k, 4))
+    e = np.zeros((len(polys), k, 6))
     sign = np.ones(len(polys))
     for j, p in enumerate(polys):
         a = np.asarray(p, dtype=np.float64)
-        b = np.roll(a, -1, axis=0)
+        d = np.roll(a, -1, axis=0) - a
         e[j, : len(p), 0:2] = a
-        e[j, : len(p), 2:4] = b - a
+        e[j, : len(p), 2] = d[:, 0] / 2.0
+        e[j, : len(p), 3] = d[:, 1]
         sign[j] = 1.0 if signed_area(p) >= 0 else -1.0
-    return e, sign
+    dx, dy = e[..., 2] * 2.0, e[..., 3]
+    with np.errstate(divide="ignore"):
+        e[..., 4] = np.where(dx != 0, 1.0 / np.where(dx != 0, dx, 1.0), _BIG)
+        e[..., 5] = np.where(dy != 0, 1.0 / np.where(dy != 0, dy, 1.0), _BIG)
+    neg = np.stack((dx < 0, dy < 0), axis=-1)
+    return e, neg, sign
 
 
-def _corner_areas(xc, yc, e):
-    """Signed area of each polygon inside the quadrant X <= xc, Y <= yc: the integral of
-    (X - xc) dY along the polygon's edges clipped to the quadrant (the quadrant's own edges add
-    nothing to that integral: X = xc on one, dY = 0 on the other)."""
-    import numpy as np
-
-    x0, y0, dx, dy = e[..., 0], e[..., 1], e[..., 2], e[..., 3]
-    xc, yc = xc[:, None], yc[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tx = (xc - x0) / dx
-        ty = (yc - y0) / dy
-        hi = np.minimum(np.where(dx > 0, tx, 1.0), np.where(dy > 0, ty, 1.0))
-        hi = np.minimum(hi, 1.0)
-        lo = np.maximum(np.maximum(np.where(dx < 0, tx, 0.0), np.where(dy < 0, ty, 0.0)), 0.0)
-        # An edge parallel to an axis and outside the quadrant adds nothing.
-        out = ((dx == 0) & (x0 > xc)) | ((dy == 0) & (y0 > yc))
-        span = np.where(out, 0.0, np.maximum(hi - lo, 0.0))
-        val = dy * ((x0 - xc) * span + dx * (hi * hi - lo * lo) / 2.0)
-    return np.where(span > 0, val, 0.0).sum(axis=1)
-
-
-def poly_box_areas(boxes, edges, sign):
+def poly_box_areas(boxes, edges, neg, sign):
     """Exact area of polygon j inside box i for many (box, polygon) pairs at once (numpy;
-    rows of ``boxes`` x1, y1, x2, y2 pair with rows of ``edges``/``sign`` from ``edge_table``).
-    Inclusion-exclusion over the box's four corners of the quadrant areas; works for concave
-    simple polygons too."""
+    rows of ``boxes`` x1, y1, x2, y2 pair with rows of ``edges``/``neg``/``sign`` from
+    ``edge_table``). Inclusion-exclusion over the box's four corners of the quadrant areas;
+    works for concave simple polygons too.
+
+    Quadrant X <= xc, Y <= yc: its area inside a polygon is the integral of (X - xc) dY along the
+    polygon's edges clipped to it (the quadrant's own edges add nothing: X = xc on one, dY = 0 on
+    the other). An edge p(s) = p0 + s d, s in 0..1, is inside for s in [lo, hi] (from the x and
+    the y bound); its part adds dy * (hi - lo) * (x at the middle of the part - xc). The x bounds
+    depend on xc only and the y bounds on yc only, so they are computed for the two x and the
+    two y values of each box and combined for the four corners by broadcasting (numpy's per-call
+    cost dominates at these sizes: few calls, no copies per corner)."""
     import numpy as np
 
-    x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
-    n = len(boxes)
-    # All four corners in one pass (numpy call overhead dominates at these sizes).
-    q = _corner_areas(np.concatenate((x2, x1, x2, x1)), np.concatenate((y2, y2, y1, y1)),
-                      np.concatenate((edges, edges, edges, edges)))
-    a = q[:n] - q[n : 2 * n] - q[2 * n : 3 * n] + q[3 * n :]
-    return a * sign
+    x0, y0, dxh, dy, ix, iy = (edges[..., c] for c in range(6))
+    nx, ny = neg[..., 0], neg[..., 1]
+    xc = np.stack((boxes[:, 2], boxes[:, 0]))[:, :, None]  # (2, n, 1): x2, x1
+    yc = np.stack((boxes[:, 3], boxes[:, 1]))[:, :, None]  # y2, y1
+    tx = (xc - x0) * ix  # (2, n, k): where each edge crosses X = xc
+    ty = (yc - y0) * iy
+    # An edge running towards +x leaves the quadrant at tx (upper bound), one running towards -x
+    # enters it there (lower bound); the same for y.
+    hi = np.minimum(np.where(nx, 1.0, tx)[None], np.where(ny, 1.0, ty)[:, None])  # (2 y, 2 x, n, k)
+    lo = np.maximum(np.where(nx, tx, 0.0)[None], np.where(ny, ty, 0.0)[:, None])
+    np.minimum(hi, 1.0, out=hi)
+    np.maximum(lo, 0.0, out=lo)
+    np.maximum(hi, lo, out=hi)  # an edge wholly outside: an empty part
+    span = hi - lo
+    hi += lo
+    hi *= dxh
+    hi += x0
+    hi -= xc[None]
+    hi *= span
+    hi *= dy
+    q = hi.sum(axis=-1)  # (2 y, 2 x, n): q[b, a] = quadrant (x_a, y_b)
+    return (q[0, 0] - q[0, 1] - q[1, 0] + q[1, 1]) * sign

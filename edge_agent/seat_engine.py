@@ -34,7 +34,14 @@ from dataclasses import dataclass
 
 import msgspec
 
-from edge_agent.assign import ChannelsIndex, SeatIndex, desk_zone, evidence_confidence
+from edge_agent.assign import (
+    EMPTY_MATCH,
+    ChannelsIndex,
+    SeatIndex,
+    desk_zone,
+    evidence_confidence,
+    nothing_seen,
+)
 from edge_agent.config import SeatsSection, quiet_time_s
 from edge_agent.reference import (
     DEFAULT_REFERENCE_RULES,
@@ -134,6 +141,8 @@ class SeatEngine:
         for s in new_seats.values():
             by_channel.setdefault(s.channel, []).append(s)
         self._index = {ch: SeatIndex(ss, self.seat_rules) for ch, ss in by_channel.items()}
+        # Per channel its trackers in index order: the per-sample loop needs no dict lookups.
+        self._chan_trackers = {ch: [trackers[sid] for sid in ix.ids] for ch, ix in self._index.items()}
         self._channels = ChannelsIndex(self._index)
         self._evidence = {k: v for k, v in self._evidence.items() if k in new_seats}
 
@@ -209,49 +218,57 @@ class SeatEngine:
                     )
                 t = last
             times[channel] = t
-        out: list[Transition] = []
+        # Transitions come out in sample order (channel by channel), as from one observe each.
+        per: dict[int, list[Transition]] = {}
         seen: dict[int, list] = {}
         for channel, frame, detections, _t in samples:
             t = times[channel]
             self._channel_t[channel] = t
-            self._now = max(self._now, t)
+            if t > self._now:
+                self._now = t
+            if channel not in self._index:
+                continue  # no active seat on this channel
             if frame is None or detections is None:
-                for s in self.channel_seats(channel):
-                    self._evidence.pop(s.seat_id, None)
-                    tr = self._trackers[s.seat_id].update(t, None)
+                out = per[channel] = []
+                for sid, tracker in zip(self._index[channel].ids, self._chan_trackers[channel]):
+                    self._evidence.pop(sid, None)
+                    tr = tracker.update(t, None)
                     if tr is not None:
                         out.append(tr)
-            elif channel in self._index:
+            else:
                 seen[channel] = detections.detections
-        if not seen:
-            return out
-        matches = self._channels.match(seen)
-        for channel, frame, _d, _t in samples:
-            if channel in seen:
-                out += self._apply(channel, frame, matches[channel], times[channel])
-        return out
+        if seen:
+            matches = self._channels.match_lists(seen)
+            for channel, frame, _d, _t in samples:
+                if channel in seen:
+                    per[channel] = self._apply(channel, frame, matches[channel], times[channel])
+        if len(per) == 1:
+            return next(iter(per.values()))
+        return [tr for channel, _f, _d, _t in samples if channel in per for tr in per[channel]]
 
-    def _apply(self, channel: int, frame: Frame, matches: dict, t: float) -> list[Transition]:
+    def _apply(self, channel: int, frame: Frame, matches: list, t: float) -> list[Transition]:
         out: list[Transition] = []
         rules = self.seat_rules
         use_ref = rules.use_reference
         hold = rules.still_person_threshold > 0
-        trackers, evidence = self._trackers, self._evidence
+        evidence = self._evidence
+        ids = self._index[channel].ids
+        trackers = self._chan_trackers[channel]
         if not use_ref and not hold:  # the pure logic: no image work per seat
-            for sid in self._index[channel].ids:
-                ev = matches[sid].evidence(None, rules)
+            nothing = nothing_seen(rules)  # what every seat without a match gets (one shared object)
+            for sid, m, tracker in zip(ids, matches, trackers):
+                ev = nothing if m is EMPTY_MATCH else m.evidence(None, rules)
                 evidence[sid] = ev
-                tr = trackers[sid].update(t, ev)
+                tr = tracker.update(t, ev)
                 if tr is not None:
                     out.append(tr)
             return out
-        for s in self._index[channel].seats:
+        for s, m, tracker in zip(self._index[channel].seats, matches, trackers):
             sid = s.seat_id
             desk = seat_patch(frame.image, self._desk[sid]) if use_ref else None
             ref = self._refs[sid]
             score = ref.score(desk) if desk is not None else None
-            ev = matches[sid].evidence(score, rules)
-            tracker = trackers[sid]
+            ev = m.evidence(score, rules)
             if hold:
                 ev = self._hold_still_person(sid, tracker, ev, seat_patch(frame.image, s.polygon), t)
             evidence[sid] = ev

@@ -180,9 +180,12 @@ class SeatTracker:
     # -- the machine -------------------------------------------------------------------------
 
     def update(self, t: float, evidence: Evidence | None) -> Transition | None:
-        if self._last_t is not None and t < self._last_t:
+        # The hot path of the edge (every seat, every sample): classify, has_items, _target and
+        # _samples_needed are written out here; they stay the reference of what this does.
+        last_t = self._last_t
+        if last_t is not None and t < last_t:
             raise OutOfOrderSample(
-                f"seat {self.seat_id!r}: sample at {t} is older than the previous one at {self._last_t}"
+                f"seat {self.seat_id!r}: sample at {t} is older than the previous one at {last_t}"
             )
         self._last_t = t
 
@@ -194,31 +197,38 @@ class SeatTracker:
             return self._go("unknown", t, since=t, evidence=NO_OBSERVATION)
 
         sr = self.seat_rules
+        if evidence.item_count > 0:
+            items = True
+        elif sr.use_reference:
+            cs = evidence.change_score
+            items = cs is not None and cs >= sr.change_threshold
+        else:
+            items = False
+        if items:
+            self._last_items_t = t
+        state = self._state
         if evidence.person_overlap >= sr.person_overlap_min - OVERLAP_TOL:
             cond: Condition = "P"
-            if has_items(evidence, sr):
-                self._last_items_t = t
-        elif has_items(evidence, sr):
+        elif items:
             cond = "I"
-            self._last_items_t = t
+            if state == "away" and t - self._since >= self.rules.abandoned_after_s:
+                return self._go("abandoned", t, since=t, evidence=evidence)
         else:
             cond = "E"
-        state = self._state
 
-        if state == "away" and cond == "I" and t - self._since >= self.rules.abandoned_after_s:
-            return self._go("abandoned", t, since=t, evidence=evidence)
-
-        target, leaving = _TARGETS[state][cond]  # inline of _target: the hot path
+        target, leaving = _TARGETS[state][cond]  # inline of _target
         if target is None:
             self._run = None
             return None
-        hold = self.rules.exit_s if leaving else self.rules.enter_s
-        if self._run is None or self._run.target != target:
-            self._run = _Run(target, t)
-        else:
-            self._run.samples += 1
+        rules = self.rules
         run = self._run
-        if t - run.start < hold or run.samples < self._samples_needed(state):
+        if run is None or run.target != target:
+            run = self._run = _Run(target, t)
+        else:
+            run.samples += 1
+        if t - run.start < (rules.exit_s if leaving else rules.enter_s):
+            return None
+        if run.samples < (rules.exit_samples if state == "occupied" else rules.enter_samples):
             return None
 
         if state == "occupied":

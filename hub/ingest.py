@@ -396,6 +396,7 @@ class _Batch:
         seat_rows = [{
             "store_id": b.store_id, "seat_id": sd.seat_id, "edge_id": b.edge_id, "channel": sd.channel,
             "label": sd.label, "type": sd.type, "polygon": [list(p) for p in sd.polygon], "active": sd.active,
+            "desk": None if sd.desk is None else [list(p) for p in sd.desk],
         } for sd in b.seats]
         await upsert(self.s, Seat, seat_rows, ["store_id", "seat_id"])
         # Seats this edge no longer reports are kept for history but marked inactive.
@@ -439,8 +440,9 @@ class IngestWriter:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], topics: TopicSpace) -> None:
         self.sessionmaker = sessionmaker
         self.topics = topics
-        # (edge_id, boot_id, first, last missing seq) -> (store_id, when noticed)
-        self.pending_gaps: dict[tuple[str, str, int, int], tuple[str, float]] = {}
+        # (store_id, edge_id, boot_id, first, last missing seq) -> when noticed. store_id too: edge
+        # ids are per store, so two stores' "edge-1" with colliding ranges must not share an entry.
+        self.pending_gaps: dict[tuple[str, str, str, int, int], float] = {}
 
     async def write(self, raws: list[RawMessage], now: float | None = None) -> BatchResult:
         now = time.time() if now is None else now
@@ -495,8 +497,8 @@ class IngestWriter:
                     result.by_kind[kind] = result.by_kind.get(kind, 0) + 1
                 await batch.flush()
             result.written = len(fresh)
-        for store_id, edge_id, boot_id, lo, hi in result.gap_ranges:
-            self.pending_gaps.setdefault((edge_id, boot_id, lo, hi), (store_id, now))
+        for gap in result.gap_ranges:
+            self.pending_gaps.setdefault(gap, now)
         return result
 
     async def check_gaps(self, now: float | None = None, grace_s: float = GAP_GRACE_S) -> BatchResult:
@@ -505,12 +507,12 @@ class IngestWriter:
         through this replica or another, are forgotten."""
         now = time.time() if now is None else now
         result = BatchResult()
-        due = [(k, v) for k, v in self.pending_gaps.items() if now - v[1] >= grace_s]
+        due = [k for k, noticed in self.pending_gaps.items() if now - noticed >= grace_s]
         if not due:
             return result
         async with self.sessionmaker() as session, session.begin():
-            for (edge_id, boot_id, lo, hi), (store_id, _) in due:
-                del self.pending_gaps[(edge_id, boot_id, lo, hi)]
+            for store_id, edge_id, boot_id, lo, hi in due:
+                del self.pending_gaps[(store_id, edge_id, boot_id, lo, hi)]
                 have = (await session.execute(
                     select(func.count()).select_from(Ingested).where(
                         Ingested.store_id == store_id, Ingested.edge_id == edge_id, Ingested.boot_id == boot_id,

@@ -82,6 +82,7 @@ class SeatOut(msgspec.Struct):
     state_for_s: float | None  # how long in the current state
     vacant_for_s: float | None  # only for empty seats: the vacancy duration
     polygon: list[list[float]]
+    desk: list[list[float]] | None = None  # the desk zone where belongings are judged; None: edge default
 
 
 class EventOut(msgspec.Struct):
@@ -187,6 +188,7 @@ async def list_seats(session: AsyncSession, store_id: str, now: float | None = N
             seat_id=seat.seat_id, label=seat.label or seat.seat_id, channel=seat.channel, type=seat.type,
             edge_id=seat.edge_id, state=state, since=since, state_for_s=dur,
             vacant_for_s=dur if state == "empty" else None, polygon=[list(p) for p in seat.polygon],
+            desk=None if seat.desk is None else [list(p) for p in seat.desk],
         ))
     return out
 

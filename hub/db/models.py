@@ -89,6 +89,7 @@ class Seat(Base):
     type: Mapped[str] = mapped_column(String(40), default="desk")
     polygon: Mapped[list[Any]]  # [[x, y], ...] normalised 0..1
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    desk: Mapped[list[Any] | None]  # the desk zone (SeatDef.desk), same coordinates; None: derived on the edge
 
 
 class SeatStateRow(Base):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
+import msgspec
 import pytest
 
 from protocol import Birth, ConfigAck, Delta, SnapshotRequest, encode
@@ -61,6 +62,22 @@ def test_birth_delta_event_reach_the_api(db_url, make_hub, sim):
     assert detail["edges"][0]["edge_id"] == "edge-1" and detail["edges"][0]["online"] is True
     assert client.get("/api/v1/stores/nope").status_code == 404
     assert "not found" in client.get("/api/v1/stores/nope/seats").json()["detail"]
+
+
+def test_seat_desk_zones_reach_the_api(db_url, make_hub, sim):
+    client = make_hub(db_url)
+    edge = sim()
+    desk = [(0.1, 0.05), (0.2, 0.05), (0.2, 0.15), (0.1, 0.15)]
+    edge.seats[1] = msgspec.structs.replace(edge.seats[1], desk=desk)
+    edge.birth()
+    seats = wait_for(lambda: len(s := seats_by_id(client)) == 3 and s, what="seats from the birth")
+    assert seats["s1"]["desk"] == [list(p) for p in desk]
+    assert seats["s0"]["desk"] is None and seats["s2"]["desk"] is None  # no desk drawn: the edge derives it
+    # A later layout without that desk clears it (the hub keeps no stale zone).
+    edge.seats[1] = msgspec.structs.replace(edge.seats[1], desk=None, label="B-1")
+    edge.birth()
+    wait_for(lambda: seats_by_id(client)["s1"]["label"] == "B-1", what="the second layout")
+    assert seats_by_id(client)["s1"]["desk"] is None
 
 
 def test_redelivery_is_ingested_exactly_once(pg_url, make_hub, sim):

@@ -56,6 +56,39 @@ def test_migrations_upgrade_an_empty_database_in_place(backend, request, tmp_pat
     assert asyncio.run(_tables(url))[1] == _head()
 
 
+async def _seats_after_0004(url: str) -> tuple[list[tuple], list[str]]:
+    from sqlalchemy import text
+
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as conn:  # a hub at 0003 with one edge and its seat
+            await conn.execute(text("INSERT INTO stores (id, name, created_at) VALUES ('a', 'a', 0)"))
+            await conn.execute(text(
+                "INSERT INTO edges (store_id, edge_id, boot_id, last_seq, last_seen, online, config_version, "
+                "outbox_depth, outbox_dropped, layout_hash) VALUES ('a', 'e', 'b', 1, 0, true, 1, 0, 0, 'abc')"))
+            await conn.execute(text(
+                "INSERT INTO seats (store_id, seat_id, edge_id, channel, label, type, polygon, active) "
+                "VALUES ('a', 's1', 'e', 1, '', 'desk', '[[0, 0], [1, 0], [1, 1]]', true)"))
+        await upgrade_async(engine)
+        async with engine.connect() as conn:
+            seats = (await conn.execute(text("SELECT seat_id, polygon, desk FROM seats"))).all()
+            hashes = (await conn.execute(text("SELECT layout_hash FROM edges"))).scalars().all()
+        return [tuple(r) for r in seats], list(hashes)
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_0004_adds_a_nullable_seat_desk_and_forgets_layout_hashes(backend, request, tmp_path):
+    url = request.getfixturevalue("pg_url") if backend == "postgresql" else f"sqlite+aiosqlite:///{tmp_path}/h.sqlite"
+    upgrade(url, "0003_layout_hash")
+    seats, hashes = asyncio.run(_seats_after_0004(url))
+    assert asyncio.run(_tables(url))[1] == "0004_seat_desk" == _head()
+    # The seat stands with no desk; the edge's hash is forgotten, so its next birth by hash asks
+    # for the full layout (which carries the desks).
+    assert [(sid, desk) for sid, _, desk in seats] == [("s1", None)] and hashes == [""]
+
+
 def test_cli_migrate_and_help(tmp_path):
     from typer.testing import CliRunner
 
