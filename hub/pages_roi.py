@@ -62,7 +62,8 @@ async def current_layout(db: NamedDependency[AsyncSession], store_id: FromPath[s
         select(Seat).where(Seat.store_id == store_id, Seat.edge_id == edge_id, Seat.active.is_(True))
         .order_by(Seat.channel, Seat.seat_id))).scalars().all()
     seats = [SeatDef(seat_id=r.seat_id, channel=r.channel, polygon=[(float(x), float(y)) for x, y in r.polygon],
-                     label=r.label, type=r.type) for r in rows]
+                     label=r.label, type=r.type,
+                     desk=None if r.desk is None else [(float(x), float(y)) for x, y in r.desk]) for r in rows]
     return seats, rules
 
 

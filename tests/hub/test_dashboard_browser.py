@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta
 
+import msgspec
 import pytest
 from playwright.sync_api import sync_playwright
 
@@ -40,6 +41,8 @@ def hub(tmp_path_factory):
     with serve_app(app, free_port()) as base:
         wait_for(lambda: app.state.mqtt.subscribed.is_set(), what="hub subscribed")
         edge = SimEdge(broker, seats=4)
+        s0 = edge.seats[0]  # one seat with its own desk zone: the editor must keep it
+        edge.seats[0] = msgspec.structs.replace(s0, desk=[(0.0, 0.2), (0.1, 0.2), (0.1, 0.25), (0.0, 0.25)])
         now = time.time()
         edge.birth({"s0": "occupied", "s1": "empty", "s2": "abandoned", "s3": "empty"}, since=now - 300)
         # A day and a half of history (replayed events with their capture times).
@@ -175,6 +178,8 @@ def test_roi_editor_draw_polygon_save_and_applied(hub):
     for (x, y), (fx, fy) in zip(new["polygon"], corners):
         assert abs(x - fx) < 0.01 and abs(y - fy) < 0.01
     assert {s["seat_id"] for s in cfg["seats"]} >= {"s0", "s1", "s2", "s3"}  # other channels kept
+    s0 = next(s for s in cfg["seats"] if s["seat_id"] == "s0")
+    assert s0["desk"] == [[0.0, 0.2], [0.1, 0.2], [0.1, 0.25], [0.0, 0.25]]  # fields the editor does not edit
     pushed = edge.wait_received(Config, timeout=10)
     assert pushed.version == cfg["desired_version"] and any(s.label == "창가-1" for s in pushed.seats)
 

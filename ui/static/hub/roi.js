@@ -11,8 +11,11 @@
   var seatsG = document.getElementById("roi-seats");
   var handlesG = document.getElementById("roi-handles");
   var $ = function (id) { return document.getElementById(id); };
-  var seats = D.seats.map(function (s) { return { seat_id: s.seat_id, channel: s.channel, label: s.label || "",
-    type: s.type || "desk", active: s.active !== false, polygon: s.polygon.map(function (p) { return [p[0], p[1]]; }) }; });
+  // every field of a seat is kept as it came (e.g. its desk zone); the editor changes only
+  // the polygon, the id and the label
+  var seats = D.seats.map(function (s) {
+    return Object.assign({}, s, { label: s.label || "", polygon: s.polygon.map(function (p) { return [p[0], p[1]]; }) });
+  });
   var selected = null;   // index into seats
   var drawing = null;    // points of the seat being drawn
   var drag = null;       // {seat, point}
