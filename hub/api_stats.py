@@ -18,16 +18,16 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from pathlib import Path
+from datetime import date, datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import msgspec
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import MediaType, Request, Response, Router, get
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.response import Redirect
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,14 +42,10 @@ from hub.stats import (
     compute_store_stats,
     zone_for,
 )
-from ui.i18n import Translator, pick_lang
-from ui.messages_hub import MESSAGES
 
 log = logging.getLogger(__name__)
 
 MAX_WINDOW_S = 92 * 86400.0  # a quarter: bounds the work one request can ask for
-TEMPLATES = Path(__file__).resolve().parent.parent / "ui" / "templates"
-_jinja = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]))
 
 # ------------------------------------------------------------------ output types
 
@@ -484,110 +480,23 @@ async def get_alerts(
     ]
 
 
-# ------------------------------------------------------------------ page: charts as SVG (pure geometry)
+# ------------------------------------------------------------------ old page address
 
-CHART_W, CHART_H, PAD = 720.0, 200.0, 30.0
-BAR_STATES = ("occupied", "away", "abandoned", "empty", "unknown")
-COLORS = {
-    "occupied": "#d9534f",
-    "away": "#f0ad4e",
-    "abandoned": "#8e44ad",
-    "empty": "#5cb85c",
-    "unknown": "#bbbbbb",
-}
-
-
-def _x(t: float, origin: float, span: float) -> float:
-    """Chart x of a time: the axis is the whole day even when the data stops at "now"."""
-    return PAD + (t - origin) / span * (CHART_W - 2 * PAD)
-
-
-def occupancy_line(buckets: list[BucketOut], origin: float, span: float) -> list[list[tuple[float, float]]]:
-    """Polyline runs (x, y) of the occupancy rate; a bucket with nothing known breaks the line."""
-    runs: list[list[tuple[float, float]]] = [[]]
-    for b in buckets:
-        if b.occupancy_rate is None:
-            if runs[-1]:
-                runs.append([])
-            continue
-        x = _x((b.start + b.end) / 2, origin, span)
-        y = CHART_H - PAD - b.occupancy_rate * (CHART_H - 2 * PAD)
-        runs[-1].append((round(x, 1), round(y, 1)))
-    return [r for r in runs if r]
-
-
-def minute_bars(buckets: list[BucketOut], origin: float, span: float, slot_s: float = 3600.0) -> list[dict[str, Any]]:
-    """Stacked bars per bucket (seat-minutes by state), scaled to a full slot of all seats."""
-    top = max(slot_s * (b.seats or 1) for b in buckets) if buckets else 1.0
-    bars = []
-    for b in buckets:
-        x1, x2 = _x(b.start, origin, span), _x(b.start + slot_s, origin, span)
-        y = CHART_H - PAD
-        for st in BAR_STATES:
-            secs = getattr(b, f"{st}_s")
-            h = secs / top * (CHART_H - 2 * PAD) if top else 0
-            if h <= 0:
-                continue
-            y -= h
-            bars.append(
-                {
-                    "x": round(x1 + 1, 1),
-                    "y": round(y, 1),
-                    "w": round(x2 - x1 - 2, 1),
-                    "h": round(h, 1),
-                    "color": COLORS[st],
-                    "state": st,
-                    "minutes": round(secs / 60),
-                }
-            )
-    return bars
-
-
-@get("/stores/{store_id:str}/stats", summary="Statistics page", include_in_schema=False)
+@get("/stores/{store_id:str}/stats", summary="Statistics page (moved)", include_in_schema=False)
 async def stats_page(
-    request: Request,
     store_id: FromPath[str],
-    day: Annotated[str | None, QueryParameter(description="local date YYYY-MM-DD, default today")] = None,
-    lang: FromQuery[str | None] = None,
-    tz: FromQuery[str] = DEFAULT_TZ,
-) -> Response[str]:
-    try:
-        zone = zone_for(tz)
-    except StatsInputError as exc:
-        raise HTTPException(status_code=400, detail=str(exc)) from None
-    now = time.time()
-    try:
-        d = date.fromisoformat(day) if day else datetime.fromtimestamp(now, zone).date()
-    except ValueError:
-        raise HTTPException(status_code=400, detail=f"day: {day!r} is not a date (YYYY-MM-DD)") from None
-    start = datetime(d.year, d.month, d.day, tzinfo=zone).timestamp()
-    nd = d + timedelta(days=1)
-    day_end = datetime(nd.year, nd.month, nd.day, tzinfo=zone).timestamp()
-    # Today: statistics up to now, never a guess about the hours still to come.
-    end = max(min(day_end, now), start + 1.0)
-    s, skipped, store = await store_stats(request, store_id, start, end, "hour", zone)
-    out = await asyncio.to_thread(stats_out, store_id, s, skipped)
-    chosen = pick_lang(lang, request.cookies.get("lang"))
-    t = Translator(MESSAGES, chosen)
-    html = _jinja.get_template("hub/stats.html").render(
-        t=t,
-        lang=chosen,
-        store=store,
-        out=out,
-        day=d.isoformat(),
-        tz=zone.key,
-        line=occupancy_line(out.buckets, start, day_end - start),
-        bars=minute_bars(out.buckets, start, day_end - start),
-        states=BAR_STATES,
-        colors=COLORS,
-        chart_w=CHART_W,
-        chart_h=CHART_H,
-        pad=PAD,
-        hour_of=lambda b: datetime.fromtimestamp(b.start, zone).strftime("%H"),
-        ticks=[(round(_x(t0, start, day_end - start), 1), datetime.fromtimestamp(t0, zone).strftime("%H"))
-               for t0 in range(int(start), int(day_end), 3 * 3600)],
-    )
-    return Response(html, media_type="text/html; charset=utf-8")
+    day: Annotated[str | None, QueryParameter(description="local date YYYY-MM-DD")] = None,
+) -> Redirect:
+    """The day view moved to the history page (charts by ECharts, tables without JS); old links and
+    bookmarks land there on the same day."""
+    target = f"/stores/{quote(store_id, safe='')}/history"
+    if day:
+        try:
+            d = date.fromisoformat(day).isoformat()
+        except ValueError:
+            raise HTTPException(status_code=400, detail=f"day: {day!r} is not a date (YYYY-MM-DD)") from None
+        target += f"?from={d}&to={d}"
+    return Redirect(path=target, status_code=301)
 
 
 router = Router(path="/", route_handlers=[get_stats, get_stats_csv, get_alerts, stats_page])

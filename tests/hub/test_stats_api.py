@@ -279,29 +279,15 @@ async def test_alerts_api_filters(client):
     assert r.status_code == 400
 
 
-async def test_stats_page_renders_without_javascript(client):
-    r = await client.get("/stores/s1/stats", params={"day": "2024-03-01"})
-    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
-    html = r.text
-    assert "<script" not in html
-    assert "강남점 좌석 통계" in html and "시간대별 점유율" in html
-    assert '<svg id="occupancy-chart"' in html and 'class="occupancy"' in html
-    assert html.count('<rect class="bar') >= 24
-    assert "<td>10:00</td>" in html
-    en = (await client.get("/stores/s1/stats", params={"day": "2024-03-01", "lang": "en"})).text
-    assert "강남점 seat statistics" in en and "Occupancy over the day" in en
-
-
-async def test_stats_page_for_today_stops_at_now(client):
-    # Hours still to come are not filled in with the current state: the table ends at this hour.
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    now = datetime.now(ZoneInfo("Asia/Seoul"))
-    html = (await client.get("/stores/s1/stats")).text
-    assert f"<td>{now:%H}:00</td>" in html
-    later = [h for h in range(now.hour + 1, 24)]
-    assert all(f"<td>{h:02d}:00</td>" not in html for h in later)
+async def test_old_stats_page_address_lands_on_the_history_page_of_that_day(client):
+    # The hand-drawn SVG day page was replaced by the history page (ECharts + tables without JS).
+    r = await client.get("/stores/s1/stats", params={"day": "2024-03-01"}, follow_redirects=False)
+    assert r.status_code == 301
+    assert r.headers["location"] == "/stores/s1/history?from=2024-03-01&to=2024-03-01"
+    r = await client.get("/stores/s1/stats", follow_redirects=False)
+    assert r.status_code == 301 and r.headers["location"] == "/stores/s1/history"
+    html = (await client.get("/stores/s1/stats", params={"day": "2024-03-01"})).text
+    assert 'id="heatmap-chart"' in html and 'id="per-day"' in html
 
 
 BAD_REQUESTS = [
