@@ -39,12 +39,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "channel.label": {"ko": "채널 {n}", "en": "Channel {n}"},
     "lang.switch": {"ko": "English", "en": "한국어"},
     # statistics page
-    "stats.title": {"ko": "{store} 좌석 통계", "en": "{store} seat statistics"},
     "stats.day": {"ko": "날짜", "en": "Date"},
-    "stats.show": {"ko": "보기", "en": "Show"},
-    "stats.occupancy": {"ko": "시간대별 점유율", "en": "Occupancy over the day"},
-    "stats.minutes": {"ko": "시간대별 좌석 시간 (분)", "en": "Seat minutes per hour"},
-    "stats.hour": {"ko": "시간", "en": "Hour"},
     "stats.rate": {"ko": "점유율", "en": "Occupancy"},
     "stats.entries": {"ko": "입실", "en": "Entries"},
     "stats.stays": {"ko": "이용 완료", "en": "Stays"},
@@ -52,7 +47,6 @@ MESSAGES: dict[str, dict[str, str]] = {
     "stats.incidents": {"ko": "장기 방치 발생", "en": "Abandoned incidents"},
     "stats.turnover": {"ko": "회전율 (좌석당 이용)", "en": "Turnover (stays per seat)"},
     "stats.peaks": {"ko": "혼잡 시간대", "en": "Peak hours"},
-    "stats.summary": {"ko": "하루 요약", "en": "Day summary"},
     "stats.no_data": {"ko": "데이터 없음", "en": "no data"},
     "stats.csv": {"ko": "CSV 내보내기", "en": "Export CSV"},
     "stats.unknown_note": {
