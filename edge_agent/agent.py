@@ -18,6 +18,7 @@ import msgspec
 from edge_agent.capture import CaptureManager
 from edge_agent.config import EdgeConfig
 from edge_agent.detector import Detector
+from edge_agent.face_blur import snapshot_jpeg
 from edge_agent.seat_engine import SeatEngine, reference_rules_for
 from edge_agent.seat_state import OutOfOrderSample
 from edge_agent.store import EdgeStore
@@ -213,8 +214,6 @@ class EdgeAgent:
     def _answer_frame_requests(self, frames: dict, detections: dict[int, FrameDetections]) -> None:
         """ROI snapshots for the hub: this tick's picture of the channel, faces blurred (the heads
         of the persons just detected, and Haar faces where available). Never video, never unblurred."""
-        from edge_agent.face_blur import snapshot_jpeg
-
         while True:
             try:
                 req = self._frame_requests.get_nowait()

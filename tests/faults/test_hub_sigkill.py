@@ -15,35 +15,37 @@ from tests.hub.support import wait_for
 
 def test_default_settings_lose_nothing_when_the_hub_is_sigkilled(tmp_path, broker, pg_url, sim):
     hub = HubProcess(tmp_path, broker, pg_url).start()
-    edge = sim()
-    edge.birth({"s0": "empty", "s1": "empty", "s2": "empty"})
-    wait_for(lambda: hub.get("/api/v1/stores/store-a/seats").status_code == 200, what="birth stored")
-    n = 300
-    t = time.time()
-    sent = threading.Event()
+    try:
+        edge = sim()
+        edge.birth({"s0": "empty", "s1": "empty", "s2": "empty"})
+        wait_for(lambda: hub.get("/api/v1/stores/store-a/seats").status_code == 200, what="birth stored")
+        n = 300
+        t = time.time()
+        sent = threading.Event()
 
-    def stream() -> None:
-        for i in range(n):
-            frm, to = ("empty", "occupied") if i % 2 == 0 else ("occupied", "empty")
-            edge.event(f"s{i % 3}", frm, to, at=t + i * 0.01)
-            time.sleep(0.005)
-        sent.set()
+        def stream() -> None:
+            for i in range(n):
+                frm, to = ("empty", "occupied") if i % 2 == 0 else ("occupied", "empty")
+                edge.event(f"s{i % 3}", frm, to, at=t + i * 0.01)
+                time.sleep(0.005)
+            sent.set()
 
-    th = threading.Thread(target=stream)
-    th.start()
-    wait_for(lambda: len(hub.events()) >= 30, what="ingest under way")
-    hub.kill(signal.SIGKILL)
-    killed_at = time.monotonic()
-    th.join(60)
-    assert sent.is_set()
-    hub.start()
-    events = wait_for(lambda: (ev := hub.events()) and len(ev) >= n and ev, timeout=30,
-                      what=f"all {n} events after the restart")
-    recovered_s = time.monotonic() - killed_at
-    seqs = sorted(e["at"] for e in events)
-    assert len(events) == n and len(set(seqs)) == n  # nothing lost, nothing twice
-    print(f"hub SIGKILL: all {n} events stored once, {recovered_s:.1f} s from the kill")
-
+        th = threading.Thread(target=stream)
+        th.start()
+        wait_for(lambda: len(hub.events()) >= 30, what="ingest under way")
+        hub.kill(signal.SIGKILL)
+        killed_at = time.monotonic()
+        th.join(60)
+        assert sent.is_set()
+        hub.start()
+        events = wait_for(lambda: (ev := hub.events()) and len(ev) >= n and ev, timeout=30,
+                          what=f"all {n} events after the restart")
+        recovered_s = time.monotonic() - killed_at
+        seqs = sorted(e["at"] for e in events)
+        assert len(events) == n and len(set(seqs)) == n  # nothing lost, nothing twice
+        print(f"hub SIGKILL: all {n} events stored once, {recovered_s:.1f} s from the kill")
+    finally:
+        hub.kill(signal.SIGTERM)  # the restarted hub must not outlive the test
 
 def test_default_client_id_is_stable_per_host_and_port():
     import msgspec
