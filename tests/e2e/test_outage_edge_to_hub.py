@@ -99,6 +99,9 @@ def test_broker_outage_hub_ends_identical_and_exactly_once(tmp_path, private_bro
                 t += 7
                 edge.change(SEATS[i % 10].seat_id, t)
             wait_for(lambda: edge.store.depth() == 0, 20, "live messages acknowledged")
+            # The broker runs without persistence: what it acknowledged to the edge but had not yet
+            # passed on to the hub would die with it (a broker crash, not the outage tested here).
+            wait_for(lambda: at_least(hub_events(client), edge.created), 20, "live events at the hub")
 
             private_broker.stop()
             for i in range(200):  # the store's internet is down: everything goes to the outbox
