@@ -26,9 +26,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.common import Row, parser, report
-from edge_agent.capture import CaptureManager, CaptureOptions
-from edge_agent.config import ChannelSection
-from edge_agent.rtsp_server import RtspTestServer
+from edge_agent.vision.capture import CaptureManager, CaptureOptions
+from edge_agent.settings import ChannelSection
+from edge_agent.demo.rtsp_server import RtspTestServer
 
 SAMPLE = REPO.parent / "shared" / "samples" / "library-cctv" / "f1-camera2.jpg"
 
@@ -89,8 +89,8 @@ def edge_rss(n_channels: int, frames: list[Path], args) -> float:
     """RSS (MB) of this process with n_channels readers running and the person model loaded and
     run once on a tick of their frames: the edge's big parts (SQLite, uplink and seat logic are
     small next to them)."""
-    from edge_agent.config import ModelSection
-    from edge_agent.detector import Detector, offline_person_model
+    from edge_agent.settings import ModelSection
+    from edge_agent.vision.detector import Detector, offline_person_model
 
     weights = offline_person_model()
     srv = RtspTestServer(channels=n_channels, width=args.width, height=args.height, fps=args.fps, gop=args.gop)

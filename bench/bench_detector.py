@@ -19,8 +19,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.common import Row, parser, report
-from edge_agent.config import ModelSection
-from edge_agent.detector import Detector, describe_device, offline_person_model
+from edge_agent.settings import ModelSection
+from edge_agent.vision.detector import Detector, describe_device, offline_person_model
 from edge_agent.types import Frame
 
 SAMPLES = REPO.parent / "shared" / "samples" / "library-cctv"

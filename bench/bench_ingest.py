@@ -40,10 +40,10 @@ from bench.common import Row, hub_broker, parser, report
 from hub.db.migrate import upgrade_async
 from hub.db.models import Ingested, SeatStateRow
 from hub.db.session import make_engine, make_sessionmaker
-from hub.ingest import IngestWriter
-from hub.live import LiveHub
-from hub.metrics import HubMetrics
-from hub.mqtt_consumer import MqttIngest
+from hub.ingest.writer import IngestWriter
+from hub.web.live import LiveHub
+from hub.system.metrics import HubMetrics
+from hub.ingest.consumer import MqttIngest
 from hub.settings import DatabaseSettings, HubSettings, MqttSettings
 from protocol import SEAT_STATES, Birth, Delta, SeatDef, SeatSnapshot, TopicSpace, encode
 

@@ -12,14 +12,14 @@ import argparse
 import random
 import time
 
-from edge_agent.assign import match_seats
+from edge_agent.seats.assign import match_seats
 
 try:  # the per-layout index (issue 12); older code only has match_seats
-    from edge_agent.assign import SeatIndex
+    from edge_agent.seats.assign import SeatIndex
 except ImportError:  # pragma: no cover - for before/after runs on old checkouts
     SeatIndex = None
-from edge_agent.config import SeatsSection
-from edge_agent.seat_state import SeatTracker
+from edge_agent.settings import SeatsSection
+from edge_agent.seats.state_machine import SeatTracker
 from edge_agent.types import Detection
 from protocol.messages import SeatDef, StateRules
 

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 
 import msgspec
 
-from edge_agent.capture import CaptureManager
-from edge_agent.config import EdgeConfig
-from edge_agent.detector import Detector
-from edge_agent.face_blur import snapshot_jpeg
-from edge_agent.seat_engine import SeatEngine, reference_rules_for
-from edge_agent.seat_state import OutOfOrderSample
-from edge_agent.store import EdgeStore
+from edge_agent.vision.capture import CaptureManager
+from edge_agent.settings import EdgeConfig
+from edge_agent.vision.detector import Detector
+from edge_agent.vision.face_blur import snapshot_jpeg
+from edge_agent.seats.engine import SeatEngine, reference_rules_for
+from edge_agent.seats.state_machine import OutOfOrderSample
+from edge_agent.storage.db import EdgeStore
 from edge_agent.types import FrameDetections, Transition
 from edge_agent.uplink import BirthParts, Uplink
 from protocol.messages import (
@@ -98,7 +98,7 @@ class EdgeAgent:
         )
         self.page = None
         if cfg.local_ui.enabled:
-            from edge_agent.local_page import LocalPage
+            from edge_agent.local_page.server import LocalPage
 
             self.page = LocalPage(cfg.local_ui, self.store, lambda: self.engine.seats)
         self._engine_lock = threading.Lock()  # the uplink builds births on its own thread
@@ -239,7 +239,7 @@ class EdgeAgent:
                 log.warning("snapshot %s not sent: not connected to the broker", req.request_id)
 
     def apply_config(self, msg: Config) -> bool:
-        from edge_agent.config_apply import evaluate_config
+        from edge_agent.seats.config_apply import evaluate_config
 
         decision = evaluate_config(self.layout.version, msg, [c.id for c in self.cfg.channels],
                                    store_id=self.cfg.edge.store_id, edge_id=self.cfg.edge.edge_id)

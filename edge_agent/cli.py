@@ -36,7 +36,7 @@ def _setup_logging(level: str) -> None:
 
 
 def _load(config: Path):
-    from edge_agent.config import ConfigError, load_config
+    from edge_agent.settings import ConfigError, load_config
 
     try:
         return load_config(config)
@@ -55,7 +55,7 @@ def run(
     _setup_logging(log_level)
     cfg = _load(config)
     from edge_agent.agent import EdgeAgent
-    from edge_agent.detector import DetectorError
+    from edge_agent.vision.detector import DetectorError
 
     try:
         agent = EdgeAgent(cfg)
@@ -81,7 +81,7 @@ def run(
 def status(config: ConfigOpt = Path("/etc/seat-edge/edge.toml")) -> None:
     """Show seat states, channel health and the outbox (what is not yet delivered) from local storage."""
     cfg = _load(config)
-    from edge_agent.status import render_status
+    from edge_agent.commands.status import render_status
 
     typer.echo(render_status(cfg))
 
@@ -102,7 +102,7 @@ def replay(
     Progress and the accuracy table go to stderr.
     """
     cfg = _load(config)
-    from edge_agent.replay import ReplayError, run_replay
+    from edge_agent.commands.replay import ReplayError, run_replay
 
     try:
         run_replay(cfg, channel, source, interval, labels)
@@ -135,9 +135,9 @@ def evaluate(
     """
     import msgspec
 
-    from edge_agent.config import ModelSection, SeatsSection
-    from edge_agent.detector import Detector, DetectorError, offline_person_model
-    from edge_agent.evaluate import EvaluateError, load_sequence, read_label_csv, run_sequence
+    from edge_agent.settings import ModelSection, SeatsSection
+    from edge_agent.vision.detector import Detector, DetectorError, offline_person_model
+    from edge_agent.commands.evaluate import EvaluateError, load_sequence, read_label_csv, run_sequence
 
     cfg = _load(config) if config is not None else None
     if cfg is not None:
@@ -201,7 +201,7 @@ def snapshot(
 ) -> None:
     """Save the channel's current frame with seat polygons, states and detections drawn."""
     cfg = _load(config)
-    from edge_agent.snapshot import SnapshotError, take_snapshot
+    from edge_agent.commands.snapshot import SnapshotError, take_snapshot
 
     try:
         info = take_snapshot(cfg, channel, out)
@@ -227,7 +227,7 @@ def reference(
     if channel not in [c.id for c in cfg.channels]:
         typer.secho(f"Channel {channel} is not in {config}", fg="red", err=True)
         raise typer.Exit(2)
-    from edge_agent.store import EdgeStore
+    from edge_agent.storage.db import EdgeStore
 
     store = EdgeStore(cfg.data_path / "edge.sqlite")
     store.meta_set("reference_request", str(channel))
@@ -289,9 +289,9 @@ def install(
     Example: seat-edge install --store oryudong --bundle ./oryudong --model yolo11s.pt
     --nvr rtsp://admin:PASS@192.168.0.20:554 --channels 4 --lan-ip 192.168.0.50
     """
-    from edge_agent.doctor import machine_checks, probe_all, render_table
-    from edge_agent.install import InstallOptions, Layout, nvr_channel_urls, plan_install
-    from edge_agent.install_items import InstallError, PasswordNeeded, run_items
+    from edge_agent.commands.doctor import machine_checks, probe_all, render_table
+    from edge_agent.commands.install import InstallOptions, Layout, nvr_channel_urls, plan_install
+    from edge_agent.commands.install_items import InstallError, PasswordNeeded, run_items
     from protocol.bundle import BundleError, read_bundle
 
     def fail(msg: str) -> None:
@@ -343,7 +343,7 @@ def install(
     conf = plan.layout.config
     import shutil
 
-    from edge_agent.install import seat_edge_exe
+    from edge_agent.commands.install import seat_edge_exe
 
     # Not on PATH (a venv of a trial): show the command with its path, so it can be copied as is.
     exe = "seat-edge" if shutil.which("seat-edge") == str(seat_edge_exe()) else str(seat_edge_exe())
@@ -375,8 +375,8 @@ def uninstall(
 ) -> None:
     """Stop and remove the service and its config. The data (/var/lib/seat-edge: events not yet
     delivered to the hub, the model) is kept unless --purge."""
-    from edge_agent.install import uninstall as do_uninstall
-    from edge_agent.install_items import InstallError
+    from edge_agent.commands.install import uninstall as do_uninstall
+    from edge_agent.commands.install_items import InstallError
 
     try:
         do_uninstall(root, purge=purge, dry_run=dry_run, emit=lambda r: _show(r, True))
@@ -394,7 +394,7 @@ def doctor(
     (with the exact fix), model file and checksum, config, every camera, the broker (a real login),
     the data dir and the outbox. Exit 0 when nothing is wrong, 1 when something is (each problem
     has a fix line)."""
-    from edge_agent.doctor import render_table, run_doctor
+    from edge_agent.commands.doctor import render_table, run_doctor
 
     checks = run_doctor(config, probe_seconds)
     typer.echo(render_table(checks))
@@ -413,11 +413,11 @@ def sample_camera(
 ) -> None:
     """Serve the built-in sample camera (real library CCTV pictures) over real RTSP, as an NVR would:
     rtsp://127.0.0.1:PORT/ch1 and /ch2. For trying an install without a camera (docs/installation.md)."""
-    from edge_agent.demo import SampleCamera
-    from edge_agent.demo_layout import DEMO_SEATS
+    from edge_agent.demo.sample_camera import SampleCamera
+    from edge_agent.demo.layout import DEMO_SEATS
 
     if print_model:
-        from edge_agent.detector import offline_person_model
+        from edge_agent.vision.detector import offline_person_model
 
         path = offline_person_model()
         if path is None:
@@ -427,7 +427,7 @@ def sample_camera(
         typer.echo(str(path))
         return
     if print_seats:
-        from edge_agent.install import render_seats
+        from edge_agent.commands.install import render_seats
 
         typer.echo(render_seats(DEMO_SEATS).lstrip())
         return
@@ -470,7 +470,7 @@ def demo(
     """
     _setup_logging(log_level)
     from edge_agent.agent import EdgeAgent
-    from edge_agent.demo import DEMO_PASSWORD, SampleCamera, demo_config
+    from edge_agent.demo.sample_camera import DEMO_PASSWORD, SampleCamera, demo_config
 
     workdir.mkdir(parents=True, exist_ok=True)
     camera = agent = None

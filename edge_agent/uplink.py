@@ -44,8 +44,8 @@ import msgspec
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
-from edge_agent.config import EdgeConfig
-from edge_agent.store import EdgeStore, OutboxRow
+from edge_agent.settings import EdgeConfig
+from edge_agent.storage.db import EdgeStore, OutboxRow
 from edge_agent.types import Transition
 from protocol import (
     Birth,

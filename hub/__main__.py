@@ -1,3 +1,3 @@
-from hub.cli import app
+from hub.cli.main import app
 
 app(prog_name="seat-hub")

@@ -23,25 +23,25 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from hub import queries
-from hub.access import PUBLIC, access_guard, not_logged_in
-from hub.alerting import AlertService
-from hub.api import StoresApi, healthz, metrics, provide_session
-from hub.api_stats import router as stats_router
-from hub.auth import AuthMiddleware
-from hub.auth_routes import routes as auth_routes
-from hub.config_push import LayoutError
+from hub.stores import queries
+from hub.auth.guard import PUBLIC, access_guard, not_logged_in
+from hub.alerts.service import AlertService
+from hub.stores.api import StoresApi, healthz, metrics, provide_session
+from hub.stats.api import router as stats_router
+from hub.auth.users import AuthMiddleware
+from hub.auth.routes import routes as auth_routes
+from hub.stores.config_push import LayoutError
 from hub.db.migrate import upgrade_async
 from hub.db.session import make_engine, make_sessionmaker
-from hub.ingest import IngestWriter
-from hub.live import LiveHub
-from hub.metrics import HubMetrics
-from hub.mqtt_consumer import MqttIngest, MqttUnavailable
-from hub.pages import Pages, live_store
-from hub.pages_history import history_page
-from hub.pages_roi import handlers as roi_handlers
+from hub.ingest.writer import IngestWriter
+from hub.web.live import LiveHub
+from hub.system.metrics import HubMetrics
+from hub.ingest.consumer import MqttIngest, MqttUnavailable
+from hub.web.pages import Pages, live_store
+from hub.web.history import history_page
+from hub.web.roi import handlers as roi_handlers
 from hub.settings import HubSettings
-from hub.snapshots import SnapshotsApi
+from hub.stores.snapshots import SnapshotsApi
 from protocol import TopicSpace
 
 log = logging.getLogger("hub.app")
@@ -93,7 +93,7 @@ def create_app(settings: HubSettings, *, start_mqtt: bool = True, migrate: bool 
     return Litestar(
         route_handlers=handlers,
         dependencies={"db": Provide(provide_session)},
-        # Access control (hub.access): request.user is set for every request, and one app-wide
+        # Access control (hub.auth.guard): request.user is set for every request, and one app-wide
         # guard refuses what the route's access class does not allow (deny by default).
         middleware=[DefineMiddleware(AuthMiddleware, exclude=["^/static/"])],
         guards=[access_guard],

@@ -84,7 +84,7 @@ DEMO_USER, DEMO_PASSWORD = "admin", "demo-admin"
 
 async def _demo_user(app) -> None:
     """The demo's dashboard login (its database is the demo's own; served on 127.0.0.1 only)."""
-    from hub.auth import AuthError, add_user
+    from hub.auth.users import AuthError, add_user
 
     async with app.state.sessionmaker() as db:
         try:

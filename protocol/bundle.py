@@ -1,6 +1,6 @@
 """The provisioning bundle: what one edge box needs to join the hub, typed.
 
-``seat-hub store bundle STORE --broker-url mqtts://HOST --out DIR`` (hub/provision.py) writes
+``seat-hub store bundle STORE --broker-url mqtts://HOST --out DIR`` (hub/stores/provision.py) writes
 ``DIR/edge-bundle.toml`` (and ``DIR/ca.crt`` for a private CA); the store installer carries the
 folder to the box and runs ``seat-edge install --store STORE --bundle DIR``. It holds the broker
 password of that one edge: keep it like a password, delete it after the install.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from edge_agent.config_apply import evaluate_config
-from edge_agent.store import EdgeStore
+from edge_agent.seats.config_apply import evaluate_config
+from edge_agent.storage.db import EdgeStore
 from edge_agent.uplink import Uplink
 from protocol import Config, ConfigAck, SeatDef, StateRules, encode
 from tests.test_uplink import Seats, Subscriber, make_cfg, wait_for

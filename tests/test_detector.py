@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import cv2
 import pytest
 
-from edge_agent.config import DEFAULT_ITEM_CLASSES, ModelSection
-from edge_agent.detector import (
+from edge_agent.settings import DEFAULT_ITEM_CLASSES, ModelSection
+from edge_agent.vision.detector import (
     Detector,
     DetectorError,
     build_class_map,

@@ -9,8 +9,8 @@ import time
 import numpy as np
 import torch
 
-from edge_agent.config import ModelSection
-from edge_agent.detector import Detector, offline_person_model
+from edge_agent.settings import ModelSection
+from edge_agent.vision.detector import Detector, offline_person_model
 from edge_agent.types import Frame
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from typer.testing import CliRunner
 
 from edge_agent.cli import app
-from edge_agent.demo_layout import DEMO_PICTURES, OFFLINE_PERSON_CLASSES
+from edge_agent.demo.layout import DEMO_PICTURES, OFFLINE_PERSON_CLASSES
 
 runner = CliRunner()
 STUDENT, LEFT = DEMO_PICTURES[1]  # a student at seat a01 / the same desk after the student left

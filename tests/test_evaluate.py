@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from edge_agent.assign import match_seats
+from edge_agent.seats.assign import match_seats
 from edge_agent.cli import app
-from edge_agent.config import ModelSection, SeatsSection
-from edge_agent.detector import Detector, merge_boxes, tile_windows
-from edge_agent.evaluate import EvaluateError, Paste, Shift, load_sequence, render_step, run_sequence, score
+from edge_agent.settings import ModelSection, SeatsSection
+from edge_agent.vision.detector import Detector, merge_boxes, tile_windows
+from edge_agent.commands.evaluate import EvaluateError, Paste, Shift, load_sequence, render_step, run_sequence, score
 from edge_agent.types import Detection, Frame
 from protocol.messages import SeatDef
 
@@ -150,7 +150,7 @@ def test_evaluate_cli_far_seat_with_tiles(person_model_path):
 
 
 def test_label_csv_becomes_segments(tmp_path):
-    from edge_agent.evaluate import read_label_csv
+    from edge_agent.commands.evaluate import read_label_csv
 
     p = tmp_path / "labels.csv"
     p.write_text("t,seat_id,state\n0,A,empty\n2,A,empty\n4,A,occupied\n0,B,away\n6,A,empty\n")

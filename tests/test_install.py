@@ -1,6 +1,6 @@
 """`seat-edge install / doctor / uninstall` into a temporary root, for real.
 
-Real parts: the GStreamer RTSP server (edge_agent/rtsp_server.py) for the camera probe, a
+Real parts: the GStreamer RTSP server (edge_agent/demo/rtsp_server.py) for the camera probe, a
 Mosquitto with a password file for the broker login check, a local http.server for the model
 download, the real person model file, `systemd-analyze verify` for the unit. The only stand-in
 is the GPU of the unsupported-architecture test (this machine has none; the test says so).
@@ -24,10 +24,10 @@ import pytest
 from typer.testing import CliRunner
 
 from edge_agent.cli import app
-from edge_agent.demo_layout import DEMO_PICTURES
-from edge_agent.doctor import check_gpu
-from edge_agent.install import _user_exists
-from edge_agent.rtsp_server import RtspServerUnavailable, RtspTestServer
+from edge_agent.demo.layout import DEMO_PICTURES
+from edge_agent.commands.doctor import check_gpu
+from edge_agent.commands.install import _user_exists
+from edge_agent.demo.rtsp_server import RtspServerUnavailable, RtspTestServer
 from tests.support.services import free_port, wait_port
 
 runner = CliRunner()
@@ -70,9 +70,9 @@ def auth_broker():
 
 
 def _bundle(tmp_path: Path, port: int, password: str = "s3cret-pass", ca: str | None = CA_PEM) -> Path:
-    """The folder `seat-hub store bundle` writes (its own writer, hub/provision.py)."""
+    """The folder `seat-hub store bundle` writes (its own writer, hub/stores/provision.py)."""
     from hub.db.models import EdgeAccount
-    from hub.provision import BrokerUrl, bundle_toml, write_private
+    from hub.stores.provision import BrokerUrl, bundle_toml, write_private
 
     folder = tmp_path / "oryudong"
     acc = EdgeAccount(username="oryudong-edge1", store_id="oryudong", edge_id="edge1", password_hash="x",
@@ -410,7 +410,7 @@ def test_dry_run_on_the_real_root_lists_the_system_commands(person_model_path):
 
 
 def test_rerun_keeps_what_the_user_tuned(tmp_path, person_model_path):
-    from edge_agent.config import load_config
+    from edge_agent.settings import load_config
 
     root = tmp_path / "root"
     args = ["install", "--store", "oryudong", "--root", str(root), "--model", str(person_model_path),

@@ -9,16 +9,16 @@ import urllib.parse
 
 import pytest
 
-from edge_agent.config import LocalUiSection
-from edge_agent.local_page import (
+from edge_agent.settings import LocalUiSection
+from edge_agent.local_page.server import (
     LocalPage,
     build_view,
     check_session,
     safe_next,
     sign_session,
 )
-from edge_agent.passwords import PasswordHashError, hash_password, verify_password
-from edge_agent.store import EdgeStore
+from edge_agent.local_page.passwords import PasswordHashError, hash_password, verify_password
+from edge_agent.storage.db import EdgeStore
 from edge_agent.types import Transition
 from edge_agent.uplink import Uplink
 from protocol import Evidence, SeatDef, SeatSnapshot, StateRules

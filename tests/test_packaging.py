@@ -19,7 +19,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from hub.cli import app, check_serve_options
+from hub.cli.main import app, check_serve_options
 from hub.settings import load_settings, parse_settings
 from tests.support.services import free_port, wait_port
 

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from edge_agent.store import EdgeStore, OutboxBounds
+from edge_agent.storage.db import EdgeStore, OutboxBounds
 from edge_agent.types import Transition
 from protocol import Evidence, SeatDef, SeatSnapshot, StateRules
 

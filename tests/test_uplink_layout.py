@@ -23,7 +23,7 @@ class Layout:
 
 
 def test_layout_goes_by_hash_and_in_full_when_asked_or_changed(broker, tmp_path):
-    from edge_agent.store import EdgeStore
+    from edge_agent.storage.db import EdgeStore
 
     store = EdgeStore(tmp_path / "edge.db")
     cfg = make_cfg(broker.host, broker.port, broker.prefix)

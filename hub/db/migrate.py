@@ -11,12 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.db.session import make_engine
 
-HUB_DIR = Path(__file__).resolve().parent.parent
+DB_DIR = Path(__file__).resolve().parent
 
 
 def alembic_config(url: str | None = None) -> Config:
-    cfg = Config(str(HUB_DIR / "alembic.ini"))
-    cfg.set_main_option("script_location", str(HUB_DIR / "migrations"))
+    cfg = Config(str(DB_DIR / "alembic.ini"))
+    cfg.set_main_option("script_location", str(DB_DIR / "migrations"))
     if url:
         cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg

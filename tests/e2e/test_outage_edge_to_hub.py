@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from litestar.testing import TestClient
 
-from edge_agent.config import EdgeConfig, EdgeSection, MqttSection
-from edge_agent.store import EdgeStore
+from edge_agent.settings import EdgeConfig, EdgeSection, MqttSection
+from edge_agent.storage.db import EdgeStore
 from edge_agent.types import Transition
 from edge_agent.uplink import Uplink
 from hub.app import create_app

@@ -14,7 +14,7 @@ from litestar.testing import TestClient
 from sqlalchemy import select, update
 
 from edge_agent.agent import EdgeAgent
-from edge_agent.config import parse_config
+from edge_agent.settings import parse_config
 from hub.app import create_app
 from hub.db.models import AuditEntry, Snapshot
 from hub.db.session import make_engine, make_sessionmaker

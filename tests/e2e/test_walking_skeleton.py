@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from edge_agent.demo_layout import DEMO_PICTURES, DEMO_SEATS, OFFLINE_PERSON_CLASSES
-from edge_agent.rtsp_server import RtspServerUnavailable, RtspTestServer
+from edge_agent.demo.layout import DEMO_PICTURES, DEMO_SEATS, OFFLINE_PERSON_CLASSES
+from edge_agent.demo.rtsp_server import RtspServerUnavailable, RtspTestServer
 from tests.support.hub_auth import create_user, login
 from tests.support.services import free_port, wait_port
 

@@ -9,7 +9,7 @@ import pytest
 
 from hub.db.migrate import upgrade_async
 from hub.db.session import make_engine, make_sessionmaker
-from hub.ingest import IngestWriter
+from hub.ingest.writer import IngestWriter
 from protocol import TopicSpace
 from tests.hub.conftest import make_hub, sim  # noqa: F401 - fixtures shared with the hub tests
 

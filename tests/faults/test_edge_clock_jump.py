@@ -9,7 +9,7 @@ import logging
 import time
 
 from edge_agent.agent import EdgeAgent
-from edge_agent.config import parse_config
+from edge_agent.settings import parse_config
 from tests.e2e.test_config_push import agent_config
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_agent.store import EdgeStore
+from edge_agent.storage.db import EdgeStore
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def test_real_full_disk_keeps_the_outbox_in_memory_then_recovers(small_disk, cap
     filler = _fill(small_disk)
     assert os.statvfs(small_disk).f_bavail == 0
     payload = os.urandom(16384)  # incompressible, bigger than any free page
-    with caplog.at_level(logging.ERROR, logger="edge_agent.store"):
+    with caplog.at_level(logging.ERROR, logger="edge_agent.storage.db"):
         ids = [store.enqueue("t", payload + bytes([i]), "event", "A1") for i in range(20)]
     assert store.disk_full
     full = [r for r in caplog.records if "disk is full" in r.getMessage()]

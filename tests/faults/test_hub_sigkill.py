@@ -64,7 +64,7 @@ def test_default_client_id_is_stable_per_host_and_port():
 def test_workers_take_stable_numbered_client_ids(tmp_path):
     """`seat-hub serve --workers N`: each worker a slot of the default id; a restarted worker
     (its predecessor dead, the lock released) takes the same slot and so resumes its session."""
-    from hub import cli
+    from hub.cli import main as cli
 
     a = cli.claim_worker_slot("seat-hub-h-8080", 2, tmp_path)
     b = cli.claim_worker_slot("seat-hub-h-8080", 2, tmp_path)

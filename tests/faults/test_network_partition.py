@@ -28,8 +28,8 @@ CHILD = textwrap.dedent(
     """
     import logging, sys, time
     sys.path.insert(0, {repo!r})
-    from edge_agent.config import parse_config
-    from edge_agent.store import EdgeStore
+    from edge_agent.settings import parse_config
+    from edge_agent.storage.db import EdgeStore
     from edge_agent.types import Transition
     from edge_agent.uplink import Uplink
     from protocol import Evidence, StateRules

@@ -9,8 +9,8 @@ import time
 import pytest
 from sqlalchemy import select, update
 
-from hub.alerting import AlertService
-from hub.alerts import (
+from hub.alerts.service import AlertService
+from hub.alerts.rules import (
     AlertRules,
     EdgeNow,
     OpenAlert,
@@ -22,8 +22,8 @@ from hub.alerts import (
 from hub.db.migrate import upgrade_async
 from hub.db.models import Alert, Edge, Seat, SeatStateRow, Store
 from hub.db.session import make_engine, make_sessionmaker
-from hub.live import LiveHub
-from hub.notify import Notifier, RetryPolicy
+from hub.web.live import LiveHub
+from hub.alerts.delivery import Notifier, RetryPolicy
 from hub.settings import AlertSettings, HubSettings
 from tests.hub.test_notify import Hook, hook  # noqa: F401 (fixture: the real local webhook server)
 

@@ -153,7 +153,7 @@ def test_disable_and_role_change_end_sessions(hub, tmp_path):
     cfg = tmp_path / "hub.toml"
     cfg.write_text(f'[database]\nurl = "{url}"\n')
     runner = CliRunner()
-    from hub.cli import app as cli
+    from hub.cli.main import app as cli
 
     with TestClient(app) as c:
         login(c, "alice")
@@ -172,7 +172,7 @@ def test_user_cli_add_list_and_clear_errors(hub, tmp_path):
     _, url = hub
     cfg = tmp_path / "hub.toml"
     cfg.write_text(f'[database]\nurl = "{url}"\n')
-    from hub.cli import app as cli
+    from hub.cli.main import app as cli
 
     runner = CliRunner()
     r = runner.invoke(cli, ["user", "add", "park", "--role", "staff", "--store", "a", "--store", "b",

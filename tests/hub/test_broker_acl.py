@@ -28,7 +28,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from typer.testing import CliRunner
 
 from hub.app import create_app
-from hub.cli import app as cli
+from hub.cli.main import app as cli
 from hub.settings import load_settings
 from protocol import Birth, ChannelDef, Delta, SeatDef, SeatSnapshot, TopicSpace, encode
 from tests.hub.support import wait_for
@@ -257,7 +257,7 @@ def test_store_cli_errors_say_what_to_do(tmp_path):
     assert bundle["mqtt"]["tls"] is True and bundle["mqtt"]["port"] == 8883
     assert bundle["mqtt"]["ca_file"] == "/etc/seat-edge/ca.crt" and (tmp_path / "o" / "ca.crt").exists()
     # the edge accepts the bundle's sections as they are
-    from edge_agent.config import MqttSection
+    from edge_agent.settings import MqttSection
 
     assert msgspec.convert(bundle["mqtt"], MqttSection).tls is True
     from protocol.bundle import read_bundle  # the installer's reader (seat-edge install --bundle)
@@ -273,7 +273,7 @@ def test_the_shipped_acl_example_is_what_broker_acl_writes():
     behind a broker with that ACL stopped updating. It must match the generator (which the real
     broker test above runs)."""
     from hub.db.models import EdgeAccount
-    from hub.provision import acl_text
+    from hub.stores.provision import acl_text
 
     def rules(text: str) -> list[str]:
         return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]

@@ -11,8 +11,8 @@ from datetime import date
 import pytest
 from litestar.exceptions import HTTPException
 
-from hub.pages import Tile, sort_tiles
-from hub.pages_history import MAX_DAYS, parse_range
+from hub.web.pages import Tile, sort_tiles
+from hub.web.history import MAX_DAYS, parse_range
 from hub.settings import AlertSettings
 from protocol import ChannelHealth, Health
 from tests.hub.support import wait_for
@@ -126,7 +126,7 @@ def test_history_page_numbers_and_bad_input(sqlite_url, make_hub, sim):
     html = client.get("/stores/store-a/history").text
     assert 'data-chart="heatmap"' in html and 'id="per-day"' in html and 'id="per-seat"' in html
     assert html.count("<tr data-seat-id=") == 3
-    assert re.search(r"<td>60\.0</td>", html)  # s1's one-hour stay, in minutes, from hub.stats
+    assert re.search(r"<td>60\.0</td>", html)  # s1's one-hour stay, in minutes, from hub.stats.compute
     one = client.get("/stores/store-a/history?seat=s1").text
     assert "좌석 A-1" in one and 'id="per-seat"' not in one
     assert client.get("/stores/store-a/history?seat=nope").status_code == 400

@@ -177,7 +177,7 @@ def test_brute_force_login_is_rate_limited_per_account_and_per_address(hub):
     assert client.get("/api/v1/me").status_code == 401
 
     async def elsewhere() -> tuple[bool, bool]:
-        from hub.auth import login_blocked
+        from hub.auth.users import login_blocked
 
         engine = make_engine(url)
         try:

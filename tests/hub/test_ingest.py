@@ -175,7 +175,7 @@ def test_historical_replay_never_overwrites_newer_state(pg_url, make_hub, sim):
 
 
 def test_bad_payloads_are_logged_dropped_and_ingest_continues(pg_url, make_hub, sim, broker, caplog):
-    caplog.set_level(logging.WARNING, logger="hub.ingest")
+    caplog.set_level(logging.WARNING, logger="hub.ingest.writer")
     client = make_hub(pg_url)
     edge = sim()
     edge.birth()

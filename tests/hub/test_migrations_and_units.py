@@ -7,10 +7,10 @@ import asyncio
 import pytest
 from sqlalchemy import inspect
 
-from hub.config_push import LayoutError, validate_seat_layout
+from hub.stores.config_push import LayoutError, validate_seat_layout
 from hub.db.migrate import current_revision, upgrade, upgrade_async
 from hub.db.session import make_engine
-from hub.queries import BadCursor, decode_cursor, encode_cursor
+from hub.stores.queries import BadCursor, decode_cursor, encode_cursor
 from hub.settings import SettingsError, load_settings, parse_settings
 from protocol import SeatDef, StateRules
 from protocol.polygons import is_simple
@@ -92,7 +92,7 @@ def test_0004_adds_a_nullable_seat_desk_and_forgets_layout_hashes(backend, reque
 def test_cli_migrate_and_help(tmp_path):
     from typer.testing import CliRunner
 
-    from hub.cli import app
+    from hub.cli.main import app
 
     cfg = tmp_path / "hub.toml"
     cfg.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path}/cli.sqlite"\n')
@@ -161,7 +161,7 @@ def test_parse_message_skips_hub_kinds_and_cleared_deaths_but_rejects_bad_payloa
 
     import pytest as _pytest
 
-    from hub.ingest import IngestError, RawMessage, parse_message
+    from hub.ingest.writer import IngestError, RawMessage, parse_message
     from protocol import Death, TopicSpace, encode
 
     space = TopicSpace()

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
-from hub.notify import Notification, Notifier, RetryPolicy, SmtpTarget, post_webhook, send_email
+from hub.alerts.delivery import Notification, Notifier, RetryPolicy, SmtpTarget, post_webhook, send_email
 from hub.settings import AlertSettings
 from tests.support.services import free_port
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from hub.db.migrate import upgrade
 from hub.db.models import Snapshot
 from hub.db.session import make_engine, make_sessionmaker
-from hub.ingest import IngestWriter, RawMessage
+from hub.ingest.writer import IngestWriter, RawMessage
 from protocol import TopicSpace, encode
 from protocol.messages import Frame
 
@@ -59,7 +59,7 @@ def test_only_the_asked_edge_fills_a_snapshot_once(tmp_path):
 
 
 def test_an_unanswered_request_turns_failed_with_advice():
-    from hub.snapshots import ANSWER_WITHIN_S, _out
+    from hub.stores.snapshots import ANSWER_WITHIN_S, _out
 
     s = Snapshot(id=1, store_id="a", edge_id="e", channel=1, request_id="r", requested_by="admin", requested_at=0.0)
     assert _out(s, now=ANSWER_WITHIN_S - 1).status == "requested"

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.stats import (
+from hub.stats.compute import (
     STATES,
     SeatTimeline,
     StatsInputError,

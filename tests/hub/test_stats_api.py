@@ -15,7 +15,7 @@ from hub.app import create_app
 from hub.db.models import Alert, Seat, SeatEvent, SeatStateRow, Store
 from hub.db.session import make_engine, make_sessionmaker
 from hub.settings import DatabaseSettings, HubSettings
-from hub.stats import SeatTimeline, compute_store_stats
+from hub.stats.compute import SeatTimeline, compute_store_stats
 from tests.support.hub_auth import acreate_user, alogin
 
 KST = ZoneInfo("Asia/Seoul")

@@ -1,12 +1,12 @@
 """The provisioning bundle (protocol/bundle.py) reads what `seat-hub store bundle` writes
-(hub/provision.py bundle_toml), and refuses bad bundles with the reason."""
+(hub/stores/provision.py bundle_toml), and refuses bad bundles with the reason."""
 
 from __future__ import annotations
 
 import pytest
 
 from hub.db.models import EdgeAccount
-from hub.provision import BrokerUrl, bundle_toml, write_private
+from hub.stores.provision import BrokerUrl, bundle_toml, write_private
 from protocol.bundle import BundleError, decode_bundle, read_bundle
 
 PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"

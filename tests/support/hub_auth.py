@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
-from hub import auth
+from hub.auth import users as auth
 from hub.db.session import make_engine, make_sessionmaker
 
 PASSWORD = "test-password-123"

@@ -9,11 +9,11 @@ import msgspec
 import numpy as np
 import pytest
 
-from edge_agent.assign import SeatIndex, _Zones, desk_zone, match_seats, person_score
-from edge_agent.config import ConfigError, SeatsSection, parse_config
-from edge_agent.geometry import derive_desk, polygon_area
+from edge_agent.seats.assign import SeatIndex, _Zones, desk_zone, match_seats, person_score
+from edge_agent.settings import ConfigError, SeatsSection, parse_config
+from edge_agent.seats.geometry import derive_desk, polygon_area
 from edge_agent.types import Detection
-from hub.config_push import ConfigIn, validate_seat_layout
+from hub.stores.config_push import ConfigIn, validate_seat_layout
 from protocol.codec import decode, encode
 from protocol.layout import LayoutError, layout_problems
 from protocol.messages import Config, SeatDef
@@ -103,7 +103,7 @@ def _random_poly(r: random.Random):
 
 
 def test_numpy_and_small_paths_agree_with_exact_clipping(monkeypatch):
-    import edge_agent.assign as assign
+    import edge_agent.seats.assign as assign
 
     monkeypatch.setattr(assign, "_SMALL", 0)  # always the numpy path for ``shares``
     r = random.Random(3)
@@ -125,7 +125,7 @@ def test_numpy_and_small_paths_agree_with_exact_clipping(monkeypatch):
 
 
 def test_confidence_follows_the_evidence():
-    from edge_agent.assign import evidence_confidence as conf
+    from edge_agent.seats.assign import evidence_confidence as conf
 
     r = SeatsSection()  # person_overlap_min 0.25, change_threshold 0.12
     strong, weak = conf(0.9, 0.8, False, 0.0, 0.0, r), conf(0.26, 0.35, False, 0.0, 0.0, r)
@@ -140,7 +140,7 @@ def test_confidence_follows_the_evidence():
 
 
 def test_a_new_desk_zone_drops_the_reference_and_the_engine_uses_it():
-    from edge_agent.seat_engine import SeatEngine
+    from edge_agent.seats.engine import SeatEngine
     from edge_agent.types import Frame
     from protocol.messages import StateRules
 
@@ -167,7 +167,7 @@ def test_a_new_desk_zone_drops_the_reference_and_the_engine_uses_it():
 def test_batched_channels_give_the_same_evidence_and_states_as_one_by_one():
     """SeatEngine.observe_many (one numpy pass and one greedy over all channels) against
     observe per channel, on random skewed and rectangular seats, persons and items."""
-    from edge_agent.seat_engine import SeatEngine
+    from edge_agent.seats.engine import SeatEngine
     from edge_agent.types import Frame, FrameDetections
     from protocol.messages import StateRules
 
@@ -210,7 +210,7 @@ def test_batched_channels_give_the_same_evidence_and_states_as_one_by_one():
 def test_install_rerun_keeps_drawn_desks():
     import tomllib
 
-    from edge_agent.install import render_seats
+    from edge_agent.commands.install import render_seats
 
     seats = [SeatDef(seat_id="a", channel=1, polygon=RECT, desk=[(0.1, 0.1), (0.4, 0.1), (0.4, 0.25)]),
              SeatDef(seat_id="b", channel=1, polygon=RECT)]
@@ -219,7 +219,7 @@ def test_install_rerun_keeps_drawn_desks():
 
 
 def test_snapshot_draws_the_desk_zone():
-    from edge_agent.snapshot import draw
+    from edge_agent.commands.snapshot import draw
 
     img = np.zeros((100, 200, 3), np.uint8)
     drawn = SeatDef(seat_id="A", channel=1, polygon=RECT, desk=[(0.6, 0.6), (0.9, 0.6), (0.9, 0.9), (0.6, 0.9)])

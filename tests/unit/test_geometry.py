@@ -7,7 +7,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from edge_agent.geometry import (
+from edge_agent.seats.geometry import (
     bounding_box,
     box_area,
     box_intersection,

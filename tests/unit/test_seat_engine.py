@@ -10,11 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_agent.assign import seat_evidence
-from edge_agent.config import SeatsSection
-from edge_agent.reference import ReferenceRules
-from edge_agent.seat_engine import SeatEngine
-from edge_agent.seat_state import OutOfOrderSample
+from edge_agent.seats.assign import seat_evidence
+from edge_agent.settings import SeatsSection
+from edge_agent.seats.reference import ReferenceRules
+from edge_agent.seats.engine import SeatEngine
+from edge_agent.seats.state_machine import OutOfOrderSample
 from edge_agent.types import Detection, Frame, FrameDetections
 from protocol.messages import SeatDef, SeatSnapshot, StateRules
 

@@ -1,0 +1,202 @@
+"""Edge configuration from TOML (``edge.toml``), validated into typed structs.
+
+A broken file raises ``ConfigError`` with the file name and the field at fault.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import msgspec
+
+from protocol.messages import SeatDef, StateRules
+from protocol.topics import DEFAULT_PREFIX, TopicError, validate_id
+
+DEFAULT_ITEM_CLASSES = [
+    "backpack", "handbag", "suitcase", "laptop", "book", "cup", "bottle", "cell phone", "umbrella",
+]
+
+
+class ConfigError(ValueError):
+    """The configuration file cannot be used; the message says where and why."""
+
+
+class EdgeSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    store_id: str
+    edge_id: str = "edge1"
+    data_dir: str = "/var/lib/seat-edge"
+    sample_interval_s: float = 2.0  # one detection tick per channel every N seconds
+
+
+class MqttSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    host: str = "127.0.0.1"
+    port: int = 1883
+    topic_prefix: str = DEFAULT_PREFIX
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+    ca_file: str | None = None  # CA certificate of the broker (TLS with a private CA); None: system CAs
+    keepalive_s: int = 30
+
+
+class ModelSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    # A weights file path or an ultralytics model name (e.g. "yolo11n.pt").
+    weights: str = "yolo11n.pt"
+    device: str = "auto"  # auto | cpu | cuda | cuda:0
+    imgsz: int = 640
+    conf: float = 0.25  # default confidence threshold
+    half: str = "auto"  # auto | on | off (half precision only on CUDA where it helps)
+    # Which model classes mean a person and which mean belongings: per model, not fixed COCO.
+    person_classes: list[str] = msgspec.field(default_factory=lambda: ["person"])
+    item_classes: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_ITEM_CLASSES))
+    class_conf: dict[str, float] = {}  # per-class confidence thresholds
+    max_batch: int = 16
+    # Small, far seats: besides the whole frame, run the model on a grid of overlapping crops
+    # ([columns, rows]; [1, 1] = off) and merge the boxes (NMS). Costs 1 + columns*rows model
+    # passes per frame: for where the GPU has room (or raise imgsz, e.g. 1280, instead).
+    tiles: list[int] = msgspec.field(default_factory=lambda: [1, 1])
+    tile_overlap: float = 0.25  # neighbouring crops share this fraction of a crop
+
+
+class SeatsSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    person_overlap_min: float = 0.25  # fraction of the person box's lower part inside the seat
+    person_lower_fraction: float = 0.6  # use the lower part of the box (torso/lap over the desk)
+    item_overlap_min: float = 0.5  # fraction of an item box inside the seat
+    change_threshold: float = 0.12  # reference-image change score that counts as "items"
+    use_reference: bool = True
+    # The desk zone of a seat drawn without one (SeatDef.desk): the seat polygon cut to this band
+    # of its bounding box, [top, bottom] as fractions of its height (0 = top). The default, the
+    # upper half, fits a camera mounted high behind the students: chairs below, desk above.
+    desk_band: list[float] = msgspec.field(default_factory=lambda: [0.0, 0.5])
+    # The empty reference never learns while anything may be on the desk. It is taken on command
+    # (`seat-edge reference`) or at the store's quiet time, "HH:MM" local time of the box (None:
+    # never automatically), from seats that are empty with nothing seen for a minute.
+    reference_quiet_time: str | None = None
+    # Opt-in: a seat with no reference at all takes one after this long "empty" (0 = never). A
+    # book lying there at start would be learned as part of the empty desk; prefer the command.
+    reference_after_s: float = 0.0
+    # A seated person who sits still can drop out of detection for minutes. While the seat crop
+    # stays this close (change score) to how it looked with the person seen, the person counts
+    # as present; 0 turns this off. Capped at still_person_max_s since the last real detection.
+    still_person_threshold: float = 0.08
+    still_person_max_s: float = 1800.0
+
+
+class ChannelSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    id: int
+    url: str  # rtsp://..., a video file, or a folder of images (cycled, for demos/tests)
+    name: str = ""
+    keyframes_only: bool = False  # PyAV skip_frame decode; cheap when sampling every 1-5 s
+
+
+class LocalUiSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    enabled: bool = True
+    # LAN address of the box; never all interfaces by default.
+    listen: str = "127.0.0.1"
+    port: int = 8088
+    password_hash: str | None = None  # argon2 hash, set by `seat-edge install`
+
+
+class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    edge: EdgeSection
+    mqtt: MqttSection = MqttSection()
+    model: ModelSection = ModelSection()
+    seat_rules: SeatsSection = SeatsSection()
+    state: StateRules = StateRules()
+    local_ui: LocalUiSection = LocalUiSection()
+    channels: list[ChannelSection] = []
+    seats: list[SeatDef] = []
+    config_version: int = 0  # version of the seat layout; the hub's pushes carry higher ones
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.edge.data_dir)
+
+
+def validate_layout(channels: list[int], seats: list[SeatDef]) -> None:
+    """Seat layout checks shared by the TOML loader and hub-pushed configs."""
+    from edge_agent.seats.rules import check_layout  # late import: geometry lives there
+
+    check_layout(channels, seats)
+
+
+def quiet_time_s(text: str | None) -> float | None:
+    """ "HH:MM" -> seconds after local midnight (ValueError with a clear message)."""
+    if text is None:
+        return None
+    hh, sep, mm = text.strip().partition(":")
+    if not sep or not hh.isdigit() or not mm.isdigit() or not (0 <= int(hh) < 24 and 0 <= int(mm) < 60):
+        raise ValueError(f"reference_quiet_time must be \"HH:MM\" (24 h local time, e.g. \"04:30\"), got {text!r}")
+    return int(hh) * 3600.0 + int(mm) * 60.0
+
+
+def model_problems(m: ModelSection) -> list[str]:
+    out = []
+    if len(m.tiles) != 2 or not all(1 <= v <= 8 for v in m.tiles):
+        out.append(f"tiles must be [columns, rows], each 1..8, got {list(m.tiles)}")
+    if not 0.0 <= m.tile_overlap < 0.9:
+        out.append(f"tile_overlap must be within 0..0.9, got {m.tile_overlap}")
+    if m.imgsz < 32:
+        out.append(f"imgsz must be >= 32, got {m.imgsz}")
+    return out
+
+
+def seat_rules_problems(r: SeatsSection) -> list[str]:
+    out = []
+    band = r.desk_band
+    if len(band) != 2 or not (0.0 <= band[0] < band[1] <= 1.0):
+        out.append(f"desk_band must be [top, bottom] with 0 <= top < bottom <= 1, got {list(band)}")
+    try:
+        quiet_time_s(r.reference_quiet_time)
+    except ValueError as exc:
+        out.append(str(exc))
+    if r.reference_after_s < 0:
+        out.append("reference_after_s must be >= 0 (0 = never automatically)")
+    return out
+
+
+def parse_config(data: dict, source: str = "<config>") -> EdgeConfig:
+    try:
+        cfg = msgspec.convert(data, EdgeConfig)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    try:
+        validate_id(cfg.edge.store_id, "store id")
+        validate_id(cfg.edge.edge_id, "edge id")
+    except TopicError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    ids = [c.id for c in cfg.channels]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"{source}: duplicate channel ids {sorted(ids)}")
+    try:
+        validate_layout(ids, cfg.seats)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    if bad := cfg.state.problems():
+        raise ConfigError(f"{source}: [state] {'; '.join(bad)}")
+    if bad := model_problems(cfg.model):
+        raise ConfigError(f"{source}: [model] {'; '.join(bad)}")
+    if bad := seat_rules_problems(cfg.seat_rules):
+        raise ConfigError(f"{source}: [seat_rules] {'; '.join(bad)}")
+    if cfg.edge.sample_interval_s <= 0:
+        raise ConfigError(f"{source}: edge.sample_interval_s must be > 0")
+    return cfg
+
+
+def load_config(path: str | Path) -> EdgeConfig:
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: file not found (copy edge.toml.example and edit it)") from None
+    except PermissionError:
+        # Installed configs are root:seat-edge 0640 (they hold the broker password).
+        raise ConfigError(f"{p}: permission denied (use sudo, or run as the seat-edge user)") from None
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read: {exc.strerror or exc}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+    return parse_config(data, str(p))

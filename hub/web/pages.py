@@ -1,0 +1,296 @@
+"""Server-rendered dashboard pages (they work without JavaScript) and the live WebSocket per store.
+
+- ``/``: HQ overview, one tile per store (occupied / total, abandoned, edges with last seen),
+  sortable, and a chart comparing the stores' occupancy over today.
+- ``/stores/{id}``: the store view: store picker, seat map per channel (shared template with the
+  edge's fallback page), ticking timers, alerts panel, live WebSocket updates.
+History (``hub/web/history.py``) and the ROI editor (``hub/web/roi.py``) have their own modules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+import msgspec
+from litestar import Controller, Request, WebSocket, get, websocket
+from litestar.datastructures import Cookie, State
+from litestar.di import NamedDependency
+from litestar.exceptions import WebSocketDisconnect
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.stores import queries
+from hub.auth.guard import principal, visible
+from hub.stats.api import load_timelines
+from hub.stores.config_push import config_status
+from hub.db.models import Alert, Edge
+from hub.stats.compute import DEFAULT_TZ, compute_store_stats
+from protocol import SEAT_STATES
+from ui import seatmap
+from ui.i18n import Translator, format_duration, pick_lang
+from ui.messages_hub import MESSAGES
+
+SEOUL = ZoneInfo(DEFAULT_TZ)  # the stores' clock for times on the pages
+SORTS = ("name", "occupancy", "abandoned", "offline")
+
+
+def translator(request: Request) -> tuple[Translator, list[Cookie]]:
+    """The page language (``?lang=`` wins and is remembered in a cookie, Korean by default)."""
+    query = request.query_params.get("lang")
+    lang = pick_lang(query, request.cookies.get("lang"))
+    cookies = [Cookie(key="lang", value=lang, max_age=365 * 86400, samesite="lax")] if query == lang else []
+    return Translator(MESSAGES, lang), cookies
+
+
+def script_json(data: Any) -> str:
+    """JSON for a <script type="application/json"> element; '<' escaped so it can never close it."""
+    return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
+
+
+def kst(ts: float | None, fmt: str = "%m-%d %H:%M") -> str:
+    """Store-clock time; empty for none or a time that is no date (one bad row never breaks a page)."""
+    try:
+        return "" if ts is None else datetime.fromtimestamp(ts, SEOUL).strftime(fmt)
+    except (OverflowError, ValueError, OSError):
+        return ""
+
+
+def ago_fn(now: float, t: Translator):
+    """``ago(ts)``: how long before ``now``, in words; empty for none or a time that is no date."""
+    return lambda ts: format_duration(now - ts, t) if ts is not None and math.isfinite(ts) else ""
+
+
+def visible_stores(request: Request, stores: list[queries.StoreSummary]) -> list[queries.StoreSummary]:
+    """The stores this request's user may see (staff: their assigned stores only). The app's
+    guard has already refused a request without a login."""
+    user = principal(request)
+    return visible(user, stores) if user is not None else []
+
+
+def page_context(request: Request, t: Translator, stores: list[queries.StoreSummary], **extra: Any) -> dict[str, Any]:
+    """What ``hub/base.html`` needs on every page: language, the store picker, the current path."""
+    other = "en" if t.lang == "ko" else "ko"
+    query = {k: v for k, v in request.query_params.items() if k != "lang"} | {"lang": other}
+    return {"t": t, "lang": t.lang, "nav_stores": stores, "path": request.url.path,
+            "lang_href": "?" + urlencode(query), **extra}
+
+
+# ---------------------------------------------------------------- overview (pure helpers)
+
+
+class Tile(msgspec.Struct):
+    store_id: str
+    name: str
+    seats: int
+    occupied: int  # seats taken: occupied + away + abandoned (someone holds them)
+    abandoned: int
+    unknown: int
+    rate: float | None  # occupied / known seats
+    edges_online: int
+    edges_offline: int
+    last_seen: float | None  # newest message from any of the store's edges (hub clock)
+    offline_since: float | None  # the oldest edge outage still going on
+
+
+def make_tiles(stores: list[queries.StoreSummary], edges: list[Edge]) -> list[Tile]:
+    by_store: dict[str, list[Edge]] = {}
+    for e in edges:
+        by_store.setdefault(e.store_id, []).append(e)
+    tiles = []
+    for s in stores:
+        es = by_store.get(s.store_id, [])
+        c = s.counts
+        taken = c.occupied + c.away + c.abandoned
+        known = s.seats - c.unknown
+        outages = [e.offline_since for e in es if not e.online and e.offline_since is not None]
+        tiles.append(Tile(
+            store_id=s.store_id, name=s.name or s.store_id, seats=s.seats, occupied=taken, abandoned=c.abandoned,
+            unknown=c.unknown, rate=taken / known if known > 0 else None,
+            edges_online=s.edges_online, edges_offline=s.edges_offline,
+            last_seen=max((e.last_seen for e in es), default=None),
+            offline_since=min(outages) if outages else None,
+        ))
+    return tiles
+
+
+def sort_tiles(tiles: list[Tile], sort: str) -> list[Tile]:
+    """name: A-Z; occupancy: fullest first; abandoned: most first; offline: stores with a down
+    edge first (then by how long). Ties always fall back to the name, so the order is stable."""
+    by_name = sorted(tiles, key=lambda x: (x.name, x.store_id))
+    if sort == "occupancy":
+        return sorted(by_name, key=lambda x: -(x.rate if x.rate is not None else -1))
+    if sort == "abandoned":
+        return sorted(by_name, key=lambda x: -x.abandoned)
+    if sort == "offline":
+        return sorted(by_name, key=lambda x: (x.edges_offline == 0, x.offline_since or 0.0))
+    return by_name
+
+
+def day_start(now: float, zone: ZoneInfo = SEOUL) -> float:
+    d = datetime.fromtimestamp(now, zone).date()
+    return datetime(d.year, d.month, d.day, tzinfo=zone).timestamp()
+
+
+async def occupancy_today(db: AsyncSession, store_ids: list[str], now: float) -> dict[str, Any]:
+    """Hourly occupancy rate per store since local midnight, for the comparison chart."""
+    start = day_start(now)
+    end = max(now, start + 1.0)
+    hours = [f"{h:02d}" for h in range(24)]
+    series = {}
+    for sid in store_ids:
+        loaded = await load_timelines(db, sid, start, end)
+        stats = compute_store_stats(loaded.timelines, start, end, "hour", DEFAULT_TZ)
+        rates: list[float | None] = [None] * 24
+        for b in stats.buckets:
+            r = b.occupancy_rate
+            rates[datetime.fromtimestamp(b.start, SEOUL).hour] = None if r is None else round(r * 100, 1)
+        series[sid] = rates
+    return {"hours": hours, "series": series}
+
+
+# ---------------------------------------------------------------- store view (pure helpers)
+
+
+class PanelAlert(msgspec.Struct):
+    """One line of the store's alerts panel."""
+
+    kind: str
+    priority: str
+    text: str
+    opened: str
+    alert_id: int | None = None
+
+
+ALERT_KINDS = ("seat_abandoned", "seat_vacant", "edge_offline", "channel_down")
+
+
+def alert_text(kind: str, message: str, seat_id: str | None, edge_id: str | None, labels: dict[str, str],
+               t: Translator) -> str:
+    """The alert in the page's language (the stored message is the Korean one sent to staff);
+    a kind this page does not know shows the stored message as it is."""
+    if kind not in ALERT_KINDS:
+        return message
+    return t(f"alert.{kind}", seat=labels.get(seat_id or "", seat_id or ""), edge=edge_id or "")
+
+
+def channel_alerts(detail: queries.StoreDetail, t: Translator) -> list[PanelAlert]:
+    """Camera channels reported down by an online edge (shown even before the alert service's
+    grace time, so the counter staff see why a seat reads unknown)."""
+    out = []
+    for e in detail.edges:
+        if not e.online:
+            continue
+        for c in e.channels:
+            if not c.online:
+                out.append(PanelAlert("channel_down", "high",
+                                      t("alert.channel", n=c.channel, name=c.name or "", edge=e.edge_id),
+                                      kst(c.updated_at)))
+    return out
+
+
+class Pages(Controller):
+    include_in_schema = False
+
+    @get("/")
+    async def index(self, request: Request, db: NamedDependency[AsyncSession], sort: FromQuery[str] = "name") -> Template:
+        t, cookies = translator(request)
+        stores = visible_stores(request, await queries.list_stores(db))
+        ids = {s.store_id for s in stores}
+        edges = [e for e in (await db.execute(select(Edge))).scalars().all() if e.store_id in ids]
+        sort = sort if sort in SORTS else "name"
+        tiles = sort_tiles(make_tiles(stores, edges), sort)
+        now = time.time()
+        chart = await occupancy_today(db, [x.store_id for x in tiles], now)
+        chart["names"] = {x.store_id: x.name for x in tiles}
+        return Template(
+            template_name="hub/index.html",
+            context=page_context(
+                request, t, stores, tiles=tiles, sort=sort, sorts=SORTS, now=now, kst=kst,
+                ago=ago_fn(now, t),
+                chart_json=script_json(chart), chart_i18n=script_json({"rate": t("overview.chart_rate"), "chart.no_data": t("chart.no_data"),
+                                       "history.hour_axis": t("history.hour_axis")}),
+            ),
+            cookies=cookies,
+        )
+
+    @get("/stores")
+    async def pick_store(self, store: FromQuery[str] = "") -> Redirect:
+        """The store picker's form target (works without JS)."""
+        return Redirect(path=f"/stores/{store}" if store else "/")
+
+    @get("/stores/{store_id:str}")
+    async def store(self, request: Request, db: NamedDependency[AsyncSession], store_id: FromPath[str]) -> Template:
+        t, cookies = translator(request)
+        stores = visible_stores(request, await queries.list_stores(db))
+        if store_id not in {s.store_id for s in stores}:
+            raise queries.NotFound(f"store {store_id!r} not found")
+        detail = await queries.store_detail(db, store_id)
+        seats = await queries.list_seats(db, store_id)
+        now = time.time()
+        rows = (await db.execute(
+            select(Alert).where(Alert.store_id == store_id, Alert.closed_at.is_(None))
+            .order_by(Alert.opened_at.desc()).limit(50)
+        )).scalars().all()
+        labels = {s.seat_id: s.label for s in seats}
+        alerts = [PanelAlert(a.kind, a.priority, alert_text(a.kind, a.message, a.seat_id, a.edge_id, labels, t),
+                             kst(a.opened_at), a.id) for a in rows]
+        if not any(a.kind == "channel_down" for a in alerts):
+            alerts += channel_alerts(detail, t)
+        channels = seatmap.seat_cells(
+            (seatmap.SeatInput(s.seat_id, s.label, s.channel, s.state, s.since, s.polygon) for s in seats), now, t)
+        names = {c.channel: c.name for e in detail.edges for c in e.channels}
+        configs = {e.edge_id: await config_status(db, store_id, e.edge_id) for e in detail.edges}
+        by_id = {c.seat_id: c for cells in channels.values() for c in cells}
+        return Template(
+            template_name="hub/store.html",
+            context=page_context(
+                request, t, stores, store=detail, channels=channels, channel_names=names,
+                seats=[by_id[s.seat_id] for s in seats], states=SEAT_STATES, alerts=alerts, now=now,
+                alert_rules=request.app.state.settings.alerts, configs=configs,
+                kst=kst, ago=ago_fn(now, t),
+                seatmap_json=script_json(seatmap.js_strings(t)),
+                live_json=script_json({k: t(k) for k in (
+                    "live.connected", "live.disconnected", "live.connecting", "edge.online", "edge.offline",
+                    "priority.critical", "priority.high", "priority.low", *(f"alert.{k}" for k in ALERT_KINDS))}),
+            ),
+            cookies=cookies,
+        )
+
+
+@websocket("/ws/stores/{store_id:str}")
+async def live_store(socket: WebSocket, store_id: str) -> None:
+    """Pushes every committed change of this store as JSON: {type: "update", seats: [...], edges: [...]}."""
+    state: State = socket.app.state
+    async with state.sessionmaker() as db:
+        try:
+            await queries.get_store(db, store_id)
+        except queries.NotFound:
+            await socket.close(code=4404, reason=f"store {store_id!r} not found")
+            return
+    await socket.accept()
+    live = state.live
+    q = live.subscribe(store_id)
+
+    async def pump() -> None:
+        while True:
+            await socket.send_text((await q.get()).text)  # encoded once per update, for all clients
+
+    pump_task = asyncio.create_task(pump())
+    try:
+        await socket.send_json({"type": "hello", "store_id": store_id})
+        while True:  # only to notice the client leaving; clients send nothing meaningful
+            await socket.receive_text()
+    except WebSocketDisconnect:
+        pass
+    finally:
+        pump_task.cancel()
+        live.unsubscribe(store_id, q)
