@@ -20,8 +20,8 @@ sys.path.insert(0, str(REPO))
 
 from bench.common import Row, parser, report
 from edge_agent.settings import ModelSection
-from edge_agent.vision.detector import Detector, describe_device, offline_person_model
 from edge_agent.types import Frame
+from edge_agent.vision.detector import Detector, describe_device, offline_person_model
 
 SAMPLES = REPO.parent / "shared" / "samples" / "library-cctv"
 

@@ -40,11 +40,11 @@ from bench.common import Row, hub_broker, parser, report
 from hub.db.migrate import upgrade_async
 from hub.db.models import Ingested, SeatStateRow
 from hub.db.session import make_engine, make_sessionmaker
-from hub.ingest.writer import IngestWriter
-from hub.web.live import LiveHub
-from hub.system.metrics import HubMetrics
 from hub.ingest.consumer import MqttIngest
+from hub.ingest.writer import IngestWriter
 from hub.settings import DatabaseSettings, HubSettings, MqttSettings
+from hub.system.metrics import HubMetrics
+from hub.web.live import LiveHub
 from protocol import SEAT_STATES, Birth, Delta, SeatDef, SeatSnapshot, TopicSpace, encode
 
 DUPLICATES = 50  # deltas each edge sends twice (a redelivery): must be stored once

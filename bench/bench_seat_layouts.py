@@ -18,8 +18,8 @@ try:  # the per-layout index (issue 12); older code only has match_seats
     from edge_agent.seats.assign import SeatIndex
 except ImportError:  # pragma: no cover - for before/after runs on old checkouts
     SeatIndex = None
-from edge_agent.settings import SeatsSection
 from edge_agent.seats.state_machine import SeatTracker
+from edge_agent.settings import SeatsSection
 from edge_agent.types import Detection
 from protocol.messages import SeatDef, StateRules
 

@@ -19,8 +19,8 @@ import time
 import numpy as np
 
 from bench.common import Row, parser, report
-from edge_agent.settings import SeatsSection
 from edge_agent.seats.engine import SeatEngine
+from edge_agent.settings import SeatsSection
 from edge_agent.types import Detection, Frame, FrameDetections
 from protocol import SeatDef, StateRules
 

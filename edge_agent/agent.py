@@ -15,15 +15,15 @@ from dataclasses import dataclass
 
 import msgspec
 
-from edge_agent.vision.capture import CaptureManager
-from edge_agent.settings import EdgeConfig
-from edge_agent.vision.detector import Detector
-from edge_agent.vision.face_blur import snapshot_jpeg
 from edge_agent.seats.engine import SeatEngine, reference_rules_for
 from edge_agent.seats.state_machine import OutOfOrderSample
+from edge_agent.settings import EdgeConfig
 from edge_agent.storage.db import EdgeStore
 from edge_agent.types import FrameDetections, Transition
 from edge_agent.uplink import BirthParts, Uplink
+from edge_agent.vision.capture import CaptureManager
+from edge_agent.vision.detector import Detector
+from edge_agent.vision.face_blur import snapshot_jpeg
 from protocol.messages import (
     ChannelDef,
     ChannelHealth,

@@ -135,9 +135,9 @@ def evaluate(
     """
     import msgspec
 
+    from edge_agent.commands.evaluate import EvaluateError, load_sequence, read_label_csv, run_sequence
     from edge_agent.settings import ModelSection, SeatsSection
     from edge_agent.vision.detector import Detector, DetectorError, offline_person_model
-    from edge_agent.commands.evaluate import EvaluateError, load_sequence, read_label_csv, run_sequence
 
     cfg = _load(config) if config is not None else None
     if cfg is not None:
@@ -413,8 +413,8 @@ def sample_camera(
 ) -> None:
     """Serve the built-in sample camera (real library CCTV pictures) over real RTSP, as an NVR would:
     rtsp://127.0.0.1:PORT/ch1 and /ch2. For trying an install without a camera (docs/installation.md)."""
-    from edge_agent.demo.sample_camera import SampleCamera
     from edge_agent.demo.layout import DEMO_SEATS
+    from edge_agent.demo.sample_camera import SampleCamera
 
     if print_model:
         from edge_agent.vision.detector import offline_person_model

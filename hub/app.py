@@ -23,25 +23,25 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from hub.stores import queries
-from hub.auth.guard import PUBLIC, access_guard, not_logged_in
 from hub.alerts.service import AlertService
-from hub.stores.api import StoresApi, healthz, metrics, provide_session
-from hub.stats.api import router as stats_router
-from hub.auth.users import AuthMiddleware
+from hub.auth.guard import PUBLIC, access_guard, not_logged_in
 from hub.auth.routes import routes as auth_routes
-from hub.stores.config_push import LayoutError
+from hub.auth.users import AuthMiddleware
 from hub.db.migrate import upgrade_async
 from hub.db.session import make_engine, make_sessionmaker
-from hub.ingest.writer import IngestWriter
-from hub.web.live import LiveHub
-from hub.system.metrics import HubMetrics
 from hub.ingest.consumer import MqttIngest, MqttUnavailable
-from hub.web.pages import Pages, live_store
-from hub.web.history import history_page
-from hub.web.roi import handlers as roi_handlers
+from hub.ingest.writer import IngestWriter
 from hub.settings import HubSettings
+from hub.stats.api import router as stats_router
+from hub.stores import queries
+from hub.stores.api import StoresApi, healthz, metrics, provide_session
+from hub.stores.config_push import LayoutError
 from hub.stores.snapshots import SnapshotsApi
+from hub.system.metrics import HubMetrics
+from hub.web.history import history_page
+from hub.web.live import LiveHub
+from hub.web.pages import Pages, live_store
+from hub.web.roi import handlers as roi_handlers
 from protocol import TopicSpace
 
 log = logging.getLogger("hub.app")

@@ -11,6 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
+from edge_agent.demo.rtsp_server import RtspServerUnavailable, RtspTestServer
+from edge_agent.settings import ChannelSection
 from edge_agent.vision.capture import (
     Backoff,
     CaptureManager,
@@ -20,8 +22,6 @@ from edge_agent.vision.capture import (
     redact_url,
     source_kind,
 )
-from edge_agent.settings import ChannelSection
-from edge_agent.demo.rtsp_server import RtspServerUnavailable, RtspTestServer
 from tests.support.services import free_port
 
 RED = (0, 0, 255)

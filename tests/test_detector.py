@@ -13,6 +13,7 @@ import cv2
 import pytest
 
 from edge_agent.settings import DEFAULT_ITEM_CLASSES, ModelSection
+from edge_agent.types import Frame
 from edge_agent.vision.detector import (
     Detector,
     DetectorError,
@@ -21,7 +22,6 @@ from edge_agent.vision.detector import (
     describe_device,
     offline_person_model,
 )
-from edge_agent.types import Frame
 
 PERSON_CFG = {"person_classes": ["Normal", "Fall"], "item_classes": [], "conf": 0.3, "imgsz": 640}
 

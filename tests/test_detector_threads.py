@@ -10,8 +10,8 @@ import numpy as np
 import torch
 
 from edge_agent.settings import ModelSection
-from edge_agent.vision.detector import Detector, offline_person_model
 from edge_agent.types import Frame
+from edge_agent.vision.detector import Detector, offline_person_model
 
 
 def test_detect_keeps_torch_cpu_threads():

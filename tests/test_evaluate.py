@@ -11,12 +11,20 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from edge_agent.seats.assign import match_seats
 from edge_agent.cli import app
+from edge_agent.commands.evaluate import (
+    EvaluateError,
+    Paste,
+    Shift,
+    load_sequence,
+    render_step,
+    run_sequence,
+    score,
+)
+from edge_agent.seats.assign import match_seats
 from edge_agent.settings import ModelSection, SeatsSection
-from edge_agent.vision.detector import Detector, merge_boxes, tile_windows
-from edge_agent.commands.evaluate import EvaluateError, Paste, Shift, load_sequence, render_step, run_sequence, score
 from edge_agent.types import Detection, Frame
+from edge_agent.vision.detector import Detector, merge_boxes, tile_windows
 from protocol.messages import SeatDef
 
 SEQ = Path(__file__).resolve().parent / "data" / "sequences"

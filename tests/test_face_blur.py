@@ -8,11 +8,11 @@ import time
 import cv2
 import numpy as np
 
-from edge_agent.settings import ModelSection
 from edge_agent.demo.layout import OFFLINE_PERSON_CLASSES
+from edge_agent.settings import ModelSection
+from edge_agent.types import Frame
 from edge_agent.vision.detector import Detector
 from edge_agent.vision.face_blur import blur_faces, snapshot_jpeg
-from edge_agent.types import Frame
 
 # Hand-marked in the 1280x720 picture: the two faces, and a tie far below both heads.
 FACES = {"zidane": (510, 210, 670, 410), "ancelotti": (890, 40, 1070, 300)}

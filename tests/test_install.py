@@ -24,9 +24,9 @@ import pytest
 from typer.testing import CliRunner
 
 from edge_agent.cli import app
-from edge_agent.demo.layout import DEMO_PICTURES
 from edge_agent.commands.doctor import check_gpu
 from edge_agent.commands.install import _user_exists
+from edge_agent.demo.layout import DEMO_PICTURES
 from edge_agent.demo.rtsp_server import RtspServerUnavailable, RtspTestServer
 from tests.support.services import free_port, wait_port
 

@@ -9,7 +9,7 @@ import urllib.parse
 
 import pytest
 
-from edge_agent.settings import LocalUiSection
+from edge_agent.local_page.passwords import PasswordHashError, hash_password, verify_password
 from edge_agent.local_page.server import (
     LocalPage,
     build_view,
@@ -17,7 +17,7 @@ from edge_agent.local_page.server import (
     safe_next,
     sign_session,
 )
-from edge_agent.local_page.passwords import PasswordHashError, hash_password, verify_password
+from edge_agent.settings import LocalUiSection
 from edge_agent.storage.db import EdgeStore
 from edge_agent.types import Transition
 from edge_agent.uplink import Uplink

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import msgspec
 
-from edge_agent.settings import DEFAULT_ITEM_CLASSES, EdgeConfig
 from edge_agent.commands.install_items import (
     Command,
     Dir,
@@ -38,6 +37,7 @@ from edge_agent.commands.install_items import (
     PasswordNeeded,
     Result,
 )
+from edge_agent.settings import DEFAULT_ITEM_CLASSES, EdgeConfig
 from protocol.bundle import ProvisioningBundle
 from protocol.topics import DEFAULT_PREFIX, TopicError, validate_id
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_agent.vision.capture import IMAGE_SUFFIXES
 from edge_agent.settings import EdgeConfig
+from edge_agent.vision.capture import IMAGE_SUFFIXES
 from protocol.messages import SEAT_STATES
 
 
@@ -105,9 +105,9 @@ def read_labels(path: Path) -> dict[float, dict[str, str]]:
 
 def run_replay(cfg: EdgeConfig, channel: int, source: Path, interval: float, labels: Path | None,
                out=None, err=None) -> Accuracy | None:
-    from edge_agent.vision.detector import Detector
     from edge_agent.seats.engine import SeatEngine, reference_rules_for
     from edge_agent.types import Frame
+    from edge_agent.vision.detector import Detector
 
     out = out or sys.stdout
     err = err or sys.stderr

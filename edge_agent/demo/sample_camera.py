@@ -13,6 +13,7 @@ import shutil
 import threading
 from pathlib import Path
 
+from edge_agent.demo.layout import DEMO_PICTURES, DEMO_SEATS, OFFLINE_PERSON_CLASSES
 from edge_agent.settings import (
     ChannelSection,
     EdgeConfig,
@@ -22,7 +23,6 @@ from edge_agent.settings import (
     MqttSection,
     SeatsSection,
 )
-from edge_agent.demo.layout import DEMO_PICTURES, DEMO_SEATS, OFFLINE_PERSON_CLASSES
 from protocol.messages import StateRules
 
 log = logging.getLogger("seat_edge.demo")

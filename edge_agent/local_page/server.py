@@ -40,8 +40,8 @@ from urllib.parse import parse_qs, urlsplit
 import msgspec
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from edge_agent.settings import LocalUiSection
 from edge_agent.local_page.passwords import PasswordHashError, verify_password
+from edge_agent.settings import LocalUiSection
 from edge_agent.storage.db import EdgeStore
 from protocol.messages import SeatDef, SeatSnapshot
 from ui import seatmap

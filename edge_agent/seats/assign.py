@@ -31,7 +31,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_agent.settings import SeatsSection
 from edge_agent.seats.geometry import (
     Box,
     Point,
@@ -44,6 +43,7 @@ from edge_agent.seats.geometry import (
     poly_box_areas,
     polygon_box_intersection_area,
 )
+from edge_agent.settings import SeatsSection
 from edge_agent.types import Detection
 from protocol.messages import Evidence, SeatDef
 

@@ -42,7 +42,6 @@ from edge_agent.seats.assign import (
     evidence_confidence,
     nothing_seen,
 )
-from edge_agent.settings import SeatsSection, quiet_time_s
 from edge_agent.seats.reference import (
     DEFAULT_REFERENCE_RULES,
     Patch,
@@ -52,6 +51,7 @@ from edge_agent.seats.reference import (
     seat_patch,
 )
 from edge_agent.seats.state_machine import OutOfOrderSample, SeatTracker
+from edge_agent.settings import SeatsSection, quiet_time_s
 from edge_agent.types import Frame, FrameDetections, Transition
 from protocol.messages import Evidence, SeatDef, SeatSnapshot, StateRules
 

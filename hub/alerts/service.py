@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.alerts.delivery import Notification, Notifier
 from hub.alerts.rules import (
     AlertPlan,
     AlertRules,
@@ -28,7 +29,6 @@ from hub.alerts.rules import (
     plan_alerts,
 )
 from hub.db.models import Alert, Channel, Edge, Seat, SeatStateRow
-from hub.alerts.delivery import Notification, Notifier
 
 log = logging.getLogger(__name__)
 

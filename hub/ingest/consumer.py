@@ -34,9 +34,9 @@ from paho.mqtt.properties import Properties
 from sqlalchemy import text
 
 from hub.ingest.writer import BatchResult, IngestWriter, RawMessage
-from hub.web.live import LiveHub
-from hub.system.metrics import HubMetrics
 from hub.settings import HubSettings, mqtt_client_id
+from hub.system.metrics import HubMetrics
+from hub.web.live import LiveHub
 from protocol import Message, TopicError, TopicSpace, encode
 
 log = logging.getLogger("hub.mqtt")

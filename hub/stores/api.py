@@ -19,9 +19,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.stores import queries
 from hub.auth.guard import PUBLIC, principal, visible
 from hub.auth.users import audit, client_addr
+from hub.stores import queries
 from hub.stores.config_push import ConfigIn, ConfigStatus, StaleConfig, config_status, store_new_config
 from protocol import SEAT_STATES, TopicError, validate_id
 

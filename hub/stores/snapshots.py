@@ -16,10 +16,10 @@ from litestar.exceptions import ClientException, HTTPException, NotFoundExceptio
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.stores import queries
 from hub.auth.guard import ADMIN, principal
 from hub.auth.users import audit, client_addr
 from hub.db.models import Edge, Snapshot
+from hub.stores import queries
 from protocol import TopicError, validate_id
 from protocol.messages import Frame, FrameRequest
 

@@ -19,11 +19,11 @@ from litestar.response import Template
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.stores import queries
-from hub.stats.api import load_timelines
 from hub.db.models import Seat
-from hub.web.pages import SEOUL, page_context, script_json, translator, visible_stores
+from hub.stats.api import load_timelines
 from hub.stats.compute import DEFAULT_TZ, StoreStats, compute_store_stats
+from hub.stores import queries
+from hub.web.pages import SEOUL, page_context, script_json, translator, visible_stores
 from ui.i18n import Translator
 
 MAX_DAYS = 31  # a month on one heatmap; longer ranges go through the CSV export

@@ -28,12 +28,12 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.stores import queries
 from hub.auth.guard import principal, visible
-from hub.stats.api import load_timelines
-from hub.stores.config_push import config_status
 from hub.db.models import Alert, Edge
+from hub.stats.api import load_timelines
 from hub.stats.compute import DEFAULT_TZ, compute_store_stats
+from hub.stores import queries
+from hub.stores.config_push import config_status
 from protocol import SEAT_STATES
 from ui import seatmap
 from ui.i18n import Translator, format_duration, pick_lang

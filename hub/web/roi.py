@@ -21,9 +21,9 @@ from litestar.response import Template
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.db.models import Channel, Edge, Seat
 from hub.stores import queries
 from hub.stores.config_push import ConfigStatus, config_status
-from hub.db.models import Channel, Edge, Seat
 from hub.web.pages import page_context, script_json, translator, visible_stores
 from protocol import SeatDef, StateRules
 from protocol.layout import layout_problems

@@ -19,8 +19,8 @@ from litestar.testing import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_agent.agent import EdgeAgent
-from edge_agent.settings import parse_config
 from edge_agent.demo.layout import DEMO_PICTURES, DEMO_SEATS, OFFLINE_PERSON_CLASSES
+from edge_agent.settings import parse_config
 from hub.app import create_app
 from protocol import Config, ConfigAck, SeatDef, TopicSpace, decode, encode
 from tests.hub.support import hub_settings, wait_for

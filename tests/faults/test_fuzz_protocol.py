@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edge_agent.seats.config_apply import evaluate_config
-from hub.stores.config_push import validate_seat_layout
 from hub.db.migrate import upgrade_async
 from hub.db.session import make_engine, make_sessionmaker
 from hub.ingest.writer import IngestError, IngestWriter, RawMessage, parse_message
+from hub.stores.config_push import validate_seat_layout
 from protocol import (
     Config,
     ProtocolError,

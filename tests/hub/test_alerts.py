@@ -9,7 +9,7 @@ import time
 import pytest
 from sqlalchemy import select, update
 
-from hub.alerts.service import AlertService
+from hub.alerts.delivery import Notifier, RetryPolicy
 from hub.alerts.rules import (
     AlertRules,
     EdgeNow,
@@ -19,12 +19,12 @@ from hub.alerts.rules import (
     desired_alerts,
     plan_alerts,
 )
+from hub.alerts.service import AlertService
 from hub.db.migrate import upgrade_async
 from hub.db.models import Alert, Edge, Seat, SeatStateRow, Store
 from hub.db.session import make_engine, make_sessionmaker
-from hub.web.live import LiveHub
-from hub.alerts.delivery import Notifier, RetryPolicy
 from hub.settings import AlertSettings, HubSettings
+from hub.web.live import LiveHub
 from tests.hub.test_notify import Hook, hook  # noqa: F401 (fixture: the real local webhook server)
 
 RULES = AlertRules(abandoned_alert_s=600, vacant_alert_hours=4, suppress_window_s=900)

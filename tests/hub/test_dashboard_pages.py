@@ -11,9 +11,9 @@ from datetime import date
 import pytest
 from litestar.exceptions import HTTPException
 
-from hub.web.pages import Tile, sort_tiles
-from hub.web.history import MAX_DAYS, parse_range
 from hub.settings import AlertSettings
+from hub.web.history import MAX_DAYS, parse_range
+from hub.web.pages import Tile, sort_tiles
 from protocol import ChannelHealth, Health
 from tests.hub.support import wait_for
 from tests.support.hub_auth import create_user, login

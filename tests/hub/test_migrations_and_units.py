@@ -7,11 +7,11 @@ import asyncio
 import pytest
 from sqlalchemy import inspect
 
-from hub.stores.config_push import LayoutError, validate_seat_layout
 from hub.db.migrate import current_revision, upgrade, upgrade_async
 from hub.db.session import make_engine
-from hub.stores.queries import BadCursor, decode_cursor, encode_cursor
 from hub.settings import SettingsError, load_settings, parse_settings
+from hub.stores.config_push import LayoutError, validate_seat_layout
+from hub.stores.queries import BadCursor, decode_cursor, encode_cursor
 from protocol import SeatDef, StateRules
 from protocol.polygons import is_simple
 

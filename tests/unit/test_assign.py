@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge_agent.seats.assign import item_share, lower_box, match_seats, person_score, seat_evidence
-from edge_agent.settings import SeatsSection
 from edge_agent.seats.state_machine import classify
+from edge_agent.settings import SeatsSection
 from edge_agent.types import Detection
 from protocol.messages import Evidence, SeatDef
 

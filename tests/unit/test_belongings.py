@@ -14,10 +14,10 @@ import msgspec
 import numpy as np
 import pytest
 
-from edge_agent.settings import SeatsSection
 from edge_agent.commands.evaluate import Paste, Shift, render_step
-from edge_agent.seats.reference import ReferenceRules
 from edge_agent.seats.engine import SeatEngine
+from edge_agent.seats.reference import ReferenceRules
+from edge_agent.settings import SeatsSection
 from edge_agent.types import Frame, FrameDetections
 from protocol.messages import SeatDef, StateRules
 

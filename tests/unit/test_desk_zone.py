@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from edge_agent.seats.assign import SeatIndex, _Zones, desk_zone, match_seats, person_score
-from edge_agent.settings import ConfigError, SeatsSection, parse_config
 from edge_agent.seats.geometry import derive_desk, polygon_area
+from edge_agent.settings import ConfigError, SeatsSection, parse_config
 from edge_agent.types import Detection
 from hub.stores.config_push import ConfigIn, validate_seat_layout
 from protocol.codec import decode, encode

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from edge_agent.settings import ConfigError, parse_config
 from edge_agent.seats.rules import LayoutError, check_layout
+from edge_agent.settings import ConfigError, parse_config
 from protocol.messages import SeatDef
 
 RECT = [(0.1, 0.1), (0.4, 0.1), (0.4, 0.5), (0.1, 0.5)]

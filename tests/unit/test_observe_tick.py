@@ -10,9 +10,9 @@ import random
 import numpy as np
 
 from edge_agent.agent import observe_tick
-from edge_agent.settings import SeatsSection
 from edge_agent.seats.engine import SeatEngine
 from edge_agent.seats.state_machine import OutOfOrderSample
+from edge_agent.settings import SeatsSection
 from edge_agent.types import Detection, Frame, FrameDetections
 from protocol.messages import SeatDef, StateRules
 

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_agent.settings import SeatsSection
 from edge_agent.seats.reference import PATCH_SIZE, ReferenceRules, SeatReference, change_score, seat_patch
+from edge_agent.settings import SeatsSection
 
 THRESHOLD = SeatsSection().change_threshold  # 0.12
 

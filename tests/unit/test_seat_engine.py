@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from edge_agent.seats.assign import seat_evidence
-from edge_agent.settings import SeatsSection
-from edge_agent.seats.reference import ReferenceRules
 from edge_agent.seats.engine import SeatEngine
+from edge_agent.seats.reference import ReferenceRules
 from edge_agent.seats.state_machine import OutOfOrderSample
+from edge_agent.settings import SeatsSection
 from edge_agent.types import Detection, Frame, FrameDetections
 from protocol.messages import SeatDef, SeatSnapshot, StateRules
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge_agent.settings import SeatsSection
 from edge_agent.seats.state_machine import ALLOWED, NO_OBSERVATION, OutOfOrderSample, SeatTracker, classify
+from edge_agent.settings import SeatsSection
 from protocol.messages import Evidence, StateRules
 
 RULES = StateRules(enter_s=6.0, exit_s=20.0, abandoned_after_s=600.0)
