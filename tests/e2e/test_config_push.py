@@ -22,8 +22,8 @@ from edge_agent.settings import parse_config
 from hub.app import create_app
 from protocol import Config, ConfigAck, SeatDef, TopicSpace, decode, encode
 from tests.support.agent import agent_config, run_agent_until, seats_at_hub
-from tests.support.hub import hub_settings
 from tests.support.hub_auth import admin_client
+from tests.support.hub_harness import hub_settings
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.e2e]

@@ -21,8 +21,8 @@ import pytest
 from litestar.testing import TestClient
 
 from hub.app import create_app
-from tests.support.hub import hub_settings
 from tests.support.hub_auth import admin_client
+from tests.support.hub_harness import hub_settings
 from tests.support.scripted_edge import SEATS, T0, ScriptedEdge, cfg_for
 from tests.support.waiting import wait_for
 

@@ -19,8 +19,8 @@ from hub.app import create_app
 from hub.db.models import AuditEntry, Snapshot
 from hub.db.session import make_engine, make_sessionmaker
 from tests.support.agent import agent_config, run_agent_until, seats_at_hub
-from tests.support.hub import hub_settings
 from tests.support.hub_auth import admin_client, create_user, login
+from tests.support.hub_harness import hub_settings
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.e2e]

@@ -1,4 +1,4 @@
-"""Runs the atheris (libFuzzer, coverage-guided) harness tests/support/atheris_decoders.py for a
+"""Runs the atheris (libFuzzer, coverage-guided) harness tests/faults/atheris_decoders.py for a
 bounded number of inputs, seeded with real messages of every kind. Zero crashes allowed."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from protocol import (
     encode,
 )
 
-HARNESS = Path(__file__).resolve().parents[1] / "support" / "atheris_decoders.py"
+HARNESS = Path(__file__).with_name("atheris_decoders.py")
 REPO = HARNESS.parents[2]
 
 

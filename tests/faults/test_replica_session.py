@@ -16,8 +16,8 @@ from litestar.testing import TestClient
 
 from hub.app import create_app
 from hub.settings import MqttSettings
-from tests.support.hub import hub_settings
 from tests.support.hub_auth import admin_client
+from tests.support.hub_harness import hub_settings
 from tests.support.waiting import wait_for
 
 

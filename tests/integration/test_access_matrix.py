@@ -137,7 +137,7 @@ def matrix_hub(request):
     pg_url = request.getfixturevalue("pg_url_module")
     broker = request.getfixturevalue("broker_module")
     from hub.app import create_app
-    from tests.support.hub import SimEdge, hub_settings
+    from tests.support.hub_harness import SimEdge, hub_settings
 
     app = create_app(hub_settings(broker, pg_url), migrate=True)
     with TestClient(app) as client:

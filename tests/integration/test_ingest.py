@@ -201,7 +201,7 @@ def test_config_push_is_retained_and_ack_recorded(pg_url, make_hub, sim, broker)
         cfg = edge.wait_received(__import__("protocol").Config)
         assert cfg.version == 4 and cfg.seats[0].seat_id == "n1" and cfg.rules.abandoned_after_s == 300
         # Retained: an edge that connects later still gets it.
-        from tests.support.hub import SimEdge
+        from tests.support.hub_harness import SimEdge
 
         late = SimEdge(broker)
         try:
@@ -283,8 +283,8 @@ def replicas(pg_url, broker, sim):
     from litestar.testing import TestClient
 
     from hub.app import create_app
-    from tests.support.hub import hub_settings
     from tests.support.hub_auth import admin_client
+    from tests.support.hub_harness import hub_settings
 
     settings = hub_settings(broker, pg_url)
     apps = [create_app(settings, migrate=True), create_app(settings)]

@@ -9,7 +9,7 @@ from edge_agent.storage.db import EdgeStore
 from edge_agent.types import Transition
 from edge_agent.uplink import Uplink
 from protocol import ChannelDef, Evidence, SeatDef, SeatSnapshot, StateRules
-from tests.support.hub import square
+from tests.support.hub_harness import square
 
 SEATS = [SeatDef(seat_id=f"s{i:02d}", channel=1, polygon=square(0.05 * i, 0.1, 0.04)) for i in range(10)]
 

@@ -1,6 +1,6 @@
 """Coverage-guided fuzzing (atheris / libFuzzer) of the hub's decoding path: bytes -> topic and
 payload checks -> msgspec decode -> value guard. Run by tests/faults/test_fuzz_atheris.py with a
-bounded number of runs; by hand: ``python tests/support/atheris_decoders.py -runs=1000000``.
+bounded number of runs; by hand: ``python tests/faults/atheris_decoders.py -runs=1000000``.
 Any exception other than the decoders' own error types is a crash (libFuzzer reports it)."""
 
 from __future__ import annotations
