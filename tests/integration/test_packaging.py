@@ -23,7 +23,7 @@ from hub.cli.main import app, check_serve_options
 from hub.settings import load_settings, parse_settings
 from tests.support.services import free_port, wait_port
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PACK = REPO / "packaging"
 SEAT_HUB = Path(sys.executable).parent / "seat-hub"
 

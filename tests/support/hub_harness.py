@@ -5,7 +5,6 @@ from __future__ import annotations
 import queue
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 import paho.mqtt.client as mqtt
@@ -43,16 +42,6 @@ def hub_settings(broker, db_url: str, **overrides: Any) -> HubSettings:
     )
 
 
-def wait_for(fn: Callable[[], T], timeout: float = 10.0, what: str = "condition") -> T:
-    """Poll ``fn`` until it returns something truthy; fail with the last value otherwise."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
 
 
 def square(x: float, y: float, w: float = 0.1) -> list[tuple[float, float]]:

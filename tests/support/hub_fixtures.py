@@ -6,8 +6,9 @@ import pytest
 from litestar.testing import TestClient
 
 from hub.app import create_app
-from tests.hub.support import SimEdge, hub_settings, wait_for
 from tests.support.hub_auth import admin_client
+from tests.support.hub_harness import SimEdge, hub_settings
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture

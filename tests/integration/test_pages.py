@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.hub.support import wait_for
+from tests.support.waiting import wait_for
 
 
 def _ready(client, sim):

@@ -27,8 +27,8 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.routes import HTTPRoute, WebSocketRoute
 from litestar.testing import TestClient
 
-from tests.hub.support import wait_for
 from tests.support.hub_auth import create_user, login
+from tests.support.waiting import wait_for
 
 # (method, route path) -> class. HEAD and OPTIONS are answered by Litestar for each GET route:
 # HEAD follows its GET; OPTIONS (CORS preflight) is checked below as "read".
@@ -137,7 +137,7 @@ def matrix_hub(request):
     pg_url = request.getfixturevalue("pg_url_module")
     broker = request.getfixturevalue("broker_module")
     from hub.app import create_app
-    from tests.hub.support import SimEdge, hub_settings
+    from tests.support.hub_harness import SimEdge, hub_settings
 
     app = create_app(hub_settings(broker, pg_url), migrate=True)
     with TestClient(app) as client:

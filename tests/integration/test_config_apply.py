@@ -8,7 +8,8 @@ from edge_agent.seats.config_apply import evaluate_config
 from edge_agent.storage.db import EdgeStore
 from edge_agent.uplink import Uplink
 from protocol import Config, ConfigAck, SeatDef, StateRules, encode
-from tests.test_uplink import Seats, Subscriber, make_cfg, wait_for
+from tests.support.mqtt import Seats, Subscriber, make_cfg
+from tests.support.waiting import wait_for
 
 SQ = [(0.1, 0.1), (0.4, 0.1), (0.4, 0.4), (0.1, 0.4)]
 BOWTIE = [(0.1, 0.1), (0.4, 0.4), (0.4, 0.1), (0.1, 0.4)]  # edges cross

@@ -15,8 +15,8 @@ from hub.settings import AlertSettings
 from hub.web.history import MAX_DAYS, parse_range
 from hub.web.pages import Tile, sort_tiles
 from protocol import ChannelHealth, Health
-from tests.hub.support import wait_for
 from tests.support.hub_auth import create_user, login
+from tests.support.waiting import wait_for
 from ui import seatmap
 from ui.i18n import Translator
 from ui.messages_edge import MESSAGES as EDGE

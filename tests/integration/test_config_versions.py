@@ -11,7 +11,7 @@ from sqlalchemy import select
 from hub.db.models import AuditEntry
 from hub.db.session import make_engine, make_sessionmaker
 from protocol import Config, ConfigAck
-from tests.hub.support import wait_for
+from tests.support.waiting import wait_for
 
 URL = "/api/v1/stores/store-a/edges/edge-1/config"
 SEATS = [{"seat_id": "n1", "channel": 1, "polygon": [[0.1, 0.1], [0.3, 0.1], [0.3, 0.3]], "label": "N-1"}]

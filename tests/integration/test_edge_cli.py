@@ -152,7 +152,7 @@ def test_run_then_status_shows_states_and_channel_health(tmp_path, person_model_
 
 
 def test_install_writes_a_usable_config(tmp_path, person_model_path):
-    # The full installer tests (dry run, rerun, bundle, unit, doctor) are in tests/test_install.py.
+    # The full installer tests (dry run, rerun, bundle, unit, doctor) are in tests/integration/test_install.py.
     root = tmp_path / "root"
     r = runner.invoke(app, ["install", "--store", "oryudong", "--root", str(root), "--model", str(person_model_path),
                             "--password", "correct horse", "--lan-ip", "10.1.2.3", "--no-probe"])

@@ -19,8 +19,8 @@ from edge_agent.types import Transition
 from edge_agent.uplink import Uplink
 from protocol import Evidence, SeatDef, SeatSnapshot, StateRules
 from tests.support.browser import artifact
+from tests.support.mqtt import make_cfg
 from tests.support.services import free_port
-from tests.test_uplink import make_cfg
 from ui.i18n import Translator, format_duration
 from ui.messages_edge import MESSAGES
 

@@ -9,16 +9,8 @@ import msgspec
 import pytest
 
 from protocol import Birth, ConfigAck, Delta, SnapshotRequest, encode
-from tests.hub.support import wait_for
-
-
-def seats_by_id(client, store="store-a") -> dict[str, dict]:
-    r = client.get(f"/api/v1/stores/{store}/seats")
-    return {s["seat_id"]: s for s in r.json()} if r.status_code == 200 else {}
-
-
-def states(client, store="store-a") -> dict[str, str]:
-    return {k: v["state"] for k, v in seats_by_id(client, store).items()}
+from tests.support.hub_queries import seats_by_id, states
+from tests.support.waiting import wait_for
 
 
 def metric(client, name: str) -> float:
@@ -209,7 +201,7 @@ def test_config_push_is_retained_and_ack_recorded(pg_url, make_hub, sim, broker)
         cfg = edge.wait_received(__import__("protocol").Config)
         assert cfg.version == 4 and cfg.seats[0].seat_id == "n1" and cfg.rules.abandoned_after_s == 300
         # Retained: an edge that connects later still gets it.
-        from tests.hub.support import SimEdge
+        from tests.support.hub_harness import SimEdge
 
         late = SimEdge(broker)
         try:
@@ -291,8 +283,8 @@ def replicas(pg_url, broker, sim):
     from litestar.testing import TestClient
 
     from hub.app import create_app
-    from tests.hub.support import hub_settings
     from tests.support.hub_auth import admin_client
+    from tests.support.hub_harness import hub_settings
 
     settings = hub_settings(broker, pg_url)
     apps = [create_app(settings, migrate=True), create_app(settings)]

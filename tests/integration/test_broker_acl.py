@@ -31,9 +31,9 @@ from hub.app import create_app
 from hub.cli.main import app as cli
 from hub.settings import load_settings
 from protocol import Birth, ChannelDef, Delta, SeatDef, SeatSnapshot, TopicSpace, encode
-from tests.hub.support import wait_for
 from tests.support.hub_auth import admin_client
 from tests.support.services import free_port, wait_port
+from tests.support.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 NOT_AUTHORIZED = 135  # MQTT v5 reason code

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.hub.support import wait_for
 from tests.support.hub_auth import create_user, login
 from tests.support.services import free_port
+from tests.support.waiting import wait_for
 
 SEAT_HUB = Path(sys.executable).parent / "seat-hub"
 

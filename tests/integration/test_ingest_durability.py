@@ -14,9 +14,10 @@ from litestar.testing import TestClient
 
 from hub.app import create_app
 from hub.settings import MqttSettings
-from tests.hub.support import hub_settings, wait_for
 from tests.support.hub_auth import admin_client, login
+from tests.support.hub_harness import hub_settings
 from tests.support.services import _pg_admin_exec
+from tests.support.waiting import wait_for
 
 
 def _db_name(url: str) -> str:

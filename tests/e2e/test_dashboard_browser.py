@@ -21,10 +21,11 @@ from hub.app import create_app
 from hub.web.pages import SEOUL
 from protocol import Config, ConfigAck, encode
 from protocol.messages import Frame, FrameRequest
-from tests.hub.support import SimEdge, hub_settings, wait_for
 from tests.support.browser import artifact, launch_chromium, serve_app
 from tests.support.hub_auth import create_user, login_page
+from tests.support.hub_harness import SimEdge, hub_settings
 from tests.support.services import ServiceUnavailable, free_port, shared_broker
+from tests.support.waiting import wait_for
 
 TABLET = {"width": 1180, "height": 820}  # a 11" tablet in landscape, the counter's screen
 

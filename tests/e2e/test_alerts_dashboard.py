@@ -15,10 +15,11 @@ from playwright.sync_api import sync_playwright
 
 from hub.app import create_app
 from hub.settings import AlertSettings
-from tests.hub.support import hub_settings, wait_for
 from tests.support.browser import launch_chromium, serve_app
 from tests.support.hub_auth import create_user, login_page
+from tests.support.hub_harness import hub_settings
 from tests.support.services import free_port
+from tests.support.waiting import wait_for
 
 
 def test_abandoned_seat_alert_appears_live_and_clears(sqlite_url, broker, sim):

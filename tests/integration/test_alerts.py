@@ -25,7 +25,7 @@ from hub.db.models import Alert, Edge, Seat, SeatStateRow, Store
 from hub.db.session import make_engine, make_sessionmaker
 from hub.settings import AlertSettings, HubSettings
 from hub.web.live import LiveHub
-from tests.hub.test_notify import Hook, hook  # noqa: F401 (fixture: the real local webhook server)
+from tests.support.webhook import Hook
 
 RULES = AlertRules(abandoned_alert_s=600, vacant_alert_hours=4, suppress_window_s=900)
 NOW = 1_700_000_000.0

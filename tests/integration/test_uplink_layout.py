@@ -9,7 +9,8 @@ import threading
 from edge_agent.uplink import Uplink
 from protocol import Birth, SeatDef, SeatSnapshot, SnapshotRequest, StateRules, encode
 from protocol.wire import layout_hash
-from tests.test_uplink import Subscriber, make_cfg, wait_for
+from tests.support.mqtt import Subscriber, make_cfg
+from tests.support.waiting import wait_for
 
 
 class Layout:

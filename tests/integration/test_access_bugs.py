@@ -51,7 +51,7 @@ def test_one_store_cannot_make_another_stores_events_vanish_as_duplicates(pg_url
 
 
 def test_the_store_api_does_not_expose_boot_id_or_last_seq(pg_url, make_hub, sim):
-    from tests.hub.support import wait_for
+    from tests.support.waiting import wait_for
 
     client = make_hub(pg_url)
     edge = sim()

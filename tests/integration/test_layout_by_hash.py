@@ -9,8 +9,8 @@ import msgspec
 
 from protocol import Birth, SeatSnapshot, SnapshotRequest
 from protocol.wire import layout_hash
-from tests.hub.support import wait_for
-from tests.hub.test_ingest import seats_by_id, states
+from tests.support.hub_queries import seats_by_id, states
+from tests.support.waiting import wait_for
 
 
 def hashed_birth(edge, states: dict[str, str], h: str) -> None:

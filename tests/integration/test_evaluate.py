@@ -27,7 +27,7 @@ from edge_agent.types import Detection, Frame
 from edge_agent.vision.detector import Detector, merge_boxes, tile_windows
 from protocol.messages import SeatDef
 
-SEQ = Path(__file__).resolve().parent / "data" / "sequences"
+SEQ = Path(__file__).resolve().parents[1] / "data" / "sequences"
 # A student at a far desk of f1-camera10 (about 60 x 110 px of 1280 x 720).
 FAR = SeatDef(seat_id="F", channel=1, polygon=[(0.565, 0.17), (0.66, 0.17), (0.66, 0.36), (0.565, 0.36)])
 SOFA = SeatDef(seat_id="S", channel=1, polygon=[(0.17, 0.22), (0.34, 0.22), (0.34, 0.47), (0.17, 0.47)])
