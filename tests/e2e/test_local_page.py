@@ -10,13 +10,9 @@ import urllib.parse
 import pytest
 
 from edge_agent.local_page.passwords import PasswordHashError, hash_password, verify_password
-from edge_agent.local_page.server import (
-    LocalPage,
-    build_view,
-    check_session,
-    safe_next,
-    sign_session,
-)
+from edge_agent.local_page.server import LocalPage
+from edge_agent.local_page.sessions import check_session, safe_next, sign_session
+from edge_agent.local_page.views import build_view
 from edge_agent.settings import LocalUiSection
 from edge_agent.storage.db import EdgeStore
 from edge_agent.types import Transition
