@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_agent.settings import EdgeConfig
-from edge_agent.vision.capture import IMAGE_SUFFIXES
+from edge_agent.vision.sources import IMAGE_SUFFIXES
 from protocol.messages import SEAT_STATES
 
 
