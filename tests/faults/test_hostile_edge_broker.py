@@ -145,3 +145,22 @@ def test_an_edge_cannot_kick_another_stores_edge(shipped):
     time.sleep(1.0)
     assert victim.disconnects == [], victim.disconnects
     assert victim.publish(env["topics"].topic("b", "edge1", "birth"), encode(_birth("b", uuid.uuid4().hex))) == 0
+
+
+def test_the_broker_refuses_an_oversized_publish(shipped):
+    """Item 6: a 200 MB publish used to be accepted and handed to the hub (RSS 115 -> 386 MB).
+    Now the broker disconnects a client whose packet exceeds max_packet_size (2 MB here: over
+    the 1 MiB protocol limit), and the hub never sees it; the biggest legal payload still passes."""
+    env = shipped
+    from protocol.limits import MAX_PAYLOAD_BYTES
+
+    att = _connect(env, env["broker"].tls_port, "a")
+    topic = env["topics"].topic("a", "edge1", "birth")
+    att.c.publish(topic, b"\0" * (2 * 1024 * 1024), qos=1)
+    wait_for(lambda: att.disconnects, timeout=10, what="the broker to disconnect the oversized publisher")
+    assert "too large" in str(att.disconnects[0]).lower() or att.disconnects[0].value == 149, att.disconnects
+    ok = _connect(env, env["broker"].tls_port, "b")
+    # the biggest payload the protocol allows still passes the broker (the hub judges its content)
+    assert ok.publish(env["topics"].topic("b", "edge1", "health"), b"\0" * MAX_PAYLOAD_BYTES) == 0
+    assert ok.disconnects == []
+    assert env["app"].state.mqtt.connected.is_set()
