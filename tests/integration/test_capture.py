@@ -13,15 +13,8 @@ import pytest
 
 from edge_agent.demo.rtsp_server import RtspServerUnavailable, RtspTestServer
 from edge_agent.settings import ChannelSection
-from edge_agent.vision.capture import (
-    Backoff,
-    CaptureManager,
-    CaptureOptions,
-    ChannelReader,
-    RollingRate,
-    redact_url,
-    source_kind,
-)
+from edge_agent.vision.capture import Backoff, CaptureManager, ChannelReader, RollingRate
+from edge_agent.vision.sources import CaptureOptions, redact_url, source_kind
 from tests.support.services import free_port
 
 RED = (0, 0, 255)
