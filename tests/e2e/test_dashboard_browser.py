@@ -285,3 +285,32 @@ def test_pages_work_without_javascript(hub):
         page.screenshot(path=artifact("hub-history-no-js.png"), full_page=True)
     finally:
         ctx.close()
+
+
+def test_roi_editor_save_keeps_the_state_rules(hub):
+    """Issue 19: tuned state rules survive a save from the ROI editor (which edits seats only)."""
+    page, base, edge = hub["page"], hub["base"], hub["edge"]
+    url = f"{base}/api/v1/stores/store-a/edges/edge-1/config"
+    page.goto(f"{base}/stores/store-a/roi?channel=1")
+    page.wait_for_selector("#roi-list li")
+    current = page.request.get(url).json()
+    csrf = page.get_attribute('meta[name="csrf-token"]', "content")
+    tuned = page.request.put(url, headers={"X-CSRF-Token": csrf}, data={
+        "seats": current["seats"], "base_version": current["version"],
+        "rules": {"enter_s": 4, "exit_s": 30, "abandoned_after_s": 900}})
+    assert tuned.status == 200, tuned.text()
+    page.reload()  # the editor opens on the tuned version
+    page.wait_for_selector("#roi-list li")
+    page.locator("#roi-list li").first.click()  # select a seat, rename it: a seats-only edit
+    page.fill("#roi-label", "창가-3")
+    page.click("#roi-save")
+    page.wait_for_selector('#roi-status[data-status="pending"]', timeout=10_000)
+    after = page.request.get(url).json()
+    assert after["version"] == tuned.json()["version"] + 1
+    r = after["rules"]
+    assert (r["enter_s"], r["exit_s"], r["abandoned_after_s"]) == (4, 30, 900), r
+    while True:  # the edge gets the tuned rules with the editor's seats
+        pushed = edge.wait_received(Config, timeout=10)
+        if pushed.version == after["version"]:
+            break
+    assert pushed.rules.exit_s == 30 and pushed.rules.abandoned_after_s == 900

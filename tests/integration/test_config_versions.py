@@ -72,3 +72,31 @@ def test_stale_save_refused_pending_applied_failed(pg_url, make_hub, sim):
     pushes = asyncio.run(_audit(pg_url))
     assert [(k, u) for k, u, _ in pushes] == [("config_push", "admin")] * 2
     assert "version=3" in pushes[0][2] and "version=4" in pushes[1][2]
+
+
+def test_seats_only_save_keeps_the_state_rules(pg_url, make_hub, sim):
+    """Issue 19: a save that carries only seats (or only some rules) keeps every rule it does
+    not mention; before, the body's missing rules became the defaults (6 / 20 / 600)."""
+    client = make_hub(pg_url)
+    edge = sim()
+    edge.birth(config_version=1)
+    wait_for(lambda: client.get(URL).json().get("version") == 1, what="birth")
+    try:
+        tuned = {"enter_s": 4, "exit_s": 30, "abandoned_after_s": 900}
+        r = client.put(URL, json={"seats": SEATS, "base_version": 1, "rules": tuned})
+        assert r.status_code == 200, r.text
+        r = client.put(URL, json={"seats": SEATS, "base_version": 2})  # seats only
+        assert r.status_code == 200, r.text
+        rules = client.get(URL).json()["rules"]
+        assert (rules["enter_s"], rules["exit_s"], rules["abandoned_after_s"]) == (4, 30, 900), rules
+        assert edge.wait_received(Config).version == 2
+        pushed = edge.wait_received(Config)
+        assert pushed.version == 3 and pushed.rules.exit_s == 30  # what the edge applies
+        r = client.put(URL, json={"seats": SEATS, "base_version": 3, "rules": {"exit_s": 12}})  # one rule
+        assert r.status_code == 200, r.text
+        rules = client.get(URL).json()["rules"]
+        assert (rules["enter_s"], rules["exit_s"], rules["abandoned_after_s"]) == (4, 12, 900), rules
+        bad = client.put(URL, json={"seats": SEATS, "base_version": 4, "rules": {"exit_seconds": 1}})
+        assert bad.status_code == 400 and "exit_seconds" in bad.text  # a typo is refused, not ignored
+    finally:
+        edge.client.publish(edge.topics.topic("store-a", "edge-1", "config"), b"", qos=1, retain=True).wait_for_publish(5)
