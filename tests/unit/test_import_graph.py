@@ -23,16 +23,18 @@ OURS = ("edge_agent", "hub", "protocol", "ui")
 # Pipeline order per tier. A stage of rank r may import stages of rank < r (and itself).
 # Equal ranks are independent of each other: importing one from the other is a finding too.
 RANKS: dict[str, int] = {
-    # edge: capture -> detect -> seats -> state -> store -> uplink; the staff page reads the store
-    "edge_agent.types": 0, "edge_agent.settings": 0,
-    "edge_agent.vision": 1,
-    "edge_agent.seats": 2,
-    "edge_agent.storage": 3,
-    "edge_agent.uplink": 4, "edge_agent.local_page": 4,
-    "edge_agent.agent": 5,
-    "edge_agent.demo": 6,
-    "edge_agent.commands": 7,
-    "edge_agent.cli": 8,
+    # edge: capture -> detect -> seats -> state -> store -> uplink; the staff page reads the store.
+    # Leaf modules (they import nothing of ours) that settings composes its sections from come first.
+    "edge_agent.types": 0, "edge_agent.seats.rules": 0, "edge_agent.vision.backends": 0,
+    "edge_agent.settings": 1,
+    "edge_agent.vision": 2,
+    "edge_agent.seats": 3,
+    "edge_agent.storage": 4,
+    "edge_agent.uplink": 5, "edge_agent.local_page": 5,
+    "edge_agent.agent": 6,
+    "edge_agent.demo": 7,
+    "edge_agent.commands": 8,
+    "edge_agent.cli": 9,
     # hub: mqtt -> ingest -> live/stats/alerts -> pages; app wires, cli and demo run it
     "hub.settings": 0, "hub.db": 0, "hub.system": 0, "hub.params": 0,
     "hub.auth": 1, "hub.mqtt": 1,
@@ -89,9 +91,10 @@ GRAPH = {m: _imports(m) for m in MODULES}
 
 
 def _stage(module: str) -> str:
-    """``hub.ingest.writer`` -> ``hub.ingest``; ``edge_agent.agent`` -> itself."""
+    """The longest prefix with a rank: ``hub.ingest.writer`` -> ``hub.ingest``; ``edge_agent.agent`` ->
+    itself; ``edge_agent.vision.backends.tflite`` -> ``edge_agent.vision.backends``."""
     parts = module.split(".")
-    for n in (2, 1):
+    for n in (3, 2, 1):
         if ".".join(parts[:n]) in RANKS:
             return ".".join(parts[:n])
     return ".".join(parts[:2])
