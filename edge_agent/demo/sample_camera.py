@@ -11,9 +11,8 @@ import logging
 import os
 import shutil
 import threading
-from pathlib import Path
-
 import time
+from pathlib import Path
 
 from edge_agent.demo.layout import (
     CYCLE_S,

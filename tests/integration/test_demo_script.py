@@ -14,9 +14,9 @@ from edge_agent.demo.layout import CYCLE_S, DEMO_SEATS, REFERENCE_CHANNELS, SCEN
 from edge_agent.demo.sample_camera import DEMO_RULES, offline_weights
 from edge_agent.seats.engine import SeatEngine
 from edge_agent.seats.rules import SeatRules
+from edge_agent.settings import ModelSection
 from edge_agent.types import Frame
 from edge_agent.vision.detector import Detector
-from edge_agent.settings import ModelSection
 
 INTERVAL = 2.0
 
