@@ -140,7 +140,6 @@ def run_demo(port: int = 8080, for_s: float | None = None, store: str = "demo", 
     import uvicorn
 
     from hub.app import create_app
-
     from hub.system.preflight import Busy, FolderLock, check_port
 
     workdir = Path(workdir or "var/demo").resolve()
