@@ -31,6 +31,8 @@ from hub.db.migrate import upgrade_async
 from hub.db.session import make_engine, make_sessionmaker
 from hub.ingest.consumer import MqttIngest, MqttUnavailable
 from hub.ingest.writer import IngestWriter
+from hub.kiosk.service import KioskMetrics, KioskService
+from hub.kiosk.web import handlers as kiosk_handlers
 from hub.settings import HubSettings
 from hub.stats.api import router as stats_router
 from hub.stores import queries
@@ -66,6 +68,7 @@ def create_app(settings: HubSettings, *, start_mqtt: bool = True, migrate: bool 
     live = LiveHub()
     hub_metrics = HubMetrics()
     writer = IngestWriter(sessionmaker, TopicSpace(settings.mqtt.topic_prefix))
+    kiosk_metrics = KioskMetrics(hub_metrics.registry)  # once per app: a registry refuses a second copy
 
     @asynccontextmanager
     async def lifespan(app: Litestar):
@@ -75,20 +78,24 @@ def create_app(settings: HubSettings, *, start_mqtt: bool = True, migrate: bool 
         app.state.mqtt = ingest
         if ingest is not None:
             await ingest.start()
-        alert_service = AlertService(settings, sessionmaker, live)
+        kiosk = KioskService(settings, sessionmaker, kiosk_metrics)
+        app.state.kiosk = kiosk
+        await kiosk.start()
+        alert_service = AlertService(settings, sessionmaker, live, sources=[kiosk])
         await alert_service.start()
         app.state.alerts = alert_service
         try:
             yield
         finally:
             await alert_service.stop()
+            await kiosk.stop()
             if ingest is not None:
                 await ingest.stop()
             await engine.dispose()
 
     handlers: list = [healthz, metrics, StoresApi, SnapshotsApi, Pages, live_store, *auth_routes,
                       create_static_files_router(path="/static", directories=[UI_DIR / "static"], opt=PUBLIC),
-                      stats_router, history_page, *roi_handlers]
+                      stats_router, history_page, *roi_handlers, *kiosk_handlers]
 
     return Litestar(
         route_handlers=handlers,
@@ -100,7 +107,7 @@ def create_app(settings: HubSettings, *, start_mqtt: bool = True, migrate: bool 
         lifespan=[lifespan],
         state=State({
             "settings": settings, "engine": engine, "sessionmaker": sessionmaker, "live": live,
-            "metrics": hub_metrics, "writer": writer, "mqtt": None, "alerts": None,
+            "metrics": hub_metrics, "writer": writer, "mqtt": None, "alerts": None, "kiosk": None,
         }),
         template_config=TemplateConfig(directory=UI_DIR / "templates", engine=JinjaTemplateEngine),
         # Unexpected 500s are logged with their traceback in production too, not only in debug mode.
