@@ -28,7 +28,8 @@ sys.path.insert(0, str(REPO))
 from bench.common import Row, parser, report
 from edge_agent.demo.rtsp_server import RtspTestServer
 from edge_agent.settings import ChannelSection
-from edge_agent.vision.capture import CaptureManager, CaptureOptions
+from edge_agent.vision.capture import CaptureManager
+from edge_agent.vision.sources import CaptureOptions
 
 SAMPLE = REPO.parent / "shared" / "samples" / "library-cctv" / "f1-camera2.jpg"
 

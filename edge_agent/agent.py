@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from edge_agent.seats.engine import SeatEngine, reference_rules_for
+from edge_agent.seats.engine import SeatEngine
 from edge_agent.seats.state_machine import OutOfOrderSample
 from edge_agent.settings import EdgeConfig
 from edge_agent.storage.db import EdgeStore
@@ -82,8 +82,7 @@ class EdgeAgent:
         self.cfg = cfg
         self.store = EdgeStore(cfg.data_path / "edge.sqlite")
         self.layout = initial_layout(cfg, self.store)
-        self.engine = SeatEngine(self.layout.seats, self.layout.rules, cfg.seat_rules, now=time.time(),
-                                 reference_rules=reference_rules_for(cfg.seat_rules))
+        self.engine = SeatEngine(self.layout.seats, self.layout.rules, cfg.seat_rules, now=time.time())
         restored = self.engine.restore(self.store.load_states())
         if restored:
             log.info("restored %d seat states from storage", len(restored))

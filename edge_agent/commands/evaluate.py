@@ -347,14 +347,8 @@ def run_sequence(seq: LabelledSequence, detect: Callable[[list], list], *, label
 
     spec = seq.spec
     seat_rules = seq.seat_rules
-    try:
-        from edge_agent.seats.engine import reference_rules_for
-        ref_rules = reference_rules_for(seat_rules)
-    except ImportError:  # an older engine (before/after comparisons): its own defaults
-        from edge_agent.seats.reference import ReferenceRules
-        ref_rules = ReferenceRules(auto_after_s=seat_rules.reference_after_s)
     seats = [s for s in spec.seats if s.channel == spec.channel]
-    engine = SeatEngine(seats, spec.rules, seat_rules, reference_rules=ref_rules, now=0.0)
+    engine = SeatEngine(seats, spec.rules, seat_rules, now=0.0)
     cache: dict = {}
     rendered: dict[int, np.ndarray] = {}
     dets: dict[int, object] = {}

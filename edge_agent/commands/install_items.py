@@ -92,7 +92,7 @@ _SECRET_KEYS = ("password", "password_hash")
 
 def _redact(text: str) -> list[str]:
     """Lines of a file as shown in a dry run or diff: passwords (keys, camera URLs) hidden."""
-    from edge_agent.vision.capture import redact_url
+    from edge_agent.vision.sources import redact_url
 
     out = []
     for line in text.splitlines(keepends=True):

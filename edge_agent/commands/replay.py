@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_agent.settings import EdgeConfig
-from edge_agent.vision.capture import IMAGE_SUFFIXES
+from edge_agent.vision.sources import IMAGE_SUFFIXES
 from protocol.messages import SEAT_STATES
 
 
@@ -105,7 +105,7 @@ def read_labels(path: Path) -> dict[float, dict[str, str]]:
 
 def run_replay(cfg: EdgeConfig, channel: int, source: Path, interval: float, labels: Path | None,
                out=None, err=None) -> Accuracy | None:
-    from edge_agent.seats.engine import SeatEngine, reference_rules_for
+    from edge_agent.seats.engine import SeatEngine
     from edge_agent.types import Frame
     from edge_agent.vision.detector import Detector
 
@@ -117,8 +117,7 @@ def run_replay(cfg: EdgeConfig, channel: int, source: Path, interval: float, lab
     if not seats:
         raise ReplayError(f"no seats on channel {channel} in the config")
     truth = read_labels(labels) if labels else None
-    engine = SeatEngine(seats, cfg.state, cfg.seat_rules, now=0.0,
-                        reference_rules=reference_rules_for(cfg.seat_rules))
+    engine = SeatEngine(seats, cfg.state, cfg.seat_rules, now=0.0)
     detector = Detector(cfg.model)
     acc = Accuracy() if truth is not None else None
     batch: list[tuple[float, np.ndarray]] = []

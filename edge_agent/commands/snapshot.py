@@ -65,8 +65,9 @@ def take_snapshot(cfg: EdgeConfig, channel: int, out: Path) -> str:
     from edge_agent.agent import initial_layout
     from edge_agent.storage.db import EdgeStore
     from edge_agent.types import Frame
-    from edge_agent.vision.capture import CaptureOptions, SourceError, open_source
+    from edge_agent.vision.capture import open_source
     from edge_agent.vision.detector import Detector
+    from edge_agent.vision.sources import CaptureOptions, SourceError
 
     chan = next((c for c in cfg.channels if c.id == channel), None)
     if chan is None:

@@ -13,9 +13,7 @@ JS a <noscript> meta refresh); ``/api/seats``; ``/api/events?limit=N``; ``/healt
 sets a cookie).
 
 Auth: one local password (argon2 hash ``local_ui.password_hash``, set by ``seat-edge install``).
-A login form sets a signed session cookie: ``issued.expires.nonce.hmac`` with HMAC-SHA256
-under a per-box secret kept in SQLite ``meta`` (so sessions survive a restart), bound to the
-password hash (changing the password logs everybody out). Cookie: HttpOnly, SameSite=Strict,
+A login form sets a signed session cookie (``sessions.py``). Cookie: HttpOnly, SameSite=Strict,
 12 h. A form + cookie rather than HTTP Basic: a proper logout, a Korean error message, and no
 password sent with every poll. Wrong password: one generic message, 401, and a per-address
 throttle after repeated failures. No password configured: nothing but /healthz is served.
@@ -23,8 +21,6 @@ throttle after repeated failures. No password configured: nothing but /healthz i
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import secrets
@@ -41,9 +37,19 @@ import msgspec
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from edge_agent.local_page.passwords import PasswordHashError, verify_password
+from edge_agent.local_page.sessions import (
+    SECRET_META_KEY,
+    SESSION_COOKIE,
+    SESSION_TTL_S,
+    LoginThrottle,
+    check_session,
+    safe_next,
+    sign_session,
+)
+from edge_agent.local_page.views import EventView, SeatsPayload, build_view
 from edge_agent.settings import LocalUiSection
 from edge_agent.storage.db import EdgeStore
-from protocol.messages import SeatDef, SeatSnapshot
+from protocol.messages import SeatDef
 from ui import seatmap
 from ui.i18n import Translator, format_duration, pick_lang
 from ui.messages_edge import MESSAGES
@@ -53,92 +59,9 @@ log = logging.getLogger(__name__)
 UI_DIR = Path(__file__).resolve().parents[2] / "ui"
 STATIC_DIR = UI_DIR / "static" / "edge"
 SHARED_STATIC_DIR = UI_DIR / "static" / "shared"
-SESSION_COOKIE = "seat_edge_session"
-SESSION_TTL_S = 12 * 3600
-SECRET_META_KEY = "local_ui_secret"
-MAX_FAILURES = 5  # per client address within FAILURE_WINDOW_S, then a wait
-FAILURE_WINDOW_S = 60.0
 MAX_EVENTS = 1000
 _STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                  ".svg": "image/svg+xml"}
-
-
-# ---- view model (pure) -----------------------------------------------------------------------
-class SeatView(msgspec.Struct, frozen=True):
-    seat_id: str
-    label: str
-    channel: int
-    state: str
-    since: float | None
-    polygon: list[tuple[float, float]]
-    centroid: tuple[float, float]
-
-
-class SeatsPayload(msgspec.Struct, frozen=True):
-    generated_at: float
-    config_version: int | None
-    counts: dict[str, int]
-    seats: list[SeatView]
-
-
-class EventView(msgspec.Struct, frozen=True):
-    id: int
-    seat_id: str
-    from_state: str
-    to_state: str
-    at: float
-
-
-def build_view(seats: list[SeatDef], states: list[SeatSnapshot], now: float,
-               config_version: int | None = None) -> SeatsPayload:
-    """Seats (layout) joined with stored states; a seat without a stored state is 'unknown'."""
-    by_id = {s.seat_id: s for s in states}
-    views = []
-    counts = {k: 0 for k in ("empty", "occupied", "away", "abandoned", "unknown")}
-    for seat in seats:
-        if not seat.active:
-            continue
-        snap = by_id.get(seat.seat_id)
-        state = snap.state if snap is not None else "unknown"
-        counts[state] = counts.get(state, 0) + 1
-        pts = [(float(x), float(y)) for x, y in seat.polygon]
-        cx = sum(p[0] for p in pts) / len(pts)
-        cy = sum(p[1] for p in pts) / len(pts)
-        views.append(SeatView(seat.seat_id, seat.label or seat.seat_id, seat.channel, state,
-                              snap.since if snap is not None else None, pts, (cx, cy)))
-    views.sort(key=lambda v: (v.channel, v.label))
-    return SeatsPayload(now, config_version, counts, views)
-
-
-# ---- sessions (pure) -------------------------------------------------------------------------
-def sign_session(secret: bytes, password_hash: str, now: float, ttl: float = SESSION_TTL_S) -> str:
-    body = f"{int(now)}.{int(now + ttl)}.{secrets.token_hex(8)}"
-    return body + "." + _mac(secret, password_hash, body)
-
-
-def check_session(secret: bytes, password_hash: str, token: str | None, now: float) -> bool:
-    if not token:
-        return False
-    body, _, sig = token.rpartition(".")
-    parts = body.split(".")
-    if len(parts) != 3 or not hmac.compare_digest(sig, _mac(secret, password_hash, body)):
-        return False
-    try:
-        return float(parts[0]) <= now + 60 and now < float(parts[1])
-    except ValueError:
-        return False
-
-
-def _mac(secret: bytes, password_hash: str, body: str) -> str:
-    key = secret + hashlib.sha256(password_hash.encode()).digest()
-    return hmac.new(key, body.encode(), hashlib.sha256).hexdigest()
-
-
-def safe_next(target: str | None) -> str:
-    """Only same-site paths after login (no open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
 
 
 # ---- server ----------------------------------------------------------------------------------
@@ -154,8 +77,7 @@ class LocalPage:
         self.clock = clock
         self.env = Environment(loader=FileSystemLoader(str(UI_DIR / "templates")),
                                autoescape=select_autoescape(["html"]), auto_reload=False)
-        self._failures: dict[str, list[float]] = {}
-        self._fail_lock = threading.Lock()
+        self._throttle = LoginThrottle(clock)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._secret = self._load_secret()
@@ -208,17 +130,10 @@ class LocalPage:
 
     # login throttle
     def throttled_for(self, addr: str) -> int:
-        now = self.clock()
-        with self._fail_lock:
-            recent = [t for t in self._failures.get(addr, []) if now - t < FAILURE_WINDOW_S]
-            self._failures[addr] = recent
-            if len(recent) >= MAX_FAILURES:
-                return int(FAILURE_WINDOW_S - (now - recent[0])) + 1
-        return 0
+        return self._throttle.throttled_for(addr)
 
     def record_failure(self, addr: str) -> None:
-        with self._fail_lock:
-            self._failures.setdefault(addr, []).append(self.clock())
+        self._throttle.record_failure(addr)
 
     def session_ok(self, token: str | None) -> bool:
         h = self.ui.password_hash

@@ -43,7 +43,7 @@ from edge_agent.seats.geometry import (
     poly_box_areas,
     polygon_box_intersection_area,
 )
-from edge_agent.settings import SeatsSection
+from edge_agent.seats.rules import SeatRules as SeatsSection
 from edge_agent.types import Detection
 from protocol.messages import Evidence, SeatDef
 

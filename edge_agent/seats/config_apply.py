@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from protocol.layout import LayoutError, check_layout
 from protocol.messages import Config
 
 Action = Literal["apply", "ignore", "reject"]
@@ -35,10 +36,8 @@ def evaluate_config(current_version: int, msg: Config, known_channels: list[int]
     if msg.version <= current_version:
         what = "already applied" if msg.version == current_version else "older than the applied version"
         return ApplyDecision("ignore", msg.version, reason=f"version {msg.version} {what} ({current_version})")
-    from edge_agent.seats.rules import LayoutError, check_layout  # geometry checks live there
-
     try:
-        check_layout(list(known_channels), list(msg.seats))
+        check_layout(msg.seats, known_channels)
     except LayoutError as exc:
         return ApplyDecision("reject", msg.version, f"invalid seat layout: {exc}")
     bad = msg.rules.problems()

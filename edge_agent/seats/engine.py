@@ -43,15 +43,15 @@ from edge_agent.seats.assign import (
     nothing_seen,
 )
 from edge_agent.seats.reference import (
-    DEFAULT_REFERENCE_RULES,
     Patch,
     ReferenceRules,
     SeatReference,
     change_score,
     seat_patch,
 )
+from edge_agent.seats.rules import SeatRules as SeatsSection
+from edge_agent.seats.rules import quiet_time_s
 from edge_agent.seats.state_machine import OutOfOrderSample, SeatTracker
-from edge_agent.settings import SeatsSection, quiet_time_s
 from edge_agent.types import Frame, FrameDetections, Transition
 from protocol.messages import Evidence, SeatDef, SeatSnapshot, StateRules
 
@@ -76,12 +76,13 @@ class SeatEngine:
         rules: StateRules,
         seat_rules: SeatsSection,
         *,
-        reference_rules: ReferenceRules = DEFAULT_REFERENCE_RULES,
+        reference_rules: ReferenceRules | None = None,
         now: float = 0.0,
     ) -> None:
         self.rules = rules
         self.seat_rules = seat_rules
-        self.reference_rules = reference_rules
+        # The reference timers follow [seat_rules] unless given (tests): one place builds them.
+        self.reference_rules = reference_rules_for(seat_rules) if reference_rules is None else reference_rules
         self._seats: dict[str, SeatDef] = {}
         self._trackers: dict[str, SeatTracker] = {}
         self._refs: dict[str, SeatReference] = {}

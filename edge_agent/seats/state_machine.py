@@ -68,7 +68,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from edge_agent.seats.assign import OVERLAP_TOL
-from edge_agent.settings import SeatsSection
+from edge_agent.seats.rules import SeatRules
 from edge_agent.types import Transition
 from protocol.messages import SEAT_STATES, Evidence, SeatSnapshot, SeatState, StateRules
 
@@ -86,7 +86,7 @@ ALLOWED: dict[str, frozenset[str]] = {
 NO_OBSERVATION = Evidence()  # the evidence attached to a transition into unknown
 
 
-# state -> condition -> (target, uses exit_s): the table behind ``SeatTracker._target``.
+# state -> condition -> (target, uses exit_s): the table ``SeatTracker.update`` follows.
 # From occupied, away/empty is decided when the run completes.
 _TARGETS: dict[str, dict[str, tuple[SeatState | None, bool]]] = {
     "occupied": {"P": (None, False), "I": ("empty", True), "E": ("empty", True)},
@@ -99,24 +99,6 @@ _TARGETS: dict[str, dict[str, tuple[SeatState | None, bool]]] = {
 
 class OutOfOrderSample(ValueError):
     """A sample older than the previous one for the same seat."""
-
-
-def classify(evidence: Evidence, seat_rules: SeatsSection) -> Condition:
-    if evidence.person_overlap >= seat_rules.person_overlap_min - OVERLAP_TOL:
-        return "P"
-    if has_items(evidence, seat_rules):
-        return "I"
-    return "E"
-
-
-def has_items(evidence: Evidence, seat_rules: SeatsSection) -> bool:
-    if evidence.item_count > 0:
-        return True
-    return (
-        seat_rules.use_reference
-        and evidence.change_score is not None
-        and evidence.change_score >= seat_rules.change_threshold
-    )
 
 
 @dataclass(slots=True)
@@ -133,7 +115,7 @@ class SeatTracker:
         self,
         seat_id: str,
         rules: StateRules,
-        seat_rules: SeatsSection,
+        seat_rules: SeatRules,
         state: SeatState = "unknown",
         since: float = 0.0,
     ) -> None:
@@ -180,8 +162,8 @@ class SeatTracker:
     # -- the machine -------------------------------------------------------------------------
 
     def update(self, t: float, evidence: Evidence | None) -> Transition | None:
-        # The hot path of the edge (every seat, every sample): classify, has_items, _target and
-        # _samples_needed are written out here; they stay the reference of what this does.
+        # The hot path of the edge (every seat, every sample): reading the evidence (the module
+        # docstring's P / I / E), the _TARGETS lookup and the sample count are written out here.
         last_t = self._last_t
         if last_t is not None and t < last_t:
             raise OutOfOrderSample(
@@ -216,7 +198,7 @@ class SeatTracker:
         else:
             cond = "E"
 
-        target, leaving = _TARGETS[state][cond]  # inline of _target
+        target, leaving = _TARGETS[state][cond]
         if target is None:
             self._run = None
             return None
@@ -241,18 +223,6 @@ class SeatTracker:
             if known_state == target or (known_state == "abandoned" and target == "away"):
                 target, since = known_state, known_since
         return self._go(target, t, since=since, evidence=evidence)
-
-    def _samples_needed(self, state: SeatState) -> int:
-        """Hysteresis in samples, on top of the seconds: both must hold."""
-        return self.rules.exit_samples if state == "occupied" else self.rules.enter_samples
-
-    def _target(self, state: SeatState, cond: Condition) -> tuple[SeatState | None, float]:
-        """The state this condition pushes towards (None: it confirms the current one) and the
-        run length needed."""
-        target, leaving = _TARGETS[state][cond]
-        if target is None:
-            return None, 0.0
-        return target, (self.rules.exit_s if leaving else self.rules.enter_s)
 
     def _go(self, to: SeatState, t: float, since: float, evidence: Evidence) -> Transition:
         tr = Transition(seat_id=self.seat_id, from_state=self._state, to_state=to, at=t, evidence=evidence)

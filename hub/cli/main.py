@@ -25,6 +25,22 @@ app = typer.Typer(
     add_completion=False,
 )
 
+def _version(value: bool) -> None:
+    if value:
+        from protocol.version import version_line
+
+        typer.echo(version_line("seat-hub"))
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", callback=_version,
+                                          is_eager=True)] = False,
+) -> None:
+    """(Options that come before the command.)"""
+
+
 ConfigOpt = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="hub.toml (see hub.toml.example); omitted: embedded defaults"),

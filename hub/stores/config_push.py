@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from typing import Literal
 
 import msgspec
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import Channel, ConfigRow, Edge, Seat
@@ -38,13 +38,31 @@ class StaleConfig(Exception):
         self.base, self.current = base, current
 
 
+class RulesPatch(msgspec.Struct, forbid_unknown_fields=True):
+    """The state rules a save changes: every field left out keeps its current value (the last
+    pushed rules, else what the edge reported, else the defaults). A seats-only save must never
+    reset a store's timing to the defaults."""
+
+    enter_s: float | None = None
+    exit_s: float | None = None
+    abandoned_after_s: float | None = None
+    stale_after_s: float | None = None
+    enter_samples: int | None = None
+    exit_samples: int | None = None
+
+    def over(self, current: StateRules) -> StateRules:
+        given = {f: v for f in self.__struct_fields__ if (v := getattr(self, f)) is not None}
+        return msgspec.structs.replace(current, **given)
+
+
 class ConfigIn(msgspec.Struct, forbid_unknown_fields=True):
     """Body of PUT .../config. ``base_version``: the ``version`` of the GET the edit started from
-    (0 for an edge without any); a save on anything older is refused, never merged."""
+    (0 for an edge without any); a save on anything older is refused, never merged. ``rules``
+    (optional, partial): only the fields given change; the rest keep their current values."""
 
     seats: list[SeatDef]
     base_version: int
-    rules: StateRules = StateRules()
+    rules: RulesPatch | None = None
 
 
 ConfigState = Literal["none", "pending", "applied", "failed"]
@@ -100,11 +118,16 @@ async def store_new_config(session: AsyncSession, store_id: str, edge_id: str, b
         known = set((await session.execute(
             select(Seat.channel).where(Seat.store_id == store_id, Seat.edge_id == edge_id)
         )).scalars())
-    validate_seat_layout(body.seats, known or None, body.rules)
     edge = await session.get(Edge, (store_id, edge_id))
-    prev = (await session.execute(
-        select(func.max(ConfigRow.version)).where(ConfigRow.store_id == store_id, ConfigRow.edge_id == edge_id)
-    )).scalar_one_or_none() or 0
+    last = (await session.execute(
+        select(ConfigRow).where(ConfigRow.store_id == store_id, ConfigRow.edge_id == edge_id)
+        .order_by(ConfigRow.version.desc()).limit(1)
+    )).scalar_one_or_none()
+    rules = current_rules(last, edge)
+    if body.rules is not None:
+        rules = body.rules.over(rules)
+    validate_seat_layout(body.seats, known or None, rules)
+    prev = last.version if last is not None else 0
     current = max(prev, edge.config_version if edge else 0)
     if body.base_version != current:
         raise StaleConfig(body.base_version, current)
@@ -112,6 +135,15 @@ async def store_new_config(session: AsyncSession, store_id: str, edge_id: str, b
     now = time.time() if now is None else now
     session.add(ConfigRow(
         store_id=store_id, edge_id=edge_id, version=version, seats=msgspec.to_builtins(body.seats),
-        rules=msgspec.to_builtins(body.rules), created_at=now,
+        rules=msgspec.to_builtins(rules), created_at=now,
     ))
-    return Config(store_id=store_id, edge_id=edge_id, ts=now, version=version, seats=body.seats, rules=body.rules)
+    return Config(store_id=store_id, edge_id=edge_id, ts=now, version=version, seats=body.seats, rules=rules)
+
+
+def current_rules(last: ConfigRow | None, edge: Edge | None) -> StateRules:
+    """The rules in force: the newest pushed ones, else those the edge reported in its birth."""
+    if last is not None and last.rules:
+        return msgspec.convert(last.rules, StateRules)
+    if edge is not None and edge.rules:
+        return msgspec.convert(edge.rules, StateRules)
+    return StateRules()

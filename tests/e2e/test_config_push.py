@@ -9,8 +9,6 @@ the CPU, SQLite, paho), Mosquitto, the hub app on PostgreSQL.
 
 from __future__ import annotations
 
-import json
-import shutil
 import time
 
 import paho.mqtt.client as mqtt
@@ -19,48 +17,22 @@ from litestar.testing import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_agent.agent import EdgeAgent
-from edge_agent.demo.layout import DEMO_PICTURES, DEMO_SEATS, OFFLINE_PERSON_CLASSES
+from edge_agent.demo.layout import DEMO_SEATS
 from edge_agent.settings import parse_config
 from hub.app import create_app
 from protocol import Config, ConfigAck, SeatDef, TopicSpace, decode, encode
-from tests.hub.support import hub_settings, wait_for
+from tests.support.agent import agent_config, run_agent_until, seats_at_hub
 from tests.support.hub_auth import admin_client
+from tests.support.hub_harness import hub_settings
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.e2e]
 
 
-def agent_config(tmp_path, broker, weights) -> dict:
-    cam = tmp_path / "cam"
-    cam.mkdir(exist_ok=True)
-    shutil.copy(DEMO_PICTURES[1][0], cam / "000.jpg")  # a student at a01
-    return {
-        "config_version": 1,
-        "edge": {"store_id": "cfgpush", "edge_id": "edge1", "data_dir": str(tmp_path / "data"),
-                 "sample_interval_s": 0.5},
-        "mqtt": {"host": broker.host, "port": broker.port, "topic_prefix": broker.prefix},
-        "model": {"weights": str(weights), "person_classes": OFFLINE_PERSON_CLASSES, "item_classes": [],
-                  "conf": 0.4},
-        "state": {"enter_s": 1.0, "exit_s": 2.0},
-        "local_ui": {"enabled": False},
-        "channels": [{"id": 1, "url": str(cam)}],
-        "seats": [json.loads(json.dumps({"seat_id": s.seat_id, "channel": 1, "label": s.label,
-                                         "polygon": s.polygon})) for s in DEMO_SEATS if s.channel == 1],
-    }
 
 
-def run_agent_until(agent: EdgeAgent, pred, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        agent.tick()
-        if got := pred():
-            return got
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
-def seats_at_hub(client) -> dict[str, str]:
-    r = client.get("/api/v1/stores/cfgpush/seats")
-    return {s["seat_id"]: s["state"] for s in r.json()} if r.status_code == 200 else {}
 
 
 def test_config_push_apply_ack_reject_and_restart(tmp_path, broker, pg_url, person_model_path):

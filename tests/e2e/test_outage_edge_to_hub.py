@@ -20,49 +20,18 @@ from pathlib import Path
 import pytest
 from litestar.testing import TestClient
 
-from edge_agent.settings import EdgeConfig, EdgeSection, MqttSection
-from edge_agent.storage.db import EdgeStore
-from edge_agent.types import Transition
-from edge_agent.uplink import Uplink
 from hub.app import create_app
-from protocol import ChannelDef, Evidence, SeatDef, SeatSnapshot, StateRules
-from tests.hub.support import hub_settings, square, wait_for
 from tests.support.hub_auth import admin_client
+from tests.support.hub_harness import hub_settings
+from tests.support.scripted_edge import SEATS, T0, ScriptedEdge, cfg_for
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.e2e]
 
-SEATS = [SeatDef(seat_id=f"s{i:02d}", channel=1, polygon=square(0.05 * i, 0.1, 0.04)) for i in range(10)]
-T0 = 1_700_000_000.0
 
 
-class ScriptedEdge:
-    """What EdgeAgent does per transition (store event + state, publish event + delta), scripted."""
-
-    def __init__(self, cfg: EdgeConfig, data: Path) -> None:
-        self.store = EdgeStore(data / "edge.sqlite")
-        self.states = {s.seat_id: SeatSnapshot(s.seat_id, "empty", T0) for s in SEATS}
-        self.states.update({s.seat_id: s for s in self.store.load_states()})
-        self.uplink = Uplink(cfg, self.store, birth_factory=self.birth, reconnect_delay=(1, 2))
-        self.created = 0
-
-    def birth(self):
-        return (1, SEATS, list(self.states.values()), [ChannelDef(1)], StateRules())
-
-    def change(self, seat_id: str, at: float) -> None:
-        old = self.states[seat_id]
-        new = SeatSnapshot(seat_id, "occupied" if old.state == "empty" else "empty", at)
-        tr = Transition(seat_id, old.state, new.state, at, Evidence(person_overlap=0.9 if new.state == "occupied" else 0))
-        self.store.add_event(tr)
-        self.states[seat_id] = new
-        self.store.save_states([new])
-        self.uplink.publish_event(tr)
-        self.uplink.publish_delta([new])
-        self.created += 1
 
 
-def cfg_for(broker, data: Path) -> EdgeConfig:
-    return EdgeConfig(edge=EdgeSection(store_id="outage", edge_id="edge1", data_dir=str(data)),
-                      mqtt=MqttSection(host=broker.host, port=broker.port, topic_prefix=broker.prefix))
 
 
 def hub_events(client: TestClient) -> list[dict]:
@@ -135,7 +104,7 @@ def test_broker_outage_hub_ends_identical_and_exactly_once(tmp_path, private_bro
 KILLABLE = r"""
 import sys, time
 sys.path.insert(0, {repo!r})
-from tests.e2e.test_outage_edge_to_hub import ScriptedEdge, SEATS, cfg_for
+from tests.support.scripted_edge import ScriptedEdge, SEATS, cfg_for
 from tests.support.services import Broker
 from pathlib import Path
 data = Path({data!r})

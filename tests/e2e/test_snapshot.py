@@ -18,9 +18,10 @@ from edge_agent.settings import parse_config
 from hub.app import create_app
 from hub.db.models import AuditEntry, Snapshot
 from hub.db.session import make_engine, make_sessionmaker
-from tests.e2e.test_config_push import agent_config, run_agent_until, seats_at_hub
-from tests.hub.support import hub_settings, wait_for
+from tests.support.agent import agent_config, run_agent_until, seats_at_hub
 from tests.support.hub_auth import admin_client, create_user, login
+from tests.support.hub_harness import hub_settings
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.e2e]
 

@@ -11,7 +11,6 @@ from hub.db.migrate import upgrade_async
 from hub.db.session import make_engine, make_sessionmaker
 from hub.ingest.writer import IngestWriter
 from protocol import TopicSpace
-from tests.hub.conftest import make_hub, sim  # noqa: F401 - fixtures shared with the hub tests
 
 
 def pytest_collection_modifyitems(items):

@@ -15,7 +15,8 @@ import pytest
 
 from edge_agent.demo.rtsp_server import RtspServerUnavailable, RtspTestServer
 from edge_agent.settings import ChannelSection
-from edge_agent.vision.capture import CaptureOptions, ChannelReader
+from edge_agent.vision.capture import ChannelReader
+from edge_agent.vision.sources import CaptureOptions
 
 FAST = CaptureOptions(open_timeout_s=3, read_timeout_s=2, backoff_initial_s=0.2, backoff_max_s=1.0,
                       stale_after_s=1.5, fps_window_s=2.0, folder_fps=20)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.procs import cmdline, descendants, kill_all, wait_gone
+from tests.support.procs import cmdline, descendants, kill_all, wait_gone
 from tests.support.services import free_port
 
 

@@ -10,7 +10,7 @@ import time
 
 from edge_agent.agent import EdgeAgent
 from edge_agent.settings import parse_config
-from tests.e2e.test_config_push import agent_config
+from tests.support.agent import agent_config
 
 
 def test_clock_step_back_keeps_the_agent_running(tmp_path, broker, person_model_path, monkeypatch, caplog):

@@ -2,7 +2,7 @@
 outbox writes fail with SQLITE_FULL, the store logs one clear error and keeps the messages in
 memory in order, and when space returns they go to disk again, none lost, none twice.
 Needs root to mount (the machine's CI runs as root); elsewhere it falls back to SQLite's
-max_page_count cap, which tests/test_store.py::test_full_disk_keeps_running_in_memory_then_recovers
+max_page_count cap, which tests/integration/test_store.py::test_full_disk_keeps_running_in_memory_then_recovers
 already covers, and says so."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def small_disk(tmp_path):
     r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], capture_output=True, text=True)
     if r.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({r.stderr.strip()}); the SQLite page-cap variant in "
-                    "tests/test_store.py covers the logic")
+                    "tests/integration/test_store.py covers the logic")
     try:
         yield mnt
     finally:

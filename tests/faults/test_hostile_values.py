@@ -165,7 +165,7 @@ def test_poison_messages_through_the_consumer_do_not_stall_other_stores(pg_url, 
     """End to end over the real broker: ten unstorable messages (over-long boot ids) from one store, interleaved with
     another store's events. Before the fix each poison message failed its batch three times with
     back-off and was then split out: seconds per message, for every store's messages behind it."""
-    from tests.hub.support import wait_for
+    from tests.support.waiting import wait_for
 
     client = make_hub(pg_url)
     a, b = sim(store_id="store-a"), sim(store_id="store-b", edge_id="edge-2")

@@ -9,8 +9,8 @@ import signal
 import threading
 import time
 
-from tests.faults.hubproc import HubProcess
-from tests.hub.support import wait_for
+from tests.support.hubproc import HubProcess
+from tests.support.waiting import wait_for
 
 
 def test_default_settings_lose_nothing_when_the_hub_is_sigkilled(tmp_path, broker, pg_url, sim):

@@ -3,7 +3,7 @@ network namespace, joined to the broker by a veth pair, and the test takes the l
 12 s (packets dropped, no reset: what a dead switch or a cut cable looks like) while seats keep
 changing, then brings it back. Every event arrives, none twice after the hub's dedupe on
 (boot_id, seq). Needs root for ``ip netns``; skipped with the reason elsewhere (the TCP-gate
-outage in tests/test_uplink.py then stands in)."""
+outage in tests/integration/test_uplink.py then stands in)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 
 from protocol import Event
+from tests.support.mqtt import Subscriber
 from tests.support.services import free_port, wait_port
-from tests.test_uplink import Subscriber, wait_for
+from tests.support.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 

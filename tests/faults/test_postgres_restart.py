@@ -1,7 +1,7 @@
 """PostgreSQL itself restarts (pg_ctl stop -m fast, a few seconds down, start) while an edge keeps
 sending: a private cluster of the test's own, the real hub app, real Mosquitto. The writer holds
 its batch and retries, the broker keeps the rest (nothing is acknowledged before its commit); at
-the end every event is stored exactly once. tests/hub/test_ingest_durability.py covers the
+the end every event is stored exactly once. tests/integration/test_ingest_durability.py covers the
 connection cut (pg_terminate_backend) on the machine's server."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from tests.faults.private_pg import PrivatePostgres
-from tests.hub.support import wait_for
+from tests.support.private_pg import PrivatePostgres
 from tests.support.services import ServiceUnavailable
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture

@@ -16,8 +16,9 @@ from litestar.testing import TestClient
 
 from hub.app import create_app
 from hub.settings import MqttSettings
-from tests.hub.support import hub_settings, wait_for
 from tests.support.hub_auth import admin_client
+from tests.support.hub_harness import hub_settings
+from tests.support.waiting import wait_for
 
 
 def _settings(broker, pg_url, group: str, release: bool):
@@ -94,7 +95,7 @@ def test_crashed_replica_share_returns_to_the_group_at_session_expiry(tmp_path, 
     import signal
 
     from protocol import SnapshotRequest
-    from tests.faults.hubproc import HubProcess
+    from tests.support.hubproc import HubProcess
 
     group = f"g{uuid.uuid4().hex[:8]}"
     app_a = create_app(_settings(broker, pg_url, group, release=True), migrate=True)

@@ -7,10 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge_agent.seats.assign import item_share, lower_box, match_seats, person_score, seat_evidence
-from edge_agent.seats.state_machine import classify
+from edge_agent.seats.state_machine import SeatTracker
 from edge_agent.settings import SeatsSection
 from edge_agent.types import Detection
-from protocol.messages import Evidence, SeatDef
+from protocol.messages import Evidence, SeatDef, StateRules
 
 RULES = SeatsSection()  # person_overlap_min 0.25, person_lower_fraction 0.6, item_overlap_min 0.5
 
@@ -142,7 +142,9 @@ def test_assignment_invariants(boxes, confs):
         x = m[s.seat_id]
         assert 0.0 <= x.person_overlap <= 1.0
         # the state machine reads the evidence the same way the assignment decided it
-        assert (classify(x.evidence(), RULES) == "P") is (x.person is not None)
+        tr = SeatTracker(s.seat_id, StateRules(enter_s=0.0), RULES, state="empty")
+        seen = tr.update(0.0, x.evidence())
+        assert (seen is not None and seen.to_state == "occupied") is (x.person is not None)
         if x.person is not None:
             assert x.person_overlap >= RULES.person_overlap_min - 1e-9
             assert x.person_overlap == pytest.approx(person_score(x.person.box, s.polygon, 0.6))

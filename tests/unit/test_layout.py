@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from edge_agent.seats.rules import LayoutError, check_layout
 from edge_agent.settings import ConfigError, parse_config
+from protocol.layout import LayoutError, check_layout
 from protocol.messages import SeatDef
 
 RECT = [(0.1, 0.1), (0.4, 0.1), (0.4, 0.5), (0.1, 0.5)]
@@ -16,9 +16,9 @@ def seat(sid="A-01", channel=1, polygon=RECT) -> SeatDef:
 
 
 def test_good_layout_passes():
-    check_layout([1, 2], [seat("A-01"), seat("2F.b_3", channel=2), seat("x")])
-    check_layout([], [seat("A-01", channel=99)])  # channels unknown: not checked
-    check_layout([1], [])
+    check_layout([seat("A-01"), seat("2F.b_3", channel=2), seat("x")], [1, 2])
+    check_layout([seat("A-01", channel=99)], [])  # channels unknown: not checked
+    check_layout([], [1])
 
 
 @pytest.mark.parametrize(
@@ -43,7 +43,7 @@ def test_good_layout_passes():
 )
 def test_bad_layouts(seats, message):
     with pytest.raises(LayoutError) as exc:
-        check_layout([1, 2], seats)
+        check_layout(seats, [1, 2])
     assert message in str(exc.value)
     if seats and seats[0].seat_id == "A-01" and "seat id" not in message:
         assert "'A-01'" in str(exc.value)  # the seat at fault is named

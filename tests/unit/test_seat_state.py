@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge_agent.seats.state_machine import ALLOWED, NO_OBSERVATION, OutOfOrderSample, SeatTracker, classify
+from edge_agent.seats.state_machine import ALLOWED, NO_OBSERVATION, OutOfOrderSample, SeatTracker
 from edge_agent.settings import SeatsSection
 from protocol.messages import Evidence, StateRules
 
@@ -42,16 +42,25 @@ def run(ev, start, stop, dt):
     return [(start + k * dt, ev) for k in range(n + 1)]
 
 
-def test_classify():
-    assert classify(P, SEAT_RULES) == "P"
-    assert classify(PI, SEAT_RULES) == "P"
-    assert classify(I, SEAT_RULES) == "I"
-    assert classify(C, SEAT_RULES) == "I"
-    assert classify(C, SeatsSection(use_reference=False)) == "E"
-    assert classify(E, SEAT_RULES) == "E"
-    assert classify(WEAK, SEAT_RULES) == "E"
-    assert classify(Evidence(person_overlap=0.25), SEAT_RULES) == "P"  # threshold inclusive
-    assert classify(Evidence(change_score=0.12), SEAT_RULES) == "I"
+def reads_as(ev: Evidence, seat_rules=SEAT_RULES) -> str:
+    """How the tracker reads one sample: the state an empty seat goes to when it persists
+    (occupied = person, away = belongings, empty = nothing)."""
+    tr = SeatTracker("A-01", StateRules(enter_s=0.0, enter_samples=1), seat_rules, state="empty")
+    x = tr.update(0.0, ev)
+    return "empty" if x is None else x.to_state
+
+
+def test_how_one_sample_is_read():
+    assert reads_as(P) == "occupied"
+    assert reads_as(PI) == "occupied"  # a person with their things is a person
+    assert reads_as(I) == "away"
+    assert reads_as(C) == "away"  # desk change against the reference is belongings
+    assert reads_as(C, SeatsSection(use_reference=False)) == "empty"
+    assert reads_as(E) == "empty"
+    assert reads_as(WEAK) == "empty"
+    assert reads_as(Evidence(person_overlap=0.25)) == "occupied"  # threshold inclusive
+    assert reads_as(Evidence(change_score=0.12)) == "away"
+    assert reads_as(Evidence(change_score=0.1199)) == "empty"
 
 
 def test_new_seat_is_unknown_until_evidence_persists():
