@@ -205,10 +205,12 @@ def demo(
 
 
 from hub.cli.accounts import broker_acl, store_app, user_app  # noqa: E402 - registered once the main app exists
+from hub.kiosk.cli import import_seats  # noqa: E402
 
 app.add_typer(user_app, name="user")
 app.add_typer(store_app, name="store")
 app.command("broker-acl")(broker_acl)
+store_app.command("import-seats")(import_seats)  # issue 18: the kiosk's seat list
 
 if __name__ == "__main__":
     app()
