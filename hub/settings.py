@@ -25,9 +25,16 @@ class MqttSettings(msgspec.Struct, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
     port: int = 1883
     topic_prefix: str = "seat/v1"
-    shared_group: str = "seat-hub"  # MQTT v5 shared subscription group: replicas split the ingest
-    # Empty: "seat-hub-{hostname}-{http.port}", stable across restarts and different for each replica
-    # (replicas on one host listen on different ports). Set it when a replica moves between hosts.
+    # MQTT v5 shared subscription group: replicas split the ingest. Empty (the default): a secret name
+    # derived from mqtt.password, the same for every replica, so that no edge account can name the
+    # group and join it (Mosquitto 2.0's ACL file cannot refuse a $share subscription; a member
+    # that may not read a message still takes its share, which is then lost). "seat-hub" when no
+    # password is set (an open development broker: nothing to protect).
+    shared_group: str = ""
+    # Empty: "seat-hub-{hostname}-{http.port}-{secret}", stable across restarts and different for
+    # each replica (replicas on one host listen on different ports); the secret part (from
+    # mqtt.password) keeps an edge from taking the hub's session over by connecting with its id.
+    # Set it when a replica moves between hosts (and make it unguessable).
     client_id: str = ""
     # The broker keeps this hub's session, and every message not yet committed or sent while the
     # hub is down, for this many seconds: a crashed or SIGKILLed hub loses nothing when it is back
@@ -43,6 +50,19 @@ class MqttSettings(msgspec.Struct, forbid_unknown_fields=True):
     tls: bool = False  # connect with TLS (port 8883 usually); see docs/security.md
     ca_file: str | None = None  # the broker's CA certificate (a private CA); None: system CAs
     keepalive_s: int = 30
+
+    def __post_init__(self) -> None:
+        if not self.shared_group:
+            self.shared_group = f"seat-hub-{_secret_tag(self.password, 'shared-group')}" if self.password \
+                else "seat-hub"
+
+
+def _secret_tag(password: str, purpose: str) -> str:
+    """16 hex characters only the holders of the hub's broker password can compute."""
+    import hashlib
+    import hmac
+
+    return hmac.new(password.encode(), f"seat-hub {purpose}".encode(), hashlib.sha256).hexdigest()[:16]
 
 
 class HttpSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -95,7 +115,8 @@ class HubSettings(msgspec.Struct, forbid_unknown_fields=True):
 
 def mqtt_client_id(s: HubSettings) -> str:
     """The hub's MQTT client id: the configured one, else stable per host and HTTP port (so a
-    restarted hub resumes its session), random when there is no session to resume."""
+    restarted hub resumes its session) with a part derived from the broker password (so nobody
+    without it can guess the id and take the session over), random when there is no session."""
     import socket
     import uuid
 
@@ -104,7 +125,8 @@ def mqtt_client_id(s: HubSettings) -> str:
     if s.mqtt.session_expiry_s <= 0:
         return f"seat-hub-{uuid.uuid4().hex[:10]}"
     host = "".join(c if c.isalnum() or c in "-_." else "-" for c in socket.gethostname())[:100] or "host"
-    return f"seat-hub-{host}-{s.http.port}"
+    base = f"seat-hub-{host}-{s.http.port}"
+    return f"{base}-{_secret_tag(s.mqtt.password, base)}" if s.mqtt.password else base
 
 
 def parse_settings(text: str | bytes, source: str = "<settings>") -> HubSettings:

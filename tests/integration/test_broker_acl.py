@@ -11,9 +11,6 @@ shipped packaging/mosquitto-seat.conf and the files `seat-hub broker-acl` writes
 from __future__ import annotations
 
 import os
-import queue
-import shutil
-import signal
 import ssl
 import subprocess
 import time
@@ -32,86 +29,8 @@ from hub.cli.main import app as cli
 from hub.settings import load_settings
 from protocol import Birth, ChannelDef, Delta, SeatDef, SeatSnapshot, TopicSpace, encode
 from tests.support.hub_auth import admin_client
-from tests.support.services import free_port, wait_port
+from tests.support.seat_broker import NOT_AUTHORIZED, REPO, Client, Mosquitto
 from tests.support.waiting import wait_for
-
-REPO = Path(__file__).resolve().parents[2]
-NOT_AUTHORIZED = 135  # MQTT v5 reason code
-
-
-class Mosquitto:
-    def __init__(self, conf_dir: Path, files: Path, certs: Path | None = None) -> None:
-        self.port = free_port()
-        self.tls_port = free_port()
-        text = (REPO / "packaging" / "mosquitto-seat.conf").read_text()
-        if certs is not None:  # the shipped TLS block, enabled as the docs say
-            text = text.replace("#listener 8883", f"listener {self.tls_port} 127.0.0.1")
-            for key in ("certfile", "keyfile", "cafile", "tls_version"):
-                text = text.replace(f"#{key} ", f"{key} ")
-            text = text.replace("/etc/mosquitto/certs/", f"{certs}/")
-        text = text.replace("/etc/mosquitto/seat/", f"{files}/").replace("listener 1883 127.0.0.1",
-                                                                       f"listener {self.port} 127.0.0.1")
-        text = text.replace("persistence true", "persistence false")
-        # As root Mosquitto drops to user mosquitto, which cannot enter pytest's private tmp dir
-        # (in production broker-acl gives the files to group mosquitto: see test below).
-        text += "\nuser root\n" if os.geteuid() == 0 else ""
-        assert f"{files}/seat.acl" in text and f"listener {self.port}" in text  # the shipped file's shape
-        self.conf = conf_dir / "mosquitto.conf"
-        self.conf.write_text(text)
-        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        self.log = (conf_dir / "mosquitto.log").open("w")
-        self.proc = subprocess.Popen([exe, "-c", str(self.conf)], stdout=self.log, stderr=subprocess.STDOUT)
-        assert wait_port("127.0.0.1", self.port, 10), (conf_dir / "mosquitto.log").read_text()
-        if certs is not None:
-            assert wait_port("127.0.0.1", self.tls_port, 10), (conf_dir / "mosquitto.log").read_text()
-
-    def reload(self) -> None:
-        self.proc.send_signal(signal.SIGHUP)
-        time.sleep(0.5)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
-        self.log.close()
-
-
-class Client:
-    """A paho MQTT v5 client that records PUBACK / SUBACK reason codes and received messages."""
-
-    def __init__(self, port: int, username: str, password: str, ca: Path | None = None) -> None:
-        self.c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"t-{uuid.uuid4().hex[:8]}",
-                             protocol=mqtt.MQTTv5)
-        self.c.username_pw_set(username, password)
-        if ca is not None:
-            self.c.tls_set(ca_certs=str(ca))  # what the edge's uplink does with tls = true, ca_file
-        self.connect_rc: list = []
-        self.pubacks: dict[int, int] = {}
-        self.subacks: dict[int, list[int]] = {}
-        self.got: queue.Queue = queue.Queue()
-        self.c.on_connect = lambda c, u, f, rc, p: self.connect_rc.append(rc)
-        self.c.on_publish = lambda c, u, mid, rc, p: self.pubacks.__setitem__(mid, rc.value)
-        self.c.on_subscribe = lambda c, u, mid, rcs, p: self.subacks.__setitem__(mid, [r.value for r in rcs])
-        self.c.on_message = lambda c, u, m: self.got.put(m)
-        self.c.connect("127.0.0.1", port)
-        self.c.loop_start()
-        wait_for(lambda: self.connect_rc, what=f"CONNACK for {username}")
-
-    @property
-    def accepted(self) -> bool:
-        return not self.connect_rc[0].is_failure
-
-    def publish(self, topic: str, payload: bytes) -> int:
-        info = self.c.publish(topic, payload, qos=1)
-        return wait_for(lambda: self.pubacks.get(info.mid) is not None and [self.pubacks[info.mid]],
-                        what="PUBACK")[0]
-
-    def subscribe(self, topic: str) -> int:
-        _, mid = self.c.subscribe(topic, qos=1)
-        return wait_for(lambda: self.subacks.get(mid), what="SUBACK")[0]
-
-    def close(self) -> None:
-        self.c.disconnect()
-        self.c.loop_stop()
 
 
 def _birth(store: str, edge: str = "edge1") -> Birth:
