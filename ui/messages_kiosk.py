@@ -60,5 +60,6 @@ KIOSK_MESSAGES: dict[str, dict[str, str]] = {
                         "en": "Kiosk seat {seat} cannot be mapped to both {a} and {b}"},
     "kiosk.read_only": {"ko": "연결 변경은 관리자만 할 수 있습니다.", "en": "Only admins can change the mapping."},
     "kiosk.health": {"ko": "연속 실패 {n}회 · 응답 {ms} ms", "en": "{n} failures in a row · answered in {ms} ms"},
+    "kiosk.roi_link": {"ko": "좌석 ↔ 키오스크 좌석 연결", "en": "Seats ↔ kiosk seats"},
     "kiosk.stats_link": {"ko": "판매 vs 이용 통계", "en": "Sold vs used"},
 }

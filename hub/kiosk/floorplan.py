@@ -37,6 +37,7 @@ class FloorCell:
     grid_col: int
     walls: str  # CSS classes: "wall-top wall-left"
     camera_seat_id: str | None
+    camera_label: str  # the camera seat's own label (the ROI editor's), when mapped
     state: str  # camera state; "unmapped" when no camera seat is mapped
     icon: str
     state_name: str
@@ -82,10 +83,10 @@ def kiosk_badge(has_kiosk: bool, unknown_since: float | None, last_ok_at: float 
                                    d=format_duration(now - unknown_since, t), error=error or "-"))
 
 
-def build_floor(seats: Iterable[FloorSeatIn], camera: Mapping[str, tuple[str, float | None]],
+def build_floor(seats: Iterable[FloorSeatIn], camera: Mapping[str, tuple[str, float | None, str]],
                 alerts: Mapping[str, Iterable[str]], kiosk_known: bool, now: float, t: Translator,
                 badge: KioskBadge) -> FloorPlan:
-    """``camera``: camera seat id -> (state, since); ``alerts``: camera seat id -> open kiosk alert kinds."""
+    """``camera``: camera seat id -> (state, since, label); ``alerts``: camera seat id -> open kiosk alert kinds."""
     by_section: dict[str, list[FloorSeatIn]] = {}
     for s in seats:
         by_section.setdefault(s.section, []).append(s)
@@ -99,11 +100,12 @@ def build_floor(seats: Iterable[FloorSeatIn], camera: Mapping[str, tuple[str, fl
             total += 1
             if s.camera_seat_id is not None and s.camera_seat_id in camera:
                 mapped += 1
-                state, since = camera[s.camera_seat_id]
+                state, since, cam_label = camera[s.camera_seat_id]
                 state = state if state in SEAT_STATES else "unknown"
                 icon, state_name, timer = ICONS[state], t(f"state.{state}"), timer_text(state, since, now, t)
             else:
                 state, since, icon, state_name, timer = "unmapped", None, "·", t("floor.unmapped"), ""
+                cam_label = ""
             if s.kiosk_state is None:
                 kiosk = "none"
             elif not kiosk_known:
@@ -115,7 +117,8 @@ def build_floor(seats: Iterable[FloorSeatIn], camera: Mapping[str, tuple[str, fl
             cells.append(FloorCell(
                 kiosk_seat_id=s.kiosk_seat_id, label=s.label or s.kiosk_seat_id, grid_row=s.row - r0 + 1,
                 grid_col=s.col - c0 + 1, walls=" ".join(f"wall-{w}" for w in wall_names(s.walls)),
-                camera_seat_id=s.camera_seat_id if state != "unmapped" else None, state=state, icon=icon,
+                camera_seat_id=s.camera_seat_id if state != "unmapped" else None,
+                camera_label=cam_label if cam_label != (s.label or s.kiosk_seat_id) else "", state=state, icon=icon,
                 state_name=state_name, since=since, timer=timer, kiosk=kiosk,
                 kiosk_icon=KIOSK_ICONS.get(kiosk, ""), kiosk_text=t(f"kiosk.state.{kiosk}") if kiosk != "none" else "",
                 remaining=remaining, product=t(f"kiosk.product.{s.product}") if s.product else "",
