@@ -280,5 +280,7 @@ def request_t(request: Request) -> Translator:
     return translator(request)[0]
 
 
-handlers = [kiosk_api, kiosk_import_api, kiosk_webhook, kiosk_page, kiosk_import_form, kiosk_map_form,
+from hub.kiosk.report import handlers as report_handlers  # noqa: E402 - the stats routes live in their own module
+
+handlers = [*report_handlers, kiosk_api, kiosk_import_api, kiosk_webhook, kiosk_page, kiosk_import_form, kiosk_map_form,
             kiosk_place_form]
