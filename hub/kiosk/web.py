@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.guard import PUBLIC
-from hub.db.models import Alert, KioskSeatRow, Seat
+from hub.db.models import Alert, Seat
 from hub.kiosk import generic
 from hub.kiosk import health as H
 from hub.kiosk import store as kstore
@@ -31,7 +31,6 @@ from hub.kiosk.settings import GenericSettings
 from hub.stores import queries
 from hub.web.pages import kst, page_context, translator, visible_stores
 from ui.i18n import Translator
-
 
 # ------------------------------------------------------------------ shared reads
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from hub.app import create_app
