@@ -28,7 +28,9 @@ def test_demo_shows_floor_plan_and_a_reconciliation_alert_within_two_minutes(tmp
     proc = subprocess.Popen([str(exe), "demo", "--port", str(port), "--for", "200"], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        lines = [proc.stdout.readline() for _ in range(5)]
+        lines: list[str] = []
+        while len(lines) < 10 and not any("Kiosk (fake GoSca, real HTTP)" in x for x in lines):
+            lines.append(proc.stdout.readline())
         assert any("Kiosk (fake GoSca, real HTTP)" in x for x in lines), lines
         alerts: list = []
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
