@@ -141,7 +141,7 @@ def test_kiosk_link_end_to_end(broker, fake, tmp_path):
             assert seats["G-1"]["state"] == "in_use" and seats["G-1"]["remaining_s"] == 1800
             assert hook(body, secret="guess").status_code == 401
             assert hook(body, ts=time.time() - 3600).status_code == 401
-            b = json.dumps(body, ensure_ascii=False).encode()
+            b = json.dumps({**body, "batch": 2}, ensure_ascii=False).encode()  # a new call (same second is fine)
             t = str(int(time.time()))
             signed = {"Content-Type": "application/json", "X-Seat-Timestamp": t,
                       "X-Seat-Signature": generic.sign(SECRET, t, b)}
