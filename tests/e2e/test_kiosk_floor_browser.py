@@ -26,6 +26,11 @@ from tests.support.waiting import wait_for
 TABLET = {"width": 1180, "height": 900}
 
 
+def after_reload(page) -> bool:
+    page.reload()
+    return True
+
+
 def test_floor_plan_in_a_browser(broker, tmp_path):
     fake = FakeGoSca(store_code="oryu-sca", seats=[
         chair("A", 1, 1, in_use=True, name=FAKE_NAMES[0], remain="02:00", walls="tl"),
@@ -53,7 +58,7 @@ def test_floor_plan_in_a_browser(broker, tmp_path):
 
             # map the camera seats on the seat-link page (s0 -> A-1-1 paid, s1 -> A-1-2 free, s2 -> A-1-3 paid)
             page.goto(f"{base}/stores/oryudong/kiosk")
-            wait_for(lambda: page.reload() or page.locator("select[name='map:s0'] option").count() >= 7,
+            wait_for(lambda: after_reload(page) and page.locator("select[name='map:s0'] option").count() >= 7,
                      timeout=15, what="kiosk seats imported by the poller")
             for cam, kid in (("s0", "A-1-1"), ("s1", "A-1-2"), ("s2", "A-1-3")):
                 page.select_option(f"select[name='map:{cam}']", kid)
@@ -77,7 +82,7 @@ def test_floor_plan_in_a_browser(broker, tmp_path):
             for name in FAKE_NAMES:
                 assert name not in page.content()
             # s1 sits on a free seat: unpaid use, on the plan and in the panel (the alert service ticks every 5 s)
-            wait_for(lambda: page.reload() or page.locator(
+            wait_for(lambda: after_reload(page) and page.locator(
                 '.floor-cell.has-alert[data-kiosk-seat-id="A-1-2"]').count() == 1, timeout=20, what="unpaid alert")
             expect(page.locator('#alerts li[data-kind="kiosk_unpaid"]')).to_contain_text("결제 없이 사용 중")
             page.screenshot(path=artifact("kiosk-floor-plan-ko.png"), full_page=True)
@@ -98,7 +103,7 @@ def test_floor_plan_in_a_browser(broker, tmp_path):
 
             # the kiosk goes down: the badge says since when, kiosk marks turn "?", camera colours stay
             fake.mode = "down"
-            wait_for(lambda: page.reload() or page.locator("#kiosk-badge[data-kiosk=unknown]").count() == 1,
+            wait_for(lambda: after_reload(page) and page.locator("#kiosk-badge[data-kiosk=unknown]").count() == 1,
                      timeout=15, what="kiosk unknown on the page")
             expect(page.locator("#kiosk-badge")).to_contain_text("Kiosk state unknown since")
             expect(page.locator("#kiosk-badge")).to_contain_text("HTTP 503")
