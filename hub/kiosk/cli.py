@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="hub.toml; omitted: embedded defaults")]
+from hub.cli.common import ConfigOpt
+
 
 
 def import_seats(
@@ -25,7 +26,7 @@ def import_seats(
     Example: seat-hub store import-seats oryudong --config hub.toml"""
     import asyncio
 
-    from hub.cli.main import _migrate, _settings
+    from hub.cli.common import load_settings_or_exit, migrate_or_exit
     from hub.db.session import make_engine, make_sessionmaker
     from hub.kiosk import generic
     from hub.kiosk.model import KioskError
@@ -37,12 +38,12 @@ def import_seats(
     except TopicError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    settings = _settings(config)
+    settings = load_settings_or_exit(config)
     if file is None and store not in settings.kiosk:
         typer.echo(f"error: store {store!r} has no kiosk in the settings: add a [kiosk.{store}] table to hub.toml "
                    "(see hub.toml.example) or give a seat list with --file", err=True)
         raise typer.Exit(2)
-    _migrate(settings.database.url)
+    migrate_or_exit(settings.database.url)
 
     async def main():
         snap = None

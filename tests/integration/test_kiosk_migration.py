@@ -1,4 +1,4 @@
-"""0005_kiosk on PostgreSQL and SQLite: a hub at 0004 with data upgrades, gets the kiosk tables
+"""0006_kiosk on PostgreSQL and SQLite: a hub at 0005 with data upgrades, gets the kiosk tables
 (with the one-camera-seat-per-floor-seat constraint), and downgrades back cleanly."""
 
 from __future__ import annotations
@@ -58,17 +58,17 @@ def _downgrade(url: str, rev: str) -> None:
 
 
 @pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
-def test_0005_kiosk_up_and_down(backend, request, tmp_path):
+def test_0006_kiosk_up_and_down(backend, request, tmp_path):
     url = request.getfixturevalue("pg_url") if backend == "postgresql" else f"sqlite+aiosqlite:///{tmp_path}/k.sqlite"
-    upgrade(url, "0004_seat_desk")
+    upgrade(url, "0005_drop_hourly_stats")
     names, rev = asyncio.run(_state(url))
-    assert rev == "0004_seat_desk" and not names & KIOSK_TABLES
-    upgrade(url, "0005_kiosk")
+    assert rev == "0005_drop_hourly_stats" and not names & KIOSK_TABLES
+    upgrade(url, "0006_kiosk")
     names, rev = asyncio.run(_state(url))
-    assert rev == "0005_kiosk" and names >= KIOSK_TABLES
+    assert rev == "0006_kiosk" and names >= KIOSK_TABLES
     asyncio.run(_use(url))
-    _downgrade(url, "0004_seat_desk")
+    _downgrade(url, "0005_drop_hourly_stats")
     names, rev = asyncio.run(_state(url))
-    assert rev == "0004_seat_desk" and not names & KIOSK_TABLES
+    assert rev == "0005_drop_hourly_stats" and not names & KIOSK_TABLES
     upgrade(url)
     assert asyncio.run(_state(url))[0] >= KIOSK_TABLES

@@ -1,8 +1,8 @@
 """Seat system (kiosk) integration, issue 18: kiosk_seats (floor plan, mapping, kiosk state),
 kiosk_status (link health), kiosk_events (state history), kiosk_nonces (webhook replay guard).
 
-Revision ID: 0005_kiosk
-Revises: 0004_seat_desk
+Revision ID: 0006_kiosk
+Revises: 0005_drop_hourly_stats
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_kiosk"
-down_revision = "0004_seat_desk"
+revision = "0006_kiosk"
+down_revision = "0005_drop_hourly_stats"
 branch_labels = None
 depends_on = None
 
