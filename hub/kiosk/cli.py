@@ -12,7 +12,6 @@ import typer
 from hub.cli.common import ConfigOpt
 
 
-
 def import_seats(
     store: Annotated[str, typer.Argument(help="store id, e.g. oryudong")],
     file: Annotated[Path | None, typer.Option(
