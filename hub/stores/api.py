@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -36,9 +37,13 @@ def parse_time(value: str | None, name: str) -> float | None:
     if value is None or value == "":
         return None
     try:
-        return float(value)
+        t = float(value)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(t):  # nan, inf: no time at all (nan compares false with everything)
+            raise ClientException(f"{name}: {value!r} is not a time; expected epoch seconds or ISO 8601")
+        return t
     try:
         dt = datetime.fromisoformat(value)
     except ValueError:

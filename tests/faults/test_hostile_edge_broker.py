@@ -88,7 +88,7 @@ def test_an_edge_cannot_take_a_share_of_the_hubs_subscription(shipped):
     prefix = env["topics"].prefix
     # Five attacker connections with store a's credentials, even on the hub's own listener, join
     # every group name an attacker can know (the old fixed "seat-hub" and the documented example).
-    for i in range(5):
+    for _ in range(5):
         att = _connect(env, env["broker"].port, "a")
         for group in ("seat-hub", "hub", "seat"):
             att.subscribe(f"$share/{group}/{prefix}/#")
