@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import msgspec
 
+from edge_agent.seats.drift import ChannelDrift
 from edge_agent.seats.engine import SeatEngine
 from edge_agent.seats.state_machine import OutOfOrderSample
 from edge_agent.settings import EdgeConfig
@@ -193,7 +194,9 @@ class EdgeAgent:
         return [msgspec.structs.replace(h, latency_ms=self._latency.get(h.channel)) for h in self.capture.health()]
 
     def _store_health(self, channels: list[ChannelHealth]) -> None:
-        report = StoredHealth(at=time.time(), channels=channels, hub_connected=self.uplink.connected)
+        with self._engine_lock:
+            drift = self.engine.drifts()
+        report = StoredHealth(at=time.time(), channels=channels, hub_connected=self.uplink.connected, drift=drift)
         self.store.meta_set("health", msgspec.json.encode(report).decode())
 
     # -- hub requests ------------------------------------------------------------------------
@@ -265,6 +268,7 @@ class StoredHealth(msgspec.Struct, frozen=True):
     at: float
     channels: list[ChannelHealth]
     hub_connected: bool | None = None  # the MQTT session to the hub's broker at that moment
+    drift: list[ChannelDrift] = []  # how far each channel's picture moved from its desk references
 
 
 def health_from_store(store: EdgeStore) -> StoredHealth | None:

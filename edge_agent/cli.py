@@ -469,52 +469,30 @@ def sample_camera(
 
 @app.command()
 def demo(
-    store: Annotated[str, typer.Option(help="Store id the demo edge reports as.")] = "demo",
+    store: Annotated[str, typer.Option(help="Store id the demo edge reports as (more stores: STORE-2, ...).")] = "demo",
+    stores: Annotated[int, typer.Option(help="How many demo stores (each its own agent; one shared model).")] = 2,
     mqtt_host: Annotated[str, typer.Option(help="Broker host.")] = "127.0.0.1",
     mqtt_port: Annotated[int, typer.Option(help="Broker port.")] = 1883,
     topic_prefix: Annotated[str, typer.Option(help="MQTT topic prefix.")] = "seat/v1",
     workdir: Annotated[Path, typer.Option(help="Where the demo keeps its SQLite and pictures.")] = Path("var/demo"),
-    switch_every: Annotated[float, typer.Option(help="Seconds between the sample camera's pictures.")] = 20.0,
-    local_port: Annotated[int, typer.Option(help="Port of the local fallback page.")] = 8088,
+    local_port: Annotated[int, typer.Option(help="Port of the first store's local fallback page.")] = 8088,
     rtsp: Annotated[bool, typer.Option(help="Serve the sample camera over real RTSP (GStreamer).")] = True,
     for_s: Annotated[float | None, typer.Option("--for", help="Run this many seconds, then exit 0.")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
-    """Run an agent on the built-in sample camera (real library CCTV frames, alternating).
+    """Run agents on the built-in sample camera: real library CCTV frames on a two-minute script in
+    which every seat state shows up (empty, occupied, away, abandoned, unknown).
 
     Started by `seat-hub demo`; useful alone against any broker.
     """
     _setup_logging(log_level)
-    from edge_agent.agent import EdgeAgent
-    from edge_agent.demo.sample_camera import DEMO_PASSWORD, SampleCamera, demo_config
+    from edge_agent.demo.run import run_demo_stores
 
+    if stores < 1:
+        typer.secho("--stores must be at least 1", fg="red", err=True)
+        raise typer.Exit(2)
     workdir.mkdir(parents=True, exist_ok=True)
-    camera = agent = None
-
-    def on_sigterm(*_) -> None:
-        # Before the agent runs, unwind (so the sample camera's RTSP server stops too); then stop cleanly.
-        if agent is None:
-            raise KeyboardInterrupt
-        agent.request_stop()
-
-    signal.signal(signal.SIGTERM, on_sigterm)
-    try:
-        camera = SampleCamera(workdir, switch_every, prefer_rtsp=rtsp)
-        cfg = demo_config(store, workdir, mqtt_host, mqtt_port, topic_prefix, camera.urls, local_port)
-        typer.echo(f"staff fallback page: http://127.0.0.1:{local_port}/ (password: {DEMO_PASSWORD})", err=True)
-        camera.start()
-        agent = EdgeAgent(cfg)
-        agent.start()
-        typer.echo(f"demo edge: store {store}, sample camera over {camera.kind}: "
-                   + ", ".join(camera.urls.values()), err=True)
-        agent.run(duration_s=for_s)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if agent is not None:
-            agent.stop()
-        if camera is not None:
-            camera.stop()
+    run_demo_stores(store, stores, workdir, mqtt_host, mqtt_port, topic_prefix, local_port, rtsp, for_s)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """The hub's Litestar app factory.
 
 ``app.state`` carries: ``settings`` (HubSettings), ``engine``, ``sessionmaker``, ``live``
-(LiveHub: ``await live.publish(store_id, payload)`` reaches that store's WebSocket clients),
-``metrics`` (HubMetrics), ``writer`` (IngestWriter) and ``mqtt`` (MqttIngest, or None when
-started with ``start_mqtt=False``).
+(LiveHub: ``await live.publish(store_id, msg)`` with a ``protocol.live`` message reaches that
+store's WebSocket clients on every replica), ``metrics`` (HubMetrics), ``writer`` (IngestWriter),
+``mqtt`` (MqttClient: connection state and the hub -> edge publisher) and ``ingest``
+(IngestConsumer); both None when started with ``start_mqtt=False``.
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ from hub.auth.routes import routes as auth_routes
 from hub.auth.users import AuthMiddleware
 from hub.db.migrate import upgrade_async
 from hub.db.session import make_engine, make_sessionmaker
-from hub.ingest.consumer import MqttIngest, MqttUnavailable
+from hub.ingest.consumer import IngestConsumer
 from hub.ingest.writer import IngestWriter
+from hub.mqtt.client import MqttClient, MqttUnavailable
+from hub.mqtt.live_relay import MqttLiveRelay
 from hub.settings import HubSettings
 from hub.stats.api import router as stats_router
 from hub.stores import queries
@@ -71,17 +74,22 @@ def create_app(settings: HubSettings, *, start_mqtt: bool = True, migrate: bool 
     serving instead); tests and the demo may use it."""
     engine = make_engine(settings.database.url)
     sessionmaker = make_sessionmaker(engine)
-    live = LiveHub()
     hub_metrics = HubMetrics()
     writer = IngestWriter(sessionmaker, TopicSpace(settings.mqtt.topic_prefix))
+    # Data flow: MQTT client -> ingest consumer -> writer (reducer) -> live fan-out -> WebSockets;
+    # the fan-out's transport between replicas is the relay over the same MQTT connection.
+    client = MqttClient(settings, hub_metrics) if start_mqtt else None
+    relay = MqttLiveRelay(client) if client is not None else None
+    live = LiveHub(relay)
+    ingest = IngestConsumer(settings, client, writer, live, hub_metrics) if client is not None else None
 
     @asynccontextmanager
     async def lifespan(app: Litestar):
         if migrate:
             await upgrade_async(engine)
-        ingest = MqttIngest(settings, writer, live, hub_metrics) if start_mqtt else None
-        app.state.mqtt = ingest
-        if ingest is not None:
+        app.state.mqtt, app.state.ingest = client, ingest
+        if client is not None and ingest is not None:
+            await client.start()
             await ingest.start()
         alert_service = AlertService(settings, sessionmaker, live)
         await alert_service.start()
@@ -90,8 +98,12 @@ def create_app(settings: HubSettings, *, start_mqtt: bool = True, migrate: bool 
             yield
         finally:
             await alert_service.stop()
-            if ingest is not None:
+            if client is not None and ingest is not None and relay is not None:
+                if settings.mqtt.release_session_on_stop and client.subscribed.is_set():
+                    await client.leave_shared_group(ingest.busy)
+                relay.close()  # from now on, updates are delivered locally only
                 await ingest.stop()
+                await client.stop()
             await engine.dispose()
 
     handlers: list = [healthz, metrics, StoresApi, SnapshotsApi, Pages, live_store, *auth_routes,
@@ -109,7 +121,7 @@ def create_app(settings: HubSettings, *, start_mqtt: bool = True, migrate: bool 
         lifespan=[lifespan],
         state=State({
             "settings": settings, "engine": engine, "sessionmaker": sessionmaker, "live": live,
-            "metrics": hub_metrics, "writer": writer, "mqtt": None, "alerts": None,
+            "metrics": hub_metrics, "writer": writer, "mqtt": None, "ingest": None, "alerts": None,
         }),
         template_config=TemplateConfig(directory=UI_DIR / "templates", engine=JinjaTemplateEngine),
         # Unexpected 500s are logged with their traceback in production too, not only in debug mode.

@@ -105,6 +105,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "history.all_seats": {"ko": "매장 전체", "en": "Whole store"},
     "history.show": {"ko": "보기", "en": "Show"},
     "history.max_days": {"ko": "최대 {n}일", "en": "up to {n} days"},
+    "history.generated": {"ko": "데모용으로 생성한 기록이 들어 있습니다 (실제 매장 데이터가 아님).",
+                          "en": "This range holds generated demo history (not real store data)."},
     "history.no_data": {"ko": "이 기간에는 기록이 없습니다. 장비가 연결된 날을 고르세요.",
                         "en": "Nothing recorded in this range. Pick days when the edge was connected."},
     "history.heatmap": {"ko": "요일·시간대별 점유율", "en": "Occupancy by hour and day"},

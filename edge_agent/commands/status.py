@@ -49,12 +49,15 @@ def render_status(cfg: EdgeConfig, now: float | None = None) -> str:
         for s in sorted(states, key=lambda s: s.seat_id):
             lines.append(f"  {s.seat_id:<10} {s.state:<10} for {_age(now - s.since)}")
         lines.append(f"channels (reported {_age(None if health is None else now - health.at)} ago):")
+        drift = {d.channel: d for d in health.drift} if health else {}
         for h in health.channels if health else []:
             err = f"  last error: {h.last_error}" if h.last_error else ""
             lines.append(
                 f"  ch{h.channel:<3} {'online ' if h.online else 'OFFLINE'} {h.fps:5.1f} fps  "
                 f"frame age {_age(h.last_frame_age_s)}  reconnects {h.reconnects}{err}"
             )
+            if (d := drift.get(h.channel)) is not None:
+                lines.append(f"        {d.text()}")
         lines.append(f"outbox: {store.depth()} waiting for the broker, {store.dropped()} dropped in total")
         lines.append(_hub_line(cfg, health, now))
         return "\n".join(lines)

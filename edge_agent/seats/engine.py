@@ -42,7 +42,9 @@ from edge_agent.seats.assign import (
     evidence_confidence,
     nothing_seen,
 )
+from edge_agent.seats.drift import ChannelDrift, DriftMeter
 from edge_agent.seats.reference import (
+    Comparison,
     Patch,
     ReferenceRules,
     SeatReference,
@@ -54,6 +56,8 @@ from edge_agent.seats.rules import quiet_time_s
 from edge_agent.seats.state_machine import OutOfOrderSample, SeatTracker
 from edge_agent.types import Frame, FrameDetections, Transition
 from protocol.messages import Evidence, SeatDef, SeatSnapshot, StateRules
+
+ROTATION_MARGIN = 0.01  # search window beyond the drift tolerance: a 1 degree roll moves far desks ~1%
 
 
 def reference_rules_for(seat_rules: SeatsSection) -> ReferenceRules:
@@ -91,6 +95,7 @@ class SeatEngine:
         self._index: dict[int, SeatIndex] = {}  # per channel, rebuilt with the layout
         self._desk: dict[str, list] = {}  # desk zone polygon per seat
         self._channel_t: dict[int, float] = {}
+        self._drift: dict[int, DriftMeter] = {}  # per channel, from the desks' registration
         self._now = now
         self.replace_layout(seats, rules, now=now)
 
@@ -264,12 +269,22 @@ class SeatEngine:
                 if tr is not None:
                     out.append(tr)
             return out
+        image = frame.image
+        margin = rules.drift_tolerance + ROTATION_MARGIN
+        register_above = rules.change_threshold / 2
+        half_person = rules.person_overlap_min / 2
+        placed: list[Comparison] = []
         for s, m, tracker in zip(self._index[channel].seats, matches, trackers):
             sid = s.seat_id
-            desk = seat_patch(frame.image, self._desk[sid]) if use_ref else None
+            desk = seat_patch(image, self._desk[sid], margin=margin) if use_ref else None
             ref = self._refs[sid]
-            score = ref.score(desk) if desk is not None else None
-            ev = m.evidence(score, rules)
+            cmp = ref.compare(desk, register_above) if desk is not None else None
+            ev = m.evidence(None if cmp is None else cmp.score, rules)
+            if cmp is not None:
+                if cmp.at_edge:  # the desk moved out of the search window: this reading is weak
+                    ev = msgspec.structs.replace(ev, confidence=round(ev.confidence / 2, 4))
+                if ev.person_overlap < half_person:  # a person over the desk says nothing of the camera
+                    placed.append(cmp)
             if hold:
                 ev = self._hold_still_person(sid, tracker, ev, seat_patch(frame.image, s.polygon), t)
             evidence[sid] = ev
@@ -278,7 +293,20 @@ class SeatEngine:
                 out.append(tr)
             if desk is not None:
                 ref.observe(t, desk, self._confidently_empty(tracker, ev))
+        if placed:
+            meter = self._drift.get(channel)
+            if meter is None:
+                meter = self._drift[channel] = DriftMeter(rules.drift_tolerance)
+            meter.add(placed)
         return out
+
+    def drift(self, channel: int) -> ChannelDrift | None:
+        """How far the channel's picture moved from its references (None: nothing to say yet)."""
+        meter = self._drift.get(channel)
+        return None if meter is None else meter.value(channel)
+
+    def drifts(self) -> list[ChannelDrift]:
+        return [d for ch in sorted(self._drift) if (d := self.drift(ch)) is not None]
 
     def _hold_still_person(self, sid: str, tracker: SeatTracker, ev: Evidence, patch: Patch, t: float) -> Evidence:
         r = self.seat_rules

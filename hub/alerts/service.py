@@ -29,26 +29,18 @@ from hub.alerts.rules import (
     plan_alerts,
 )
 from hub.db.models import Alert, Channel, Edge, Seat, SeatStateRow
+from protocol.live import AlertChange, AlertEvent
 
 log = logging.getLogger(__name__)
 
 
-def alert_payload(row: Alert, event: str = "opened") -> dict[str, Any]:
-    """What the dashboard receives over the store's WebSocket (and the API returns)."""
-    return {
-        "type": "alert",
-        "event": event,
-        "id": row.id,
-        "store_id": row.store_id,
-        "seat_id": row.seat_id,
-        "edge_id": row.edge_id,
-        "kind": row.kind,
-        "priority": row.priority,
-        "message": row.message,
-        "opened_at": row.opened_at,
-        "closed_at": row.closed_at,
-        "delivered": row.delivered,
-    }
+def alert_message(row: Alert, event: AlertEvent = "opened") -> AlertChange:
+    """What the dashboard receives over the store's WebSocket when an alert opens or closes."""
+    return AlertChange(
+        event=event, id=row.id, store_id=row.store_id, seat_id=row.seat_id, edge_id=row.edge_id, kind=row.kind,
+        priority=row.priority, message=row.message, opened_at=row.opened_at, closed_at=row.closed_at,
+        delivered=row.delivered,
+    )
 
 
 class AlertService:
@@ -141,9 +133,9 @@ class AlertService:
                     r.last_sent_at = now
             await db.commit()
         for r in new_rows:
-            await self._publish(r.store_id, alert_payload(r, "opened"))
+            await self._publish(r.store_id, alert_message(r, "opened"))
         for r in closed:
-            await self._publish(r.store_id, alert_payload(r, "closed"))
+            await self._publish(r.store_id, alert_message(r, "closed"))
         if sending:
             for r in new_rows:
                 if r.last_sent_at is not None:
@@ -203,11 +195,11 @@ class AlertService:
             dedupe_key=a.dedupe_key,
         )
 
-    async def _publish(self, store_id: str, payload: dict[str, Any]) -> None:
+    async def _publish(self, store_id: str, msg: AlertChange) -> None:
         if self.live is None:
             return
         try:
-            await self.live.publish(store_id, payload)
+            await self.live.publish(store_id, msg)
         except Exception:  # the dashboard is best effort; the row is the record
             log.exception("pushing alert to the dashboard of store %s failed", store_id)
 

@@ -35,6 +35,7 @@ from hub.stats.compute import DEFAULT_TZ, compute_store_stats
 from hub.stores import queries
 from hub.stores.config_push import config_status
 from protocol import SEAT_STATES
+from protocol.live import Hello, encode_live
 from ui import seatmap
 from ui.i18n import Translator, format_duration, pick_lang
 from ui.messages_hub import MESSAGES
@@ -268,7 +269,7 @@ class Pages(Controller):
 
 @websocket("/ws/stores/{store_id:str}")
 async def live_store(socket: WebSocket, store_id: str) -> None:
-    """Pushes every committed change of this store as JSON: {type: "update", seats: [...], edges: [...]}."""
+    """Pushes every committed change of this store: ``protocol.live`` messages as JSON (hello first)."""
     state: State = socket.app.state
     async with state.sessionmaker() as db:
         try:
@@ -286,7 +287,7 @@ async def live_store(socket: WebSocket, store_id: str) -> None:
 
     pump_task = asyncio.create_task(pump())
     try:
-        await socket.send_json({"type": "hello", "store_id": store_id})
+        await socket.send_text(encode_live(Hello(store_id=store_id)).decode())
         while True:  # only to notice the client leaving; clients send nothing meaningful
             await socket.receive_text()
     except WebSocketDisconnect:

@@ -161,7 +161,7 @@ def test_parse_message_skips_hub_kinds_and_cleared_deaths_but_rejects_bad_payloa
 
     import pytest as _pytest
 
-    from hub.ingest.writer import IngestError, RawMessage, parse_message
+    from hub.ingest.parse import IngestError, RawMessage, parse_message
     from protocol import Death, TopicSpace, encode
 
     space = TopicSpace()

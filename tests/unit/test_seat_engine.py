@@ -1,16 +1,14 @@
-"""SeatEngine: synthetic detections through the whole seat pipeline, and real photos through the
-real person model (ultralytics on CPU; no mock)."""
+"""SeatEngine: synthetic detections through the whole seat pipeline (the real photos through the
+real person model are in tests/integration/test_seat_engine_real.py)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from edge_agent.seats.assign import seat_evidence
 from edge_agent.seats.engine import SeatEngine
 from edge_agent.seats.reference import ReferenceRules
 from edge_agent.seats.state_machine import OutOfOrderSample
@@ -209,60 +207,6 @@ def test_capture_reference_on_demand():
     off = SeatEngine([A], RULES, SeatsSection(use_reference=False))
     sample(off, 1, 6.0, dets(1, 6))
     assert off.last_evidence("A").change_score is None
-
-
-# -- real photos, real person model --------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def real_cases(person_model_path, ultralytics_assets, library_samples):
-    """Run the real person model once per labelled image (CPU, imgsz 640, conf 0.3)."""
-    from ultralytics import YOLO
-
-    model = YOLO(str(person_model_path))
-    person_classes = {"Normal", "Fall"}  # this model's two classes are both persons
-    spec = json.loads(LABELS.read_text())
-    cases = []
-    for ch, entry in enumerate(spec["images"], start=1):
-        where, name = entry["source"].split(":")
-        path = (ultralytics_assets if where == "ultralytics" else library_samples) / name
-        image = cv2.imread(str(path))
-        assert image is not None, f"cannot read {path}"
-        r = model.predict(image, imgsz=640, conf=0.3, verbose=False)[0]
-        detections = [
-            Detection(kind="person", class_name=model.names[int(k)], conf=float(c), box=tuple(b))
-            for b, c, k in zip(r.boxes.xyxyn.tolist(), r.boxes.conf.tolist(), r.boxes.cls.tolist())
-            if model.names[int(k)] in person_classes
-        ]
-        seats = [
-            SeatDef(seat_id=s["seat_id"], channel=ch, polygon=[tuple(p) for p in s["polygon"]])
-            for s in entry["seats"]
-        ]
-        expect = {s["seat_id"]: s["expect"] for s in entry["seats"]}
-        cases.append((entry["source"], ch, image, detections, seats, expect))
-    return cases
-
-
-def test_real_photos_person_seat_and_empty_seat(real_cases):
-    assert len(real_cases) >= 3
-    for source, _ch, _image, detections, seats, expect in real_cases:
-        assert detections, f"{source}: the person model found nobody"
-        ev = seat_evidence(seats, detections, SEAT_RULES)
-        for sid, want in expect.items():
-            got = "person" if ev[sid].person_overlap >= SEAT_RULES.person_overlap_min else "none"
-            assert got == want, f"{source} {sid}: {ev[sid]}"
-            if want == "person":
-                assert ev[sid].person_conf >= 0.3
-
-
-def test_real_photos_through_the_engine(real_cases):
-    """The same frames sampled for 10 s: person seats become occupied, empty seats empty."""
-    for source, ch, image, detections, seats, expect in real_cases:
-        eng = SeatEngine(seats, RULES, SEAT_RULES)
-        for t in range(0, 12, 2):
-            eng.observe(ch, Frame(ch, image, float(t)), FrameDetections(ch, float(t), detections), float(t))
-        want = {sid: ("occupied" if e == "person" else "empty") for sid, e in expect.items()}
-        assert states(eng) == want, source
 
 
 # -- a person sitting still whom the detector loses ------------------------------------------------

@@ -77,12 +77,13 @@
       delay = 1000;
       setStatus("connected");
     };
+    // protocol/live.py: {type: "hello" | "update" | "alert", ...}; any other type is ignored.
     ws.onmessage = function (ev) {
       var msg = JSON.parse(ev.data);
       if (msg.type === "alert") { applyAlert(msg); return; }
       if (msg.type !== "update") return;
-      (msg.seats || []).forEach(window.SeatMap.applySeat);
-      (msg.edges || []).forEach(applyEdge);
+      msg.seats.forEach(window.SeatMap.applySeat);
+      msg.edges.forEach(applyEdge);
       recount();
     };
     ws.onclose = function () {
