@@ -19,7 +19,6 @@ from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException, WebSocketException
 from litestar.logging.config import LoggingConfig
 from litestar.middleware import DefineMiddleware
-from litestar.openapi.config import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
@@ -40,6 +39,7 @@ from hub.stores import queries
 from hub.stores.api import StoresApi, healthz, metrics, provide_session
 from hub.stores.config_push import LayoutError
 from hub.stores.snapshots import SnapshotsApi
+from hub.system.api_docs import openapi_config
 from hub.system.headers import security_headers
 from hub.system.metrics import HubMetrics
 from hub.web.history import history_page
@@ -127,7 +127,7 @@ def create_app(settings: HubSettings, *, start_mqtt: bool = True, migrate: bool 
         # Unexpected 500s are logged with their traceback in production too, not only in debug mode.
         logging_config=LoggingConfig(
             configure_root_logger=False, log_exceptions="always", disable_stack_trace={400, 401, 403, 404, 409, 429, 503, WebSocketException}),
-        openapi_config=OpenAPIConfig(title="seat-hub", version="1.0.0", path="/schema"),
+        openapi_config=openapi_config(),  # docs assets served from the package (hub.system.api_docs)
         exception_handlers={
             queries.NotFound: _error(404),
             LayoutError: _error(400),

@@ -140,9 +140,18 @@ def run_demo(port: int = 8080, for_s: float | None = None, store: str = "demo", 
     import uvicorn
 
     from hub.app import create_app
+    from hub.system.preflight import Busy, FolderLock, check_port
 
     workdir = Path(workdir or "var/demo").resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
+    # Before anything is written: a demo already running here keeps its log, broker and database.
+    lock = FolderLock(workdir, "demo.lock")
+    try:
+        lock.acquire("seat-hub demo")
+        check_port("127.0.0.1", port)
+    except Busy as exc:
+        lock.release()
+        print(f"Demo error: {exc}", file=sys.stderr)
+        return 2
     base = load_settings(config) if config else HubSettings()
     broker = edge = None
     # uvicorn handles SIGTERM while it serves, then re-raises it: this handler gets it either way.
@@ -224,4 +233,5 @@ def run_demo(port: int = 8080, for_s: float | None = None, store: str = "demo", 
             _stop(edge)
             _stop(broker)
         finally:
+            lock.release()
             signal.signal(signal.SIGTERM, previous)

@@ -156,8 +156,15 @@ def serve(
     if problem := check_serve_options(settings, workers):
         typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(2)
-    _migrate(settings.database.url)
     h, p = host or settings.http.host, port or settings.http.port
+    from hub.system.preflight import Busy, check_port
+
+    try:  # before the database, the MQTT session and the URL line: another hub may own them
+        check_port(h, p)
+    except Busy as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    _migrate(settings.database.url)
     import msgspec
 
     from hub.settings import mqtt_client_id
