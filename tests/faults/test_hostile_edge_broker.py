@@ -158,8 +158,8 @@ def test_the_broker_refuses_an_oversized_publish(shipped):
     topic = env["topics"].topic("a", "edge1", "birth")
     att.c.publish(topic, b"\0" * (2 * 1024 * 1024), qos=1)
     wait_for(lambda: att.disconnects, timeout=10, what="the broker to disconnect the oversized publisher")
-    # (Mosquitto sends DISCONNECT "packet too large" or just closes the socket: either way, gone.)
-    assert not att.c.is_connected()
+    # (Mosquitto sends DISCONNECT "packet too large" or just closes the socket: either way the
+    # connection is gone; paho then reconnects by itself.)
     ok = _connect(env, env["broker"].tls_port, "b")
     # the biggest payload the protocol allows still passes the broker (the hub judges its content)
     assert ok.publish(env["topics"].topic("b", "edge1", "health"), b"\0" * MAX_PAYLOAD_BYTES) == 0
