@@ -12,7 +12,7 @@ import msgspec
 from litestar import Request, get, post
 from litestar.datastructures import Cookie, State
 from litestar.exceptions import NotAuthorizedException
-from litestar.params import QueryParameter
+from litestar.params import FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy import select
 
@@ -153,9 +153,9 @@ class AuditOut(msgspec.Struct):
 @get("/api/v1/audit", opt=ADMIN, tags=["auth"])
 async def audit_log(
     state: State,
-    kind: str | None = None,
-    username: str | None = None,
-    store_id: str | None = None,
+    kind: FromQuery[str | None] = None,
+    username: FromQuery[str | None] = None,
+    store_id: FromQuery[str | None] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
 ) -> list[AuditOut]:
     """The audit log, newest first (admins): logins, failed logins, user changes, config pushes,
