@@ -106,7 +106,8 @@ def test_no_500_for_non_finite_times_or_a_deeply_nested_body(hub_default):
                  headers={"content-type": "application/json"})
     assert r.status_code == 400 and "nested too deeply" in r.text
     for q in ("from=nan", "to=inf", "from=-inf&to=nan"):
-        for path in ("/api/v1/stores/store-a/events", "/api/v1/stores/store-a/events.csv"):
+        for path in ("/api/v1/stores/store-a/events", "/api/v1/stores/store-a/events.csv",
+                     "/api/v1/stores/store-a/stats", "/api/v1/stores/store-a/stats.csv"):
             r = http.get(f"{path}?{q}")
             assert r.status_code == 400 and "not a time" in r.text, (path, q, r.status_code, r.text[:200])
 
