@@ -19,6 +19,7 @@ import typer
 from hub.cli.accounts import user_app
 from hub.cli.common import ConfigOpt, load_settings_or_exit, migrate_or_exit
 from hub.cli.stores import broker_acl, store_app
+from hub.kiosk.cli import import_seats
 
 app = typer.Typer(
     help="Seat monitoring hub: MQTT ingest from store edges, database of record, live dashboard and API.\n\n"
@@ -197,6 +198,7 @@ def demo(
 app.add_typer(user_app, name="user")
 app.add_typer(store_app, name="store")
 app.command("broker-acl")(broker_acl)
+store_app.command("import-seats")(import_seats)  # issue 18: the kiosk's seat list
 
 if __name__ == "__main__":
     app()
