@@ -114,10 +114,12 @@ def serve(
         help="worker processes (each one is a full hub replica on the MQTT shared subscription; needs PostgreSQL "
              "above 1)", envvar="SEAT_HUB_WORKERS")] = 1,
     proxy_headers: Annotated[bool, typer.Option(
-        help="trust X-Forwarded-For/-Proto from --forwarded-allow-ips (behind nginx/Caddy)")] = True,
+        help="trust X-Forwarded-For/-Proto from the proxies in --forwarded-allow-ips or http.trusted_proxies "
+             "(behind nginx/Caddy)")] = True,
     forwarded_allow_ips: Annotated[str, typer.Option(
-        help="comma-separated proxy addresses whose X-Forwarded-* headers are trusted ('*': any, only inside a "
-             "private network)", envvar="FORWARDED_ALLOW_IPS")] = "127.0.0.1",
+        help="comma-separated proxy addresses whose X-Forwarded-* headers are trusted (default: "
+             "http.trusted_proxies of hub.toml, empty: none; '*': any, only inside a private network)",
+        envvar="FORWARDED_ALLOW_IPS")] = "",
     root_path: Annotated[str, typer.Option(help="URL prefix when the proxy serves the hub under a path")] = "",
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error")] = "info",
 ) -> None:
@@ -153,8 +155,11 @@ def serve(
     typer.echo(f"seat-hub: dashboard at http://{h}:{p}/  (API docs at /schema), {workers} worker(s)")
     # No per-message deflate: live updates are ~100-byte JSON, and compressing each one per client
     # was 5 % of the hub's CPU with 200 dashboards (bench/bench_live.py, py-spy).
-    common = dict(host=h, port=p, log_level=log_level.lower(), proxy_headers=proxy_headers,
-                  forwarded_allow_ips=forwarded_allow_ips, root_path=root_path, ws_per_message_deflate=False)
+    # X-Forwarded-* only from configured proxies: trusted by default, anyone on the hub's host could
+    # rotate X-Forwarded-For and never meet the per-address login limit.
+    trusted = forwarded_allow_ips or ",".join(settings.http.trusted_proxies)
+    common = dict(host=h, port=p, log_level=log_level.lower(), proxy_headers=proxy_headers and bool(trusted),
+                  forwarded_allow_ips=trusted or None, root_path=root_path, ws_per_message_deflate=False)
     if workers == 1:
         from hub.app import create_app
 
