@@ -40,6 +40,7 @@ from hub.stores.api import StoresApi, healthz, metrics, provide_session
 from hub.stores.config_push import LayoutError
 from hub.stores.snapshots import SnapshotsApi
 from hub.system.api_docs import openapi_config
+from hub.system.headers import security_headers
 from hub.system.metrics import HubMetrics
 from hub.web.history import history_page
 from hub.web.live import LiveHub
@@ -59,6 +60,13 @@ def _error(status: int):
         return Response(body, status_code=status, media_type=MediaType.JSON)
 
     return handler
+
+
+def _too_deep(request: Request, exc: RecursionError) -> Response:
+    """A JSON body nested deeper than the decoder recurses (e.g. 100000 '[') is the client's
+    error, not a crash: 400 with what to fix."""
+    return Response({"status_code": 400, "detail": "request body is nested too deeply to be a valid document"},
+                    status_code=400, media_type=MediaType.JSON)
 
 
 def create_app(settings: HubSettings, *, start_mqtt: bool = True, migrate: bool = False) -> Litestar:
@@ -109,6 +117,7 @@ def create_app(settings: HubSettings, *, start_mqtt: bool = True, migrate: bool 
         # guard refuses what the route's access class does not allow (deny by default).
         middleware=[DefineMiddleware(AuthMiddleware, exclude=["^/static/"])],
         guards=[access_guard],
+        before_send=[security_headers],
         lifespan=[lifespan],
         state=State({
             "settings": settings, "engine": engine, "sessionmaker": sessionmaker, "live": live,
@@ -124,5 +133,6 @@ def create_app(settings: HubSettings, *, start_mqtt: bool = True, migrate: bool 
             LayoutError: _error(400),
             MqttUnavailable: _error(503),
             NotAuthorizedException: not_logged_in,
+            RecursionError: _too_deep,
         },
     )

@@ -66,6 +66,10 @@ def _secret_tag(password: str, purpose: str) -> str:
 class HttpSettings(msgspec.Struct, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
     port: int = 8080
+    # Reverse proxies (addresses or networks, e.g. ["127.0.0.1"]) whose X-Forwarded-For/-Proto are
+    # believed: the client address for login limits and logs, https for Secure cookies. Empty: no
+    # proxy, the headers are ignored (anyone could otherwise pick their address per request).
+    trusted_proxies: list[str] = []
 
 
 class IngestSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -92,10 +96,16 @@ class AuthSettings(msgspec.Struct, forbid_unknown_fields=True):
     cookie_secure: bool = False
     # Origins (scheme://host[:port]) allowed to open WebSockets besides the hub's own address.
     allowed_origins: list[str] = []
-    # Login rate limit: failed logins within window_s per account, and per client address.
+    # Login rate limit, per (account, client address) and never per account alone (a stranger must
+    # not lock the owner out): after max_failures_per_user failed logins of one account from one
+    # address within failure_window_s, each further try waits delay_base_s, doubled per further
+    # failure, at most delay_max_s. One address failing max_failures_per_addr times over all
+    # accounts meets the same delay. Behind a proxy, list it in http.trusted_proxies.
     max_failures_per_user: int = 5
     max_failures_per_addr: int = 20
     failure_window_s: float = 900.0
+    delay_base_s: float = 30.0
+    delay_max_s: float = 900.0
 
 
 class HubSettings(msgspec.Struct, forbid_unknown_fields=True):

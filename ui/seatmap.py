@@ -11,9 +11,9 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from protocol import SEAT_STATES
 from ui.i18n import Translator, format_duration
 
-SEAT_STATES: tuple[str, ...] = ("empty", "occupied", "away", "abandoned", "unknown")
 MAP_W, MAP_H = 1600, 900  # SVG user units; polygons are normalised 0..1 (16:9 substream frames)
 # One glyph per state, drawn inside the seat and in the legend (no colour needed to tell them apart).
 ICONS: dict[str, str] = {"empty": "○", "occupied": "●", "away": "◐", "abandoned": "⚠", "unknown": "?"}

@@ -16,6 +16,10 @@ from typing import Annotated
 
 import typer
 
+from hub.cli.accounts import user_app
+from hub.cli.common import ConfigOpt, load_settings_or_exit, migrate_or_exit
+from hub.cli.stores import broker_acl, store_app
+
 app = typer.Typer(
     help="Seat monitoring hub: MQTT ingest from store edges, database of record, live dashboard and API.\n\n"
     "Without --config the embedded defaults are used: SQLite at ./var/hub.sqlite and the MQTT broker "
@@ -39,32 +43,6 @@ def _main(
                                           is_eager=True)] = False,
 ) -> None:
     """(Options that come before the command.)"""
-
-
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="hub.toml (see hub.toml.example); omitted: embedded defaults"),
-]
-
-
-def _settings(config: Path | None):
-    from hub.settings import SettingsError, load_settings
-
-    try:
-        return load_settings(config)
-    except SettingsError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-
-
-def _migrate(url: str) -> None:
-    from hub.db.migrate import upgrade
-
-    try:
-        upgrade(url)
-    except Exception as exc:
-        typer.echo(f"error: cannot migrate the database at {url}: {exc}", err=True)
-        raise typer.Exit(1) from None
 
 
 CONFIG_ENV = "SEAT_HUB_CONFIG"  # how `serve --workers N` hands the settings file to each worker process
@@ -157,7 +135,7 @@ def serve(
     import uvicorn
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = _settings(config)
+    settings = load_settings_or_exit(config)
     if problem := check_serve_options(settings, workers):
         typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(2)
@@ -169,7 +147,7 @@ def serve(
     except Busy as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    _migrate(settings.database.url)
+    migrate_or_exit(settings.database.url)
     import msgspec
 
     from hub.settings import mqtt_client_id
@@ -202,8 +180,8 @@ def serve(
 @app.command()
 def migrate(config: ConfigOpt = None) -> None:
     """Upgrade the database schema in place to the newest version (safe to run repeatedly)."""
-    settings = _settings(config)
-    _migrate(settings.database.url)
+    settings = load_settings_or_exit(config)
+    migrate_or_exit(settings.database.url)
     typer.echo(f"database at {settings.database.url} is up to date")
 
 
@@ -219,8 +197,6 @@ def demo(
 
     raise typer.Exit(run_demo(port=port, for_s=for_s, store=store, config=config) or 0)
 
-
-from hub.cli.accounts import broker_acl, store_app, user_app  # noqa: E402 - registered once the main app exists
 
 app.add_typer(user_app, name="user")
 app.add_typer(store_app, name="store")

@@ -142,23 +142,6 @@ class Ingested(Base):
     received_at: Mapped[float] = mapped_column(index=True)
 
 
-class HourlyStat(Base):
-    """Per seat and hour, time-weighted from transitions (written by the stats service)."""
-
-    __tablename__ = "hourly_stats"
-    store_id: Mapped[str] = mapped_column(String(63), primary_key=True)
-    seat_id: Mapped[str] = mapped_column(String(63), primary_key=True)
-    hour_start: Mapped[float] = mapped_column(primary_key=True)  # epoch s, aligned to the hour (UTC)
-    occupied_s: Mapped[float] = mapped_column(default=0.0)
-    vacant_s: Mapped[float] = mapped_column(default=0.0)
-    away_s: Mapped[float] = mapped_column(default=0.0)
-    abandoned_s: Mapped[float] = mapped_column(default=0.0)
-    unknown_s: Mapped[float] = mapped_column(default=0.0)
-    entries: Mapped[int] = mapped_column(Integer, default=0)
-    stays: Mapped[int] = mapped_column(Integer, default=0)
-    stay_s_total: Mapped[float] = mapped_column(default=0.0)
-
-
 class Alert(Base):
     """Written by the alert service; the dashboard reads open ones."""
 

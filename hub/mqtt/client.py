@@ -88,6 +88,11 @@ class MqttClient:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
+        self.client.on_publish = self._on_publish
+        # QoS 1 publishes waiting for the broker's PUBACK: mid -> future, resolved in the loop. Not
+        # paho's wait_for_publish in a worker thread: a thread cannot be cancelled, and one left
+        # waiting for an ack that never comes (hub stopping) held every shutdown for its 5 s.
+        self._acks: dict[int, asyncio.Future[None]] = {}
 
     @property
     def shared_filter(self) -> str:
@@ -146,6 +151,19 @@ class MqttClient:
                 loop.call_soon_threadsafe(self._drain_inbox)
             except RuntimeError:  # loop closed during shutdown
                 pass
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(self._acked, mid)
+            except RuntimeError:  # loop closed during shutdown
+                pass
+
+    def _acked(self, mid: int) -> None:
+        fut = self._acks.pop(mid, None)
+        if fut is not None and not fut.done():
+            fut.set_result(None)
 
     def _drain_inbox(self) -> None:
         """In the loop: move what the paho thread received into the queue. The flag is cleared
@@ -217,15 +235,20 @@ class MqttClient:
         if retain:
             props = Properties(PacketTypes.PUBLISH)
             props.ContentType = "application/msgpack"
+        acked = asyncio.get_running_loop().create_future()
         info = self.client.publish(topic, encode(msg), qos=1, retain=retain, properties=props)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             raise MqttUnavailable(f"publish to {topic} failed: {mqtt.error_string(info.rc)}")
+        # Registered before this coroutine yields: paho's on_publish only schedules ``_acked`` in
+        # the loop, which runs after this, so an early PUBACK still finds its future.
+        self._acks[info.mid] = acked
         try:
-            await asyncio.to_thread(info.wait_for_publish, timeout)
-        except (RuntimeError, ValueError) as exc:
-            raise MqttUnavailable(f"publish to {topic} failed: {exc}") from None
-        if not info.is_published():
-            raise MqttUnavailable(f"broker did not acknowledge {topic} within {timeout:.0f} s")
+            await asyncio.wait_for(acked, timeout)
+        except TimeoutError:
+            if not info.is_published():
+                raise MqttUnavailable(f"broker did not acknowledge {topic} within {timeout:.0f} s") from None
+        finally:
+            self._acks.pop(info.mid, None)
 
     def publish_now(self, topic: str, payload: bytes, qos: int = 0) -> bool:
         """Fire and forget (QoS 0) while subscribed; False when it cannot be sent now."""

@@ -30,8 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.guard import principal, visible
 from hub.db.models import Alert, Edge
-from hub.stats.api import load_timelines
 from hub.stats.compute import DEFAULT_TZ, compute_store_stats
+from hub.stats.timelines import load_timelines
 from hub.stores import queries
 from hub.stores.config_push import config_status
 from protocol import SEAT_STATES
@@ -268,7 +268,7 @@ class Pages(Controller):
 
 
 @websocket("/ws/stores/{store_id:str}")
-async def live_store(socket: WebSocket, store_id: str) -> None:
+async def live_store(socket: WebSocket, store_id: FromPath[str]) -> None:
     """Pushes every committed change of this store: ``protocol.live`` messages as JSON (hello first)."""
     state: State = socket.app.state
     async with state.sessionmaker() as db:

@@ -2,9 +2,11 @@
 // complete without this; it re-labels a seat when its state changes and keeps the timers ticking.
 (function () {
   "use strict";
-  var STATES = ["empty", "occupied", "away", "abandoned", "unknown"];
   var el = document.getElementById("seatmap-i18n");
   var t = el ? JSON.parse(el.textContent) : {};
+  // The seat states are the server's (protocol.SEAT_STATES, one "icon.<state>" each), not a copy.
+  var STATES = Object.keys(t).filter(function (k) { return k.indexOf("icon.") === 0; })
+    .map(function (k) { return k.slice(5); });
   // server clock minus ours (from the page's render time), so a wrong tablet clock does not skew the timers
   var me = document.currentScript;
   var serverNow = me && me.getAttribute("data-server-now");
