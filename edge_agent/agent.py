@@ -162,7 +162,7 @@ class EdgeAgent:
         self.ticks += 1
         channels = self._channel_health()
         self._store_health(channels)  # local status is cheap: every tick
-        if now >= self._next_health:
+        if now >= self._next_health and health_due(channels, now - self._started_at):
             self._next_health = now + HEALTH_EVERY_S
             self.uplink.publish_health(channels, time.time() - self._started_at)
         return transitions
@@ -260,6 +260,19 @@ class EdgeAgent:
         self.uplink.publish_config_ack(msg.version, True, None)
         self.uplink.publish_birth()  # the hub needs the new seat set
         return True
+
+
+STARTUP_GRACE_S = 15.0  # an RTSP channel may take this long to deliver its first frame
+
+
+def health_due(channels: list[ChannelHealth], uptime_s: float) -> bool:
+    """Whether the hub may hear the channels' health yet. Right after start a camera that is still
+    connecting is not "down": reporting it would open a channel_down alert that closes 10 s later.
+    So the first report waits until every channel is online, one has really failed (an error), or
+    ``STARTUP_GRACE_S`` passed."""
+    if uptime_s >= STARTUP_GRACE_S:
+        return True
+    return all(c.online or c.last_error for c in channels)
 
 
 class StoredHealth(msgspec.Struct, frozen=True):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -12,6 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.db.session import make_engine
 
 DB_DIR = Path(__file__).resolve().parent
+
+# Alembic says "Context impl SQLiteImpl", "Will assume non-transactional DDL" and the like at INFO
+# on every start: noise in a hub's log. Its warnings and errors still show.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def alembic_config(url: str | None = None) -> Config:
