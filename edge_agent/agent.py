@@ -56,6 +56,13 @@ def initial_layout(cfg: EdgeConfig, store: EdgeStore) -> Layout:
     return Layout(cfg.config_version, list(cfg.seats), cfg.state)
 
 
+def resumed_states(stored: list[SeatSnapshot], now: float) -> list[SeatSnapshot]:
+    """The stored seat states to continue from after a restart: each seat keeps its state (counts
+    stay known), but its timer starts again now. Nobody watched while the box was off, so
+    "empty for 13 min" across a restart would count minutes nobody saw."""
+    return [msgspec.structs.replace(s, since=now) for s in stored]
+
+
 def observe_tick(engine: SeatEngine, batch: list[tuple]) -> list[Transition]:
     """One tick's samples (channel, frame, detections, t) into the seat engine: all channels in
     one ``observe_many`` pass. Where a channel's clock went back (``OutOfOrderSample``), that
@@ -84,7 +91,7 @@ class EdgeAgent:
         self.store = EdgeStore(cfg.data_path / "edge.sqlite")
         self.layout = initial_layout(cfg, self.store)
         self.engine = SeatEngine(self.layout.seats, self.layout.rules, cfg.seat_rules, now=time.time())
-        restored = self.engine.restore(self.store.load_states())
+        restored = self.engine.restore(resumed_states(self.store.load_states(), time.time()))
         if restored:
             log.info("restored %d seat states from storage", len(restored))
         self.detector = detector or Detector(cfg.model)
