@@ -31,6 +31,8 @@ from hub.db.migrate import upgrade_async
 from hub.db.session import make_engine, make_sessionmaker
 from hub.ingest.consumer import IngestConsumer
 from hub.ingest.writer import IngestWriter
+from hub.kiosk.service import KioskMetrics, KioskService
+from hub.kiosk.web import handlers as kiosk_handlers
 from hub.mqtt.client import MqttClient, MqttUnavailable
 from hub.mqtt.live_relay import MqttLiveRelay
 from hub.settings import HubSettings
@@ -76,6 +78,7 @@ def create_app(settings: HubSettings, *, start_mqtt: bool = True, migrate: bool 
     sessionmaker = make_sessionmaker(engine)
     hub_metrics = HubMetrics()
     writer = IngestWriter(sessionmaker, TopicSpace(settings.mqtt.topic_prefix))
+    kiosk_metrics = KioskMetrics(hub_metrics.registry)  # once per app: a registry refuses a second copy
     # Data flow: MQTT client -> ingest consumer -> writer (reducer) -> live fan-out -> WebSockets;
     # the fan-out's transport between replicas is the relay over the same MQTT connection.
     client = MqttClient(settings, hub_metrics) if start_mqtt else None
@@ -91,13 +94,17 @@ def create_app(settings: HubSettings, *, start_mqtt: bool = True, migrate: bool 
         if client is not None and ingest is not None:
             await client.start()
             await ingest.start()
-        alert_service = AlertService(settings, sessionmaker, live)
+        kiosk = KioskService(settings, sessionmaker, kiosk_metrics)  # kiosk pollers (issue 18), off the ingest path
+        app.state.kiosk = kiosk
+        await kiosk.start()
+        alert_service = AlertService(settings, sessionmaker, live, sources=[kiosk])
         await alert_service.start()
         app.state.alerts = alert_service
         try:
             yield
         finally:
             await alert_service.stop()
+            await kiosk.stop()
             if client is not None and ingest is not None and relay is not None:
                 if settings.mqtt.release_session_on_stop and client.subscribed.is_set():
                     await client.leave_shared_group(ingest.busy)
@@ -108,7 +115,7 @@ def create_app(settings: HubSettings, *, start_mqtt: bool = True, migrate: bool 
 
     handlers: list = [healthz, metrics, StoresApi, SnapshotsApi, Pages, live_store, *auth_routes,
                       create_static_files_router(path="/static", directories=[UI_DIR / "static"], opt=PUBLIC),
-                      stats_router, history_page, *roi_handlers]
+                      stats_router, history_page, *roi_handlers, *kiosk_handlers]
 
     return Litestar(
         route_handlers=handlers,
@@ -121,7 +128,7 @@ def create_app(settings: HubSettings, *, start_mqtt: bool = True, migrate: bool 
         lifespan=[lifespan],
         state=State({
             "settings": settings, "engine": engine, "sessionmaker": sessionmaker, "live": live,
-            "metrics": hub_metrics, "writer": writer, "mqtt": None, "ingest": None, "alerts": None,
+            "metrics": hub_metrics, "writer": writer, "mqtt": None, "ingest": None, "alerts": None, "kiosk": None,
         }),
         template_config=TemplateConfig(directory=UI_DIR / "templates", engine=JinjaTemplateEngine),
         # Unexpected 500s are logged with their traceback in production too, not only in debug mode.

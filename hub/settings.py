@@ -9,6 +9,8 @@ from pathlib import Path
 
 import msgspec
 
+from hub.kiosk.settings import KioskStoreSettings
+
 
 class SettingsError(ValueError):
     """The settings file is missing, unreadable or invalid; the message says which key and why."""
@@ -115,6 +117,8 @@ class HubSettings(msgspec.Struct, forbid_unknown_fields=True):
     ingest: IngestSettings = msgspec.field(default_factory=IngestSettings)
     alerts: AlertSettings = msgspec.field(default_factory=AlertSettings)
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
+    # Seat system (kiosk) per store id, the adapter chosen by its `type` (hub/kiosk/settings.py).
+    kiosk: dict[str, KioskStoreSettings] = {}
     # An edge that sent nothing (health messages included) for this long is offline, its seats unknown.
     edge_timeout_s: float = 90.0
 
@@ -181,5 +185,9 @@ def _check(s: HubSettings, source: str) -> None:
         raise SettingsError(f"{source}: edge_timeout_s must be > 0 (got {s.edge_timeout_s})")
     if s.ingest.batch_max < 1 or s.ingest.batch_wait_ms < 0:
         raise SettingsError(f"{source}: ingest.batch_max must be >= 1 and ingest.batch_wait_ms >= 0")
+    from hub.kiosk.settings import problems as kiosk_problems
+
+    if found := kiosk_problems(s.kiosk):
+        raise SettingsError(f"{source}: " + "; ".join(found))
     if "/" in s.mqtt.shared_group or "+" in s.mqtt.shared_group or "#" in s.mqtt.shared_group:
         raise SettingsError(f"{source}: mqtt.shared_group must not contain '/', '+' or '#'")

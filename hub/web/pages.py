@@ -171,7 +171,8 @@ class PanelAlert(msgspec.Struct):
     alert_id: int | None = None
 
 
-ALERT_KINDS = ("seat_abandoned", "seat_vacant", "edge_offline", "channel_down")
+ALERT_KINDS = ("seat_abandoned", "seat_vacant", "edge_offline", "channel_down",
+               "kiosk_hogging", "kiosk_unpaid", "kiosk_checkout_items")  # the last three: hub.kiosk.reconcile
 
 
 def alert_text(kind: str, message: str, seat_id: str | None, edge_id: str | None, labels: dict[str, str],
@@ -229,7 +230,10 @@ class Pages(Controller):
         return Redirect(path=f"/stores/{store}" if store else "/")
 
     @get("/stores/{store_id:str}")
-    async def store(self, request: Request, db: NamedDependency[AsyncSession], store_id: FromPath[str]) -> Template:
+    async def store(self, request: Request, db: NamedDependency[AsyncSession], store_id: FromPath[str],
+                    view: FromQuery[str] = "") -> Template:
+        from hub.kiosk.web import floor_plan  # hub.kiosk.web builds on this module
+
         t, cookies = translator(request)
         stores = visible_stores(request, await queries.list_stores(db))
         if store_id not in {s.store_id for s in stores}:
@@ -251,10 +255,13 @@ class Pages(Controller):
         names = {c.channel: c.name for e in detail.edges for c in e.channels}
         configs = {e.edge_id: await config_status(db, store_id, e.edge_id) for e in detail.edges}
         by_id = {c.seat_id: c for cells in channels.values() for c in cells}
+        # Floor plan (issue 18) first when the store has one; the per-camera map is the second tab.
+        floor = await floor_plan(db, request.app.state, store_id, seats, now, t)
+        view = "camera" if floor is None or view == "camera" else "floor"
         return Template(
             template_name="hub/store.html",
             context=page_context(
-                request, t, stores, store=detail, channels=channels, channel_names=names,
+                request, t, stores, store=detail, channels=channels, channel_names=names, floor=floor, view=view,
                 seats=[by_id[s.seat_id] for s in seats], states=SEAT_STATES, alerts=alerts, now=now,
                 alert_rules=request.app.state.settings.alerts, configs=configs,
                 kst=kst, ago=ago_fn(now, t),

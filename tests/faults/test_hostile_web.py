@@ -54,6 +54,18 @@ def hub_behind_proxy(tmp_path, broker):
     hub.kill()
 
 
+def test_rotating_x_forwarded_for_does_not_escape_the_login_limit(hub_default):
+    """No proxy configured: the header is ignored, every try counts for the real address. A
+    spray over 25 account names from one host, a new X-Forwarded-For each time, meets the
+    per-address limit (20) as it would without the header (before: every try was a new address)."""
+    codes = [_try_login(hub_default.url, f"user{i}", f"wrong-guess-{i}",
+                        {"X-Forwarded-For": f"10.{i}.0.1"}).status_code for i in range(25)]
+    assert codes[:20] == [401] * 20 and codes[20:] == [429] * 5, codes
+    # and X-Forwarded-Proto from nobody trusted does not make the hub think it is on HTTPS
+    r = _try_login(hub_default.url, "viewer-none", "x" * 12, {"X-Forwarded-Proto": "https"})
+    assert r.status_code in (401, 429)
+
+
 def test_a_stranger_cannot_lock_out_the_owner_and_waits_longer_each_time(hub_behind_proxy):
     url = hub_behind_proxy.url
     stranger = {"X-Forwarded-For": "203.0.113.9"}
