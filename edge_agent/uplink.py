@@ -89,6 +89,25 @@ class UplinkStats:
     replayed: int  # rows sent as historical after a reconnect
 
 
+# Paho reports a dropped socket as "Unspecified error" (128): say what that means to a person.
+_DISCONNECT_WORDS = {
+    0: "the connection was closed",
+    128: "the connection dropped (the broker stopped, or the network or the broker is unreachable)",
+    135: "not authorized (check the edge's broker username and password)",
+    137: "the broker is busy",
+    139: "the broker is shutting down",
+    141: "no keep-alive answer in time (network too slow or down)",
+    142: "another client took over this session (two agents with the same store and edge id?)",
+}
+
+
+def disconnect_reason(reason_code) -> str:
+    """Readable words for a paho disconnect reason code (ReasonCode or int)."""
+    value = getattr(reason_code, "value", reason_code)
+    words = _DISCONNECT_WORDS.get(value) if isinstance(value, int) else None
+    return words or str(reason_code)
+
+
 def client_id_for(cfg: EdgeConfig) -> str:
     """Stable per edge; a non-default topic prefix (another deployment or a test run sharing the
     broker) gets its own id, since the broker disconnects a client whose id is taken over."""
@@ -346,8 +365,8 @@ class Uplink:
             self._connected = False
             self._cond.notify_all()
         if was and not self._stopping:
-            log.warning("uplink lost the broker (%s); queuing in the outbox (depth %d)", reason_code,
-                        self.store.depth())
+            log.warning("uplink lost the broker at %s:%d: %s; queuing in the outbox (depth %d)", self.cfg.mqtt.host,
+                        self.cfg.mqtt.port, disconnect_reason(reason_code), self.store.depth())
 
     def _on_publish(self, client: mqtt.Client, userdata, mid: int, reason_code, properties) -> None:
         with self._map_lock:

@@ -51,6 +51,7 @@ CONFIG_ENV = "SEAT_HUB_CONFIG"  # how `serve --workers N` hands the settings fil
 
 CLIENT_ID_ENV = "SEAT_HUB_CLIENT_ID_BASE"  # with --workers: the default MQTT client id the workers number
 SLOTS_ENV = "SEAT_HUB_WORKER_SLOTS"
+MQTT_PORT_ENV = "SEAT_HUB_MQTT_PORT"  # `serve --mqtt-port` for the worker processes
 _slot_locks: list = []  # lock files held for the life of the worker process
 
 
@@ -89,6 +90,8 @@ def app_from_env():
     if base := os.environ.get(CLIENT_ID_ENV):
         cid = claim_worker_slot(base, int(os.environ.get(SLOTS_ENV, "1")))
         settings = msgspec.structs.replace(settings, mqtt=msgspec.structs.replace(settings.mqtt, client_id=cid))
+    if mqtt_port := os.environ.get(MQTT_PORT_ENV):  # `serve --mqtt-port`
+        settings = msgspec.structs.replace(settings, mqtt=msgspec.structs.replace(settings.mqtt, port=int(mqtt_port)))
     return create_app(settings)
 
 
@@ -110,6 +113,8 @@ def serve(
     config: ConfigOpt = None,
     host: Annotated[str | None, typer.Option(help="listen address (default: http.host from the config)")] = None,
     port: Annotated[int | None, typer.Option(help="listen port (default: http.port from the config)")] = None,
+    mqtt_port: Annotated[int | None, typer.Option(
+        help="port of the MQTT broker on mqtt.host (default: mqtt.port from the config, 1883)")] = None,
     workers: Annotated[int, typer.Option(
         help="worker processes (each one is a full hub replica on the MQTT shared subscription; needs PostgreSQL "
              "above 1)", envvar="SEAT_HUB_WORKERS")] = 1,
@@ -152,6 +157,8 @@ def serve(
 
     # The default MQTT client id is per host and HTTP port: the port actually served counts.
     settings = msgspec.structs.replace(settings, http=msgspec.structs.replace(settings.http, host=h, port=p))
+    if mqtt_port:
+        settings = msgspec.structs.replace(settings, mqtt=msgspec.structs.replace(settings.mqtt, port=mqtt_port))
     typer.echo(f"seat-hub: dashboard at http://{h}:{p}/  (API docs at /schema), {workers} worker(s)")
     # No per-message deflate: live updates are ~100-byte JSON, and compressing each one per client
     # was 5 % of the hub's CPU with 200 dashboards (bench/bench_live.py, py-spy).
@@ -167,6 +174,8 @@ def serve(
     else:
         # Worker processes build their own app from the same file (an app object cannot be shared).
         os.environ[CONFIG_ENV] = str(config.resolve()) if config else ""
+        if mqtt_port:
+            os.environ[MQTT_PORT_ENV] = str(mqtt_port)
         if not settings.mqtt.client_id and settings.mqtt.session_expiry_s > 0:
             # Each worker takes a numbered slot of this id, so a restarted worker resumes its session.
             os.environ[CLIENT_ID_ENV] = mqtt_client_id(settings)

@@ -62,6 +62,17 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/stores/{store_id:str}/history"): "read_store",
     ("GET", "/stores/{store_id:str}/roi"): "read_store",  # view only unless admin
     ("POST", "/stores/{store_id:str}/roi/check"): "write_store",
+    # kiosk (issue 18): the vendor's webhook has no login (HMAC-signed instead; 404 without a kiosk)
+    ("POST", "/api/v1/stores/{store_id:str}/kiosk/webhook"): "public",
+    ("GET", "/api/v1/stores/{store_id:str}/kiosk"): "read_store",
+    ("POST", "/api/v1/stores/{store_id:str}/kiosk/import"): "write_store",
+    ("GET", "/api/v1/stores/{store_id:str}/kiosk/stats"): "read_store",
+    ("GET", "/api/v1/kiosk/stats"): "read",
+    ("GET", "/stores/{store_id:str}/kiosk"): "read_store",
+    ("POST", "/stores/{store_id:str}/kiosk/import"): "write_store",
+    ("POST", "/stores/{store_id:str}/kiosk/map"): "write_store",
+    ("POST", "/stores/{store_id:str}/kiosk/place"): "write_store",
+    ("GET", "/stores/{store_id:str}/kiosk/stats"): "read_store",
 }
 WS_ROUTES = {"/ws/stores/{store_id:str}": "read_store"}
 ROLES = ("anonymous", "admin", "viewer", "alice")  # alice: staff of store a
