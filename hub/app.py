@@ -49,6 +49,7 @@ from hub.web.live import LiveHub
 from hub.web.pages import Pages, live_store
 from hub.web.roi import handlers as roi_handlers
 from hub.web.users import handlers as users_handlers
+from hub.web.ws_sessions import WsSessions
 from protocol import TopicSpace
 
 log = logging.getLogger("hub.app")
@@ -130,6 +131,7 @@ def create_app(settings: HubSettings, *, start_mqtt: bool = True, migrate: bool 
         state=State({
             "settings": settings, "engine": engine, "sessionmaker": sessionmaker, "live": live,
             "metrics": hub_metrics, "writer": writer, "mqtt": None, "ingest": None, "alerts": None, "kiosk": None,
+            "ws_sessions": WsSessions(),
         }),
         template_config=TemplateConfig(directory=UI_DIR / "templates", engine=JinjaTemplateEngine),
         # Unexpected 500s are logged with their traceback in production too, not only in debug mode.

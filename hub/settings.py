@@ -93,6 +93,9 @@ class AlertSettings(msgspec.Struct, forbid_unknown_fields=True):
 
 class AuthSettings(msgspec.Struct, forbid_unknown_fields=True):
     session_hours: float = 12.0  # absolute lifetime of a login session (cookie and server side)
+    # An open live WebSocket re-checks its session this often: logout, expiry, a disabled user or a
+    # role/store change (from any replica or the CLI) closes it within this time.
+    ws_recheck_s: float = 5.0
     # true when the dashboard is served over HTTPS (directly or behind a TLS proxy): the session
     # cookie is then never sent in clear text. See docs/security.md.
     cookie_secure: bool = False

@@ -127,6 +127,8 @@ async def logout(request: Request, state: State) -> Redirect:
         await auth.end_session(db, token)
         await auth.audit(db, "logout", user.username if user else "", auth.client_addr(request))
         await db.commit()
+    if token:
+        state.ws_sessions.end(token)  # its open live sockets re-check now, find no session, close
     return Redirect("/login", status_code=303, cookies=[_session_cookie(request, "", 0)])
 
 

@@ -63,6 +63,22 @@ async def floor_plan(db: AsyncSession, state: State, store_id: str, seats: list[
         {s.seat_id: (s.state, s.since, s.label) for s in seats}, alerts, unknown is None, now, t, badge)
 
 
+async def roi_mapping(db: AsyncSession, store_id: str, seat_ids: list[str]) -> dict[str, Any]:
+    """For the ROI editor's mapping panel: the kiosk seat of each camera seat on this channel
+    (camera seats the hub knows), the choices, and what is unmapped on both sides store-wide."""
+    rows = await kstore.floor_rows(db, store_id)
+    known = (await db.execute(select(Seat.seat_id, Seat.label).where(
+        Seat.store_id == store_id, Seat.active.is_(True)).order_by(Seat.channel, Seat.seat_id))).all()
+    by_cam = {r.camera_seat_id: r for r in rows if r.camera_seat_id}
+    labels = dict(known)
+    return {
+        "here": [(sid, labels[sid]) for sid in seat_ids if sid in labels],
+        "by_cam": by_cam, "kiosk_rows": [r for r in rows if r.source == "kiosk"],
+        "unmapped_cams": [label or sid for sid, label in known if sid not in by_cam],
+        "unmapped_kiosk": [r.label for r in rows if r.source == "kiosk" and not r.camera_seat_id],
+    }
+
+
 # ------------------------------------------------------------------ API
 
 
@@ -257,7 +273,10 @@ async def kiosk_map_form(request: Request, db: NamedDependency[AsyncSession], st
         await db.rollback()
         return await _page(request, db, store_id, error=str(exc))
     await db.commit()
-    return Redirect(f"/stores/{store_id}/kiosk", status_code=303)
+    # Back to where the form was (the ROI editor's panel posts here too); only a page of this store.
+    nxt = str(form.get("next", ""))
+    back = nxt if nxt.startswith(f"/stores/{store_id}/") and "//" not in nxt and "\\" not in nxt else None
+    return Redirect(back or f"/stores/{store_id}/kiosk", status_code=303)
 
 
 @post("/stores/{store_id:str}/kiosk/place", include_in_schema=False)

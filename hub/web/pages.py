@@ -29,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.guard import principal, visible
+from hub.auth.users import SESSION_COOKIE, principal_for_token
 from hub.db.models import Alert, Edge
 from hub.stats.compute import DEFAULT_TZ, compute_store_stats
 from hub.stats.timelines import load_timelines
@@ -292,13 +293,44 @@ async def live_store(socket: WebSocket, store_id: FromPath[str]) -> None:
         while True:
             await socket.send_text((await q.get()).text)  # encoded once per update, for all clients
 
+    async def recheck() -> None:
+        """The rights the socket was opened with are not forever: each ``auth.ws_recheck_s`` the
+        session is looked up again (one indexed query), and the socket is closed when it ended
+        (logout, expiry, user disabled: 4401) or no longer sees this store (role change: 4403)."""
+        every = state.settings.auth.ws_recheck_s
+        while True:
+            try:  # a logout on this replica wakes it at once (hub.web.ws_sessions)
+                await asyncio.wait_for(woken.wait(), every)
+            except TimeoutError:
+                pass
+            woken.clear()
+            async with state.sessionmaker() as db:
+                now_user = await principal_for_token(db, token) if token else None
+            if now_user is None or not now_user.can_see(store_id):
+                code, why = (4401, "session ended") if now_user is None else (4403, "no access to this store")
+                await socket.close(code=code, reason=why)
+                return
+
+    token = socket.cookies.get(SESSION_COOKIE, "")
+    woken = state.ws_sessions.register(token)
     pump_task = asyncio.create_task(pump())
+    check_task = asyncio.create_task(recheck())
+    receive: asyncio.Future | None = None
     try:
         await socket.send_text(encode_live(Hello(store_id=store_id)).decode())
+        receive = asyncio.ensure_future(socket.receive_text())
         while True:  # only to notice the client leaving; clients send nothing meaningful
-            await socket.receive_text()
+            done, _ = await asyncio.wait({receive, check_task}, return_when=asyncio.FIRST_COMPLETED)
+            if check_task in done:
+                break  # closed for lost rights
+            receive.result()  # raises WebSocketDisconnect when the client left
+            receive = asyncio.ensure_future(socket.receive_text())
     except WebSocketDisconnect:
         pass
     finally:
         pump_task.cancel()
+        check_task.cancel()
+        if receive is not None and not receive.done():
+            receive.cancel()
+        state.ws_sessions.unregister(token, woken)
         live.unsubscribe(store_id, q)

@@ -66,6 +66,12 @@ def test_floor_plan_in_a_browser(broker, tmp_path):
             expect(page.locator("#unmapped-cams")).not_to_contain_text("A-")
             expect(page.locator("#unmapped-kiosk")).to_contain_text("A-2-1")
 
+            # the ROI editor shows the same mapping for its channel's polygons
+            page.goto(f"{base}/stores/oryudong/roi?channel=1")
+            expect(page.locator("#roi-kiosk select[name='map:s0']")).to_have_value("A-1-1")
+            expect(page.locator("#roi-unmapped-kiosk")).to_contain_text("A-2-1")
+            page.screenshot(path=artifact("kiosk-roi-editor-mapping-ko.png"), full_page=True)
+
             # the store page opens on the floor plan; colours, kiosk marks and a reconciliation alert
             page.goto(f"{base}/stores/oryudong")
             expect(page.locator("#tab-floor")).to_have_attribute("aria-current", "page")

@@ -73,6 +73,18 @@ def test_kiosk_link_end_to_end(broker, fake, tmp_path):
             page = c.get("/stores/oryudong/kiosk").text
             unmapped_kiosk = re.search(r'id="unmapped-kiosk">(.*?)</ul>', page, re.S).group(1)
             assert "A-2-1" in unmapped_kiosk and "A-1-1" not in unmapped_kiosk
+            # the ROI editor has the same mapping for its channel's polygons, and comes back to itself
+            roi = c.get("/stores/oryudong/roi", params={"channel": 2}).text
+            panel = re.search(r'<section class="panel" id="roi-kiosk">.*?</section>', roi, re.S).group(0)
+            assert 'name="map:s1"' in panel and 'name="map:s0"' not in panel  # s1 is on channel 2
+            assert re.search(r'<option value="A-1-2"\s+selected>', panel) and "A-2-1" in panel
+            r = c.post("/stores/oryudong/kiosk/map", data={"csrf_token": _csrf(roi), "map:s1": "A-1-2",
+                                                          "next": "/stores/oryudong/roi?channel=2"},
+                       follow_redirects=False)
+            assert r.status_code == 303 and r.headers["location"] == "/stores/oryudong/roi?channel=2"
+            r = c.post("/stores/oryudong/kiosk/map", data={"csrf_token": _csrf(roi), "map:s1": "A-1-2",
+                                                          "next": "https://evil.example/"}, follow_redirects=False)
+            assert r.headers["location"] == "/stores/oryudong/kiosk"  # never a redirect off the hub
             # mapping one kiosk seat twice is refused with a message, nothing half-saved
             r = c.post("/stores/oryudong/kiosk/map", data={"csrf_token": _csrf(page), "map:s0": "A-1-1",
                                                           "map:s1": "A-1-1", "map:s2": ""})
