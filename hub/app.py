@@ -48,6 +48,7 @@ from hub.web.history import history_page
 from hub.web.live import LiveHub
 from hub.web.pages import Pages, live_store
 from hub.web.roi import handlers as roi_handlers
+from hub.web.users import handlers as users_handlers
 from hub.web.ws_sessions import WsSessions
 from protocol import TopicSpace
 
@@ -116,7 +117,7 @@ def create_app(settings: HubSettings, *, start_mqtt: bool = True, migrate: bool 
 
     handlers: list = [healthz, metrics, StoresApi, SnapshotsApi, Pages, live_store, *auth_routes,
                       create_static_files_router(path="/static", directories=[UI_DIR / "static"], opt=PUBLIC),
-                      stats_router, history_page, *roi_handlers, *kiosk_handlers]
+                      stats_router, history_page, *roi_handlers, *kiosk_handlers, *users_handlers]
 
     return Litestar(
         route_handlers=handlers,
