@@ -47,9 +47,15 @@ KioskStoreSettings = GoScaSettings | GenericSettings
 
 def problems(kiosk: dict[str, KioskStoreSettings]) -> list[str]:
     """What is wrong in the ``[kiosk.*]`` tables, each with its key."""
+    from protocol import TopicError, validate_id
+
     out = []
     for store, s in kiosk.items():
         k = f"kiosk.{store}"
+        try:
+            validate_id(store, "store id")
+        except TopicError as exc:
+            out.append(f"{k}: {exc}")
         if isinstance(s, GoScaSettings):
             if not s.base_url.startswith(("http://", "https://")):
                 out.append(f"{k}.base_url must start with http:// or https:// (got {s.base_url!r})")

@@ -161,6 +161,13 @@ def test_kiosk_link_end_to_end(broker, fake, tmp_path):
             replay = anon.post("/api/v1/stores/gangnam/kiosk/webhook", content=b, headers=signed)
             assert replay.status_code == 409 and "replay" in replay.json()["detail"]
             assert anon.post("/api/v1/stores/oryudong/kiosk/webhook", content=b, headers=signed).status_code == 404
+            # garbage with a good signature: refused with the reason, the stored states untouched
+            junk = b"<xml>seats</xml>"
+            r = anon.post("/api/v1/stores/gangnam/kiosk/webhook", content=junk, headers={
+                "X-Seat-Timestamp": t, "X-Seat-Signature": generic.sign(SECRET, t, junk)})
+            assert r.status_code == 400 and "not JSON" in r.json()["detail"]
+            assert {s["kiosk_seat_id"]: s["state"] for s in c.get("/api/v1/stores/gangnam/kiosk").json()["seats"]} == {
+                "G-1": "in_use", "G-2": "in_use"}
             # the import API is for admins with a session (CSRF), not for the anonymous vendor
             assert anon.post("/api/v1/stores/gangnam/kiosk/import", content=csv_body.encode()).status_code == 401
             anon.close()

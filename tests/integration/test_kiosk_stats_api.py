@@ -72,3 +72,6 @@ def test_sold_vs_occupied_per_day_top_hogged_unpaid_and_alert_counts(make_hub, s
     assert "판매 vs 실제 이용" in html and f'data-day="{day}"' in html and "40.0%" in html
     assert 'data-store="gangnam"' in html and "A-0: 3.0 h" in html
     assert c.get("/api/v1/stores/gangnam/kiosk/stats", params={"from": "yesterday"}).status_code == 400
+    # the history page leads there for the same days
+    hist = c.get(f"/stores/gangnam/history?from={day}&to={day}").text
+    assert f'href="/stores/gangnam/kiosk/stats?from={day}&amp;to={day}"' in hist

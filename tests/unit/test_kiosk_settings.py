@@ -31,6 +31,7 @@ def test_type_chooses_the_adapter():
     ('[kiosk.a]\ntype = "gosca"\nbase_url = "http://k"\nstore_code = "x"\ntimeout_s = 60\n', "kiosk.a.timeout_s"),
     ('[kiosk.a]\ntype = "generic"\n[kiosk.a.rules]\nhogging_min = 0\n', "kiosk.a.rules.hogging_min"),
     ('[kiosk.a]\ntype = "generic"\nsecrte = "typo"\n', "secrte"),
+    ('[kiosk."a/b"]\ntype = "generic"\n', "kiosk.a/b"),
 ])
 def test_bad_settings_name_the_key(toml, says):
     with pytest.raises(SettingsError, match=says):
