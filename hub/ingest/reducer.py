@@ -115,6 +115,9 @@ class BatchResult:
     # (store_id, edge_id, boot_id, first missing seq, last missing seq) seen in this batch
     gap_ranges: list[tuple[str, str, str, int, int]] = field(default_factory=list)
     rejected: dict[str, int] = field(default_factory=dict)  # reason -> messages (or seat changes) refused
+    # events this batch settled for good (stored, duplicates, or not stored for an unknown seat):
+    # (store_id, edge_id, boot_id) -> seqs, confirmed to the edge after the commit (``Stored``)
+    settled_events: dict[tuple[str, str, str], list[int]] = field(default_factory=dict)
 
 
 @dataclass

@@ -268,6 +268,14 @@ class MqttClient:
         finally:
             self._acks.pop(info.mid, None)
 
+    def publish_nowait(self, msg: Message, kind: str) -> bool:
+        """QoS 1 without waiting for the PUBACK (the ingest loop must not wait a round trip per
+        edge per batch); False when it cannot be sent now."""
+        if not self.connected.is_set():
+            return False
+        info = self.client.publish(self.topics.topic(msg.store_id, msg.edge_id, kind), encode(msg), qos=1)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
+
     def publish_now(self, topic: str, payload: bytes, qos: int = 0) -> bool:
         """Fire and forget (QoS 0) while subscribed; False when it cannot be sent now."""
         if not self.subscribed.is_set() or self._stopping:
