@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import Seat
 from hub.demo_history import has_generated
-from hub.stats.api import load_timelines
 from hub.stats.compute import DEFAULT_TZ, StoreStats, compute_store_stats
+from hub.stats.timelines import load_timelines
 from hub.stores import queries
 from hub.web.pages import SEOUL, page_context, script_json, translator, visible_stores
 from ui.i18n import Translator
