@@ -288,6 +288,8 @@ def install(
     hub_host: Annotated[str | None, typer.Option(help="MQTT broker of the hub, without a bundle.")] = None,
     hub_port: Annotated[int | None, typer.Option(help="Broker port, without a bundle.")] = None,
     lan_ip: Annotated[str | None, typer.Option(help="LAN address of this box for the staff fallback page.")] = None,
+    local_port: Annotated[int | None, typer.Option(
+        help="Port of the staff fallback page (default: the one already set, else 8088).")] = None,
     password: Annotated[str | None, typer.Option(
         help="Fallback page password (asked for on the first install; later runs keep it).")] = None,
     systemd: Annotated[bool, typer.Option(help="Install and enable the systemd unit.")] = True,
@@ -324,7 +326,7 @@ def install(
         layout = Layout(root)
         opts = InstallOptions(
             store_id=store, edge_id=edge_id, bundle=b, hub_host=hub_host, hub_port=hub_port, lan_ip=lan_ip,
-            password=password,
+            local_port=local_port, password=password,
             model=model, model_url=model_url, model_sha256=model_sha256,
             person_classes=[c.strip() for c in person_classes.split(",") if c.strip()] if person_classes else None,
             channels=urls, root=root, systemd=systemd,
@@ -420,10 +422,13 @@ def doctor(
 @app.command("sample-camera")
 def sample_camera(
     port: Annotated[int, typer.Option(help="RTSP port to serve on.")] = 8554,
-    switch_every: Annotated[float, typer.Option(help="Seconds between the two pictures of each channel.")] = 20.0,
+    switch_every: Annotated[float, typer.Option(
+        help="Seconds between the two pictures of each channel. Longer than a store's exit_s + enter_s "
+             "(20 + 6 s by default), or a seat never has the time to change.")] = 40.0,
     for_s: Annotated[float | None, typer.Option("--for", help="Serve this many seconds, then exit 0.")] = None,
     print_seats: Annotated[bool, typer.Option(
-        "--print-seats", help="Print the [[seats]] of the sample pictures for edge.toml and exit.")] = False,
+        "--print-seats", help="Print the seat polygons of the sample pictures as edge.toml \\[\\[seats]] tables "
+                              "(append them to edge.toml), and exit.")] = False,
     print_model: Annotated[bool, typer.Option(
         "--print-model", help="Print the path of the offline person model that comes with the demo and exit.")] = False,
 ) -> None:

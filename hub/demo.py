@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from hub.kiosk.demo import DemoKiosk
 from hub.settings import DatabaseSettings, HttpSettings, HubSettings, MqttSettings, load_settings
 
 
@@ -88,7 +89,7 @@ async def _demo_user(app) -> None:
 
     async with app.state.sessionmaker() as db:
         try:
-            await add_user(db, DEMO_USER, DEMO_PASSWORD, "admin", actor="demo")
+            await add_user(db, DEMO_USER, DEMO_PASSWORD, "admin", actor="demo", password_policy=False)
         except AuthError:
             return  # exists from an earlier run
         await db.commit()
@@ -154,6 +155,7 @@ def run_demo(port: int = 8080, for_s: float | None = None, store: str = "demo", 
         return 2
     base = load_settings(config) if config else HubSettings()
     broker = edge = None
+    kiosk = DemoKiosk(store)  # issue 18: a fake GoSca for the floor plan and reconciliation alerts
     # uvicorn handles SIGTERM while it serves, then re-raises it: this handler gets it either way.
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
@@ -166,6 +168,7 @@ def run_demo(port: int = 8080, for_s: float | None = None, store: str = "demo", 
             http=HttpSettings(host="127.0.0.1", port=port),
             alerts=base.alerts,
             edge_timeout_s=30.0,
+            kiosk=kiosk.settings(),
         )
         app = create_app(settings, migrate=True)
         log = open(workdir / "edge.log", "w")  # noqa: SIM115 - the edge process writes it until the demo ends
@@ -200,6 +203,7 @@ def run_demo(port: int = 8080, for_s: float | None = None, store: str = "demo", 
                   f"(password: demo-store)", flush=True)
             print(f"Edge log: {workdir / 'edge.log'}. Every seat state shows within two minutes "
                   f"(stores: {', '.join(demo_store_ids(store))}). Ctrl-C stops.", flush=True)
+            kiosk.follow(app)
             deadline = None if for_s is None else time.monotonic() + for_s
             rc = 0
             while deadline is None or time.monotonic() < deadline:
@@ -232,6 +236,7 @@ def run_demo(port: int = 8080, for_s: float | None = None, store: str = "demo", 
         try:
             _stop(edge)
             _stop(broker)
+            kiosk.stop()
         finally:
             lock.release()
             signal.signal(signal.SIGTERM, previous)

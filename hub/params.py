@@ -9,6 +9,7 @@ events API read offset-less times as UTC and the statistics API as store time: 9
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -23,9 +24,13 @@ def parse_time(value: str, name: str, zone: ZoneInfo | None = None) -> float:
     """Epoch seconds of ``value``; a 400 that says what to send otherwise."""
     v = value.strip()
     try:
-        return float(v)
+        t = float(v)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(t):  # nan, inf: no time at all (nan compares false with everything: HTTP 500 before)
+            raise ClientException(f"{name}: {value!r} is not a time; send epoch seconds or ISO 8601")
+        return t
     try:
         dt = datetime.fromisoformat(v)
     except ValueError:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from ui.i18n import DURATION_NAMES, STATE_NAMES
 from ui.messages_hub_auth import AUTH_MESSAGES
+from ui.messages_kiosk import KIOSK_MESSAGES
+from ui.messages_users import USERS_MESSAGES
 from ui.seatmap import MESSAGES as SEATMAP_MESSAGES
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -11,6 +13,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     **DURATION_NAMES,
     **SEATMAP_MESSAGES,
     **AUTH_MESSAGES,
+    **KIOSK_MESSAGES,
+    **USERS_MESSAGES,
     "app.title": {"ko": "좌석 현황", "en": "Seat monitor"},
     "stores.title": {"ko": "매장 목록", "en": "Stores"},
     "stores.none": {"ko": "아직 연결된 매장이 없습니다.", "en": "No store has connected yet."},

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -53,6 +53,7 @@ class AlertService:
         interval_s: float = 5.0,
         notifier: Notifier | None = None,
         clock: Callable[[], float] = time.time,
+        sources: Sequence[Any] = (),
     ) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
@@ -63,6 +64,9 @@ class AlertService:
         self.clock = clock
         self._task: asyncio.Task[None] | None = None
         self._deliveries: set[asyncio.Task[None]] = set()
+        # More alert sources (the kiosk reconciliation): objects with ``kinds`` and
+        # ``await desired_alerts(db, now)``. One that fails leaves its open alerts as they are.
+        self.sources = list(sources)
 
     async def start(self) -> None:
         if self._task is None:
@@ -111,9 +115,17 @@ class AlertService:
                     )
                 ).all()
             )
+            desired = desired_alerts(seats, edges, now, self.rules)
+            frozen: set[str] = set()
+            for source in self.sources:
+                try:
+                    desired += await source.desired_alerts(db, now)
+                except Exception:
+                    log.exception("alert source %s failed; its open alerts stay as they are", source)
+                    frozen.update(source.kinds)
             plan = plan_alerts(
-                desired_alerts(seats, edges, now, self.rules),
-                [OpenAlert(r.id, r.dedupe_key, r.opened_at, r.last_sent_at) for r in open_rows],
+                desired,
+                [OpenAlert(r.id, r.dedupe_key, r.opened_at, r.last_sent_at) for r in open_rows if r.kind not in frozen],
                 last_sent,
                 now,
                 self.rules,

@@ -20,6 +20,9 @@ store_app = typer.Typer(
     no_args_is_help=True,
 )
 EdgeOpt = Annotated[str, typer.Option("--edge", "-e", help="edge id in the store")]
+# The same rule as docs/installation.md (the trial) and docs/hub-deployment.md (a real hub).
+BROKER_ACL_NEXT = ("on a broker that checks logins (every real hub): seat-hub broker-acl --out DIR and reload "
+                   "Mosquitto; a broker that lets anyone in (the one-machine trial) needs no broker-acl")
 
 
 @store_app.command("add")
@@ -35,7 +38,7 @@ def store_add(
     account = run_db(config, lambda db: add_store(db, store_id, name, edge))
     typer.echo(f"store {store_id} registered; edge account {account.username}.\n"
                f"next: seat-hub store bundle {store_id} --edge {edge} --broker-url mqtt(s)://HOST --out DIR, "
-               f"then seat-hub broker-acl --out DIR and reload Mosquitto")
+               f"then {BROKER_ACL_NEXT}")
 
 
 @store_app.command("list")
@@ -87,7 +90,7 @@ def store_bundle(
                                                         f"/etc/seat-edge/{ca_name}" if ca_name else None))
     typer.echo(f"wrote {out / 'edge-bundle.toml'}{' and ' + str(out / 'ca.crt') if ca_name else ''} "
                f"(new password for {account.username}).\n"
-               f"now run: seat-hub broker-acl --out DIR (and reload Mosquitto) so the broker knows it")
+               f"now, so that the broker knows it: {BROKER_ACL_NEXT}")
 
 
 def broker_acl(

@@ -25,6 +25,7 @@ from hub.mqtt.client import MqttClient, RawMessage
 from hub.settings import HubSettings
 from hub.system.metrics import HubMetrics
 from hub.web.live import LiveHub
+from protocol import Stored, seq_ranges
 
 log = logging.getLogger("hub.mqtt")
 
@@ -156,3 +157,11 @@ class IngestConsumer:
                 log.warning("snapshot request to %s/%s not sent: %s", req.store_id, req.edge_id, exc)
         for update in result.live:
             await self.live.publish(update.store_id, update)
+        for (store_id, edge_id, boot_id), seqs in result.settled_events.items():
+            # The end-to-end acknowledgement (issue 20): the edge keeps these events until it reads
+            # this. Not sent: the edge sends them again later, and the dedupe makes that harmless.
+            ack = Stored(store_id=store_id, edge_id=edge_id, ts=time.time(), boot_id=boot_id,
+                         seqs=seq_ranges(seqs))
+            if not self.client.publish_nowait(ack, "stored"):
+                log.warning("stored-confirmation to %s/%s not sent (broker unreachable); the edge sends "
+                            "those events again later", store_id, edge_id)

@@ -14,8 +14,8 @@ Semantics (see DESIGN.md, "Wire protocol"):
   are authoritative and always apply.
 - Death, or silence past ``edge_timeout_s``: edge offline, all its seats ``unknown`` since then
   (hub clock: a Last Will's own timestamp is its connect time, so it cannot be trusted).
-- Deltas and events touch only the seats of the store's layout (``known_seats``), so a hostile
-  delta cannot create thousands of phantom seats.
+- Deltas and events touch only the seats of the store's layout (``known_seats``; an event of another
+  seat is not stored at all), so a hostile delta cannot create thousands of phantom seats.
 """
 
 from __future__ import annotations
@@ -115,6 +115,9 @@ class BatchResult:
     # (store_id, edge_id, boot_id, first missing seq, last missing seq) seen in this batch
     gap_ranges: list[tuple[str, str, str, int, int]] = field(default_factory=list)
     rejected: dict[str, int] = field(default_factory=dict)  # reason -> messages (or seat changes) refused
+    # events this batch settled for good (stored, duplicates, or not stored for an unknown seat):
+    # (store_id, edge_id, boot_id) -> seqs, confirmed to the edge after the commit (``Stored``)
+    settled_events: dict[tuple[str, str, str], list[int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -234,12 +237,16 @@ class Reducer:
                 if c.seat_id in known:
                     self.set_state(m.store_id, c.seat_id, m.edge_id, c.state, c.since, max(c.since, m.ts))
         elif isinstance(m, Event):
-            self.writes.events.append({
-                "store_id": m.store_id, "seat_id": m.seat_id, "edge_id": m.edge_id, "boot_id": m.boot_id,
-                "seq": m.seq, "from_state": m.from_state, "to_state": m.to_state, "at": m.at,
-                "evidence": msgspec.to_builtins(m.evidence), "historical": m.historical, "received_at": self.now,
-            })
+            # An event of a seat the layout does not have is not stored either (counted as
+            # unknown_seat, logged): otherwise an edge could add seats, `=HYPERLINK(...)` say, to
+            # the store's history, statistics and exports just by naming them.
             if self._known(m, [m.seat_id]):
+                self.writes.events.append({
+                    "store_id": m.store_id, "seat_id": m.seat_id, "edge_id": m.edge_id, "boot_id": m.boot_id,
+                    "seq": m.seq, "from_state": m.from_state, "to_state": m.to_state, "at": m.at,
+                    "evidence": msgspec.to_builtins(m.evidence), "historical": m.historical,
+                    "received_at": self.now,
+                })
                 self.set_state(m.store_id, m.seat_id, m.edge_id, m.to_state, m.at, m.at)
         elif isinstance(m, Health):
             self._health(e, m)

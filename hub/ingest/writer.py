@@ -30,7 +30,7 @@ from hub.ingest.reducer import (
     request_snapshot,
     state_keys,
 )
-from protocol import EdgeMessage, TopicSpace
+from protocol import EdgeMessage, Event, TopicSpace
 
 log = logging.getLogger("hub.ingest.writer")
 
@@ -266,6 +266,9 @@ class IngestWriter:
                 writes, _ = r.finish()
                 await loaded.flush(writes, now)
             result.written = len(fresh)
+        for m in msgs:  # committed: every event of the batch, new or a redelivery, is settled
+            if isinstance(m, Event):
+                result.settled_events.setdefault((m.store_id, m.edge_id, m.boot_id), []).append(m.seq)
         for gap in result.gap_ranges:
             self.pending_gaps.setdefault(gap, now)
         return result

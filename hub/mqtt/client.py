@@ -14,6 +14,11 @@ event loop with backpressure, and the QoS 1 publisher (hub -> edge).
   others at once (see docs/reliability.md for the trade-off).
 - Other subscriptions (the live relay's) are routes: a topic prefix and a handler that runs in
   the event loop.
+- Edges publish nothing retained but their Last Will (``death``). Any other retained message on
+  an edge topic (a hostile edge's: the broker cannot refuse retain per account) is dropped when the
+  broker hands it over at (re)subscription, counted (``rejected{reason="edge_retained"}``) and
+  cleared from the broker with an empty retained publish, so it is not replayed into every hub
+  restart nor kept in the broker's memory.
 """
 
 from __future__ import annotations
@@ -133,6 +138,10 @@ class MqttClient:
         q, loop = self.queue, self._loop
         if q is None or loop is None or loop.is_closed():
             return
+        if msg.retain and msg.payload and not msg.topic.endswith("/death") and not any(
+                msg.topic.startswith(r.head) for r in self._routes):
+            self._drop_retained(msg)
+            return
         for route in self._routes:
             if msg.topic.startswith(route.head):
                 try:
@@ -151,6 +160,15 @@ class MqttClient:
                 loop.call_soon_threadsafe(self._drain_inbox)
             except RuntimeError:  # loop closed during shutdown
                 pass
+
+    def _drop_retained(self, msg: mqtt.MQTTMessage) -> None:
+        """Paho thread: a retained message on an edge topic that is not a Last Will (see the module doc)."""
+        if msg.qos > 0:
+            self.client.ack(msg.mid, msg.qos)
+        self.metrics.rejected.labels(reason="edge_retained").inc()
+        log.warning("retained %d-byte message on %s dropped and cleared: edges publish only their Last Will "
+                    "retained", len(msg.payload), msg.topic)
+        self.client.publish(msg.topic, b"", qos=1, retain=True)
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         loop = self._loop
@@ -249,6 +267,14 @@ class MqttClient:
                 raise MqttUnavailable(f"broker did not acknowledge {topic} within {timeout:.0f} s") from None
         finally:
             self._acks.pop(info.mid, None)
+
+    def publish_nowait(self, msg: Message, kind: str) -> bool:
+        """QoS 1 without waiting for the PUBACK (the ingest loop must not wait a round trip per
+        edge per batch); False when it cannot be sent now."""
+        if not self.connected.is_set():
+            return False
+        info = self.client.publish(self.topics.topic(msg.store_id, msg.edge_id, kind), encode(msg), qos=1)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
 
     def publish_now(self, topic: str, payload: bytes, qos: int = 0) -> bool:
         """Fire and forget (QoS 0) while subscribed; False when it cannot be sent now."""

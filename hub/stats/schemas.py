@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from hub.stats.compute import StoreStats
+from hub.system.csv_cells import safe_row
 
 
 class BucketOut(msgspec.Struct):
@@ -135,12 +136,14 @@ CSV_COLUMNS = (
 
 def stats_csv(out: StatsOut) -> str:
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    # RFC 4180 line ends (as events.csv): with "\n" a CR inside a seat id went out unquoted and
+    # split its row in two for every CSV reader.
+    w = csv.writer(buf)
     w.writerow(CSV_COLUMNS)
     for scope, rows in (("store", out.buckets), ("seat", out.seats)):
         for r in rows:
             w.writerow(
-                [
+                safe_row([
                     scope,
                     r.seat_id or "",
                     r.start_local,
@@ -156,6 +159,6 @@ def stats_csv(out: StatsOut) -> str:
                     r.stays,
                     "" if r.avg_stay_s is None else round(r.avg_stay_s, 3),
                     r.abandoned_incidents,
-                ]
+                ])
             )
     return buf.getvalue()

@@ -25,6 +25,7 @@ from hub.auth.users import audit, client_addr
 from hub.params import parse_optional_time
 from hub.stores import queries
 from hub.stores.config_push import ConfigIn, ConfigStatus, StaleConfig, config_status, store_new_config
+from hub.system.csv_cells import safe_row
 from protocol import SEAT_STATES, TopicError, validate_id
 
 
@@ -131,9 +132,8 @@ class StoresApi(Controller):
                         "historical"])
             async with state.sessionmaker() as s:
                 async for e in queries.iter_events(s, store_id, **args):
-                    w.writerow([e.id, store_id, e.seat_id, e.edge_id, e.from_state, e.to_state,
-                                iso_utc(e.at), f"{e.at:.3f}",
-                                int(e.historical)])
+                    w.writerow(safe_row([e.id, store_id, e.seat_id, e.edge_id, e.from_state, e.to_state,
+                                         iso_utc(e.at), f"{e.at:.3f}", int(e.historical)]))
                     if buf.tell() > 32_000:
                         yield buf.getvalue()
                         buf.seek(0)

@@ -121,7 +121,8 @@ def test_overview_then_seat_changes_colour_live(hub):
     first = page.locator('g[data-seat-id="s1"] text.timer').text_content()
     assert first.startswith("사용 ") and first.endswith("초째")
     page.wait_for_function(
-        f"document.querySelector('g[data-seat-id=\"s1\"] text.timer').textContent !== {first!r}", timeout=5000)
+        # a function, not an expression string: Playwright evals the latter, which the hub's CSP forbids
+        f"() => document.querySelector('g[data-seat-id=\"s1\"] text.timer').textContent !== {first!r}", timeout=5000)
     page.screenshot(path=artifact("hub-store-after.png"), full_page=True)
 
 
@@ -263,7 +264,7 @@ def test_live_view_reconnects_by_itself_after_a_hub_restart(hub):
     assert page.locator("#live-status").inner_text() == "실시간 연결 끊김 (재연결 중)"
     page.screenshot(path=artifact("hub-store-reconnecting.png"))
     with serve_app(create_app(settings, start_mqtt=False), port):
-        page.wait_for_function("window.__before_restart === undefined", timeout=20_000)  # reloaded
+        page.wait_for_function("() => window.__before_restart === undefined", timeout=20_000)  # reloaded
         page.wait_for_selector('#live-status[data-state="connected"]', timeout=10_000)
         assert page.locator('g[data-seat-id="s0"]').count() == 1
 

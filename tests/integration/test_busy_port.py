@@ -30,6 +30,7 @@ def test_second_serve_on_the_same_port_leaves_the_first_alone(tmp_path, broker):
     hub = HubProcess(tmp_path, broker, f"sqlite+aiosqlite:///{tmp_path / 'hub.sqlite'}").start()
     try:
         log_before = hub.log.read_text()
+        assert "alembic" not in log_before, log_before  # no migration chatter on every start
         r = subprocess.run([str(SEAT_HUB), "serve", "--config", str(hub.config)], capture_output=True, text=True,
                            timeout=60)
         line = _one_line_error(r)

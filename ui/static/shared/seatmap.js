@@ -59,7 +59,10 @@
   function counts() {
     var c = {};
     STATES.forEach(function (s) { c[s] = 0; });
-    document.querySelectorAll("g[data-seat-id]").forEach(function (g) { c[stateOf(g)] += 1; });
+    // One node per seat: the camera map's seats, else (the hub's floor-plan tab) the seat list's rows.
+    var nodes = document.querySelectorAll("g[data-seat-id]");
+    if (!nodes.length) nodes = document.querySelectorAll("tr[data-seat-id]");
+    nodes.forEach(function (g) { c[stateOf(g)] += 1; });
     return c;
   }
   window.SeatMap = {
