@@ -214,10 +214,13 @@ class Pages(Controller):
         now = time.time()
         chart = await occupancy_today(db, [x.store_id for x in tiles], now)
         chart["names"] = {x.store_id: x.name for x in tiles}
+        from hub.kiosk.web import kiosk_tiles  # issue 18: each store's kiosk link, known or since when
+
         return Template(
             template_name="hub/index.html",
             context=page_context(
                 request, t, stores, tiles=tiles, sort=sort, sorts=SORTS, now=now, kst=kst,
+                kiosk=await kiosk_tiles(db, request.app.state, [x.store_id for x in tiles], now),
                 ago=ago_fn(now, t),
                 chart_json=script_json(chart), chart_i18n=script_json({"rate": t("overview.chart_rate"), "chart.no_data": t("chart.no_data"),
                                        "history.hour_axis": t("history.hour_axis")}),
@@ -233,7 +236,7 @@ class Pages(Controller):
     @get("/stores/{store_id:str}")
     async def store(self, request: Request, db: NamedDependency[AsyncSession], store_id: FromPath[str],
                     view: FromQuery[str] = "") -> Template:
-        from hub.kiosk.web import floor_plan  # hub.kiosk.web builds on this module
+        from hub.kiosk.web import floor_plan, kiosk_strings  # hub.kiosk.web builds on this module
 
         t, cookies = translator(request)
         stores = visible_stores(request, await queries.list_stores(db))
@@ -263,6 +266,7 @@ class Pages(Controller):
             template_name="hub/store.html",
             context=page_context(
                 request, t, stores, store=detail, channels=channels, channel_names=names, floor=floor, view=view,
+                kiosk_json=script_json(kiosk_strings(t)),
                 seats=[by_id[s.seat_id] for s in seats], states=SEAT_STATES, alerts=alerts, now=now,
                 alert_rules=request.app.state.settings.alerts, configs=configs,
                 kst=kst, ago=ago_fn(now, t),
