@@ -21,10 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import Seat
 from hub.demo_history import has_generated
-from hub.stats.compute import DEFAULT_TZ, StoreStats, compute_store_stats
+from hub.settings import DEFAULT_TZ
+from hub.stats.compute import StoreStats, compute_store_stats
 from hub.stats.timelines import load_timelines
 from hub.stores import queries
-from hub.web.pages import SEOUL, page_context, script_json, translator, visible_stores
+from hub.web.common import SEOUL, page_context, script_json, translator, visible_stores
 from ui.i18n import Translator
 
 MAX_DAYS = 31  # a month on one heatmap; longer ranges go through the CSV export

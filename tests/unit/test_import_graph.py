@@ -35,16 +35,19 @@ RANKS: dict[str, int] = {
     "edge_agent.demo": 7,
     "edge_agent.commands": 8,
     "edge_agent.cli": 9,
-    # hub: mqtt -> ingest -> live/stats/alerts -> pages; app wires, cli and demo run it
-    "hub.settings": 0, "hub.db": 0, "hub.system": 0, "hub.params": 0,
-    "hub.auth": 1, "hub.mqtt": 1,
-    "hub.stores": 2, "hub.live": 2,
-    "hub.ingest": 3,
-    "hub.stats": 4, "hub.alerts": 4, "hub.kiosk": 4,
-    "hub.web": 5,
-    "hub.app": 6,
-    "hub.demo": 7,
-    "hub.cli": 8, "hub.__main__": 9,
+    # hub: mqtt -> ingest -> live/stats/alerts -> pages; the kiosk link reads the seat-system and
+    # reconciles it with the camera states; app wires, demo and cli run it.
+    "hub.db": 0, "hub.system": 0, "hub.kiosk.settings": 0,
+    "hub.settings": 1,
+    "hub.params": 2, "hub.auth": 2, "hub.mqtt": 2,
+    "hub.live": 3, "hub.stores": 3,
+    "hub.ingest": 4,
+    "hub.stats": 5, "hub.alerts": 5,
+    "hub.kiosk": 6,
+    "hub.web": 7,
+    "hub.app": 8,
+    "hub.demo": 9, "hub.demo_history": 9,
+    "hub.cli": 10, "hub.__main__": 11,
 }
 
 
