@@ -233,7 +233,7 @@ class Pages(Controller):
     @get("/stores/{store_id:str}")
     async def store(self, request: Request, db: NamedDependency[AsyncSession], store_id: FromPath[str],
                     view: FromQuery[str] = "") -> Template:
-        from hub.kiosk.web import floor_plan  # hub.kiosk.web builds on this module
+        from hub.kiosk.web import floor_plan, kiosk_strings  # hub.kiosk.web builds on this module
 
         t, cookies = translator(request)
         stores = visible_stores(request, await queries.list_stores(db))
@@ -263,6 +263,7 @@ class Pages(Controller):
             template_name="hub/store.html",
             context=page_context(
                 request, t, stores, store=detail, channels=channels, channel_names=names, floor=floor, view=view,
+                kiosk_json=script_json(kiosk_strings(t)),
                 seats=[by_id[s.seat_id] for s in seats], states=SEAT_STATES, alerts=alerts, now=now,
                 alert_rules=request.app.state.settings.alerts, configs=configs,
                 kst=kst, ago=ago_fn(now, t),
