@@ -80,6 +80,17 @@ async def roi_mapping(db: AsyncSession, store_id: str, seat_ids: list[str]) -> d
     }
 
 
+async def kiosk_tiles(db: AsyncSession, state: State, store_ids: list[str], now: float) -> dict[str, float | None]:
+    """For the HQ overview: store id -> None (kiosk known) or since when unknown; stores without
+    a kiosk are left out."""
+    out: dict[str, float | None] = {}
+    for sid in store_ids:
+        has, unknown = await kiosk_unknown_since(db, state, sid, now)
+        if has:
+            out[sid] = unknown
+    return out
+
+
 def kiosk_strings(t: Translator) -> dict[str, str]:
     """What ``/static/hub/floorplan.js`` needs to re-label kiosk marks and alert lines."""
     keys = [f"kiosk.state.{k}" for k in ("free", "sold", "in_use", "unknown")] + ["kiosk.remaining"]

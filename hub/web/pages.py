@@ -214,10 +214,13 @@ class Pages(Controller):
         now = time.time()
         chart = await occupancy_today(db, [x.store_id for x in tiles], now)
         chart["names"] = {x.store_id: x.name for x in tiles}
+        from hub.kiosk.web import kiosk_tiles  # issue 18: each store's kiosk link, known or since when
+
         return Template(
             template_name="hub/index.html",
             context=page_context(
                 request, t, stores, tiles=tiles, sort=sort, sorts=SORTS, now=now, kst=kst,
+                kiosk=await kiosk_tiles(db, request.app.state, [x.store_id for x in tiles], now),
                 ago=ago_fn(now, t),
                 chart_json=script_json(chart), chart_i18n=script_json({"rate": t("overview.chart_rate"), "chart.no_data": t("chart.no_data"),
                                        "history.hour_axis": t("history.hour_axis")}),
