@@ -319,6 +319,12 @@ class SeatEngine:
             elif score is not None:
                 self._last_change[sid] = score
             ev = m.evidence(score, rules)
+            if ev.item_count and score is not None and not hidden and score < rules.change_threshold / 2:
+                # Item boxes go WITH the desk evidence: the desk looks as it did empty (registered,
+                # in view), so the box is the detector's mistake (a table read as an umbrella, a
+                # chair's back as a backpack), not belongings. Without a reference it counts alone.
+                conf = evidence_confidence(ev.person_overlap, ev.person_conf, False, 0.0, score, rules)
+                ev = msgspec.structs.replace(ev, item_count=0, item_classes=[], confidence=conf)
             if cmp is not None and cmp.at_edge:  # the desk moved out of the search window: a weak reading
                 ev = msgspec.structs.replace(ev, confidence=round(ev.confidence / 2, 4))
             if hold:
@@ -344,7 +350,14 @@ class SeatEngine:
     def _hold_still_person(self, sid: str, tracker: SeatTracker, ev: Evidence, patch: Patch, t: float) -> Evidence:
         r = self.seat_rules
         if ev.person_overlap >= r.person_overlap_min:
-            self._seen[sid] = _SeenPerson(patch, t, ev.person_overlap)
+            # Remember the look of the seat only with the person well inside it: a passer-by or a
+            # student standing up at the seat's edge leaves a crop that looks like the empty seat,
+            # and holding that would keep an empty seat "occupied" (study-table-4chairs 0035-0043).
+            seen = self._seen.get(sid)
+            if seen is None or ev.person_overlap >= min(2 * r.person_overlap_min, seen.overlap):
+                self._seen[sid] = _SeenPerson(patch, t, ev.person_overlap)
+            else:
+                self._seen[sid] = _SeenPerson(seen.patch, t, seen.overlap)
             return ev
         seen = self._seen.get(sid)
         if seen is None or tracker.state != "occupied" or t - seen.t > r.still_person_max_s:
