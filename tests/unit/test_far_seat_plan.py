@@ -44,7 +44,7 @@ def test_a_far_seat_gets_one_crop_where_it_is_small():
 
 
 def test_neighbouring_far_seats_share_a_crop_and_many_take_the_grid():
-    two = [seat("F1", 0.50, 0.10, 0.55, 0.20), seat("F2", 0.56, 0.10, 0.61, 0.20)]
+    two = [seat("F1", 0.50, 0.10, 0.55, 0.20), seat("F2", 0.53, 0.11, 0.58, 0.21)]
     p = plan_channel(1, two, 1280, 720, 640)
     assert p.how == "crops" and len(p.windows) == 1 and sorted(p.far) == ["F1", "F2"]
     scattered = [seat(f"S{i}", 0.05 + 0.16 * i, 0.05 + 0.15 * (i % 2) * 4, 0.09 + 0.16 * i,
@@ -58,3 +58,10 @@ def test_other_channels_and_inactive_seats_are_ignored():
     off = SeatDef(seat_id="X", channel=1, polygon=FAR.polygon, active=False)
     assert plan_channel(1, [NEAR, off, seat("Y", 0.5, 0.1, 0.55, 0.2, channel=2)], 1280, 720, 640).how == "whole frame"
     assert plan_channel(3, [NEAR], 1280, 720, 640).how == "whole frame"
+
+
+def test_far_seats_apart_get_their_own_crops():
+    # c10: the far desk and the sofa; one crop over both would make the far student small again
+    sofa = seat("S", 0.17, 0.22, 0.34, 0.47)
+    p = plan_channel(1, [FAR, sofa], 1280, 720, 640)
+    assert p.how == "crops" and len(p.windows) == 2 and p.crop_px >= MIN_SEAT_PX
