@@ -40,8 +40,10 @@ from bench.common import Row, hub_broker, parser, report
 from hub.db.migrate import upgrade_async
 from hub.db.models import Ingested, SeatStateRow
 from hub.db.session import make_engine, make_sessionmaker
-from hub.ingest.consumer import MqttIngest
+from hub.ingest.consumer import IngestConsumer
 from hub.ingest.writer import IngestWriter
+from hub.mqtt.client import MqttClient
+from hub.mqtt.live_relay import MqttLiveRelay
 from hub.settings import DatabaseSettings, HubSettings, MqttSettings
 from hub.system.metrics import HubMetrics
 from hub.web.live import LiveHub
@@ -104,9 +106,12 @@ async def run(args: argparse.Namespace, url: str, changes: int) -> list[Row]:
     await upgrade_async(engine)
     sm = make_sessionmaker(engine)
     metrics = HubMetrics()
-    ingest = MqttIngest(settings, IngestWriter(sm, TopicSpace(prefix)), LiveHub(), metrics)
+    client = MqttClient(settings, metrics)
+    relay = MqttLiveRelay(client)
+    ingest = IngestConsumer(settings, client, IngestWriter(sm, TopicSpace(prefix)), LiveHub(relay), metrics)
+    await client.start()
     await ingest.start()
-    if not await ingest.wait_ready(10):
+    if not await client.wait_ready(10):
         raise SystemExit(f"hub could not subscribe on {args.host}:{args.port}")
     # Edges are separate processes, as in the field (threads here would fight the hub for the GIL).
     ctx = mp.get_context("spawn")
@@ -127,14 +132,14 @@ async def run(args: argparse.Namespace, url: str, changes: int) -> list[Row]:
     while await count() < args.edges:  # the births
         await asyncio.sleep(0.05)
     if args.mode == "drain":
-        ingest.client.loop_stop()  # the broker queues what the edges publish meanwhile
+        client.client.loop_stop()  # the broker queues what the edges publish meanwhile
     await asyncio.to_thread(start.wait)
     t0 = time.perf_counter()
     if args.mode == "drain":
         # the publishers are done once every message (duplicates included) reached the broker
         while not _all_waiting(done, args.edges):
             await asyncio.sleep(0.05)
-        ingest.client.loop_start()
+        client.client.loop_start()
         t0 = time.perf_counter()
     proc = psutil.Process()
     cpu0 = proc.cpu_times()
@@ -163,7 +168,9 @@ async def run(args: argparse.Namespace, url: str, changes: int) -> list[Row]:
             for sid, st in ch:
                 want[(f"store-{i}", sid)] = st
     wrong = sum(1 for k, st in want.items() if states.get(k) != st)
+    relay.close()
     await ingest.stop()
+    await client.stop()
     await engine.dispose()
     msgs = n - args.edges  # delta messages actually ingested (births excluded)
     seat_deltas = msgs * changes

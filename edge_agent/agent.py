@@ -56,6 +56,13 @@ def initial_layout(cfg: EdgeConfig, store: EdgeStore) -> Layout:
     return Layout(cfg.config_version, list(cfg.seats), cfg.state)
 
 
+def resumed_states(stored: list[SeatSnapshot], now: float) -> list[SeatSnapshot]:
+    """The stored seat states to continue from after a restart: each seat keeps its state (counts
+    stay known), but its timer starts again now. Nobody watched while the box was off, so
+    "empty for 13 min" across a restart would count minutes nobody saw."""
+    return [msgspec.structs.replace(s, since=now) for s in stored]
+
+
 def observe_tick(engine: SeatEngine, batch: list[tuple]) -> list[Transition]:
     """One tick's samples (channel, frame, detections, t) into the seat engine: all channels in
     one ``observe_many`` pass. Where a channel's clock went back (``OutOfOrderSample``), that
@@ -84,7 +91,7 @@ class EdgeAgent:
         self.store = EdgeStore(cfg.data_path / "edge.sqlite")
         self.layout = initial_layout(cfg, self.store)
         self.engine = SeatEngine(self.layout.seats, self.layout.rules, cfg.seat_rules, now=time.time())
-        restored = self.engine.restore(self.store.load_states())
+        restored = self.engine.restore(resumed_states(self.store.load_states(), time.time()))
         if restored:
             log.info("restored %d seat states from storage", len(restored))
         self.detector = detector or Detector(cfg.model)
@@ -165,7 +172,7 @@ class EdgeAgent:
         self.ticks += 1
         channels = self._channel_health()
         self._store_health(channels)  # local status is cheap: every tick
-        if now >= self._next_health:
+        if now >= self._next_health and health_due(channels, now - self._started_at):
             self._next_health = now + HEALTH_EVERY_S
             self.uplink.publish_health(channels, time.time() - self._started_at)
         return transitions
@@ -276,6 +283,19 @@ class EdgeAgent:
         self.uplink.publish_config_ack(msg.version, True, None)
         self.uplink.publish_birth()  # the hub needs the new seat set
         return True
+
+
+STARTUP_GRACE_S = 15.0  # an RTSP channel may take this long to deliver its first frame
+
+
+def health_due(channels: list[ChannelHealth], uptime_s: float) -> bool:
+    """Whether the hub may hear the channels' health yet. Right after start a camera that is still
+    connecting is not "down": reporting it would open a channel_down alert that closes 10 s later.
+    So the first report waits until every channel is online, one has really failed (an error), or
+    ``STARTUP_GRACE_S`` passed."""
+    if uptime_s >= STARTUP_GRACE_S:
+        return True
+    return all(c.online or c.last_error for c in channels)
 
 
 class StoredHealth(msgspec.Struct, frozen=True):

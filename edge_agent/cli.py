@@ -312,6 +312,8 @@ def install(
     hub_host: Annotated[str | None, typer.Option(help="MQTT broker of the hub, without a bundle.")] = None,
     hub_port: Annotated[int | None, typer.Option(help="Broker port, without a bundle.")] = None,
     lan_ip: Annotated[str | None, typer.Option(help="LAN address of this box for the staff fallback page.")] = None,
+    local_port: Annotated[int | None, typer.Option(
+        help="Port of the staff fallback page (default: the one already set, else 8088).")] = None,
     password: Annotated[str | None, typer.Option(
         help="Fallback page password (asked for on the first install; later runs keep it).")] = None,
     systemd: Annotated[bool, typer.Option(help="Install and enable the systemd unit.")] = True,
@@ -348,7 +350,7 @@ def install(
         layout = Layout(root)
         opts = InstallOptions(
             store_id=store, edge_id=edge_id, bundle=b, hub_host=hub_host, hub_port=hub_port, lan_ip=lan_ip,
-            password=password,
+            local_port=local_port, password=password,
             model=model, model_url=model_url, model_sha256=model_sha256,
             person_classes=[c.strip() for c in person_classes.split(",") if c.strip()] if person_classes else None,
             channels=urls, root=root, systemd=systemd,
@@ -444,10 +446,13 @@ def doctor(
 @app.command("sample-camera")
 def sample_camera(
     port: Annotated[int, typer.Option(help="RTSP port to serve on.")] = 8554,
-    switch_every: Annotated[float, typer.Option(help="Seconds between the two pictures of each channel.")] = 20.0,
+    switch_every: Annotated[float, typer.Option(
+        help="Seconds between the two pictures of each channel. Longer than a store's exit_s + enter_s "
+             "(20 + 6 s by default), or a seat never has the time to change.")] = 40.0,
     for_s: Annotated[float | None, typer.Option("--for", help="Serve this many seconds, then exit 0.")] = None,
     print_seats: Annotated[bool, typer.Option(
-        "--print-seats", help="Print the [[seats]] of the sample pictures for edge.toml and exit.")] = False,
+        "--print-seats", help="Print the seat polygons of the sample pictures as edge.toml \\[\\[seats]] tables "
+                              "(append them to edge.toml), and exit.")] = False,
     print_model: Annotated[bool, typer.Option(
         "--print-model", help="Print the path of the offline person model that comes with the demo and exit.")] = False,
 ) -> None:
@@ -493,52 +498,30 @@ def sample_camera(
 
 @app.command()
 def demo(
-    store: Annotated[str, typer.Option(help="Store id the demo edge reports as.")] = "demo",
+    store: Annotated[str, typer.Option(help="Store id the demo edge reports as (more stores: STORE-2, ...).")] = "demo",
+    stores: Annotated[int, typer.Option(help="How many demo stores (each its own agent; one shared model).")] = 2,
     mqtt_host: Annotated[str, typer.Option(help="Broker host.")] = "127.0.0.1",
     mqtt_port: Annotated[int, typer.Option(help="Broker port.")] = 1883,
     topic_prefix: Annotated[str, typer.Option(help="MQTT topic prefix.")] = "seat/v1",
     workdir: Annotated[Path, typer.Option(help="Where the demo keeps its SQLite and pictures.")] = Path("var/demo"),
-    switch_every: Annotated[float, typer.Option(help="Seconds between the sample camera's pictures.")] = 20.0,
-    local_port: Annotated[int, typer.Option(help="Port of the local fallback page.")] = 8088,
+    local_port: Annotated[int, typer.Option(help="Port of the first store's local fallback page.")] = 8088,
     rtsp: Annotated[bool, typer.Option(help="Serve the sample camera over real RTSP (GStreamer).")] = True,
     for_s: Annotated[float | None, typer.Option("--for", help="Run this many seconds, then exit 0.")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
-    """Run an agent on the built-in sample camera (real library CCTV frames, alternating).
+    """Run agents on the built-in sample camera: real library CCTV frames on a two-minute script in
+    which every seat state shows up (empty, occupied, away, abandoned, unknown).
 
     Started by `seat-hub demo`; useful alone against any broker.
     """
     _setup_logging(log_level)
-    from edge_agent.agent import EdgeAgent
-    from edge_agent.demo.sample_camera import DEMO_PASSWORD, SampleCamera, demo_config
+    from edge_agent.demo.run import run_demo_stores
 
+    if stores < 1:
+        typer.secho("--stores must be at least 1", fg="red", err=True)
+        raise typer.Exit(2)
     workdir.mkdir(parents=True, exist_ok=True)
-    camera = agent = None
-
-    def on_sigterm(*_) -> None:
-        # Before the agent runs, unwind (so the sample camera's RTSP server stops too); then stop cleanly.
-        if agent is None:
-            raise KeyboardInterrupt
-        agent.request_stop()
-
-    signal.signal(signal.SIGTERM, on_sigterm)
-    try:
-        camera = SampleCamera(workdir, switch_every, prefer_rtsp=rtsp)
-        cfg = demo_config(store, workdir, mqtt_host, mqtt_port, topic_prefix, camera.urls, local_port)
-        typer.echo(f"staff fallback page: http://127.0.0.1:{local_port}/ (password: {DEMO_PASSWORD})", err=True)
-        camera.start()
-        agent = EdgeAgent(cfg)
-        agent.start()
-        typer.echo(f"demo edge: store {store}, sample camera over {camera.kind}: "
-                   + ", ".join(camera.urls.values()), err=True)
-        agent.run(duration_s=for_s)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if agent is not None:
-            agent.stop()
-        if camera is not None:
-            camera.stop()
+    run_demo_stores(store, stores, workdir, mqtt_host, mqtt_port, topic_prefix, local_port, rtsp, for_s)
 
 
 if __name__ == "__main__":

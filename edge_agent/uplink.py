@@ -25,6 +25,15 @@ Session protocol (what the hub can rely on):
   then disconnects cleanly (the broker then does not send the Will).
 - A snapshot request from the hub is answered with a fresh Birth.
 
+End-to-end delivery of events (issue 20): a broker's PUBACK only says the broker took a message;
+a broker restart (Mosquitto 2.0.11 does not restore shared subscriptions from its persistence
+file), a SIGKILL, or a restart while the hub is down can still lose it. So once the hub has shown
+that it confirms (one ``Stored`` message ever received: kept in the store's meta, so an older hub
+keeps working with the PUBACK rule), an event row is only marked sent at its PUBACK and deleted
+when the hub's ``Stored`` (on the edge's own ``stored`` topic) names its (boot_id, seq). Rows
+still unconfirmed are sent again on every new session and, while connected, when they wait longer
+than ``CONFIRM_TIMEOUT_S``; the hub's dedupe on (store, edge, boot, seq) makes that harmless.
+
 Unacknowledged messages are never left in paho's own memory queue across a reconnect: paho
 would resend them with their old payload (not flagged historical, possibly ahead of the new
 birth). The outbox is the only queue; ``on_connect`` empties paho's.
@@ -62,6 +71,7 @@ from protocol import (
     SeatSnapshot,
     SnapshotRequest,
     StateRules,
+    Stored,
     TopicSpace,
     decode,
     encode,
@@ -75,6 +85,9 @@ log = logging.getLogger(__name__)
 # (config_version, seats, states, channels, rules): what a Birth reports.
 BirthParts = tuple[int, list[SeatDef], list[SeatSnapshot], list[ChannelDef], StateRules]
 _HISTORICAL_KINDS = ("delta", "event")
+_CONFIRMED_KINDS = ("event",)  # kept until the hub says it stored them (end to end)
+CONFIRM_TIMEOUT_S = 30.0  # a sent event the hub has not confirmed in this long is sent again
+HUB_ACKS_META = "hub_confirms_stored"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +100,25 @@ class UplinkStats:
     rejected: int  # PUBACKs with a failure reason code (e.g. not authorised by the broker ACL)
     connects: int
     replayed: int  # rows sent as historical after a reconnect
+
+
+# Paho reports a dropped socket as "Unspecified error" (128): say what that means to a person.
+_DISCONNECT_WORDS = {
+    0: "the connection was closed",
+    128: "the connection dropped (the broker stopped, or the network or the broker is unreachable)",
+    135: "not authorized (check the edge's broker username and password)",
+    137: "the broker is busy",
+    139: "the broker is shutting down",
+    141: "no keep-alive answer in time (network too slow or down)",
+    142: "another client took over this session (two agents with the same store and edge id?)",
+}
+
+
+def disconnect_reason(reason_code) -> str:
+    """Readable words for a paho disconnect reason code (ReasonCode or int)."""
+    value = getattr(reason_code, "value", reason_code)
+    words = _DISCONNECT_WORDS.get(value) if isinstance(value, int) else None
+    return words or str(reason_code)
 
 
 def client_id_for(cfg: EdgeConfig) -> str:
@@ -127,7 +159,7 @@ class Uplink:
         self._clock = clock
         self._topic = {k: self.topics.topic(self.store_id, self.edge_id, k)
                        for k in ("birth", "delta", "event", "health", "death", "config_ack", "config",
-                                 "snapshot_request", "frame", "frame_request")}
+                                 "snapshot_request", "frame", "frame_request", "stored")}
 
         self._seq = 0
         self._seq_lock = threading.Lock()  # seq order == outbox id order
@@ -150,6 +182,12 @@ class Uplink:
         # last full birth of this process, or when the hub asks (snapshot request "layout").
         self._layout_sent = ""
         self._layout_wanted = False
+        # End to end (module doc): on once the hub has ever confirmed; the rows in flight that wait
+        # for its confirmation after their PUBACK.
+        self._hub_confirms = store.meta_get(HUB_ACKS_META) == "1"
+        self._confirm_rows: set[int] = set()
+        self._next_resend_check = 0.0
+        self.confirm_timeout_s = CONFIRM_TIMEOUT_S
 
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id_for(cfg),
                                   protocol=mqtt.MQTTv5)
@@ -292,7 +330,9 @@ class Uplink:
             with self._seq_lock:
                 return self._emit(kind, build, seat_id, watch, kick, locked=True)
         msg = build(self._next_seq(), self._clock())
-        row_id = self.store.enqueue(self._topic[kind], encode(msg), kind, seat_id)
+        row_id = self.store.enqueue(self._topic[kind], encode(msg), kind, seat_id,
+                                    boot_id=self.boot_id if kind in _CONFIRMED_KINDS else None,
+                                    seq=msg.seq if kind in _CONFIRMED_KINDS else None)
         if watch is not None:
             self._watch[row_id] = watch
         if kick:
@@ -317,7 +357,7 @@ class Uplink:
             return
         self._drop_paho_queue(client)
         client.subscribe([(self._topic["config"], 1), (self._topic["snapshot_request"], 1),
-                          (self._topic["frame_request"], 1)])
+                          (self._topic["frame_request"], 1), (self._topic["stored"], 1)])
         with self._cond:
             self._connected = True
             self._need_session = True
@@ -346,8 +386,8 @@ class Uplink:
             self._connected = False
             self._cond.notify_all()
         if was and not self._stopping:
-            log.warning("uplink lost the broker (%s); queuing in the outbox (depth %d)", reason_code,
-                        self.store.depth())
+            log.warning("uplink lost the broker at %s:%d: %s; queuing in the outbox (depth %d)", self.cfg.mqtt.host,
+                        self.cfg.mqtt.port, disconnect_reason(reason_code), self.store.depth())
 
     def _on_publish(self, client: mqtt.Client, userdata, mid: int, reason_code, properties) -> None:
         with self._map_lock:
@@ -365,6 +405,12 @@ class Uplink:
                 log.error("broker refused outbox message %d (%s); dropped", row_id, reason_code)
             else:
                 self._acked += 1
+                with self._map_lock:
+                    confirm = row_id in self._confirm_rows
+                    self._confirm_rows.discard(row_id)
+                if confirm and self.store.mark_sent(row_id):
+                    self._kick()
+                    return  # kept until the hub's Stored (module doc)
             self.store.remove(row_id)
             ev = self._watch.pop(row_id, None)
             if ev is not None:
@@ -384,6 +430,14 @@ class Uplink:
                 req = decode(message.payload, expect=FrameRequest)
                 if self._on_frame_request is not None:
                     self._on_frame_request(req)
+            elif topic == self._topic["stored"]:
+                ack = decode(message.payload, expect=Stored)
+                n = self.store.confirm(ack.boot_id, ack.seqs)
+                if not self._hub_confirms:
+                    self._hub_confirms = True
+                    self.store.meta_set(HUB_ACKS_META, "1")
+                    log.info("the hub confirms stored events: events now stay queued until it does")
+                log.debug("hub confirmed %d event(s) of boot %s", n, ack.boot_id)
             elif topic == self._topic["snapshot_request"]:
                 req = decode(message.payload, expect=SnapshotRequest)
                 if req.reason == "layout":
@@ -412,6 +466,7 @@ class Uplink:
             try:
                 if new_session:
                     self._start_session()
+                self._resend_unconfirmed()
                 self._pump()
             except Exception:
                 log.exception("uplink sender failed; retrying")
@@ -425,6 +480,11 @@ class Uplink:
         stale = self.store.remove_kinds(("birth",) if self._stopping else ("birth", "death"))
         if stale:
             log.info("dropped %d queued birth/death messages superseded by the new birth", stale)
+        with self._map_lock:
+            self._confirm_rows.clear()
+        resent = self.store.unsend()  # what the hub never confirmed goes again, after the birth
+        if resent:
+            log.info("sending again %d event(s) the hub has not confirmed", resent)
         self.store.mark_historical(_HISTORICAL_KINDS)
         self._cursor = 0
         self._publish(self._topic["death"], b"", 0, retain=True)  # clear the retained Death
@@ -450,7 +510,23 @@ class Uplink:
                 if not self._publish_row(row):
                     return
 
+    def _resend_unconfirmed(self) -> None:
+        """Connected, but some events waited too long for the hub's confirmation (a broker that
+        restarted without the hub's subscription, a hub that was down): send them again."""
+        now = self._clock()
+        if not self._hub_confirms or now < self._next_resend_check:
+            return
+        self._next_resend_check = now + min(5.0, self.confirm_timeout_s)
+        n = self.store.unsend(older_than=now - self.confirm_timeout_s)
+        if n:
+            log.warning("%d event(s) not confirmed by the hub within %.0f s: sending them again", n,
+                        self.confirm_timeout_s)
+            self._cursor = 0
+
     def _publish_row(self, row: OutboxRow) -> bool:
+        if self._hub_confirms and row.kind in _CONFIRMED_KINDS:
+            with self._map_lock:
+                self._confirm_rows.add(row.id)
         payload = row.payload
         if row.historical and row.kind in _HISTORICAL_KINDS:
             try:

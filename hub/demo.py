@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from hub.kiosk.demo import DemoKiosk
 from hub.settings import DatabaseSettings, HttpSettings, HubSettings, MqttSettings, load_settings
 
 
@@ -88,10 +89,40 @@ async def _demo_user(app) -> None:
 
     async with app.state.sessionmaker() as db:
         try:
-            await add_user(db, DEMO_USER, DEMO_PASSWORD, "admin", actor="demo")
+            await add_user(db, DEMO_USER, DEMO_PASSWORD, "admin", actor="demo", password_policy=False)
         except AuthError:
             return  # exists from an earlier run
         await db.commit()
+
+
+DEMO_STORES = 2  # two stores, so that the HQ overview and its comparison chart compare something
+
+
+def demo_store_ids(store: str, n: int = DEMO_STORES) -> list[str]:
+    """The same ids `seat-edge demo --stores N` reports as (the hub never imports the edge)."""
+    return [store] + [f"{store}-{i}" for i in range(2, n + 1)]
+
+
+async def _seed_history_when_seats_arrive(app, store_ids: list[str], until: float, timeout: float = 180) -> None:
+    """A week of generated history (marked) once each store's edge has told the hub its seats."""
+    from sqlalchemy import func, select
+
+    from hub.db.models import Seat
+    from hub.demo_history import seed_history
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        async with app.state.sessionmaker() as db:
+            have = set((await db.execute(select(Seat.store_id).where(Seat.store_id.in_(store_ids))
+                                         .group_by(Seat.store_id).having(func.count() > 0))).scalars())
+            if have >= set(store_ids):
+                added = await seed_history(db, store_ids, until)
+                await db.commit()
+                if added:
+                    print(f"History: {added} generated demo events over the last 7 days (marked as generated)",
+                          flush=True)
+                return
+        await asyncio.sleep(1.0)
 
 
 def _stop(proc: subprocess.Popen | None, timeout: float = 20) -> None:
@@ -110,11 +141,21 @@ def run_demo(port: int = 8080, for_s: float | None = None, store: str = "demo", 
     import uvicorn
 
     from hub.app import create_app
+    from hub.system.preflight import Busy, FolderLock, check_port
 
     workdir = Path(workdir or "var/demo").resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
+    # Before anything is written: a demo already running here keeps its log, broker and database.
+    lock = FolderLock(workdir, "demo.lock")
+    try:
+        lock.acquire("seat-hub demo")
+        check_port("127.0.0.1", port)
+    except Busy as exc:
+        lock.release()
+        print(f"Demo error: {exc}", file=sys.stderr)
+        return 2
     base = load_settings(config) if config else HubSettings()
     broker = edge = None
+    kiosk = DemoKiosk(store)  # issue 18: a fake GoSca for the floor plan and reconciliation alerts
     # uvicorn handles SIGTERM while it serves, then re-raises it: this handler gets it either way.
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
@@ -127,12 +168,14 @@ def run_demo(port: int = 8080, for_s: float | None = None, store: str = "demo", 
             http=HttpSettings(host="127.0.0.1", port=port),
             alerts=base.alerts,
             edge_timeout_s=30.0,
+            kiosk=kiosk.settings(),
         )
         app = create_app(settings, migrate=True)
         log = open(workdir / "edge.log", "w")  # noqa: SIM115 - the edge process writes it until the demo ends
         local_port = _free_port()
         edge = subprocess.Popen(
-            [sys.executable, "-m", "edge_agent.cli", "demo", "--store", store, "--mqtt-port", str(mqtt_port),
+            [sys.executable, "-m", "edge_agent.cli", "demo", "--store", store, "--stores", str(DEMO_STORES),
+             "--mqtt-port", str(mqtt_port),
              "--topic-prefix", prefix, "--workdir", str(workdir / "edge"), "--local-port", str(local_port)],
             stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
@@ -146,6 +189,10 @@ def run_demo(port: int = 8080, for_s: float | None = None, store: str = "demo", 
                 await asyncio.sleep(0.05)
             print(f"Dashboard: http://127.0.0.1:{port}/stores/{store}  (all stores: http://127.0.0.1:{port}/)",
                   flush=True)
+            seeding = None
+            if config is None:  # generated history goes into the demo's own database only
+                seeding = asyncio.create_task(_seed_history_when_seats_arrive(
+                    app, demo_store_ids(store), time.time() - 300))
             if config is None:  # never add a known password to a real (configured) database
                 await _demo_user(app)
                 print(f"Dashboard login: {DEMO_USER} / {DEMO_PASSWORD} (an admin of this demo database only)",
@@ -154,7 +201,9 @@ def run_demo(port: int = 8080, for_s: float | None = None, store: str = "demo", 
                 print("Dashboard login: a user of that database (`seat-hub user add --config ...`)", flush=True)
             print(f"Store staff fallback page (served by the edge): http://127.0.0.1:{local_port}/ "
                   f"(password: demo-store)", flush=True)
-            print(f"Edge log: {workdir / 'edge.log'}; seats change within a minute. Ctrl-C stops.", flush=True)
+            print(f"Edge log: {workdir / 'edge.log'}. Every seat state shows within two minutes "
+                  f"(stores: {', '.join(demo_store_ids(store))}). Ctrl-C stops.", flush=True)
+            kiosk.follow(app)
             deadline = None if for_s is None else time.monotonic() + for_s
             rc = 0
             while deadline is None or time.monotonic() < deadline:
@@ -167,6 +216,8 @@ def run_demo(port: int = 8080, for_s: float | None = None, store: str = "demo", 
                     rc = 1
                     break
                 await asyncio.sleep(0.5)
+            if seeding is not None:
+                seeding.cancel()
             server.should_exit = True
             await task
             return rc
@@ -185,5 +236,7 @@ def run_demo(port: int = 8080, for_s: float | None = None, store: str = "demo", 
         try:
             _stop(edge)
             _stop(broker)
+            kiosk.stop()
         finally:
+            lock.release()
             signal.signal(signal.SIGTERM, previous)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import msgspec
 
+from hub.kiosk.settings import KioskStoreSettings
+
 
 class SettingsError(ValueError):
     """The settings file is missing, unreadable or invalid; the message says which key and why."""
@@ -66,6 +68,10 @@ def _secret_tag(password: str, purpose: str) -> str:
 class HttpSettings(msgspec.Struct, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
     port: int = 8080
+    # Reverse proxies (addresses or networks, e.g. ["127.0.0.1"]) whose X-Forwarded-For/-Proto are
+    # believed: the client address for login limits and logs, https for Secure cookies. Empty: no
+    # proxy, the headers are ignored (anyone could otherwise pick their address per request).
+    trusted_proxies: list[str] = []
 
 
 class IngestSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -87,15 +93,24 @@ class AlertSettings(msgspec.Struct, forbid_unknown_fields=True):
 
 class AuthSettings(msgspec.Struct, forbid_unknown_fields=True):
     session_hours: float = 12.0  # absolute lifetime of a login session (cookie and server side)
+    # An open live WebSocket re-checks its session this often: logout, expiry, a disabled user or a
+    # role/store change (from any replica or the CLI) closes it within this time.
+    ws_recheck_s: float = 5.0
     # true when the dashboard is served over HTTPS (directly or behind a TLS proxy): the session
     # cookie is then never sent in clear text. See docs/security.md.
     cookie_secure: bool = False
     # Origins (scheme://host[:port]) allowed to open WebSockets besides the hub's own address.
     allowed_origins: list[str] = []
-    # Login rate limit: failed logins within window_s per account, and per client address.
+    # Login rate limit, per (account, client address) and never per account alone (a stranger must
+    # not lock the owner out): after max_failures_per_user failed logins of one account from one
+    # address within failure_window_s, each further try waits delay_base_s, doubled per further
+    # failure, at most delay_max_s. One address failing max_failures_per_addr times over all
+    # accounts meets the same delay. Behind a proxy, list it in http.trusted_proxies.
     max_failures_per_user: int = 5
     max_failures_per_addr: int = 20
     failure_window_s: float = 900.0
+    delay_base_s: float = 30.0
+    delay_max_s: float = 900.0
 
 
 class HubSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -105,6 +120,8 @@ class HubSettings(msgspec.Struct, forbid_unknown_fields=True):
     ingest: IngestSettings = msgspec.field(default_factory=IngestSettings)
     alerts: AlertSettings = msgspec.field(default_factory=AlertSettings)
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
+    # Seat system (kiosk) per store id, the adapter chosen by its `type` (hub/kiosk/settings.py).
+    kiosk: dict[str, KioskStoreSettings] = {}
     # An edge that sent nothing (health messages included) for this long is offline, its seats unknown.
     edge_timeout_s: float = 90.0
 
@@ -171,5 +188,9 @@ def _check(s: HubSettings, source: str) -> None:
         raise SettingsError(f"{source}: edge_timeout_s must be > 0 (got {s.edge_timeout_s})")
     if s.ingest.batch_max < 1 or s.ingest.batch_wait_ms < 0:
         raise SettingsError(f"{source}: ingest.batch_max must be >= 1 and ingest.batch_wait_ms >= 0")
+    from hub.kiosk.settings import problems as kiosk_problems
+
+    if found := kiosk_problems(s.kiosk):
+        raise SettingsError(f"{source}: " + "; ".join(found))
     if "/" in s.mqtt.shared_group or "+" in s.mqtt.shared_group or "#" in s.mqtt.shared_group:
         raise SettingsError(f"{source}: mqtt.shared_group must not contain '/', '+' or '#'")

@@ -22,6 +22,8 @@ from protocol.messages import (
     SeatState,
     SnapshotRequest,
     StateRules,
+    Stored,
+    seq_ranges,
 )
 from protocol.topics import Topic, TopicError, TopicSpace, validate_id
 
@@ -47,6 +49,8 @@ __all__ = [
     "SeatState",
     "SnapshotRequest",
     "StateRules",
+    "Stored",
+    "seq_ranges",
     "Topic",
     "TopicError",
     "TopicSpace",

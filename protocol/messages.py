@@ -171,6 +171,27 @@ class SnapshotRequest(_HubBase, tag="snapshot_request"):
     reason: str = "gap"
 
 
+class Stored(_HubBase, tag="stored"):
+    """Hub -> edge, after a commit: these events of this boot are in the hub's database (or were
+    already, or were refused for good), so the edge may forget them. The end-to-end
+    acknowledgement: a broker PUBACK only says the broker took a message, and a broker restart
+    can still lose it (docs/reliability.md). ``seqs``: inclusive ``(first, last)`` ranges."""
+
+    boot_id: str
+    seqs: list[tuple[int, int]]
+
+
+def seq_ranges(seqs: list[int] | set[int]) -> list[tuple[int, int]]:
+    """Sorted inclusive ranges covering exactly ``seqs`` ([1, 2, 3, 7] -> [(1, 3), (7, 7)])."""
+    out: list[tuple[int, int]] = []
+    for s in sorted(set(seqs)):
+        if out and s == out[-1][1] + 1:
+            out[-1] = (out[-1][0], s)
+        else:
+            out.append((s, s))
+    return out
+
+
 class FrameRequest(_HubBase, tag="frame_request"):
     """An admin asks for one current picture of a channel (to draw seats on). The edge answers
     with a ``Frame`` whose faces are blurred; it never sends video."""
@@ -196,5 +217,6 @@ class Frame(msgspec.Struct, tag_field="kind", tag="frame", kw_only=True):
 
 
 EdgeMessage = Birth | Delta | Event | Health | Death | ConfigAck
-HubMessage = Config | SnapshotRequest
-Message = Birth | Delta | Event | Health | Death | ConfigAck | Config | SnapshotRequest | FrameRequest | Frame
+HubMessage = Config | SnapshotRequest | Stored
+Message = (Birth | Delta | Event | Health | Death | ConfigAck | Config | SnapshotRequest | Stored | FrameRequest
+           | Frame)

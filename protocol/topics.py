@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 TopicKind = Literal["birth", "delta", "event", "health", "death", "config_ack", "frame", "config",
-                    "snapshot_request", "frame_request"]
+                    "snapshot_request", "frame_request", "stored"]
 EDGE_KINDS: tuple[str, ...] = ("birth", "delta", "event", "health", "death", "config_ack", "frame")
-HUB_KINDS: tuple[str, ...] = ("config", "snapshot_request", "frame_request")
+HUB_KINDS: tuple[str, ...] = ("config", "snapshot_request", "frame_request", "stored")
 ALL_KINDS = EDGE_KINDS + HUB_KINDS
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")

@@ -9,8 +9,8 @@ AUTH_MESSAGES: dict[str, dict[str, str]] = {
     "login.submit": {"ko": "로그인", "en": "Log in"},
     "login.failed": {"ko": "사용자 이름 또는 비밀번호가 올바르지 않습니다.", "en": "Wrong username or password."},
     "login.blocked": {
-        "ko": "로그인 실패가 너무 많습니다. {m}분 후에 다시 시도하세요.",
-        "en": "Too many failed logins. Try again in {m} minutes.",
+        "ko": "이 주소에서 로그인 실패가 너무 많습니다. {s}초 후에 다시 시도하세요.",
+        "en": "Too many failed logins from this address. Try again in {s} seconds.",
     },
     "login.csrf": {
         "ko": "로그인 양식이 만료되었습니다. 다시 시도하세요.",

@@ -101,6 +101,7 @@ class InstallOptions:
     hub_host: str | None = None  # without a bundle
     hub_port: int | None = None
     lan_ip: str | None = None
+    local_port: int | None = None  # the staff page's port; None: keep the existing one (8088 new)
     password: str | None = None  # None: keep the existing hash
     model: Path | None = None
     model_url: str | None = None
@@ -162,7 +163,7 @@ def _kept(section: object | None, owned: set[str]) -> list[str]:
 def render_config(*, store_id: str, edge_id: str, data_dir: Path, mqtt: dict, weights: Path | str,
                   person_classes: list[str], item_classes: list[str], lan_ip: str, password_hash: str,
                   channels: list[tuple[int, str, str]], seats_toml: str, config_version: int,
-                  old: EdgeConfig | None = None) -> str:
+                  old: EdgeConfig | None = None, local_port: int | None = None) -> str:
     m = [f"host = {_toml_str(mqtt['host'])}", f"port = {mqtt['port']}",
          f"topic_prefix = {_toml_str(mqtt.get('topic_prefix') or DEFAULT_PREFIX)}"]
     if mqtt.get("username"):
@@ -176,6 +177,7 @@ def render_config(*, store_id: str, edge_id: str, data_dir: Path, mqtt: dict, we
     edge_extra = _kept(o and o.edge, {"store_id", "edge_id", "data_dir", "sample_interval_s"})
     model_extra = _kept(o and o.model, {"weights", "person_classes", "item_classes"})
     ui_extra = _kept(o and o.local_ui, {"listen", "port", "password_hash"})
+    local_port = local_port or (o.local_ui.port if o else 8088)
     tables = ""
     for name, section in (("seat_rules", o and o.seat_rules), ("state", o and o.state)):
         if lines := _kept(section, set()):
@@ -206,7 +208,7 @@ item_classes = {_toml_list(item_classes)}
 {nl.join(model_extra) + nl if model_extra else ""}
 [local_ui]
 listen = {_toml_str(lan_ip)}
-port = {o.local_ui.port if o else 8088}
+port = {local_port}
 password_hash = {_toml_str(password_hash)}
 {nl.join(ui_extra) + nl if ui_extra else ""}{tables}{ch}{seats_toml}"""
 
@@ -385,7 +387,7 @@ def plan_install(o: InstallOptions, emit: Callable[[str], None] = lambda _m: Non
         store_id=o.store_id, edge_id=edge_id, data_dir=layout.data_dir, mqtt=mqtt, weights=weights,
         person_classes=persons, item_classes=item_cls, lan_ip=lan_ip, password_hash=password_hash,
         channels=channels, seats_toml=render_seats(old.seats if old else []), config_version=old.config_version if old else 0,
-        old=old,
+        old=old, local_port=o.local_port,
     )
     from edge_agent.settings import ConfigError, parse_config
 

@@ -38,13 +38,17 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from edge_agent.local_page.passwords import PasswordHashError, verify_password
 from edge_agent.local_page.sessions import (
+    REVOKED_META_KEY,
     SECRET_META_KEY,
     SESSION_COOKIE,
     SESSION_TTL_S,
     LoginThrottle,
     check_session,
+    prune_revoked,
     safe_next,
     sign_session,
+    token_body,
+    token_expiry,
 )
 from edge_agent.local_page.views import EventView, SeatsPayload, build_view
 from edge_agent.settings import LocalUiSection
@@ -60,6 +64,8 @@ UI_DIR = Path(__file__).resolve().parents[2] / "ui"
 STATIC_DIR = UI_DIR / "static" / "edge"
 SHARED_STATIC_DIR = UI_DIR / "static" / "shared"
 MAX_EVENTS = 1000
+MAX_FORM_BYTES = 4096
+REQUEST_TIMEOUT_S = 10.0
 _STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                  ".svg": "image/svg+xml"}
 
@@ -68,19 +74,23 @@ _STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; cha
 class LocalPage:
     def __init__(self, ui: LocalUiSection, store: EdgeStore,
                  seats_provider: Callable[[], list[SeatDef]] | None = None, *,
-                 store_label: str = "", refresh_s: float = 5.0, clock: Callable[[], float] = time.time) -> None:
+                 store_label: str = "", refresh_s: float = 5.0, clock: Callable[[], float] = time.time,
+                 request_timeout_s: float = REQUEST_TIMEOUT_S) -> None:
         self.ui = ui
         self.store = store
         self.seats_provider = seats_provider
         self.store_label = store_label
         self.refresh_s = refresh_s
         self.clock = clock
+        self.request_timeout_s = request_timeout_s
         self.env = Environment(loader=FileSystemLoader(str(UI_DIR / "templates")),
                                autoescape=select_autoescape(["html"]), auto_reload=False)
         self._throttle = LoginThrottle(clock)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._secret = self._load_secret()
+        self._revoked_lock = threading.Lock()
+        self._revoked = self._load_revoked()
 
     def _load_secret(self) -> bytes:
         raw = self.store.meta_get(SECRET_META_KEY)
@@ -104,6 +114,7 @@ class LocalPage:
             pass
 
         Handler.page = page
+        Handler.timeout = self.request_timeout_s
         self._server = ThreadingHTTPServer((self.ui.listen, self.ui.port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-page", daemon=True)
@@ -137,7 +148,32 @@ class LocalPage:
 
     def session_ok(self, token: str | None) -> bool:
         h = self.ui.password_hash
-        return bool(h) and check_session(self._secret, h, token, self.clock())
+        if not (h and check_session(self._secret, h, token, self.clock())):
+            return False
+        with self._revoked_lock:
+            return token_body(token) not in self._revoked
+
+    def revoke(self, token: str | None) -> None:
+        """Logout: this token is refused from now on, also after a restart (the list is kept in
+        the store's meta next to the secret, pruned of tokens that expired anyway)."""
+        body = token_body(token)
+        if body is None or not self.session_ok(token):
+            return  # only a valid session can be revoked: a stranger cannot grow the list
+        with self._revoked_lock:
+            self._revoked = prune_revoked(self._revoked, self.clock())
+            self._revoked[body] = token_expiry(body)
+            saved = self.store.meta_set(REVOKED_META_KEY, json.dumps(self._revoked))
+        if not saved:
+            log.warning("local page: could not save a logout (disk full?): it holds until the agent restarts")
+
+    def _load_revoked(self) -> dict[str, float]:
+        raw = self.store.meta_get(REVOKED_META_KEY)
+        try:
+            data = json.loads(raw) if raw else {}
+            return prune_revoked({str(k): float(v) for k, v in data.items()}, self.clock())
+        except (ValueError, AttributeError, TypeError):
+            log.warning("local page: the saved logout list is unreadable; starting a new one")
+            return {}
 
     def new_session(self) -> str:
         return sign_session(self._secret, self.ui.password_hash or "", self.clock())
@@ -145,6 +181,9 @@ class LocalPage:
 
 class _Handler(BaseHTTPRequestHandler):
     page: LocalPage
+    # A socket timeout per request: a client that sends less than it announced, or nothing at
+    # all, releases its thread after this long instead of holding it until it disconnects.
+    timeout = REQUEST_TIMEOUT_S
     server_version = "seat-edge"
     sys_version = ""
 
@@ -216,6 +255,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         try:
             self._post()
+        except TimeoutError:  # announced more body than it sent: drop it, free the thread
+            log.info("local page: %s sent an incomplete request body; closed", self.client_address[0])
+            self.close_connection = True
         except Exception:
             log.exception("local page: POST %s failed", self.path)
             self._send(500, b"internal error (see the agent's log)", "text/plain; charset=utf-8")
@@ -286,12 +328,18 @@ class _Handler(BaseHTTPRequestHandler):
         lang, set_lang = self._lang(parse_qs(url.query))
         t = self._t(lang)
         if url.path == "/logout":
+            self.page.revoke(self._cookie(SESSION_COOKIE))
             gone = f"{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict"
             return self._redirect("/login", [("Set-Cookie", gone)])
         if url.path != "/login":
             return self._send(404, b"not found", "text/plain")
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > 4096:
+        raw_length = self.headers.get("Content-Length") or "0"
+        if not raw_length.isdigit():  # "-1", "abc": reading would wait for the client to close
+            self.close_connection = True
+            return self._send(400, b"Content-Length must be a byte count", "text/plain")
+        length = int(raw_length)
+        if length > MAX_FORM_BYTES:
+            self.close_connection = True
             return self._send(413, b"form too large", "text/plain")
         form = parse_qs(self.rfile.read(length).decode("utf-8", "replace"))
         password = (form.get("password") or [""])[0]

@@ -18,6 +18,7 @@ from collections.abc import Callable
 SESSION_COOKIE = "seat_edge_session"
 SESSION_TTL_S = 12 * 3600
 SECRET_META_KEY = "local_ui_secret"
+REVOKED_META_KEY = "local_ui_revoked"  # {token body: expiry} of logged-out sessions
 MAX_FAILURES = 5  # per client address within FAILURE_WINDOW_S, then a wait
 FAILURE_WINDOW_S = 60.0
 
@@ -38,6 +39,27 @@ def check_session(secret: bytes, password_hash: str, token: str | None, now: flo
         return float(parts[0]) <= now + 60 and now < float(parts[1])
     except ValueError:
         return False
+
+
+def token_body(token: str | None) -> str | None:
+    """``issued.expires.nonce`` of a token (what a revocation list keys on), or None."""
+    if not token:
+        return None
+    body, _, sig = token.rpartition(".")
+    return body if body and sig else None
+
+
+def token_expiry(body: str) -> float:
+    try:
+        return float(body.split(".")[1])
+    except (IndexError, ValueError):
+        return 0.0
+
+
+def prune_revoked(revoked: dict[str, float], now: float) -> dict[str, float]:
+    """Drop revocations of tokens that have expired anyway (the list stays as small as the number
+    of logouts within one session lifetime)."""
+    return {b: exp for b, exp in revoked.items() if exp > now}
 
 
 def _mac(secret: bytes, password_hash: str, body: str) -> str:

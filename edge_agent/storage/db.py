@@ -69,6 +69,15 @@ def _m0001_initial(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS outbox_kind_seat ON outbox(kind, seat_id, id)")
 
 
+@MIGRATIONS(name="0002_outbox_end_to_end")
+def _m0002_outbox_end_to_end(db: sqlite_utils.Database) -> None:
+    """Events stay in the outbox until the hub confirms them stored (``Stored``), not merely until
+    the broker's PUBACK: a row remembers its (boot_id, seq) and when it was last sent."""
+    for col, typ in (("boot_id", "TEXT"), ("seq", "INTEGER"), ("sent_at", "REAL")):
+        db.execute(f"ALTER TABLE outbox ADD COLUMN {col} {typ}")
+    db.execute("CREATE INDEX IF NOT EXISTS outbox_boot_seq ON outbox(boot_id, seq)")
+
+
 def _is_disk_full(exc: BaseException) -> bool:
     if not isinstance(exc, sqlite3.OperationalError):
         return False

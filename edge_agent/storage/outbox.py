@@ -79,7 +79,8 @@ class OutboxMixin:
         self._dropped_unsaved = 0  # drops that happened while the disk was full
         self._next_age_check = 0.0
 
-    def enqueue(self, topic: str, payload: bytes, kind: str, seat_id: str | None = None) -> int:
+    def enqueue(self, topic: str, payload: bytes, kind: str, seat_id: str | None = None, *,
+                boot_id: str | None = None, seq: int | None = None) -> int:
         """Queue one outgoing message; returns its id (ids increase in creation order, also
         across the in-memory fallback)."""
         now = self._clock()
@@ -91,8 +92,9 @@ class OutboxMixin:
 
                 def run() -> None:
                     self._conn.execute(
-                        "INSERT INTO outbox(id, topic, payload, kind, seat_id, created_at, historical) "
-                        "VALUES (?, ?, ?, ?, ?, ?, 0)", (new_id, topic, row.payload, kind, seat_id, now))
+                        "INSERT INTO outbox(id, topic, payload, kind, seat_id, created_at, historical, boot_id, seq) "
+                        "VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)", (new_id, topic, row.payload, kind, seat_id, now,
+                                                                boot_id, seq))
 
                 stored = self._write(run, f"outbox {kind}")
             if stored:
@@ -203,11 +205,12 @@ class OutboxMixin:
             return n
 
     def pending(self, limit: int = 100, after_id: int = 0) -> list[OutboxRow]:
-        """Queued rows with ``id > after_id`` in id (= creation) order."""
+        """Queued rows with ``id > after_id`` in id (= creation) order; rows sent and waiting for the
+        hub's confirmation (``mark_sent``) are not pending until ``unsend`` makes them so."""
         with self._lock:
             rows = self._conn.execute(
                 "SELECT id, topic, payload, kind, seat_id, created_at, historical FROM outbox "
-                "WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)).fetchall()
+                "WHERE id > ? AND sent_at IS NULL ORDER BY id LIMIT ?", (after_id, limit)).fetchall()
             disk = [OutboxRow(r[0], r[1], bytes(r[2]), r[3], r[4], r[5], bool(r[6])) for r in rows]
             mem = [r for r in self._mem if r.id > after_id]
         if not mem:
@@ -266,3 +269,48 @@ class OutboxMixin:
     def collapsed(self) -> int:
         with self._lock:
             return self._collapsed
+
+    # ---- end-to-end confirmation (issue 20) -------------------------------------------------
+    def mark_sent(self, row_id: int) -> bool:
+        """The broker took this row (PUBACK): keep it, waiting for the hub's ``Stored``. False for a
+        row held in memory (full disk): that one is removed at its PUBACK as before."""
+        now = self._clock()
+        with self._lock:
+            if any(r.id == row_id for r in self._mem):
+                return False
+            return self._write(lambda: self._conn.execute(
+                "UPDATE outbox SET sent_at=? WHERE id=?", (now, row_id)), "outbox sent mark")
+
+    def confirm(self, boot_id: str, ranges: Iterable[tuple[int, int]]) -> int:
+        """The hub stored these events of ``boot_id``: delete them. Returns rows deleted."""
+        n = 0
+        with self._lock:
+            for first, last in ranges:
+                n += self._delete_returning(
+                    "DELETE FROM outbox WHERE kind='event' AND boot_id=? AND seq BETWEEN ? AND ? "
+                    "RETURNING length(payload)", (boot_id, int(first), int(last)))
+        return n
+
+    def unsend(self, older_than: float | None = None) -> int:
+        """Make sent-but-unconfirmed rows pending again (all, or those sent before ``older_than``),
+        flagged historical: they are sent again after the live stream began, and the hub files
+        them into history without letting them overwrite a seat's live state."""
+        with self._lock:
+            cur = None
+
+            def run() -> None:
+                nonlocal cur
+                if older_than is None:
+                    cur = self._conn.execute(
+                        "UPDATE outbox SET sent_at=NULL, historical=1 WHERE sent_at IS NOT NULL")
+                else:
+                    cur = self._conn.execute(
+                        "UPDATE outbox SET sent_at=NULL, historical=1 WHERE sent_at IS NOT NULL AND sent_at < ?",
+                        (older_than,))
+
+            self._write(run, "outbox resend")
+            return cur.rowcount if cur is not None else 0
+
+    def awaiting_confirmation(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL").fetchone()[0])

@@ -241,6 +241,11 @@ class ChannelReader:
                 self._index += 1
                 self._frame = Frame(self.channel.id, image, now, self._index)
                 self._rate.add(now)
+                # A delivered frame ends the outage: say so once, and `status` / the hub stop
+                # showing the old error next to "online".
+                recovered, self._last_error = self._last_error, None
+            if recovered:
+                log.info("channel %s back online (the error was: %s)", self.channel.id, recovered)
             backoff.reset()  # only a delivered frame proves the channel is healthy again
 
 

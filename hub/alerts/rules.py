@@ -20,6 +20,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ui.i18n import DURATION_NAMES, Translator, format_duration
+
 Priority = Literal["critical", "high", "low"]
 PRIORITY_ORDER: dict[str, int] = {"critical": 0, "high": 1, "low": 2}
 
@@ -83,11 +85,13 @@ def dedupe_key(
     return key if channel is None else f"{key}:{channel}"
 
 
+# Alert rows and notifications are written in Korean (the stores' language; the pages translate
+# them by kind). Durations read the same as on the pages: ui.i18n.format_duration.
+_KO = Translator(DURATION_NAMES, "ko")
+
+
 def _fmt_duration(seconds: float) -> str:
-    minutes = int(seconds // 60)
-    if minutes < 60:
-        return f"{minutes}분"
-    return f"{minutes // 60}시간 {minutes % 60}분"
+    return format_duration(seconds, _KO)
 
 
 def desired_alerts(

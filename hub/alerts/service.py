@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -29,26 +29,18 @@ from hub.alerts.rules import (
     plan_alerts,
 )
 from hub.db.models import Alert, Channel, Edge, Seat, SeatStateRow
+from protocol.live import AlertChange, AlertEvent
 
 log = logging.getLogger(__name__)
 
 
-def alert_payload(row: Alert, event: str = "opened") -> dict[str, Any]:
-    """What the dashboard receives over the store's WebSocket (and the API returns)."""
-    return {
-        "type": "alert",
-        "event": event,
-        "id": row.id,
-        "store_id": row.store_id,
-        "seat_id": row.seat_id,
-        "edge_id": row.edge_id,
-        "kind": row.kind,
-        "priority": row.priority,
-        "message": row.message,
-        "opened_at": row.opened_at,
-        "closed_at": row.closed_at,
-        "delivered": row.delivered,
-    }
+def alert_message(row: Alert, event: AlertEvent = "opened") -> AlertChange:
+    """What the dashboard receives over the store's WebSocket when an alert opens or closes."""
+    return AlertChange(
+        event=event, id=row.id, store_id=row.store_id, seat_id=row.seat_id, edge_id=row.edge_id, kind=row.kind,
+        priority=row.priority, message=row.message, opened_at=row.opened_at, closed_at=row.closed_at,
+        delivered=row.delivered,
+    )
 
 
 class AlertService:
@@ -61,6 +53,7 @@ class AlertService:
         interval_s: float = 5.0,
         notifier: Notifier | None = None,
         clock: Callable[[], float] = time.time,
+        sources: Sequence[Any] = (),
     ) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
@@ -71,6 +64,9 @@ class AlertService:
         self.clock = clock
         self._task: asyncio.Task[None] | None = None
         self._deliveries: set[asyncio.Task[None]] = set()
+        # More alert sources (the kiosk reconciliation): objects with ``kinds`` and
+        # ``await desired_alerts(db, now)``. One that fails leaves its open alerts as they are.
+        self.sources = list(sources)
 
     async def start(self) -> None:
         if self._task is None:
@@ -119,9 +115,17 @@ class AlertService:
                     )
                 ).all()
             )
+            desired = desired_alerts(seats, edges, now, self.rules)
+            frozen: set[str] = set()
+            for source in self.sources:
+                try:
+                    desired += await source.desired_alerts(db, now)
+                except Exception:
+                    log.exception("alert source %s failed; its open alerts stay as they are", source)
+                    frozen.update(source.kinds)
             plan = plan_alerts(
-                desired_alerts(seats, edges, now, self.rules),
-                [OpenAlert(r.id, r.dedupe_key, r.opened_at, r.last_sent_at) for r in open_rows],
+                desired,
+                [OpenAlert(r.id, r.dedupe_key, r.opened_at, r.last_sent_at) for r in open_rows if r.kind not in frozen],
                 last_sent,
                 now,
                 self.rules,
@@ -141,9 +145,9 @@ class AlertService:
                     r.last_sent_at = now
             await db.commit()
         for r in new_rows:
-            await self._publish(r.store_id, alert_payload(r, "opened"))
+            await self._publish(r.store_id, alert_message(r, "opened"))
         for r in closed:
-            await self._publish(r.store_id, alert_payload(r, "closed"))
+            await self._publish(r.store_id, alert_message(r, "closed"))
         if sending:
             for r in new_rows:
                 if r.last_sent_at is not None:
@@ -203,11 +207,11 @@ class AlertService:
             dedupe_key=a.dedupe_key,
         )
 
-    async def _publish(self, store_id: str, payload: dict[str, Any]) -> None:
+    async def _publish(self, store_id: str, msg: AlertChange) -> None:
         if self.live is None:
             return
         try:
-            await self.live.publish(store_id, payload)
+            await self.live.publish(store_id, msg)
         except Exception:  # the dashboard is best effort; the row is the record
             log.exception("pushing alert to the dashboard of store %s failed", store_id)
 

@@ -12,7 +12,7 @@ import msgspec
 from litestar import Request, get, post
 from litestar.datastructures import Cookie, State
 from litestar.exceptions import NotAuthorizedException
-from litestar.params import QueryParameter
+from litestar.params import FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy import select
 
@@ -38,9 +38,16 @@ def _safe_next(value: str | None) -> str:
     return "/" if parts.scheme or parts.netloc else value
 
 
-def _session_cookie(state: State, token: str, max_age: int) -> Cookie:
+def _secure(request: Request) -> bool:
+    """Cookies are ``Secure`` when the setting says so or the request came over HTTPS: directly, or
+    through a proxy listed in ``http.trusted_proxies`` that says so in ``X-Forwarded-Proto``
+    (uvicorn applies that header only from those addresses)."""
+    return request.app.state.settings.auth.cookie_secure or request.url.scheme in ("https", "wss")
+
+
+def _session_cookie(request: Request, token: str, max_age: int) -> Cookie:
     return Cookie(key=auth.SESSION_COOKIE, value=token, max_age=max_age, httponly=True, samesite="lax",
-                  secure=state.settings.auth.cookie_secure, path="/")
+                  secure=_secure(request), path="/")
 
 
 def _form(request: Request, t: Translator, *, error: str = "", username: str = "", next_: str = "/",
@@ -50,7 +57,7 @@ def _form(request: Request, t: Translator, *, error: str = "", username: str = "
         template_name="hub/login.html",
         context={"t": t, "lang": t.lang, "error": error, "username": username, "next_": next_, "csrf_token": token},
         cookies=[Cookie(key=auth.LOGIN_CSRF_COOKIE, value=token, max_age=3600, httponly=True, samesite="strict",
-                        secure=request.app.state.settings.auth.cookie_secure, path="/login")],
+                        secure=_secure(request), path="/login")],
         status_code=status,
     )
 
@@ -81,11 +88,14 @@ async def login_submit(request: Request, state: State) -> Template | Redirect:
     addr = auth.client_addr(request)
     cfg = state.settings.auth
     async with state.sessionmaker() as db:
-        if await auth.login_blocked(db, username, addr, cfg):
+        wait = await auth.login_wait(db, username, addr, cfg)
+        if wait > 0:
             await auth.audit(db, "login_blocked", username, addr)
             await db.commit()
-            return _form(request, t, error=t("login.blocked", m=math.ceil(cfg.failure_window_s / 60)),
-                         username=username, next_=target, status=429)
+            page = _form(request, t, error=t("login.blocked", s=math.ceil(wait)), username=username,
+                         next_=target, status=429)
+            page.headers["Retry-After"] = str(math.ceil(wait))
+            return page
         user = (await db.execute(select(User).where(User.username == username))).scalar_one_or_none()
         if user is None or user.disabled:
             auth.burn_verify(password)
@@ -104,7 +114,7 @@ async def login_submit(request: Request, state: State) -> Template | Redirect:
         await db.commit()
     max_age = int(cfg.session_hours * 3600)
     return Redirect(target, status_code=303, cookies=[
-        _session_cookie(state, token, max_age),
+        _session_cookie(request, token, max_age),
         Cookie(key=auth.LOGIN_CSRF_COOKIE, value="", max_age=0, path="/login"),
     ])
 
@@ -117,7 +127,9 @@ async def logout(request: Request, state: State) -> Redirect:
         await auth.end_session(db, token)
         await auth.audit(db, "logout", user.username if user else "", auth.client_addr(request))
         await db.commit()
-    return Redirect("/login", status_code=303, cookies=[_session_cookie(state, "", 0)])
+    if token:
+        state.ws_sessions.end(token)  # its open live sockets re-check now, find no session, close
+    return Redirect("/login", status_code=303, cookies=[_session_cookie(request, "", 0)])
 
 
 @get("/api/v1/me", tags=["auth"])
@@ -143,9 +155,9 @@ class AuditOut(msgspec.Struct):
 @get("/api/v1/audit", opt=ADMIN, tags=["auth"])
 async def audit_log(
     state: State,
-    kind: str | None = None,
-    username: str | None = None,
-    store_id: str | None = None,
+    kind: FromQuery[str | None] = None,
+    username: FromQuery[str | None] = None,
+    store_id: FromQuery[str | None] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
 ) -> list[AuditOut]:
     """The audit log, newest first (admins): logins, failed logins, user changes, config pushes,

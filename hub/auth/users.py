@@ -6,7 +6,8 @@
   login (no session fixation); logout, disabling a user or changing a role ends the sessions.
 - ``Principal`` is what ``request.user`` holds on every route: username, role, store ids.
 - The audit log doubles as the login rate limit's memory (failed logins per account and address
-  within a window), so several hub replicas share one limit without extra state.
+  within a window), so several hub replicas share one limit without extra state. The limit is a
+  progressive delay per (account, address), never a lock of the account (``login_wait``).
 
 Who may reach which route is decided in ``hub.auth.guard``.
 """
@@ -29,7 +30,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.db.models import AuditEntry, SessionRow, User, UserStore
+from hub.db.models import AuditEntry, SessionRow, Store, User, UserStore
 from hub.settings import AuthSettings
 from protocol import TopicError, validate_id
 
@@ -114,9 +115,25 @@ def check_role(role: str) -> str:
     return role
 
 
-def check_password(password: str) -> str:
+MIN_STRENGTH = 3  # zxcvbn score 0-4; 3: "safely unguessable", far beyond common and breached lists
+
+
+def check_password(password: str, username: str = "") -> str:
+    """Length, then strength: zxcvbn (Dropbox's estimator, with its lists of common and breached
+    passwords, names and keyboard patterns) must rate it at least ``MIN_STRENGTH``. Ten spaces,
+    ``aaaaaaaaaa``, ``password12`` or the username with digits are refused, with its advice."""
     if len(password) < MIN_PASSWORD:
         raise AuthError(f"password too short: use at least {MIN_PASSWORD} characters")
+    if not password.strip():
+        raise AuthError("password is only spaces: use words, digits and signs")
+    from zxcvbn import zxcvbn  # loads its word lists (~0.1 s): only when a password is set
+
+    result = zxcvbn(password[:100], user_inputs=[username, "seat", "hub", "admin", "study", "cafe"])
+    if result["score"] < MIN_STRENGTH:
+        fb = result["feedback"]
+        advice = " ".join(x for x in [fb.get("warning") or "", *fb.get("suggestions", [])] if x)
+        raise AuthError(f"password too easy to guess (strength {result['score']} of 4, at least {MIN_STRENGTH} "
+                        f"needed){': ' + advice if advice else ''}; e.g. three unrelated words with a digit")
     return password
 
 
@@ -144,14 +161,29 @@ async def get_user(db: AsyncSession, username: str) -> User:
     return user
 
 
+async def _existing_stores(db: AsyncSession, store_ids: list[str]) -> list[str]:
+    """Staff may only be given stores that exist (a typo would otherwise grant nothing today and,
+    silently, a store registered later under that id)."""
+    if not store_ids:
+        return store_ids
+    known = set((await db.execute(select(Store.id).where(Store.id.in_(store_ids)))).scalars())
+    missing = [s for s in store_ids if s not in known]
+    if missing:
+        raise AuthError(f"no store {', '.join(repr(m) for m in missing)}: register it first with "
+                        f"`seat-hub store add STORE_ID` (see `seat-hub store list`)")
+    return store_ids
+
+
 async def add_user(db: AsyncSession, username: str, password: str, role: str, stores: Iterable[str] = (),
-                   *, actor: str = "cli", now: float | None = None) -> User:
-    """Create a user (caller commits)."""
+                   *, actor: str = "cli", now: float | None = None, password_policy: bool = True) -> User:
+    """Create a user (caller commits). ``password_policy=False`` only for the throwaway demo
+    database, whose printed password is not meant to protect anything."""
     now = time.time() if now is None else now
     check_username(username)
     check_role(role)
-    check_password(password)
-    store_ids = _check_stores(role, stores)
+    if password_policy:
+        check_password(password, username)
+    store_ids = await _existing_stores(db, _check_stores(role, stores))
     if (await db.execute(select(User.id).where(User.username == username))).first() is not None:
         raise AuthError(f"user {username!r} exists already (change it with `seat-hub user set-role`)")
     user = User(username=username, password_hash=hash_password(password), role=role, disabled=False,
@@ -168,7 +200,7 @@ async def set_role(db: AsyncSession, username: str, role: str, stores: Iterable[
     """Change role and store list; the user's sessions end (they log in again with the new rights)."""
     now = time.time() if now is None else now
     check_role(role)
-    store_ids = _check_stores(role, stores)
+    store_ids = await _existing_stores(db, _check_stores(role, stores))
     user = await get_user(db, username)
     user.role, user.updated_at = role, now
     await db.execute(delete(UserStore).where(UserStore.user_id == user.id))
@@ -192,7 +224,7 @@ async def set_disabled(db: AsyncSession, username: str, disabled: bool = True, *
 async def set_password(db: AsyncSession, username: str, password: str, *, actor: str = "cli",
                        now: float | None = None) -> User:
     now = time.time() if now is None else now
-    check_password(password)
+    check_password(password, username)
     user = await get_user(db, username)
     user.password_hash, user.updated_at = hash_password(password), now
     await db.execute(delete(SessionRow).where(SessionRow.user_id == user.id))
@@ -218,17 +250,39 @@ async def audit(db: AsyncSession, kind: str, username: str = "", addr: str = "",
                       store_id=store_id, detail=detail[:2000]))
 
 
+async def login_wait(db: AsyncSession, username: str, addr: str, cfg: AuthSettings,
+                     now: float | None = None) -> float:
+    """Seconds this address must wait before it may try this account again (0: go ahead).
+
+    Counted per (account, address), never per account alone: a stranger's wrong guesses slow
+    down the stranger, not the owner logging in from elsewhere (a per-account lock let anyone
+    lock any account, admins included). After ``max_failures_per_user`` failures of one account
+    from one address within the window, each further try waits ``delay_base_s`` doubled per
+    extra failure (at most ``delay_max_s``) after the last failure. One address spraying many
+    accounts meets the same progressive delay after ``max_failures_per_addr`` failures in all."""
+    now = time.time() if now is None else now
+    since = now - cfg.failure_window_s
+    base = select(func.count(), func.max(AuditEntry.at)).select_from(AuditEntry).where(
+        AuditEntry.kind == "login_failed", AuditEntry.at >= since, AuditEntry.addr == addr[:64])
+    n_pair, last_pair = (await db.execute(base.where(AuditEntry.username == username[:63]))).one()
+    wait = _progressive(n_pair, last_pair, cfg.max_failures_per_user, cfg, now)
+    if wait > 0:
+        return wait
+    n_addr, last_addr = (await db.execute(base)).one()
+    return _progressive(n_addr, last_addr, cfg.max_failures_per_addr, cfg, now)
+
+
+def _progressive(failures: int, last: float | None, free: int, cfg: AuthSettings, now: float) -> float:
+    if failures < free or last is None:
+        return 0.0
+    delay = min(cfg.delay_max_s, cfg.delay_base_s * 2.0 ** min(failures - free, 30))
+    return max(0.0, last + delay - now)
+
+
 async def login_blocked(db: AsyncSession, username: str, addr: str, cfg: AuthSettings,
                         now: float | None = None) -> bool:
-    """Too many failed logins for this account, or from this address, within the window."""
-    since = (time.time() if now is None else now) - cfg.failure_window_s
-    base = select(func.count()).select_from(AuditEntry).where(AuditEntry.kind == "login_failed",
-                                                               AuditEntry.at >= since)
-    per_user = (await db.execute(base.where(AuditEntry.username == username[:63]))).scalar_one()
-    if per_user >= cfg.max_failures_per_user:
-        return True
-    per_addr = (await db.execute(base.where(AuditEntry.addr == addr[:64]))).scalar_one()
-    return per_addr >= cfg.max_failures_per_addr
+    """True when this address must wait before trying this account (see ``login_wait``)."""
+    return await login_wait(db, username, addr, cfg, now) > 0
 
 
 # -- sessions ------------------------------------------------------------------------------------

@@ -16,6 +16,11 @@ from typing import Annotated
 
 import typer
 
+from hub.cli.accounts import user_app
+from hub.cli.common import ConfigOpt, load_settings_or_exit, migrate_or_exit
+from hub.cli.stores import broker_acl, store_app
+from hub.kiosk.cli import import_seats
+
 app = typer.Typer(
     help="Seat monitoring hub: MQTT ingest from store edges, database of record, live dashboard and API.\n\n"
     "Without --config the embedded defaults are used: SQLite at ./var/hub.sqlite and the MQTT broker "
@@ -41,37 +46,12 @@ def _main(
     """(Options that come before the command.)"""
 
 
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="hub.toml (see hub.toml.example); omitted: embedded defaults"),
-]
-
-
-def _settings(config: Path | None):
-    from hub.settings import SettingsError, load_settings
-
-    try:
-        return load_settings(config)
-    except SettingsError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-
-
-def _migrate(url: str) -> None:
-    from hub.db.migrate import upgrade
-
-    try:
-        upgrade(url)
-    except Exception as exc:
-        typer.echo(f"error: cannot migrate the database at {url}: {exc}", err=True)
-        raise typer.Exit(1) from None
-
-
 CONFIG_ENV = "SEAT_HUB_CONFIG"  # how `serve --workers N` hands the settings file to each worker process
 
 
 CLIENT_ID_ENV = "SEAT_HUB_CLIENT_ID_BASE"  # with --workers: the default MQTT client id the workers number
 SLOTS_ENV = "SEAT_HUB_WORKER_SLOTS"
+MQTT_PORT_ENV = "SEAT_HUB_MQTT_PORT"  # `serve --mqtt-port` for the worker processes
 _slot_locks: list = []  # lock files held for the life of the worker process
 
 
@@ -110,6 +90,8 @@ def app_from_env():
     if base := os.environ.get(CLIENT_ID_ENV):
         cid = claim_worker_slot(base, int(os.environ.get(SLOTS_ENV, "1")))
         settings = msgspec.structs.replace(settings, mqtt=msgspec.structs.replace(settings.mqtt, client_id=cid))
+    if mqtt_port := os.environ.get(MQTT_PORT_ENV):  # `serve --mqtt-port`
+        settings = msgspec.structs.replace(settings, mqtt=msgspec.structs.replace(settings.mqtt, port=int(mqtt_port)))
     return create_app(settings)
 
 
@@ -131,14 +113,18 @@ def serve(
     config: ConfigOpt = None,
     host: Annotated[str | None, typer.Option(help="listen address (default: http.host from the config)")] = None,
     port: Annotated[int | None, typer.Option(help="listen port (default: http.port from the config)")] = None,
+    mqtt_port: Annotated[int | None, typer.Option(
+        help="port of the MQTT broker on mqtt.host (default: mqtt.port from the config, 1883)")] = None,
     workers: Annotated[int, typer.Option(
         help="worker processes (each one is a full hub replica on the MQTT shared subscription; needs PostgreSQL "
              "above 1)", envvar="SEAT_HUB_WORKERS")] = 1,
     proxy_headers: Annotated[bool, typer.Option(
-        help="trust X-Forwarded-For/-Proto from --forwarded-allow-ips (behind nginx/Caddy)")] = True,
+        help="trust X-Forwarded-For/-Proto from the proxies in --forwarded-allow-ips or http.trusted_proxies "
+             "(behind nginx/Caddy)")] = True,
     forwarded_allow_ips: Annotated[str, typer.Option(
-        help="comma-separated proxy addresses whose X-Forwarded-* headers are trusted ('*': any, only inside a "
-             "private network)", envvar="FORWARDED_ALLOW_IPS")] = "127.0.0.1",
+        help="comma-separated proxy addresses whose X-Forwarded-* headers are trusted (default: "
+             "http.trusted_proxies of hub.toml, empty: none; '*': any, only inside a private network)",
+        envvar="FORWARDED_ALLOW_IPS")] = "",
     root_path: Annotated[str, typer.Option(help="URL prefix when the proxy serves the hub under a path")] = "",
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error")] = "info",
 ) -> None:
@@ -152,23 +138,35 @@ def serve(
     import uvicorn
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = _settings(config)
+    settings = load_settings_or_exit(config)
     if problem := check_serve_options(settings, workers):
         typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(2)
-    _migrate(settings.database.url)
     h, p = host or settings.http.host, port or settings.http.port
+    from hub.system.preflight import Busy, check_port
+
+    try:  # before the database, the MQTT session and the URL line: another hub may own them
+        check_port(h, p)
+    except Busy as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    migrate_or_exit(settings.database.url)
     import msgspec
 
     from hub.settings import mqtt_client_id
 
     # The default MQTT client id is per host and HTTP port: the port actually served counts.
     settings = msgspec.structs.replace(settings, http=msgspec.structs.replace(settings.http, host=h, port=p))
+    if mqtt_port:
+        settings = msgspec.structs.replace(settings, mqtt=msgspec.structs.replace(settings.mqtt, port=mqtt_port))
     typer.echo(f"seat-hub: dashboard at http://{h}:{p}/  (API docs at /schema), {workers} worker(s)")
     # No per-message deflate: live updates are ~100-byte JSON, and compressing each one per client
     # was 5 % of the hub's CPU with 200 dashboards (bench/bench_live.py, py-spy).
-    common = dict(host=h, port=p, log_level=log_level.lower(), proxy_headers=proxy_headers,
-                  forwarded_allow_ips=forwarded_allow_ips, root_path=root_path, ws_per_message_deflate=False)
+    # X-Forwarded-* only from configured proxies: trusted by default, anyone on the hub's host could
+    # rotate X-Forwarded-For and never meet the per-address login limit.
+    trusted = forwarded_allow_ips or ",".join(settings.http.trusted_proxies)
+    common = dict(host=h, port=p, log_level=log_level.lower(), proxy_headers=proxy_headers and bool(trusted),
+                  forwarded_allow_ips=trusted or None, root_path=root_path, ws_per_message_deflate=False)
     if workers == 1:
         from hub.app import create_app
 
@@ -176,6 +174,8 @@ def serve(
     else:
         # Worker processes build their own app from the same file (an app object cannot be shared).
         os.environ[CONFIG_ENV] = str(config.resolve()) if config else ""
+        if mqtt_port:
+            os.environ[MQTT_PORT_ENV] = str(mqtt_port)
         if not settings.mqtt.client_id and settings.mqtt.session_expiry_s > 0:
             # Each worker takes a numbered slot of this id, so a restarted worker resumes its session.
             os.environ[CLIENT_ID_ENV] = mqtt_client_id(settings)
@@ -186,8 +186,8 @@ def serve(
 @app.command()
 def migrate(config: ConfigOpt = None) -> None:
     """Upgrade the database schema in place to the newest version (safe to run repeatedly)."""
-    settings = _settings(config)
-    _migrate(settings.database.url)
+    settings = load_settings_or_exit(config)
+    migrate_or_exit(settings.database.url)
     typer.echo(f"database at {settings.database.url} is up to date")
 
 
@@ -204,11 +204,10 @@ def demo(
     raise typer.Exit(run_demo(port=port, for_s=for_s, store=store, config=config) or 0)
 
 
-from hub.cli.accounts import broker_acl, store_app, user_app  # noqa: E402 - registered once the main app exists
-
 app.add_typer(user_app, name="user")
 app.add_typer(store_app, name="store")
 app.command("broker-acl")(broker_acl)
+store_app.command("import-seats")(import_seats)  # issue 18: the kiosk's seat list
 
 if __name__ == "__main__":
     app()

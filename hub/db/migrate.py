@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.db.session import make_engine
 
 DB_DIR = Path(__file__).resolve().parent
 
+# Alembic says "setup plugin ..." (when imported), "Context impl SQLiteImpl", "Will assume
+# non-transactional DDL" and the like at INFO on every start: noise in a hub's log. Its warnings
+# and errors still show. (Hence alembic is imported inside the functions, after this line.)
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
-def alembic_config(url: str | None = None) -> Config:
+
+def alembic_config(url: str | None = None):
+    from alembic.config import Config
+
     cfg = Config(str(DB_DIR / "alembic.ini"))
     cfg.set_main_option("script_location", str(DB_DIR / "migrations"))
     if url:
@@ -24,6 +30,8 @@ def alembic_config(url: str | None = None) -> Config:
 
 async def upgrade_async(engine: AsyncEngine, revision: str = "head") -> None:
     """Upgrade the database behind ``engine`` in place (call from async code)."""
+
+    from alembic import command
 
     def run(sync_conn) -> None:
         cfg = alembic_config()

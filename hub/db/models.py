@@ -142,23 +142,6 @@ class Ingested(Base):
     received_at: Mapped[float] = mapped_column(index=True)
 
 
-class HourlyStat(Base):
-    """Per seat and hour, time-weighted from transitions (written by the stats service)."""
-
-    __tablename__ = "hourly_stats"
-    store_id: Mapped[str] = mapped_column(String(63), primary_key=True)
-    seat_id: Mapped[str] = mapped_column(String(63), primary_key=True)
-    hour_start: Mapped[float] = mapped_column(primary_key=True)  # epoch s, aligned to the hour (UTC)
-    occupied_s: Mapped[float] = mapped_column(default=0.0)
-    vacant_s: Mapped[float] = mapped_column(default=0.0)
-    away_s: Mapped[float] = mapped_column(default=0.0)
-    abandoned_s: Mapped[float] = mapped_column(default=0.0)
-    unknown_s: Mapped[float] = mapped_column(default=0.0)
-    entries: Mapped[int] = mapped_column(Integer, default=0)
-    stays: Mapped[int] = mapped_column(Integer, default=0)
-    stay_s_total: Mapped[float] = mapped_column(default=0.0)
-
-
 class Alert(Base):
     """Written by the alert service; the dashboard reads open ones."""
 
@@ -276,3 +259,69 @@ class Snapshot(Base):
     jpeg: Mapped[bytes | None] = mapped_column(LargeBinary)
     faces_blurred: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+# ---------------------------------------------------------------- seat system (kiosk), issue 18
+# Privacy: these tables hold seat states and product types only, never a customer's name or any
+# other identifier (docs/security.md); tests grep the whole database for the names a kiosk sent.
+
+
+class KioskSeatRow(Base):
+    """One seat of the store's floor plan: imported from the kiosk (``source`` "kiosk") or placed
+    by hand (``source`` "manual", no kiosk state). ``camera_seat_id`` maps it to a camera seat."""
+
+    __tablename__ = "kiosk_seats"
+    __table_args__ = (UniqueConstraint("store_id", "camera_seat_id", name="uq_kiosk_seats_camera"),)
+    store_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    kiosk_seat_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    source: Mapped[str] = mapped_column(String(16), default="kiosk")
+    section: Mapped[str] = mapped_column(String(40), default="")
+    row: Mapped[int] = mapped_column(Integer, default=0)
+    col: Mapped[int] = mapped_column(Integer, default=0)
+    label: Mapped[str] = mapped_column(String(63), default="")
+    product: Mapped[str] = mapped_column(String(16), default="")
+    walls: Mapped[int] = mapped_column(Integer, default=0)
+    camera_seat_id: Mapped[str | None] = mapped_column(String(63))
+    present: Mapped[bool] = mapped_column(Boolean, default=True)  # false: gone from the kiosk's last list
+    state: Mapped[str | None] = mapped_column(String(16))  # free | sold | in_use; None: no kiosk state
+    state_since: Mapped[float | None]  # hub clock: when this state was first seen
+    remaining_s: Mapped[int | None] = mapped_column(Integer)
+    checked_out_at: Mapped[float | None]  # the last in_use -> not in_use change
+    updated_at: Mapped[float]
+
+
+class KioskStatus(Base):
+    """Health of one store's kiosk link (the poller or the webhook writes it; pages read it)."""
+
+    __tablename__ = "kiosk_status"
+    store_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    adapter: Mapped[str] = mapped_column(String(16))
+    ok: Mapped[bool] = mapped_column(Boolean, default=False)
+    unknown_since: Mapped[float | None]  # the first failure after the last success
+    last_ok_at: Mapped[float | None]
+    last_attempt_at: Mapped[float | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # in a row
+    latency_ms: Mapped[float | None]
+    seats: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class KioskEvent(Base):
+    """A kiosk state change of one seat (hub clock), for the sold-vs-occupied statistics."""
+
+    __tablename__ = "kiosk_events"
+    __table_args__ = (Index("ix_kiosk_events_store_at", "store_id", "at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    store_id: Mapped[str] = mapped_column(String(63))
+    kiosk_seat_id: Mapped[str] = mapped_column(String(63))
+    state: Mapped[str] = mapped_column(String(16))
+    at: Mapped[float]
+
+
+class KioskNonce(Base):
+    """Webhook signatures already used (replay protection), kept for the allowed clock skew."""
+
+    __tablename__ = "kiosk_nonces"
+    store_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[float] = mapped_column(index=True)

@@ -1,25 +1,24 @@
-"""Statistics and alerts over HTTP: JSON, CSV and a server-rendered page (works without JS).
+"""Statistics and alerts over HTTP: JSON and CSV.
 
-Statistics are computed on query from the seat events (:mod:`hub.stats.compute`), so events replayed
-after an outage count as soon as they land. The database is reached through
-``request.app.state.sessionmaker``. Access control is the app's: its guards apply to this router.
+Statistics are computed on query from the seat events (:mod:`hub.stats.compute`, loaded by
+:mod:`hub.stats.timelines`, shaped by :mod:`hub.stats.schemas`), so events replayed after an
+outage count as soon as they land. Big windows are computed in a worker process, so the live
+updates never wait for them. The database is reached through ``request.app.state.sessionmaker``.
+Access control is the app's: its guards apply to this router.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
-import csv
-import io
 import logging
 import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -28,108 +27,26 @@ from litestar import MediaType, Request, Response, Router, get
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.guard import principal, require_store
-from hub.db.models import Alert, Seat, SeatEvent, SeatStateRow, Store
+from hub.db.models import Alert, Store
+from hub.params import parse_time
 from hub.stats.compute import (
     DEFAULT_TZ,
-    STATES,
     SeatTimeline,
     StatsInputError,
     StoreStats,
     compute_store_stats,
     zone_for,
 )
+from hub.stats.schemas import AlertOut, StatsOut, stats_csv, stats_out
+from hub.stats.timelines import LoadedTimelines, load_timelines
 
 log = logging.getLogger(__name__)
 
 MAX_WINDOW_S = 92 * 86400.0  # a quarter: bounds the work one request can ask for
-
-# ------------------------------------------------------------------ output types
-
-
-class BucketOut(msgspec.Struct):
-    start: float
-    end: float
-    start_local: str
-    occupied_s: float
-    empty_s: float
-    away_s: float
-    abandoned_s: float
-    unknown_s: float
-    occupancy_rate: float | None
-    entries: int
-    stays: int
-    avg_stay_s: float | None
-    abandoned_incidents: int
-    seats: int | None = None
-    seat_id: str | None = None
-
-
-class DayOut(msgspec.Struct):
-    day: str
-    seats: int
-    stays: int
-    turnover: float
-    abandoned_incidents: int
-    occupancy_rate: float | None
-
-
-class PeakOut(msgspec.Struct):
-    hour: int
-    occupancy_rate: float
-
-
-class StatsOut(msgspec.Struct):
-    store_id: str
-    from_: float = msgspec.field(name="from")
-    to: float
-    bucket: str
-    tz: str
-    buckets: list[BucketOut]  # store totals per bucket
-    seats: list[BucketOut]  # per seat per bucket, ordered by seat then time
-    days: list[DayOut]
-    peak_hours: list[PeakOut]
-    skipped_events: int = 0  # rows with a state name the statistics do not know (logged)
-
-
-class AlertOut(msgspec.Struct):
-    id: int
-    store_id: str
-    seat_id: str | None
-    edge_id: str | None
-    kind: str
-    priority: str
-    message: str
-    opened_at: float
-    closed_at: float | None
-    last_sent_at: float | None
-    delivered: bool
-    attempts: int
-    last_error: str | None
-
-
-# ------------------------------------------------------------------ query parsing (pure)
-
-
-def parse_time(value: str, zone: ZoneInfo, name: str) -> float:
-    """Epoch seconds, or ISO 8601 (a date or datetime; without an offset it is store-local)."""
-    v = value.strip()
-    try:
-        return float(v)
-    except ValueError:
-        pass
-    try:
-        dt = datetime.fromisoformat(v)
-    except ValueError:
-        raise HTTPException(
-            status_code=400, detail=f"{name}: {value!r} is neither epoch seconds nor ISO 8601"
-        ) from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=zone)
-    return dt.timestamp()
 
 
 def resolve_window(frm: str | None, to: str | None, tz: str, now: float) -> tuple[float, float, ZoneInfo]:
@@ -137,9 +54,9 @@ def resolve_window(frm: str | None, to: str | None, tz: str, now: float) -> tupl
         zone = zone_for(tz)
     except StatsInputError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
-    end = parse_time(to, zone, "to") if to else now
+    end = parse_time(to, "to", zone) if to else now
     if frm:
-        start = parse_time(frm, zone, "from")
+        start = parse_time(frm, "from", zone)
     else:  # default: today from local midnight
         d = datetime.fromtimestamp(end, zone).date()
         start = datetime(d.year, d.month, d.day, tzinfo=zone).timestamp()
@@ -152,82 +69,6 @@ def resolve_window(frm: str | None, to: str | None, tz: str, now: float) -> tupl
             status_code=400, detail=f"window longer than {int(MAX_WINDOW_S // 86400)} days; ask for less"
         )
     return start, end, zone
-
-
-# ------------------------------------------------------------------ database -> timelines
-
-
-@dataclass
-class LoadedTimelines:
-    timelines: dict[str, SeatTimeline]
-    skipped: int
-
-
-async def load_timelines(db: AsyncSession, store_id: str, start: float, end: float) -> LoadedTimelines:
-    """Each seat's state at ``start`` (its last event before, else its current state if that
-    began earlier) and its events inside the window, in capture-time order."""
-    seat_ids = set(
-        (await db.scalars(select(Seat.seat_id).where(Seat.store_id == store_id, Seat.active.is_(True)))).all()
-    )
-    ranked = (
-        select(
-            SeatEvent.seat_id,
-            SeatEvent.to_state,
-            SeatEvent.at,
-            func.row_number()
-            .over(partition_by=SeatEvent.seat_id, order_by=(SeatEvent.at.desc(), SeatEvent.id.desc()))
-            .label("rn"),
-        )
-        .where(SeatEvent.store_id == store_id, SeatEvent.at < start)
-        .subquery()
-    )
-    before = (
-        await db.execute(select(ranked.c.seat_id, ranked.c.to_state, ranked.c.at).where(ranked.c.rn == 1))
-    ).all()
-    inside = (
-        await db.execute(
-            select(SeatEvent.seat_id, SeatEvent.to_state, SeatEvent.at)
-            .where(SeatEvent.store_id == store_id, SeatEvent.at >= start, SeatEvent.at < end)
-            .order_by(SeatEvent.at, SeatEvent.id)
-        )
-    ).all()
-    current = (
-        await db.execute(
-            select(SeatStateRow.seat_id, SeatStateRow.state, SeatStateRow.since).where(
-                SeatStateRow.store_id == store_id
-            )
-        )
-    ).all()
-    skipped = 0
-    initial: dict[str, tuple[str, float]] = {}
-    for seat_id, state, since in current:  # a state known from a snapshot, no event before start
-        if since <= start and state in STATES:
-            initial[seat_id] = (state, since)
-    for seat_id, state, at in before:
-        if state in STATES:
-            initial[seat_id] = (state, at)
-        else:
-            skipped += 1
-    transitions: dict[str, list[tuple[float, str]]] = {}
-    for seat_id, state, at in inside:
-        if state not in STATES:
-            skipped += 1
-            continue
-        transitions.setdefault(seat_id, []).append((at, state))
-    if skipped:
-        log.warning(
-            "store %s: %d seat events with unknown state names left out of the statistics", store_id, skipped
-        )
-    seat_ids |= set(transitions)
-    timelines = {}
-    for sid in seat_ids:
-        init = initial.get(sid)
-        timelines[sid] = SeatTimeline(
-            initial=init[0] if init else None,
-            initial_since=init[1] if init else None,
-            transitions=transitions.get(sid, []),
-        )
-    return LoadedTimelines(timelines, skipped)
 
 
 async def _store_or_404(db: AsyncSession, store_id: str) -> Store:
@@ -311,92 +152,6 @@ async def store_stats_json(request: Request, store_id: str, start: float, end: f
             loaded = await load_timelines(db, store_id, start, end)
         return await asyncio.to_thread(stats_json, store_id, loaded.timelines, start, end, bucket, zone.key,
                                        loaded.skipped)
-
-
-def _bucket_out(row: Any, zone: ZoneInfo, seats: int | None = None, seat_id: str | None = None) -> BucketOut:
-    return BucketOut(
-        start=row.start,
-        end=row.end,
-        start_local=datetime.fromtimestamp(row.start, zone).isoformat(),
-        occupied_s=row.occupied_s,
-        empty_s=row.empty_s,
-        away_s=row.away_s,
-        abandoned_s=row.abandoned_s,
-        unknown_s=row.unknown_s,
-        occupancy_rate=row.occupancy_rate,
-        entries=row.entries,
-        stays=row.stays,
-        avg_stay_s=row.avg_stay_s,
-        abandoned_incidents=row.abandoned_incidents,
-        seats=seats,
-        seat_id=seat_id,
-    )
-
-
-def stats_out(store_id: str, s: StoreStats, skipped: int) -> StatsOut:
-    zone = ZoneInfo(s.tz)
-    return StatsOut(
-        store_id=store_id,
-        from_=s.start,
-        to=s.end,
-        bucket=s.bucket,
-        tz=s.tz,
-        buckets=[_bucket_out(b, zone, seats=b.seats) for b in s.buckets],
-        seats=[_bucket_out(r, zone, seat_id=r.seat_id) for r in s.seats],
-        days=[
-            DayOut(d.day.isoformat(), d.seats, d.stays, d.turnover, d.abandoned_incidents, d.occupancy_rate)
-            for d in s.days
-        ],
-        peak_hours=[PeakOut(p.hour, p.occupancy_rate) for p in s.peak_hours],
-        skipped_events=skipped,
-    )
-
-
-CSV_COLUMNS = (
-    "scope",
-    "seat_id",
-    "start_local",
-    "start",
-    "end",
-    "occupied_s",
-    "empty_s",
-    "away_s",
-    "abandoned_s",
-    "unknown_s",
-    "occupancy_rate",
-    "entries",
-    "stays",
-    "avg_stay_s",
-    "abandoned_incidents",
-)
-
-
-def stats_csv(out: StatsOut) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_COLUMNS)
-    for scope, rows in (("store", out.buckets), ("seat", out.seats)):
-        for r in rows:
-            w.writerow(
-                [
-                    scope,
-                    r.seat_id or "",
-                    r.start_local,
-                    r.start,
-                    r.end,
-                    r.occupied_s,
-                    r.empty_s,
-                    r.away_s,
-                    r.abandoned_s,
-                    r.unknown_s,
-                    "" if r.occupancy_rate is None else round(r.occupancy_rate, 6),
-                    r.entries,
-                    r.stays,
-                    "" if r.avg_stay_s is None else round(r.avg_stay_s, 3),
-                    r.abandoned_incidents,
-                ]
-            )
-    return buf.getvalue()
 
 
 # ------------------------------------------------------------------ handlers
@@ -501,4 +256,4 @@ async def stats_page(
 
 router = Router(path="/", route_handlers=[get_stats, get_stats_csv, get_alerts, stats_page])
 
-__all__ = ["load_timelines", "resolve_window", "router", "stats_csv"]
+__all__ = ["resolve_window", "router"]

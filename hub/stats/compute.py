@@ -37,7 +37,9 @@ from itertools import pairwise
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-STATES: tuple[str, ...] = ("empty", "occupied", "away", "abandoned", "unknown")
+from protocol import SEAT_STATES
+
+STATES: tuple[str, ...] = SEAT_STATES  # the wire's list (protocol), not a copy
 DEFAULT_TZ = "Asia/Seoul"
 Bucket = Literal["hour", "day"]
 

@@ -12,8 +12,9 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, get, put
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.exceptions import ClientException, HTTPException
-from litestar.params import Parameter, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import Stream
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
@@ -21,31 +22,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.guard import PUBLIC, principal, visible
 from hub.auth.users import audit, client_addr
+from hub.params import parse_optional_time
 from hub.stores import queries
 from hub.stores.config_push import ConfigIn, ConfigStatus, StaleConfig, config_status, store_new_config
+from hub.system.csv_cells import safe_row
 from protocol import SEAT_STATES, TopicError, validate_id
 
 
 async def provide_session(state: State) -> AsyncIterator[AsyncSession]:
     async with state.sessionmaker() as session:
         yield session
-
-
-def parse_time(value: str | None, name: str) -> float | None:
-    """Epoch seconds, or ISO 8601 (a time without zone is UTC)."""
-    if value is None or value == "":
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        raise ClientException(f"{name}: expected epoch seconds or ISO 8601 time, got {value!r}") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.timestamp()
 
 
 def iso_utc(ts: float) -> str:
@@ -93,51 +79,51 @@ class StoresApi(Controller):
     tags = ["stores"]
 
     @get("/")
-    async def stores(self, request: Request, db: AsyncSession) -> list[queries.StoreSummary]:
+    async def stores(self, request: Request, db: NamedDependency[AsyncSession]) -> list[queries.StoreSummary]:
         """The stores this user may see, with seat counts per state and edges online/offline."""
         return visible(principal(request), await queries.list_stores(db))
 
     @get("/{store_id:str}")
-    async def store(self, db: AsyncSession, store_id: str) -> queries.StoreDetail:
+    async def store(self, db: NamedDependency[AsyncSession], store_id: FromPath[str]) -> queries.StoreDetail:
         """One store: edges (online, last seen, channel health) and seat counts per state."""
         return await queries.store_detail(db, store_id)
 
     @get("/{store_id:str}/seats")
-    async def seats(self, db: AsyncSession, store_id: str) -> list[queries.SeatOut]:
+    async def seats(self, db: NamedDependency[AsyncSession], store_id: FromPath[str]) -> list[queries.SeatOut]:
         """Current state of every active seat, since when, and vacancy duration for empty seats."""
         return await queries.list_seats(db, store_id)
 
     @get("/{store_id:str}/events")
     async def events(
-        self, db: AsyncSession, store_id: str,
-        seat: str | None = None,
+        self, db: NamedDependency[AsyncSession], store_id: FromPath[str],
+        seat: FromQuery[str | None] = None,
         to_state: Annotated[str | None, QueryParameter(name="type", description="filter by the state entered")] = None,
-        t_from: Annotated[str | None, QueryParameter(name="from", description="epoch s or ISO 8601, inclusive")] = None,
-        t_to: Annotated[str | None, QueryParameter(name="to", description="epoch s or ISO 8601, exclusive")] = None,
-        cursor: Annotated[str | None, Parameter(description="the 'next' value of the previous page")] = None,
-        limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
+        t_from: Annotated[str | None, QueryParameter(name="from", description="epoch s or ISO 8601 (no offset: store time), inclusive")] = None,
+        t_to: Annotated[str | None, QueryParameter(name="to", description="epoch s or ISO 8601 (no offset: store time), exclusive")] = None,
+        cursor: Annotated[str | None, QueryParameter(description="the 'next' value of the previous page")] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
     ) -> queries.EventPage:
         """Seat transitions, newest first, with an opaque cursor for the next page."""
         try:
             return await queries.list_events(
-                db, store_id, seat=seat, to_state=_check_state(to_state), t_from=parse_time(t_from, "from"),
-                t_to=parse_time(t_to, "to"), cursor=cursor, limit=limit,
+                db, store_id, seat=seat, to_state=_check_state(to_state), t_from=parse_optional_time(t_from, "from"),
+                t_to=parse_optional_time(t_to, "to"), cursor=cursor, limit=limit,
             )
         except queries.BadCursor as exc:
             raise ClientException(str(exc)) from None
 
     @get("/{store_id:str}/events.csv", media_type="text/csv")
     async def events_csv(
-        self, state: State, db: AsyncSession, store_id: str,
-        seat: str | None = None,
+        self, state: State, db: NamedDependency[AsyncSession], store_id: FromPath[str],
+        seat: FromQuery[str | None] = None,
         to_state: Annotated[str | None, QueryParameter(name="type")] = None,
         t_from: Annotated[str | None, QueryParameter(name="from")] = None,
         t_to: Annotated[str | None, QueryParameter(name="to")] = None,
     ) -> Stream:
         """CSV export of the same events (oldest first), any size, streamed."""
         await queries.get_store(db, store_id)  # 404 before the stream starts
-        args: dict[str, Any] = dict(seat=seat, to_state=_check_state(to_state), t_from=parse_time(t_from, "from"),
-                                    t_to=parse_time(t_to, "to"))
+        args: dict[str, Any] = dict(seat=seat, to_state=_check_state(to_state), t_from=parse_optional_time(t_from, "from"),
+                                    t_to=parse_optional_time(t_to, "to"))
 
         async def rows() -> AsyncIterator[str]:
             buf = io.StringIO()
@@ -146,9 +132,8 @@ class StoresApi(Controller):
                         "historical"])
             async with state.sessionmaker() as s:
                 async for e in queries.iter_events(s, store_id, **args):
-                    w.writerow([e.id, store_id, e.seat_id, e.edge_id, e.from_state, e.to_state,
-                                iso_utc(e.at), f"{e.at:.3f}",
-                                int(e.historical)])
+                    w.writerow(safe_row([e.id, store_id, e.seat_id, e.edge_id, e.from_state, e.to_state,
+                                         iso_utc(e.at), f"{e.at:.3f}", int(e.historical)]))
                     if buf.tell() > 32_000:
                         yield buf.getvalue()
                         buf.seek(0)
@@ -159,14 +144,14 @@ class StoresApi(Controller):
                       headers={"Content-Disposition": f'attachment; filename="{store_id}-events.csv"'})
 
     @get("/{store_id:str}/edges/{edge_id:str}/config")
-    async def get_config(self, db: AsyncSession, store_id: str, edge_id: str) -> ConfigStatus:
+    async def get_config(self, db: NamedDependency[AsyncSession], store_id: FromPath[str], edge_id: FromPath[str]) -> ConfigStatus:
         """Desired config version, what the edge applied, and its ack or validation error."""
         await queries.get_store(db, store_id)
         return await config_status(db, store_id, edge_id)
 
     @put("/{store_id:str}/edges/{edge_id:str}/config")
-    async def put_config(self, request: Request, state: State, db: AsyncSession, store_id: str, edge_id: str,
-                         data: ConfigIn) -> ConfigStatus:
+    async def put_config(self, request: Request, state: State, db: NamedDependency[AsyncSession],
+                         store_id: FromPath[str], edge_id: FromPath[str], data: JSONBody[ConfigIn]) -> ConfigStatus:
         """Push a new seat layout to an edge (admins): validated, stored as the next version,
         published retained (QoS 1) on the edge's config topic; status ``pending`` until the edge's
         ack makes it ``applied`` or ``failed``. ``base_version`` must be the current ``version``

@@ -12,7 +12,9 @@ from collections.abc import Sequence
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.exceptions import ClientException, HTTPException, NotFoundException
+from litestar.params import FromPath, JSONBody
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -85,8 +87,8 @@ class SnapshotsApi(Controller):
     opt = ADMIN
 
     @post("/edges/{edge_id:str}/snapshots", status_code=202)
-    async def request_snapshot(self, request: Request, state: State, db: AsyncSession, store_id: str, edge_id: str,
-                               data: SnapshotIn) -> SnapshotOut:
+    async def request_snapshot(self, request: Request, state: State, db: NamedDependency[AsyncSession],
+                               store_id: FromPath[str], edge_id: FromPath[str], data: JSONBody[SnapshotIn]) -> SnapshotOut:
         """Ask the edge for one current picture of ``channel``, faces blurred (admins). Poll the
         returned snapshot until ``status`` is ready or failed."""
         try:
@@ -112,7 +114,7 @@ class SnapshotsApi(Controller):
         return _out(snap)
 
     @get("/snapshots")
-    async def list_snapshots(self, db: AsyncSession, store_id: str) -> list[SnapshotOut]:
+    async def list_snapshots(self, db: NamedDependency[AsyncSession], store_id: FromPath[str]) -> list[SnapshotOut]:
         """This store's snapshots of the last 7 days, newest first (admins)."""
         now = time.time()
         rows = (await db.execute(
@@ -121,7 +123,8 @@ class SnapshotsApi(Controller):
         return [_out(s, now) for s in rows]
 
     @get("/snapshots/{snapshot_id:int}/image", media_type="image/jpeg")
-    async def view_snapshot(self, request: Request, db: AsyncSession, store_id: str, snapshot_id: int) -> Response:
+    async def view_snapshot(self, request: Request, db: NamedDependency[AsyncSession], store_id: FromPath[str],
+                            snapshot_id: FromPath[int]) -> Response:
         """The picture (admins); every view is audited."""
         snap = await db.get(Snapshot, snapshot_id)
         if (snap is None or snap.store_id != store_id or snap.jpeg is None

@@ -20,8 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import Seat
-from hub.stats.api import load_timelines
+from hub.demo_history import has_generated
 from hub.stats.compute import DEFAULT_TZ, StoreStats, compute_store_stats
+from hub.stats.timelines import load_timelines
 from hub.stores import queries
 from hub.web.pages import SEOUL, page_context, script_json, translator, visible_stores
 from ui.i18n import Translator
@@ -159,6 +160,7 @@ async def history_page(
         raise HTTPException(status_code=400, detail=f"seat {seat!r} is not a seat of store {store_id!r}")
     days = [d0 + timedelta(days=i) for i in range((d1 - d0).days + 1)]
     view: dict[str, Any] = {"days": [], "seats": [], "peaks": [], "chart": None}
+    generated = end > start and await has_generated(db, store_id, start, end)
     if end > start:  # a range entirely in the future has nothing to show yet
         loaded = await load_timelines(db, store_id, start, end)
         timelines = loaded.timelines
@@ -173,7 +175,7 @@ async def history_page(
             seat_label=labels.get(seat or "", ""), seat_choices=labels, view=view,
             has_data=any(r.rate is not None for r in view["days"]),
             chart_json=script_json(view["chart"]), chart_i18n=script_json(chart_strings(t)),
-            max_days=MAX_DAYS,
+            max_days=MAX_DAYS, generated=generated,
         ),
         cookies=cookies,
     )

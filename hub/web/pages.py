@@ -29,12 +29,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.guard import principal, visible
+from hub.auth.users import SESSION_COOKIE, principal_for_token
 from hub.db.models import Alert, Edge
-from hub.stats.api import load_timelines
 from hub.stats.compute import DEFAULT_TZ, compute_store_stats
+from hub.stats.timelines import load_timelines
 from hub.stores import queries
 from hub.stores.config_push import config_status
 from protocol import SEAT_STATES
+from protocol.live import Hello, encode_live
 from ui import seatmap
 from ui.i18n import Translator, format_duration, pick_lang
 from ui.messages_hub import MESSAGES
@@ -170,7 +172,8 @@ class PanelAlert(msgspec.Struct):
     alert_id: int | None = None
 
 
-ALERT_KINDS = ("seat_abandoned", "seat_vacant", "edge_offline", "channel_down")
+ALERT_KINDS = ("seat_abandoned", "seat_vacant", "edge_offline", "channel_down",
+               "kiosk_hogging", "kiosk_unpaid", "kiosk_checkout_items")  # the last three: hub.kiosk.reconcile
 
 
 def alert_text(kind: str, message: str, seat_id: str | None, edge_id: str | None, labels: dict[str, str],
@@ -211,10 +214,13 @@ class Pages(Controller):
         now = time.time()
         chart = await occupancy_today(db, [x.store_id for x in tiles], now)
         chart["names"] = {x.store_id: x.name for x in tiles}
+        from hub.kiosk.web import kiosk_tiles  # issue 18: each store's kiosk link, known or since when
+
         return Template(
             template_name="hub/index.html",
             context=page_context(
                 request, t, stores, tiles=tiles, sort=sort, sorts=SORTS, now=now, kst=kst,
+                kiosk=await kiosk_tiles(db, request.app.state, [x.store_id for x in tiles], now),
                 ago=ago_fn(now, t),
                 chart_json=script_json(chart), chart_i18n=script_json({"rate": t("overview.chart_rate"), "chart.no_data": t("chart.no_data"),
                                        "history.hour_axis": t("history.hour_axis")}),
@@ -228,7 +234,10 @@ class Pages(Controller):
         return Redirect(path=f"/stores/{store}" if store else "/")
 
     @get("/stores/{store_id:str}")
-    async def store(self, request: Request, db: NamedDependency[AsyncSession], store_id: FromPath[str]) -> Template:
+    async def store(self, request: Request, db: NamedDependency[AsyncSession], store_id: FromPath[str],
+                    view: FromQuery[str] = "") -> Template:
+        from hub.kiosk.web import floor_plan, kiosk_strings  # hub.kiosk.web builds on this module
+
         t, cookies = translator(request)
         stores = visible_stores(request, await queries.list_stores(db))
         if store_id not in {s.store_id for s in stores}:
@@ -250,10 +259,14 @@ class Pages(Controller):
         names = {c.channel: c.name for e in detail.edges for c in e.channels}
         configs = {e.edge_id: await config_status(db, store_id, e.edge_id) for e in detail.edges}
         by_id = {c.seat_id: c for cells in channels.values() for c in cells}
+        # Floor plan (issue 18) first when the store has one; the per-camera map is the second tab.
+        floor = await floor_plan(db, request.app.state, store_id, seats, now, t)
+        view = "camera" if floor is None or view == "camera" else "floor"
         return Template(
             template_name="hub/store.html",
             context=page_context(
-                request, t, stores, store=detail, channels=channels, channel_names=names,
+                request, t, stores, store=detail, channels=channels, channel_names=names, floor=floor, view=view,
+                kiosk_json=script_json(kiosk_strings(t)),
                 seats=[by_id[s.seat_id] for s in seats], states=SEAT_STATES, alerts=alerts, now=now,
                 alert_rules=request.app.state.settings.alerts, configs=configs,
                 kst=kst, ago=ago_fn(now, t),
@@ -267,8 +280,8 @@ class Pages(Controller):
 
 
 @websocket("/ws/stores/{store_id:str}")
-async def live_store(socket: WebSocket, store_id: str) -> None:
-    """Pushes every committed change of this store as JSON: {type: "update", seats: [...], edges: [...]}."""
+async def live_store(socket: WebSocket, store_id: FromPath[str]) -> None:
+    """Pushes every committed change of this store: ``protocol.live`` messages as JSON (hello first)."""
     state: State = socket.app.state
     async with state.sessionmaker() as db:
         try:
@@ -284,13 +297,44 @@ async def live_store(socket: WebSocket, store_id: str) -> None:
         while True:
             await socket.send_text((await q.get()).text)  # encoded once per update, for all clients
 
+    async def recheck() -> None:
+        """The rights the socket was opened with are not forever: each ``auth.ws_recheck_s`` the
+        session is looked up again (one indexed query), and the socket is closed when it ended
+        (logout, expiry, user disabled: 4401) or no longer sees this store (role change: 4403)."""
+        every = state.settings.auth.ws_recheck_s
+        while True:
+            try:  # a logout on this replica wakes it at once (hub.web.ws_sessions)
+                await asyncio.wait_for(woken.wait(), every)
+            except TimeoutError:
+                pass
+            woken.clear()
+            async with state.sessionmaker() as db:
+                now_user = await principal_for_token(db, token) if token else None
+            if now_user is None or not now_user.can_see(store_id):
+                code, why = (4401, "session ended") if now_user is None else (4403, "no access to this store")
+                await socket.close(code=code, reason=why)
+                return
+
+    token = socket.cookies.get(SESSION_COOKIE, "")
+    woken = state.ws_sessions.register(token)
     pump_task = asyncio.create_task(pump())
+    check_task = asyncio.create_task(recheck())
+    receive: asyncio.Future | None = None
     try:
-        await socket.send_json({"type": "hello", "store_id": store_id})
+        await socket.send_text(encode_live(Hello(store_id=store_id)).decode())
+        receive = asyncio.ensure_future(socket.receive_text())
         while True:  # only to notice the client leaving; clients send nothing meaningful
-            await socket.receive_text()
+            done, _ = await asyncio.wait({receive, check_task}, return_when=asyncio.FIRST_COMPLETED)
+            if check_task in done:
+                break  # closed for lost rights
+            receive.result()  # raises WebSocketDisconnect when the client left
+            receive = asyncio.ensure_future(socket.receive_text())
     except WebSocketDisconnect:
         pass
     finally:
         pump_task.cancel()
+        check_task.cancel()
+        if receive is not None and not receive.done():
+            receive.cancel()
+        state.ws_sessions.unregister(token, woken)
         live.unsubscribe(store_id, q)

@@ -44,7 +44,6 @@ def test_demo_runs_everything_and_seats_change_on_their_own(tmp_path):
         # a01: the student is there in one picture and gone in the other
         assert {"occupied"} < seen.get("a01", set()), seen
         assert seen.get("b01", set()) - {"unknown"} == {"occupied"}, seen  # the man who stays
-        assert seen.get("b02", set()) - {"unknown"} == {"empty"}, seen  # the desk nobody uses
         assert "A-01" in page and "B-02" in page and "사용 중" in page
         out, _ = proc.communicate(timeout=90)
         assert proc.returncode == 0, out

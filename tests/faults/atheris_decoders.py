@@ -16,7 +16,7 @@ import sqlalchemy.ext.asyncio  # noqa: F401
 import hub.db.models  # noqa: F401
 
 with atheris.instrument_imports(enable_loader_override=False):
-    from hub.ingest.writer import IngestError, RawMessage, parse_message
+    from hub.ingest.parse import IngestError, RawMessage, parse_message
     from protocol import ProtocolError, TopicSpace, decode_json
     from protocol.layout import layout_problems
     from protocol.limits import message_problem

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from edge_agent.seats.config_apply import evaluate_config
 from hub.db.migrate import upgrade_async
 from hub.db.session import make_engine, make_sessionmaker
-from hub.ingest.writer import IngestError, IngestWriter, RawMessage, parse_message
+from hub.ingest.parse import IngestError, RawMessage, parse_message
+from hub.ingest.writer import IngestWriter
 from hub.stores.config_push import validate_seat_layout
 from protocol import (
     Config,

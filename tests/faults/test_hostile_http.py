@@ -80,7 +80,9 @@ def hub(pg_url):
 def _unsafe_routes(app) -> list[tuple[str, str]]:
     out = []
     for r in app.routes:
-        if isinstance(r, HTTPRoute):
+        # The kiosk vendor's webhook has no session at all (cookies count for nothing there): it
+        # is HMAC-signed, and refuses unsigned calls (tests/integration/test_kiosk_hub.py).
+        if isinstance(r, HTTPRoute) and not r.path.endswith("/kiosk/webhook"):
             out += [(m, r.path) for m in sorted(r.methods - SAFE)]
     # logout last: its passing request ends the session the later routes are checked with
     return sorted(out, key=lambda mp: mp[1] == "/logout")
@@ -162,7 +164,7 @@ def test_session_fixation(hub):
         assert client.get("/api/v1/me").json()["username"] == "admin"
 
 
-def test_brute_force_login_is_rate_limited_per_account_and_per_address(hub):
+def test_brute_force_login_is_rate_limited_per_account_address_pair_and_per_address(hub):
     app, client, url = hub
     for i in range(3):
         login(client, "admin", f"guess-{i}-wrong", expect=401)
@@ -188,8 +190,9 @@ def test_brute_force_login_is_rate_limited_per_account_and_per_address(hub):
         finally:
             await engine.dispose()
 
-    # from another address alice may log in; the attacked admin account stays locked everywhere
-    assert asyncio.run(elsewhere()) == (False, True)
+    # from another address both may log in: the limit is per (account, address), so the stranger
+    # who failed on the admin account has not locked its owner out (issue 20, item 9)
+    assert asyncio.run(elsewhere()) == (False, False)
 
 
 def test_sql_injection_on_every_filter_changes_nothing_and_never_errors(hub):

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from hub.db.models import SeatEvent, SeatStateRow
-from hub.ingest.writer import RawMessage
+from hub.ingest.parse import RawMessage
 from protocol import (
     Birth,
     ChannelHealth,

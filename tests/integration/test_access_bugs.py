@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from hub.db.migrate import upgrade
 from hub.db.models import SeatEvent
 from hub.db.session import make_engine, make_sessionmaker
-from hub.ingest.writer import IngestWriter, RawMessage
+from hub.ingest.parse import RawMessage
+from hub.ingest.writer import IngestWriter
 from protocol import Birth, Delta, Event, SeatDef, SeatSnapshot, TopicSpace, encode
 
 TOPICS = TopicSpace("seat/v1")

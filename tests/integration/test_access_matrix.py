@@ -62,6 +62,26 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/stores/{store_id:str}/history"): "read_store",
     ("GET", "/stores/{store_id:str}/roi"): "read_store",  # view only unless admin
     ("POST", "/stores/{store_id:str}/roi/check"): "write_store",
+    # kiosk (issue 18): the vendor's webhook has no login (HMAC-signed instead; 404 without a kiosk)
+    ("POST", "/api/v1/stores/{store_id:str}/kiosk/webhook"): "public",
+    ("GET", "/api/v1/stores/{store_id:str}/kiosk"): "read_store",
+    ("POST", "/api/v1/stores/{store_id:str}/kiosk/import"): "write_store",
+    ("GET", "/api/v1/stores/{store_id:str}/kiosk/stats"): "read_store",
+    ("GET", "/api/v1/kiosk/stats"): "read",
+    ("GET", "/stores/{store_id:str}/kiosk"): "read_store",
+    ("POST", "/stores/{store_id:str}/kiosk/import"): "write_store",
+    ("POST", "/stores/{store_id:str}/kiosk/map"): "write_store",
+    ("POST", "/stores/{store_id:str}/kiosk/place"): "write_store",
+    ("GET", "/stores/{store_id:str}/kiosk/stats"): "read_store",
+    # users page (issue 19): admins manage accounts; everyone changes their own password
+    ("GET", "/users"): "admin",
+    ("POST", "/users/add"): "admin",
+    ("POST", "/users/{username:str}/role"): "admin",
+    ("POST", "/users/{username:str}/disable"): "admin",
+    ("POST", "/users/{username:str}/enable"): "admin",
+    ("POST", "/users/{username:str}/password"): "admin",
+    ("GET", "/account/password"): "any_user",
+    ("POST", "/account/password"): "any_user",
 }
 WS_ROUTES = {"/ws/stores/{store_id:str}": "read_store"}
 ROLES = ("anonymous", "admin", "viewer", "alice")  # alice: staff of store a
@@ -97,6 +117,7 @@ def app_routes(app) -> tuple[set[tuple[str, str]], set[str]]:
 
 def concrete(path: str, store: str) -> str:
     path = path.replace("{store_id:str}", store).replace("{edge_id:str}", "edge-1")
+    path = path.replace("{username:str}", "nobody")  # no such user: an allowed call changes nothing
     return path.replace("{file_path:path}", "hub/hub.css").replace("{snapshot_id:int}", "1")
 
 

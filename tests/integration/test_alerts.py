@@ -4,6 +4,7 @@ dedupe keys, suppression window, closing, delivery."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import pytest
@@ -206,9 +207,10 @@ async def alerts(sm) -> list[Alert]:
 
 
 def drain_queue(q: asyncio.Queue) -> list[dict]:
+    """The messages as a browser gets them (the JSON text of each ``protocol.live`` message)."""
     out = []
     while not q.empty():
-        out.append(q.get_nowait())
+        out.append(json.loads(q.get_nowait().text))
     return out
 
 

@@ -116,7 +116,8 @@ def test_keyframes_only_mode_reads_frames(rtsp):
         reader.stop()
 
 
-def test_outage_goes_offline_then_reconnects_by_itself():
+def test_outage_goes_offline_then_reconnects_by_itself(caplog):
+    caplog.set_level("INFO", logger="edge_agent.vision.capture")
     srv = server(1)
     srv.set_image(1, solid(GREEN))
     reader = ChannelReader(ChannelSection(id=7, url=srv.url(1)), FAST)
@@ -134,6 +135,9 @@ def test_outage_goes_offline_then_reconnects_by_itself():
         wait_for(lambda: (f := reader.latest(1.0)) and is_colour(f.image, BLUE), 15, "frames after restart")
         h = reader.health()
         assert h.online and h.reconnects >= 1
+        # issue 19: the old error goes once online, and the log says the channel is back
+        assert h.last_error is None, h
+        assert any("channel 7 back online" in r.getMessage() for r in caplog.records), caplog.text
     finally:
         reader.stop()
         srv.close()

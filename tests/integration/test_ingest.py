@@ -256,6 +256,10 @@ def test_events_pagination_filters_and_csv(pg_url, make_hub, sim):
     s0 = client.get("/api/v1/stores/store-a/events", params={"seat": "s0", "from": base + 1,
                                                                "to": "2023-11-14T22:13:26+00:00"}).json()["events"]
     assert [e["at"] for e in s0] == [base + 3]
+    # the same instant without an offset is store time (KST, hub.params): 07:13:26 KST = 22:13:26 UTC
+    kst = client.get("/api/v1/stores/store-a/events", params={"seat": "s0", "from": base + 1,
+                                                                "to": "2023-11-15T07:13:26"}).json()["events"]
+    assert [e["at"] for e in kst] == [base + 3]
     assert client.get("/api/v1/stores/store-a/events", params={"cursor": "garbage"}).status_code == 400
     assert client.get("/api/v1/stores/store-a/events", params={"type": "sleeping"}).status_code == 400
     assert client.get("/api/v1/stores/store-a/events", params={"from": "yesterday"}).status_code == 400

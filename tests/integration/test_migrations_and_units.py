@@ -24,7 +24,7 @@ def _head() -> str:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
-TABLES = {"stores", "edges", "channels", "seats", "seat_states", "seat_events", "ingested", "hourly_stats",
+TABLES = {"stores", "edges", "channels", "seats", "seat_states", "seat_events", "ingested",
           "alerts", "configs", "alembic_version", "users", "user_stores", "sessions", "audit_log", "edge_accounts",
           "snapshots"}
 
@@ -45,6 +45,7 @@ def test_migrations_upgrade_an_empty_database_in_place(backend, request, tmp_pat
     upgrade(url)  # the CLI path (sync); the parent folder of the SQLite file is created
     names, rev = asyncio.run(_tables(url))
     assert names >= TABLES and rev == _head()
+    assert "hourly_stats" not in names  # 0005: never written or read, dropped
     upgrade(url)  # idempotent: a second run changes nothing
 
     async def again() -> None:  # the in-app path (async engine, running loop)
@@ -83,10 +84,41 @@ def test_0004_adds_a_nullable_seat_desk_and_forgets_layout_hashes(backend, reque
     url = request.getfixturevalue("pg_url") if backend == "postgresql" else f"sqlite+aiosqlite:///{tmp_path}/h.sqlite"
     upgrade(url, "0003_layout_hash")
     seats, hashes = asyncio.run(_seats_after_0004(url))
-    assert asyncio.run(_tables(url))[1] == "0004_seat_desk" == _head()
+    assert asyncio.run(_tables(url))[1] == _head()
     # The seat stands with no desk; the edge's hash is forgotten, so its next birth by hash asks
     # for the full layout (which carries the desks).
     assert [(sid, desk) for sid, _, desk in seats] == [("s1", None)] and hashes == [""]
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_0005_drops_hourly_stats_and_its_downgrade_brings_it_back(backend, request, tmp_path):
+    from alembic import command
+
+    from hub.db.migrate import alembic_config
+
+    url = request.getfixturevalue("pg_url") if backend == "postgresql" else f"sqlite+aiosqlite:///{tmp_path}/h.sqlite"
+    upgrade(url, "0004_seat_desk")
+    assert "hourly_stats" in asyncio.run(_tables(url))[0]
+    upgrade(url, "0005_drop_hourly_stats")  # the revision under test (later ones come on top)
+    names, rev = asyncio.run(_tables(url))
+    assert "hourly_stats" not in names and rev == "0005_drop_hourly_stats"
+
+    async def down() -> None:
+        engine = make_engine(url)
+        try:
+            def run(sync_conn) -> None:
+                cfg = alembic_config()
+                cfg.attributes["connection"] = sync_conn
+                command.downgrade(cfg, "0004_seat_desk")
+
+            async with engine.begin() as conn:
+                await conn.run_sync(run)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(down())
+    names, rev = asyncio.run(_tables(url))
+    assert "hourly_stats" in names and rev == "0004_seat_desk"
 
 
 def test_cli_migrate_and_help(tmp_path):
@@ -161,7 +193,7 @@ def test_parse_message_skips_hub_kinds_and_cleared_deaths_but_rejects_bad_payloa
 
     import pytest as _pytest
 
-    from hub.ingest.writer import IngestError, RawMessage, parse_message
+    from hub.ingest.parse import IngestError, RawMessage, parse_message
     from protocol import Death, TopicSpace, encode
 
     space = TopicSpace()

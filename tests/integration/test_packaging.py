@@ -69,7 +69,8 @@ def _wait_log(log: Path, text: str, timeout: float = 10) -> str:
 def test_serve_with_workers_on_postgres_trusts_only_the_proxy(tmp_path, pg_url, broker):
     toml = (f'[database]\nurl = "{pg_url}"\n[mqtt]\nhost = "{broker.host}"\nport = {broker.port}\n'
             f'topic_prefix = "{broker.prefix}"\n')
-    proc, port, log = _serve(tmp_path, "w2", toml, "--workers", "2")
+    proxied = toml + '[http]\ntrusted_proxies = ["127.0.0.1"]\n'  # nginx on this host, as docs/security.md
+    proc, port, log = _serve(tmp_path, "w2", proxied, "--workers", "2")
     try:
         for _ in range(4):
             assert _get(port, {"X-Forwarded-For": "203.0.113.7"}) == 200
@@ -83,6 +84,15 @@ def test_serve_with_workers_on_postgres_trusts_only_the_proxy(tmp_path, pg_url, 
         _stop(proc)
     # Another proxy address: the header is ignored, the real peer is logged.
     proc, port, log = _serve(tmp_path, "w1", toml, "--forwarded-allow-ips", "10.9.9.9")
+    try:
+        assert _get(port, {"X-Forwarded-For": "203.0.113.7"}) == 200
+        body = _wait_log(log, '"GET /healthz')
+        assert "203.0.113.7" not in body and '127.0.0.1:' in body.split('"GET /healthz')[0].splitlines()[-1]
+    finally:
+        _stop(proc)
+    # No proxy configured (the default): the header is ignored too (issue 20: it used to be
+    # believed from 127.0.0.1, so anyone on the host could rotate it past the login limit).
+    proc, port, log = _serve(tmp_path, "w0", toml)
     try:
         assert _get(port, {"X-Forwarded-For": "203.0.113.7"}) == 200
         body = _wait_log(log, '"GET /healthz')

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from hub.db.migrate import upgrade
 from hub.db.models import Snapshot
 from hub.db.session import make_engine, make_sessionmaker
-from hub.ingest.writer import IngestWriter, RawMessage
+from hub.ingest.parse import RawMessage
+from hub.ingest.writer import IngestWriter
 from protocol import TopicSpace, encode
 from protocol.messages import Frame
 

@@ -19,7 +19,7 @@ SEAT_HUB = Path(sys.executable).parent / "seat-hub"
 
 class HubProcess:
     def __init__(self, tmp_path: Path, broker, db_url: str, mqtt_extra: str = "", name: str = "hub",
-                 group: str = "seat-hub") -> None:
+                 group: str = "seat-hub", http_extra: str = "", extra: str = "") -> None:
         self.port = free_port()
         self.config = tmp_path / f"{name}.toml"
         self.log = tmp_path / f"{name}.log"
@@ -29,8 +29,8 @@ class HubProcess:
             f'[database]\nurl = "{db_url}"\n'
             f'[mqtt]\nhost = "{broker.host}"\nport = {broker.port}\ntopic_prefix = "{broker.prefix}"\n'
             f'shared_group = "{group}"\n{mqtt_extra}\n'
-            f'[http]\nhost = "127.0.0.1"\nport = {self.port}\n'
-            '[ingest]\nbatch_wait_ms = 20.0\n'
+            f'[http]\nhost = "127.0.0.1"\nport = {self.port}\n{http_extra}\n'
+            f'[ingest]\nbatch_wait_ms = 20.0\n{extra}'
         )
         self.proc: subprocess.Popen | None = None
         self.url = f"http://127.0.0.1:{self.port}"

@@ -8,17 +8,16 @@
   var storeId = script.getAttribute("data-store-id");
   var t = JSON.parse(document.getElementById("live-i18n").textContent);
   var statusEl = document.getElementById("live-status");
-  var STATES = ["empty", "occupied", "away", "abandoned", "unknown"];
 
   function setStatus(state) {
     statusEl.setAttribute("data-state", state);
     statusEl.textContent = t["live." + state];
   }
+  // One counter per seat state, rendered by the server from protocol.SEAT_STATES: no list here.
   function recount() {
     var counts = window.SeatMap.counts();
-    STATES.forEach(function (s) {
-      var el = document.querySelector('[data-count="' + s + '"]');
-      if (el) el.textContent = counts[s];
+    document.querySelectorAll("[data-count]").forEach(function (el) {
+      el.textContent = counts[el.getAttribute("data-count")] || 0;
     });
   }
   function applyEdge(edge) {
@@ -77,12 +76,15 @@
       delay = 1000;
       setStatus("connected");
     };
+    // protocol/live.py: {type: "hello" | "update" | "alert", ...}; any other type is ignored.
     ws.onmessage = function (ev) {
       var msg = JSON.parse(ev.data);
+      // Other parts of the page (the floor plan's kiosk marks) take what they need from here too.
+      document.dispatchEvent(new CustomEvent("seat-live", { detail: msg }));
       if (msg.type === "alert") { applyAlert(msg); return; }
       if (msg.type !== "update") return;
-      (msg.seats || []).forEach(window.SeatMap.applySeat);
-      (msg.edges || []).forEach(applyEdge);
+      msg.seats.forEach(window.SeatMap.applySeat);
+      msg.edges.forEach(applyEdge);
       recount();
     };
     ws.onclose = function () {

@@ -2,9 +2,11 @@
 // complete without this; it re-labels a seat when its state changes and keeps the timers ticking.
 (function () {
   "use strict";
-  var STATES = ["empty", "occupied", "away", "abandoned", "unknown"];
   var el = document.getElementById("seatmap-i18n");
   var t = el ? JSON.parse(el.textContent) : {};
+  // The seat states are the server's (protocol.SEAT_STATES, one "icon.<state>" each), not a copy.
+  var STATES = Object.keys(t).filter(function (k) { return k.indexOf("icon.") === 0; })
+    .map(function (k) { return k.slice(5); });
   // server clock minus ours (from the page's render time), so a wrong tablet clock does not skew the timers
   var me = document.currentScript;
   var serverNow = me && me.getAttribute("data-server-now");
@@ -25,6 +27,18 @@
     if (since === "" || since === null || since === undefined) return "";
     return fmt("timer." + state, { d: duration(now() - Number(since)) });
   }
+  // Keep a text inside its seat box: squeeze it to the box's width when it is wider (a longer
+  // duration, a long English word); the server's font size already fits the first text.
+  function fit(el) {
+    var w = Number(el.getAttribute("data-fit"));
+    if (!w || !el.getComputedTextLength) return;
+    el.removeAttribute("textLength");
+    el.removeAttribute("lengthAdjust");
+    if (el.getComputedTextLength() > w) {
+      el.setAttribute("textLength", w);
+      el.setAttribute("lengthAdjust", "spacingAndGlyphs");
+    }
+  }
   function stateOf(node) {
     for (var i = 0; i < STATES.length; i++) if (node.classList.contains("state-" + STATES[i])) return STATES[i];
     return "unknown";
@@ -42,7 +56,9 @@
       node.querySelectorAll("[data-since]").forEach(function (d) {
         d.setAttribute("data-since", since);
         d.textContent = timer(seat.state, since);
+        fit(d);
       });
+      node.querySelectorAll("text.label[data-fit]").forEach(fit);
       var title = node.querySelector("title");
       if (title) title.textContent = (node.getAttribute("data-label") || seat.seat_id) + ": " +
         (t["state." + seat.state] || seat.state) + " " + timer(seat.state, since);
@@ -51,18 +67,23 @@
   function tick() {
     document.querySelectorAll("[data-seat-id] [data-since]").forEach(function (d) {
       var owner = d.closest("[data-seat-id]");
-      d.textContent = timer(stateOf(owner), d.getAttribute("data-since"));
+      var text = timer(stateOf(owner), d.getAttribute("data-since"));
+      if (d.textContent !== text) { d.textContent = text; fit(d); }
     });
   }
   function counts() {
     var c = {};
     STATES.forEach(function (s) { c[s] = 0; });
-    document.querySelectorAll("g[data-seat-id]").forEach(function (g) { c[stateOf(g)] += 1; });
+    // One node per seat: the camera map's seats, else (the hub's floor-plan tab) the seat list's rows.
+    var nodes = document.querySelectorAll("g[data-seat-id]");
+    if (!nodes.length) nodes = document.querySelectorAll("tr[data-seat-id]");
+    nodes.forEach(function (g) { c[stateOf(g)] += 1; });
     return c;
   }
   window.SeatMap = {
     applySeat: applySeat, tick: tick, counts: counts, duration: duration,
     setServerNow: function (serverNow) { clockSkew = Number(serverNow) - Date.now() / 1000; },
   };
+  document.querySelectorAll("text[data-fit]").forEach(fit);
   setInterval(tick, 1000);
 })();
