@@ -78,11 +78,10 @@ class ModelSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     # passes per frame: for where the GPU has room (or raise imgsz, e.g. 1280, instead).
     tiles: list[int] = msgspec.field(default_factory=lambda: [1, 1])
     tile_overlap: float = 0.25  # neighbouring crops share this fraction of a crop
-    # Far seats: "auto" runs the model once more on an upscaled crop around each group of seats
-    # that is small in the frame (vision/plan.py decides from the seats' size in pixels); "off"
-    # never. crop_upscale: how much such a crop is enlarged before the model sees it.
+    # Far seats: "auto" runs the model once more per channel on crops around the seats that are
+    # small at the model's input size (or on a tile grid where that takes fewer passes);
+    # vision/plan.py decides from the seats' size in pixels. "off": the whole frame only.
     crops: str = "off"
-    crop_upscale: float = 2.0
 
 
 class ChannelSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -128,8 +127,6 @@ def model_problems(m: ModelSection) -> list[str]:
         out.append(f"type must be one of {', '.join(BACKENDS)}, got {m.type!r}")
     if m.crops not in ("auto", "off"):
         out.append(f"crops must be \"auto\" or \"off\", got {m.crops!r}")
-    if not 1.0 <= m.crop_upscale <= 4.0:
-        out.append(f"crop_upscale must be within 1..4, got {m.crop_upscale}")
     if m.imgsz < 32:
         out.append(f"imgsz must be >= 32, got {m.imgsz}")
     return out
