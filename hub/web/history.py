@@ -20,7 +20,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import Seat
-from hub.demo_history import has_generated
 from hub.settings import DEFAULT_TZ
 from hub.stats.compute import StoreStats, compute_store_stats
 from hub.stats.timelines import load_timelines
@@ -161,7 +160,7 @@ async def history_page(
         raise HTTPException(status_code=400, detail=f"seat {seat!r} is not a seat of store {store_id!r}")
     days = [d0 + timedelta(days=i) for i in range((d1 - d0).days + 1)]
     view: dict[str, Any] = {"days": [], "seats": [], "peaks": [], "chart": None}
-    generated = end > start and await has_generated(db, store_id, start, end)
+    generated = end > start and await queries.has_generated(db, store_id, start, end)
     if end > start:  # a range entirely in the future has nothing to show yet
         loaded = await load_timelines(db, store_id, start, end)
         timelines = loaded.timelines
