@@ -107,7 +107,7 @@ class EdgeAgent:
         if cfg.local_ui.enabled:
             from edge_agent.local_page.server import LocalPage
 
-            self.page = LocalPage(cfg.local_ui, self.store, lambda: self.engine.seats)
+            self.page = LocalPage(cfg.local_ui, self.store, lambda: self.engine.seats, timezone=cfg.edge.timezone)
         self._engine_lock = threading.Lock()  # the uplink builds births on its own thread
         self._stop = threading.Event()
         self._started_at = time.time()

@@ -21,6 +21,16 @@ DEFAULT_ITEM_CLASSES = [
 ]
 
 
+def zone_known(name: str) -> bool:
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(name)
+    except Exception:  # ZoneInfoNotFoundError, ValueError for odd strings
+        return False
+    return True
+
+
 class ConfigError(ValueError):
     """The configuration file cannot be used; the message says where and why."""
 
@@ -30,6 +40,9 @@ class EdgeSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     edge_id: str = "edge1"
     data_dir: str = "/var/lib/seat-edge"
     sample_interval_s: float = 2.0  # one detection tick per channel every N seconds
+    # The store's time zone: the staff page shows times in it (with its name), as the hub does,
+    # whatever the box's own zone; `seat-edge doctor` warns when the box's zone differs.
+    timezone: str = "Asia/Seoul"
 
 
 class MqttSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -138,6 +151,9 @@ def parse_config(data: dict, source: str = "<config>") -> EdgeConfig:
         raise ConfigError(f"{source}: {exc}") from None
     if bad := cfg.state.problems():
         raise ConfigError(f"{source}: [state] {'; '.join(bad)}")
+    if not zone_known(cfg.edge.timezone):
+        raise ConfigError(f"{source}: [edge] timezone = {cfg.edge.timezone!r} is no time zone name "
+                          f"(like \"Asia/Seoul\"; the list: timedatectl list-timezones)")
     if bad := model_problems(cfg.model):
         raise ConfigError(f"{source}: [model] {'; '.join(bad)}")
     if bad := seat_rules_problems(cfg.seat_rules):

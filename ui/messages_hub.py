@@ -109,6 +109,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "history.all_seats": {"ko": "매장 전체", "en": "Whole store"},
     "history.show": {"ko": "보기", "en": "Show"},
     "history.max_days": {"ko": "최대 {n}일", "en": "up to {n} days"},
+    # one clock (issue 19): every time on the hub's pages, APIs and stats.csv is store time
+    "clock.rule": {"ko": "모든 시각은 매장 시간(한국 표준시 KST, UTC+9) 기준입니다.",
+                   "en": "All times are store time (Korea Standard Time, KST, UTC+9)."},
     "history.generated": {"ko": "데모용으로 생성한 기록이 들어 있습니다 (실제 매장 데이터가 아님).",
                           "en": "This range holds generated demo history (not real store data)."},
     "history.no_data": {"ko": "이 기간에는 기록이 없습니다. 장비가 연결된 날을 고르세요.",
