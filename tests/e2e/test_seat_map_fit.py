@@ -57,3 +57,57 @@ def test_seat_texts_fit_their_boxes_in_english(tmp_path, broker):
         assert "Store box" in text and "edge's own file" not in text and "Edges" not in text
         browser.close()
         edge.close()
+
+
+def test_admin_sees_the_blurred_camera_still_behind_the_seats(tmp_path, broker):
+    """Issue 19 point 11: the seat map of an admin shows the channel's newest (face-blurred)
+    snapshot behind the seats; store staff, who may not see snapshots, get the plain map."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    import cv2
+    import numpy as np
+
+    from hub.db.models import Snapshot
+    from hub.db.session import make_engine, make_sessionmaker
+
+    db_url = f"sqlite+aiosqlite:///{tmp_path / 'hub.sqlite'}"
+    app = create_app(hub_settings(broker, db_url), migrate=True)
+    with serve_app(app, free_port()) as base, sync_playwright() as p:
+        wait_for(lambda: app.state.mqtt.subscribed.is_set(), what="hub subscribed")
+        edge = SimEdge(broker, seats=2)
+        edge.birth()
+        create_user(db_url, "admin", "admin")
+        create_user(db_url, "alice", "staff", stores=["store-a"])
+        img = np.full((360, 640, 3), (40, 120, 200), np.uint8)
+        jpeg = cv2.imencode(".jpg", img)[1].tobytes()
+
+        async def add_snapshot() -> None:
+            engine = make_engine(db_url)
+            async with make_sessionmaker(engine)() as db:
+                db.add(Snapshot(store_id="store-a", edge_id="edge-1", channel=1, request_id="r1",
+                                requested_by="admin", requested_at=time.time(), received_at=time.time(),
+                                jpeg=jpeg, faces_blurred=0))
+                await db.commit()
+            await engine.dispose()
+
+        with ThreadPoolExecutor(1) as pool:  # Playwright's sync API runs a loop in this thread
+            pool.submit(asyncio.run, add_snapshot()).result()
+        browser = launch_chromium(p)
+        page = browser.new_page(viewport={"width": 1180, "height": 820})
+        login_page(page, base, "admin")
+        wait_for(lambda: page.request.get(f"{base}/api/v1/stores/store-a/seats").status == 200, what="seats")
+        page.goto(f"{base}/stores/store-a")
+        still = page.locator('figure.channel[data-channel="1"] image.still')
+        assert still.count() == 1
+        loaded = page.evaluate("""async (href) => { const r = await fetch(href); return [r.status,
+            r.headers.get('content-type')]; }""", still.get_attribute("href"))
+        assert loaded == [200, "image/jpeg"]
+        assert page.locator('figure.channel[data-channel="2"] image.still').count() == 0  # no still there
+        page.screenshot(path=artifact("hub-seat-map-still.png"), full_page=True)
+        staff = browser.new_context().new_page()
+        login_page(staff, base, "alice")
+        staff.goto(f"{base}/stores/store-a")
+        assert staff.locator("image.still").count() == 0
+        browser.close()
+        edge.close()
