@@ -7,7 +7,8 @@ so auto exposure and evening light do not move the estimate, and the whole room 
 person walking through or a book on one desk (which is why it is not measured on the desks:
 a desk with a book on it does not match its empty reference, and with one seat per channel
 that would look like a bumped camera). The channel's drift is the median of the last few
-measurements (one every ``EVERY`` samples: a bumped camera shows within about 15 samples).
+measurements: one every ``EVERY`` samples, and one on every sample where a registered desk was
+found away from its place (``Comparison.shifted``), so a moving camera is followed at once.
 Beyond ``drift_tolerance`` (or a roll over ``MAX_ANGLE``) the desk references no
 longer show the desks: the engine stops reading belongings from desk change on that channel
 (the detector still works) and ``seat-edge status`` says "camera moved: redraw or re-take".
@@ -93,9 +94,10 @@ class DriftMeter:
         self._samples = 0
         self._value: tuple[int, ChannelDrift | None] | None = None  # (channel, value) until the next measurement
 
-    def add(self, image: np.ndarray) -> None:
+    def add(self, image: np.ndarray, now: bool = False) -> None:
+        """One sample; measured every ``EVERY`` samples, or ``now`` (a desk was found moved)."""
         self._samples += 1
-        if (self._samples - 1) % EVERY:
+        if (self._samples - 1) % EVERY and not now:
             return
         cur = small_grey(image)
         if cur.shape != self.reference.shape:  # another stream size: compare at the reference's
