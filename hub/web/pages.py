@@ -25,6 +25,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.auth.guard import principal
 from hub.auth.users import SESSION_COOKIE, principal_for_token
 from hub.db.models import Alert, Edge
 from hub.settings import DEFAULT_TZ
