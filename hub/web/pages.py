@@ -136,7 +136,6 @@ ALERT_KINDS = ("seat_abandoned", "seat_vacant", "edge_offline", "channel_down",
 async def camera_stills(db: AsyncSession, request: Request, store_id: str, now: float) -> dict[int, str]:
     """Admins (who may see snapshots) get each channel's newest face-blurred still behind its seat
     map, so the seats sit on the room instead of an empty canvas; others get none."""
-    from hub.auth.guard import principal
     from hub.db.models import Snapshot
     from hub.stores.snapshots import KEEP_S
 
