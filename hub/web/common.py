@@ -36,8 +36,9 @@ def script_json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
 
 
-def kst(ts: float | None, fmt: str = "%m-%d %H:%M") -> str:
-    """Store-clock time; empty for none or a time that is no date (one bad row never breaks a page)."""
+def kst(ts: float | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """Store-clock time in the hub's one date format ("2026-12-04 22:33"; the footer names the
+    zone); empty for none or a time that is no date (one bad row never breaks a page)."""
     try:
         return "" if ts is None else datetime.fromtimestamp(ts, SEOUL).strftime(fmt)
     except (OverflowError, ValueError, OSError):

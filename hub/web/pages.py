@@ -137,7 +137,7 @@ async def camera_stills(db: AsyncSession, request: Request, store_id: str, now: 
     """Admins (who may see snapshots) get each channel's newest face-blurred still behind its seat
     map, so the seats sit on the room instead of an empty canvas; others get none."""
     from hub.db.models import Snapshot
-    from hub.stores.snapshots import KEEP_S  # imports hub.web? keep it lazy like the kiosk import
+    from hub.stores.snapshots import KEEP_S
 
     user = principal(request)
     if user is None or not user.is_admin:
