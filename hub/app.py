@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
 from litestar import Litestar, MediaType, Request, Response
@@ -29,6 +29,7 @@ from hub.auth.guard import PUBLIC, access_guard, not_logged_in
 from hub.auth.routes import routes as auth_routes
 from hub.auth.users import AuthMiddleware
 from hub.db.migrate import upgrade_async
+from hub.db.retention import retention_loop
 from hub.db.session import make_engine, make_sessionmaker
 from hub.ingest.consumer import IngestConsumer
 from hub.ingest.writer import IngestWriter
@@ -104,9 +105,17 @@ def create_app(settings: HubSettings, *, start_mqtt: bool = True, migrate: bool 
         alert_service = AlertService(settings, sessionmaker, live, sources=[kiosk])
         await alert_service.start()
         app.state.alerts = alert_service
+        # Retention (hub/db/retention.py): batched deletes, each a short transaction, off the
+        # ingest path; several replicas may all run it (deleting a row twice is harmless).
+        retention = (asyncio.create_task(retention_loop(sessionmaker, settings.retention), name="retention")
+                     if settings.retention.interval_s > 0 else None)
         try:
             yield
         finally:
+            if retention is not None:
+                retention.cancel()
+                with suppress(asyncio.CancelledError):
+                    await retention
             await alert_service.stop()
             await kiosk.stop()
             if client is not None and ingest is not None and relay is not None:

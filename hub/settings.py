@@ -116,6 +116,16 @@ class AuthSettings(msgspec.Struct, forbid_unknown_fields=True):
     delay_max_s: float = 900.0
 
 
+class RetentionSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """What the hub deletes and when (hub/db/retention.py, `seat-hub maintain`)."""
+
+    dedupe_days: float = 7.0  # dedupe keys of seat messages (event, delta, ack...)
+    health_keys_minutes: float = 60.0  # dedupe keys of health messages (only the gap check reads them)
+    raw_events_months: int = 13  # raw seat events (history, statistics); 0: keep for ever
+    interval_s: float = 3600.0  # how often `serve` runs the job; 0: never (use `seat-hub maintain`)
+    batch_rows: int = 5000  # rows per delete transaction
+
+
 class HubSettings(msgspec.Struct, forbid_unknown_fields=True):
     database: DatabaseSettings = msgspec.field(default_factory=DatabaseSettings)
     mqtt: MqttSettings = msgspec.field(default_factory=MqttSettings)
@@ -123,6 +133,7 @@ class HubSettings(msgspec.Struct, forbid_unknown_fields=True):
     ingest: IngestSettings = msgspec.field(default_factory=IngestSettings)
     alerts: AlertSettings = msgspec.field(default_factory=AlertSettings)
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
+    retention: RetentionSettings = msgspec.field(default_factory=RetentionSettings)
     # Seat system (kiosk) per store id, the adapter chosen by its `type` (hub/kiosk/settings.py).
     kiosk: dict[str, KioskStoreSettings] = {}
     # An edge that sent nothing (health messages included) for this long is offline, its seats unknown.
@@ -191,6 +202,17 @@ def _check(s: HubSettings, source: str) -> None:
         raise SettingsError(f"{source}: edge_timeout_s must be > 0 (got {s.edge_timeout_s})")
     if s.ingest.batch_max < 1 or s.ingest.batch_wait_ms < 0:
         raise SettingsError(f"{source}: ingest.batch_max must be >= 1 and ingest.batch_wait_ms >= 0")
+    r = s.retention
+    # The gap check reads health keys seconds after a gap is noticed; a redelivery from the broker's
+    # session (mqtt.session_expiry_s, 1 h) must still meet its key: below these limits, data breaks.
+    if r.health_keys_minutes < 5 or r.dedupe_days < 1 or r.raw_events_months < 0 or r.interval_s < 0 \
+            or r.batch_rows < 1:
+        raise SettingsError(
+            f"{source}: retention: health_keys_minutes must be >= 5, dedupe_days >= 1, raw_events_months >= 0 "
+            f"(0: keep for ever), interval_s >= 0 (0: only `seat-hub maintain`), batch_rows >= 1")
+    if r.dedupe_days * 86400 < s.mqtt.session_expiry_s:
+        raise SettingsError(f"{source}: retention.dedupe_days must cover mqtt.session_expiry_s "
+                            f"({s.mqtt.session_expiry_s:.0f} s), or a redelivered message counts twice")
     from hub.kiosk.settings import problems as kiosk_problems
 
     if found := kiosk_problems(s.kiosk):

@@ -2,6 +2,7 @@
 
   seat-hub serve --config hub.toml      migrate the database, then serve dashboard, API and ingest
   seat-hub migrate --config hub.toml    only upgrade the database schema in place
+  seat-hub maintain --dry-run           what retention deletes ([retention] in hub.toml); serve runs it too
   seat-hub demo                         everything on one machine with a sample camera
   seat-hub user add NAME --role admin   dashboard accounts (see seat-hub user --help)
   seat-hub store add|bundle STORE       register a store, write its edge's provisioning bundle
@@ -189,6 +190,53 @@ def migrate(config: ConfigOpt = None) -> None:
     settings = load_settings_or_exit(config)
     migrate_or_exit(settings.database.url)
     typer.echo(f"database at {settings.database.url} is up to date")
+
+
+@app.command()
+def maintain(
+    config: ConfigOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="only count and print what would be deleted")] = False,
+) -> None:
+    """Delete what is past retention (the retention table of hub.toml), in small batches.
+
+    \b
+    What goes (defaults in brackets):
+      health dedupe keys older than retention.health_keys_minutes (60)
+        every 10 s per edge, most of the database; only the gap check reads them, for seconds
+      other dedupe keys older than retention.dedupe_days (7)
+        a redelivery after that would count twice: keep it above the broker's session expiry
+      raw seat events older than retention.raw_events_months (13); 0 keeps them for ever
+        history and statistics before that are gone for good
+
+    \b
+    `seat-hub serve` runs the same job every retention.interval_s (3600) seconds; this command is
+    for a first clean-up, for cron when interval_s = 0, or to see what retention would delete:
+      seat-hub maintain --config /etc/seat-hub/hub.toml --dry-run
+
+    Safe while the hub runs: each batch is its own short transaction. PostgreSQL reuses the freed
+    space for new rows (autovacuum); giving it back to the disk needs VACUUM FULL or pg_repack."""
+    import asyncio
+
+    from hub.db.retention import run_retention
+    from hub.db.session import make_engine, make_sessionmaker
+
+    settings = load_settings_or_exit(config)
+    migrate_or_exit(settings.database.url)
+
+    async def go():
+        engine = make_engine(settings.database.url)
+        try:
+            return await run_retention(make_sessionmaker(engine), settings.retention, dry_run=dry_run)
+        finally:
+            await engine.dispose()
+
+    rep = asyncio.run(go())
+    for line in rep.lines():
+        typer.echo(line)
+    if dry_run:
+        typer.echo("dry run: nothing was deleted (run without --dry-run to delete)")
+    else:
+        typer.echo(f"done in {rep.seconds:.1f} s")
 
 
 @app.command()

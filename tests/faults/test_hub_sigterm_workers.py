@@ -7,7 +7,6 @@ after a benchmark)."""
 from __future__ import annotations
 
 import signal
-import time
 
 import pytest
 
