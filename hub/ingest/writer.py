@@ -15,7 +15,7 @@ import logging
 import time
 from typing import Any
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.models import Channel, ConfigRow, Edge, Ingested, Seat, SeatEvent, SeatStateRow, Store
@@ -125,6 +125,10 @@ class _Loaded:
             known = await self.s.execute(select(Seat.store_id, Seat.seat_id).where(
                 Seat.store_id == sid, Seat.seat_id.in_(chunk)))
             cur.known_seats.update((r[0], r[1]) for r in known.all())
+        for sid in seats:  # has the store any layout at all (first contact, see the reducer)
+            if sid not in {k[0] for k in cur.known_seats} and (await self.s.execute(
+                    select(Seat.seat_id).where(Seat.store_id == sid).limit(1))).first() is not None:
+                cur.stores_with_layout.add(sid)
         queries = [select(t).where(t.c.store_id == sid, t.c.seat_id.in_(chunk)) for sid, chunk in chunks]
         queries += [select(t).where(t.c.store_id == sid, t.c.edge_id == eid) for sid, eid in edges]
         for q in queries:
@@ -210,9 +214,14 @@ class IngestWriter:
                 r.apply_all(fresh)
                 writes, _ = r.finish()
                 await loaded.flush(writes, now)
+                for key in result.unsettled:  # looked at again when the edge sends it again
+                    await session.execute(delete(Ingested).where(
+                        Ingested.store_id == key[0], Ingested.edge_id == key[1], Ingested.boot_id == key[2],
+                        Ingested.seq == key[3]))
             result.written = len(fresh)
+        unsettled = set(result.unsettled)
         for m in msgs:  # committed: every event of the batch, new or a redelivery, is settled
-            if isinstance(m, Event):
+            if isinstance(m, Event) and (m.store_id, m.edge_id, m.boot_id, m.seq) not in unsettled:
                 result.settled_events.setdefault((m.store_id, m.edge_id, m.boot_id), []).append(m.seq)
         for gap in result.gap_ranges:
             self.pending_gaps.setdefault(gap, now)
