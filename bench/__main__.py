@@ -28,6 +28,7 @@ SUITE = {
     "seats": ("bench.bench_seats", 120),
     "wire": ("bench.bench_wire", 60),
     "ingest": ("bench.bench_ingest", 300),
+    "ingest_mix": ("bench.bench_ingest_mix", 600),
     "live": ("bench.bench_live", 300),
     "detector": ("bench.bench_detector", 300),
     "capture": ("bench.bench_capture", 300),

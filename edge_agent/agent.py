@@ -107,13 +107,14 @@ class EdgeAgent:
         if cfg.local_ui.enabled:
             from edge_agent.local_page.server import LocalPage
 
-            self.page = LocalPage(cfg.local_ui, self.store, lambda: self.engine.seats)
+            self.page = LocalPage(cfg.local_ui, self.store, lambda: self.engine.seats, timezone=cfg.edge.timezone)
         self._engine_lock = threading.Lock()  # the uplink builds births on its own thread
         self._stop = threading.Event()
         self._started_at = time.time()
         self._latency: dict[int, float] = {}
         self._next_health = 0.0
         self.ticks = 0
+        self._planned: dict[int, tuple] = {}  # channel -> (layout version, frame size) planned for
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -152,6 +153,8 @@ class EdgeAgent:
         now = time.time()
         frames = self.capture.latest_frames(self.layout.rules.stale_after_s)
         detections: dict[int, FrameDetections] = {}
+        if self.cfg.model.crops == "auto":
+            self._plan_far_seats(frames)
         if frames:
             for det in self.detector.detect(list(frames.values())):
                 detections[det.channel] = det
@@ -173,6 +176,19 @@ class EdgeAgent:
             self._next_health = now + HEALTH_EVERY_S
             self.uplink.publish_health(channels, time.time() - self._started_at)
         return transitions
+
+    def _plan_far_seats(self, frames: dict) -> None:
+        # [model] crops = "auto": per channel, extra passes on crops around far seats, decided
+        # from the seats' size at the model input (vision/plan.py); again after a layout change
+        # or a new frame size (a substream switch).
+        for ch, frame in frames.items():
+            key = (self.layout.version, frame.image.shape[:2])
+            if self._planned.get(ch) != key:
+                with self._engine_lock:
+                    seats = self.engine.channel_seats(ch)
+                plan = self.detector.plan_for(ch, seats, frame.image.shape[1], frame.image.shape[0])
+                self._planned[ch] = key
+                log.info("far seats: %s", plan.text())
 
     def _take_requested_reference(self, frames: dict) -> None:
         # `seat-edge reference --channel N` (another process) leaves its request in SQLite.

@@ -135,6 +135,8 @@ def evaluate(
     person_class: Annotated[list[str] | None, typer.Option(help="Model class meaning a person (repeat).")] = None,
     imgsz: Annotated[int | None, typer.Option(help="Inference size, e.g. 1280 for small far seats.")] = None,
     tiles: Annotated[str | None, typer.Option(help="Also run on a grid of crops, e.g. 2x2 (1x1 = off).")] = None,
+    model_type: Annotated[str | None, typer.Option(help="Detector backend: ultralytics or tflite (tflite alone: the offline COCO model).")] = None,
+    crops: Annotated[str | None, typer.Option(help="auto: extra passes on crops around far seats, per channel; off: whole frame.")] = None,
     conf: Annotated[float | None, typer.Option(help="Detection confidence threshold.")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu or cuda:N.")] = None,
     labels: Annotated[Path | None, typer.Option(help="CSV t,seat_id,state instead of the sequence's labels (one sequence).")] = None,
@@ -162,6 +164,14 @@ def evaluate(
         off = offline_person_model()
         model = ModelSection(weights=str(off), person_classes=["Normal", "Fall"], conf=0.3) if off else ModelSection()
     changes: dict = {}
+    if model_type is not None:
+        changes["type"] = model_type
+        if model_type == "tflite" and weights is None and (cfg is None or cfg.model.type != "tflite"):
+            from edge_agent.vision.backends.tflite import OFFLINE_COCO
+
+            changes.update(weights=OFFLINE_COCO, person_classes=["person"], conf=0.3)
+    if crops is not None:
+        changes["crops"] = crops
     if weights is not None:
         changes["weights"] = weights
     if person_class:
@@ -180,6 +190,11 @@ def evaluate(
             raise typer.Exit(2) from None
         changes["tiles"] = [c, r]
     model = msgspec.structs.replace(model, **changes)
+    from edge_agent.settings import model_problems
+
+    if bad := model_problems(model):
+        typer.secho(f"Model error: {'; '.join(bad)}", fg="red", err=True)
+        raise typer.Exit(2)
     if labels is not None and len(sequences) != 1:
         typer.secho("--labels goes with exactly one sequence", fg="red", err=True)
         raise typer.Exit(2)
@@ -188,9 +203,14 @@ def evaluate(
     except DetectorError as exc:
         typer.secho(f"Model error: {exc}", fg="red", err=True)
         raise typer.Exit(3) from None
-    typer.echo(f"model {model.weights} imgsz {model.imgsz} tiles {model.tiles[0]}x{model.tiles[1]} "
-               f"on {detector.device}", err=True)
-    total = right = flicker = 0
+    typer.echo(f"model {model.type}:{model.weights} imgsz {model.imgsz} tiles {model.tiles[0]}x{model.tiles[1]} "
+               f"crops {model.crops} on {detector.device}", err=True)
+    from edge_agent.commands.evaluate import combine
+
+    def prepare(channel, seats, w, h):
+        return detector.plan_for(channel, seats, w, h).text() if model.crops == "auto" else ""
+
+    reports = []
     for path in sequences:
         try:
             seq = load_sequence(path)
@@ -199,14 +219,18 @@ def evaluate(
                 msgspec.convert(seq.spec.seat_rules, SeatsSection)
             truth = read_label_csv(labels) if labels is not None else None
             report = run_sequence(seq, detector.detect, labels=truth, lag_s=lag,
-                                  progress=lambda m: typer.echo(m, err=True))
+                                  progress=lambda m: typer.echo(m, err=True), prepare=prepare)
         except EvaluateError as exc:
             typer.secho(f"Evaluate error: {exc}", fg="red", err=True)
             raise typer.Exit(2) from None
         typer.echo(report.text())
-        total, right, flicker = total + report.samples, right + report.right, flicker + report.flicker
-    if len(sequences) > 1 and total:
-        typer.echo(f"all {len(sequences)} sequences: {total} seat-samples, {right / total:.1%} right, flicker {flicker}")
+        reports.append(report)
+    if len(sequences) > 1:
+        total = combine(f"all {len(sequences)} sequences", reports)
+        typer.echo("")
+        typer.echo(total.text())
+        typer.echo(f"all {len(sequences)} sequences: {total.samples} seat-samples, {total.accuracy:.1%} right, "
+                   f"flicker {total.flicker}")
 
 
 @app.command()

@@ -21,6 +21,16 @@ DEFAULT_ITEM_CLASSES = [
 ]
 
 
+def zone_known(name: str) -> bool:
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(name)
+    except Exception:  # ZoneInfoNotFoundError, ValueError for odd strings
+        return False
+    return True
+
+
 class ConfigError(ValueError):
     """The configuration file cannot be used; the message says where and why."""
 
@@ -30,6 +40,9 @@ class EdgeSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     edge_id: str = "edge1"
     data_dir: str = "/var/lib/seat-edge"
     sample_interval_s: float = 2.0  # one detection tick per channel every N seconds
+    # The store's time zone: the staff page shows times in it (with its name), as the hub does,
+    # whatever the box's own zone; `seat-edge doctor` warns when the box's zone differs.
+    timezone: str = "Asia/Seoul"
 
 
 class MqttSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -65,11 +78,10 @@ class ModelSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     # passes per frame: for where the GPU has room (or raise imgsz, e.g. 1280, instead).
     tiles: list[int] = msgspec.field(default_factory=lambda: [1, 1])
     tile_overlap: float = 0.25  # neighbouring crops share this fraction of a crop
-    # Far seats: "auto" runs the model once more on an upscaled crop around each group of seats
-    # that is small in the frame (vision/plan.py decides from the seats' size in pixels); "off"
-    # never. crop_upscale: how much such a crop is enlarged before the model sees it.
+    # Far seats: "auto" runs the model once more per channel on crops around the seats that are
+    # small at the model's input size (or on a tile grid where that takes fewer passes);
+    # vision/plan.py decides from the seats' size in pixels. "off": the whole frame only.
     crops: str = "off"
-    crop_upscale: float = 2.0
 
 
 class ChannelSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -115,8 +127,6 @@ def model_problems(m: ModelSection) -> list[str]:
         out.append(f"type must be one of {', '.join(BACKENDS)}, got {m.type!r}")
     if m.crops not in ("auto", "off"):
         out.append(f"crops must be \"auto\" or \"off\", got {m.crops!r}")
-    if not 1.0 <= m.crop_upscale <= 4.0:
-        out.append(f"crop_upscale must be within 1..4, got {m.crop_upscale}")
     if m.imgsz < 32:
         out.append(f"imgsz must be >= 32, got {m.imgsz}")
     return out
@@ -141,6 +151,9 @@ def parse_config(data: dict, source: str = "<config>") -> EdgeConfig:
         raise ConfigError(f"{source}: {exc}") from None
     if bad := cfg.state.problems():
         raise ConfigError(f"{source}: [state] {'; '.join(bad)}")
+    if not zone_known(cfg.edge.timezone):
+        raise ConfigError(f"{source}: [edge] timezone = {cfg.edge.timezone!r} is no time zone name "
+                          f"(like \"Asia/Seoul\"; the list: timedatectl list-timezones)")
     if bad := model_problems(cfg.model):
         raise ConfigError(f"{source}: [model] {'; '.join(bad)}")
     if bad := seat_rules_problems(cfg.seat_rules):

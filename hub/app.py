@@ -96,7 +96,7 @@ def create_app(settings: HubSettings, *, start_mqtt: bool = True, migrate: bool 
         if client is not None and ingest is not None:
             await client.start()
             await ingest.start()
-        kiosk = KioskService(settings, sessionmaker, kiosk_metrics)  # kiosk pollers (issue 18), off the ingest path
+        kiosk = KioskService(settings, sessionmaker, kiosk_metrics, live=live)  # kiosk pollers (issue 18), off the ingest path
         app.state.kiosk = kiosk
         await kiosk.start()
         alert_service = AlertService(settings, sessionmaker, live, sources=[kiosk])

@@ -8,6 +8,7 @@ type, so that the message is built in one place and checked when it comes back f
 - ``update``: committed seat states, edge status and channel health of one store, changed
   since the last update (only what changed; the page keeps the rest).
 - ``alert``: an alert of the store opened or closed.
+- ``kiosk``: the store's kiosk link known or not, and kiosk seats that changed (issue 18).
 
 Timestamps are UNIX seconds (float, UTC), as on the edge wire.
 """
@@ -69,7 +70,22 @@ class AlertChange(msgspec.Struct, frozen=True, tag="alert", tag_field="type"):
     delivered: bool
 
 
-LiveMessage = Hello | Update | AlertChange
+class LiveKioskSeat(msgspec.Struct, frozen=True):
+    kiosk_seat_id: str
+    state: str  # free | sold | in_use
+    remaining_s: int | None = None
+
+
+class KioskChange(msgspec.Struct, frozen=True, tag="kiosk", tag_field="type"):
+    """The store's kiosk (seat system) link, issue 18: whether its states are known now, and the
+    seats whose kiosk state or remaining time changed. No customer data: the hub has none."""
+
+    store_id: str
+    known: bool
+    seats: list[LiveKioskSeat] = []
+
+
+LiveMessage = Hello | Update | AlertChange | KioskChange
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(LiveMessage)

@@ -62,6 +62,8 @@ KIOSK_MESSAGES: dict[str, dict[str, str]] = {
     "kiosk.health": {"ko": "연속 실패 {n}회 · 응답 {ms} ms", "en": "{n} failures in a row · answered in {ms} ms"},
     "kiosk.roi_link": {"ko": "좌석 ↔ 키오스크 좌석 연결", "en": "Seats ↔ kiosk seats"},
     "kiosk.stats_link": {"ko": "판매 vs 이용 통계", "en": "Sold vs used"},
+    "overview.kiosk_ok": {"ko": "키오스크 연동 정상", "en": "Kiosk link OK"},
+    "overview.kiosk_unknown": {"ko": "키오스크 상태 알 수 없음 ({d}째)", "en": "Kiosk state unknown for {d}"},
     "kstats.title": {"ko": "판매 vs 실제 이용", "en": "Sold vs used"},
     "kstats.from": {"ko": "시작일", "en": "From"},
     "kstats.to": {"ko": "종료일", "en": "To"},

@@ -51,6 +51,8 @@ class SeatCell:
     state_name: str
     timer: str
     font: int  # label size in map units: fits the seat's width, readable on a tablet
+    fit: int = 0  # the width texts may take (map units): wider ones are squeezed (seatmap.js)
+    timer_font: int = 0  # the timer's size: smaller than the label, and small enough to fit
 
 
 @dataclass(frozen=True)
@@ -79,11 +81,15 @@ def seat_cells(seats: Iterable[SeatInput], now: float, t: Translator) -> dict[in
         cx = sum(p[0] for p in pts) / len(pts) * MAP_W
         cy = sum(p[1] for p in pts) / len(pts) * MAP_H
         width = (max(p[0] for p in pts) - min(p[0] for p in pts)) * MAP_W
+        timer = timer_text(state, s.since, now, t)
+        font = int(min(64, max(24, width / 5)))
         out.setdefault(s.channel, []).append(SeatCell(
             seat_id=s.seat_id, label=s.label or s.seat_id, channel=s.channel, state=state, since=s.since,
             points=" ".join(f"{p[0] * MAP_W:.1f},{p[1] * MAP_H:.1f}" for p in pts),
             cx=round(cx, 1), cy=round(cy, 1), icon=ICONS[state], state_name=t(f"state.{state}"),
-            timer=timer_text(state, s.since, now, t), font=int(min(64, max(24, width / 5))),
+            timer=timer, font=font, fit=int(width * 0.9),
+            # "occupied 57 s" must stay inside the box: ~0.6 em per character of DejaVu/Noto Sans
+            timer_font=int(max(12, min(font * 0.75, width * 0.9 / (0.6 * max(len(timer), 1))))),
         ))
     for cells in out.values():
         cells.sort(key=lambda c: (c.label, c.seat_id))

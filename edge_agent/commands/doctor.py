@@ -333,6 +333,49 @@ def machine_checks(data_dir: Path, device: str = "auto", half: str = "auto") -> 
     return [check_python(), check_disk(data_dir), check_nvidia_driver(), *check_gpu(device, half)]
 
 
+def clock_checks(store_zone: str, box_offset_s: float, zone_offset_s: float, ntp_synced: bool | None) -> list[Check]:
+    """The box's clock against the store's: its zone (the staff page, the quiet-time reference
+    and the logs follow the box's zone; the hub shows store time) and whether NTP keeps it right
+    (event times are the box's clock)."""
+    out = []
+    if box_offset_s != zone_offset_s:
+        out.append(Check("time zone", "warn",
+                         f"the box is on UTC{box_offset_s / 3600:+g}, the store ([edge] timezone) is {store_zone} "
+                         f"(UTC{zone_offset_s / 3600:+g}): its logs and quiet time differ from the hub's store time",
+                         f"sudo timedatectl set-timezone {store_zone}"))
+    else:
+        out.append(Check("time zone", "ok", f"{store_zone} (UTC{zone_offset_s / 3600:+g}), the same as the box"))
+    if ntp_synced is False:
+        out.append(Check("clock", "warn", "the clock is not synchronised (NTP): event times may be off",
+                         "sudo timedatectl set-ntp true (and let the box reach an NTP server)"))
+    elif ntp_synced is None:
+        out.append(Check("clock", "ok", "not checked (no timedatectl here)"))
+    else:
+        out.append(Check("clock", "ok", "synchronised (NTP)"))
+    return out
+
+
+def check_clock(store_zone: str) -> list[Check]:
+    import shutil
+    import subprocess
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    now = datetime.now().astimezone()
+    box = now.utcoffset().total_seconds()
+    zone = now.astimezone(ZoneInfo(store_zone)).utcoffset().total_seconds()
+    synced = None
+    if exe := shutil.which("timedatectl"):
+        try:
+            r = subprocess.run([exe, "show", "-p", "NTPSynchronized", "--value"], capture_output=True, text=True,
+                               timeout=5, check=False)
+            if r.returncode == 0 and r.stdout.strip() in ("yes", "no"):
+                synced = r.stdout.strip() == "yes"
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+    return clock_checks(store_zone, box, zone, synced)
+
+
 def run_doctor(config: Path, probe_seconds: float = 2.0) -> list[Check]:
     cfg_check, cfg = check_config(config)
     if cfg is None:
@@ -340,6 +383,7 @@ def run_doctor(config: Path, probe_seconds: float = 2.0) -> list[Check]:
     checks = [*machine_checks(cfg.data_path, cfg.model.device, cfg.model.half), check_model(cfg.model.weights), cfg_check]
     checks += probe_all(cfg.channels, probe_seconds)
     checks += [check_broker(cfg), check_data_dir(cfg.data_path), check_outbox(cfg)]
+    checks += check_clock(cfg.edge.timezone)
     return checks
 
 

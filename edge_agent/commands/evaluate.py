@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import bisect
 import os
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -62,7 +63,19 @@ class Shift(msgspec.Struct, tag_field="op", tag="shift", forbid_unknown_fields=T
     dy: float
 
 
-Op = Paste | Shift
+class Warp(msgspec.Struct, tag_field="op", tag="warp", forbid_unknown_fields=True):
+    """The whole picture moved and re-exposed, as a swaying or bumped camera and auto exposure
+    do: shifted by (dx, dy) (fractions of the frame *width*), turned by ``angle`` degrees about
+    the centre, grey levels times ``gain`` plus ``offset``. Applied after the other edits."""
+
+    dx: float = 0.0
+    dy: float = 0.0
+    angle: float = 0.0
+    gain: float = 1.0
+    offset: float = 0.0
+
+
+Op = Paste | Shift | Warp
 
 
 class Step(msgspec.Struct, forbid_unknown_fields=True):
@@ -112,6 +125,8 @@ class LabelledSequence:
     def image_path(self, name: str) -> Path:
         if name.startswith("library:"):
             return self.samples_dir / name.split(":", 1)[1]
+        if name.startswith("samples:"):  # any folder of the shared samples: samples:<folder>/<file>
+            return self.samples_dir.parent / name.split(":", 1)[1]
         p = Path(name)
         return p if p.is_absolute() else self.base / p
 
@@ -150,7 +165,10 @@ def render_step(image: np.ndarray, ops: Sequence[Op], load: Callable[[str], np.n
 
     out = image.copy()
     h, w = out.shape[:2]
+    warps = [op for op in ops if isinstance(op, Warp)]
     for op in ops:
+        if isinstance(op, Warp):
+            continue
         if isinstance(op, Paste):
             src = image if op.src is None else load(op.src)
             sh, sw = src.shape[:2]
@@ -171,6 +189,13 @@ def render_step(image: np.ndarray, ops: Sequence[Op], load: Callable[[str], np.n
             cx1, cy1 = max(tx, 0), max(ty, 0)
             cx2, cy2 = min(tx + crop.shape[1], w), min(ty + crop.shape[0], h)
             out[cy1:cy2, cx1:cx2] = crop[cy1 - ty : cy2 - ty, cx1 - tx : cx2 - tx]
+    for op in warps:
+        m = cv2.getRotationMatrix2D((w / 2, h / 2), op.angle, 1.0)
+        m[0, 2] += op.dx * w
+        m[1, 2] += op.dy * w
+        out = cv2.warpAffine(out, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        if op.gain != 1.0 or op.offset != 0.0:
+            out = np.clip(out.astype(np.float32) * op.gain + op.offset, 0, 255).astype(np.uint8)
     return out
 
 
@@ -215,6 +240,14 @@ class Report:
     stay_error_s: float  # mean |predicted - labelled| stay length
     flicker: int  # predicted changes no labelled change explains
     per_seat: dict[str, tuple[int, int]] = field(default_factory=dict)  # seat -> (right, n)
+    confusion: dict[tuple[str, str], int] = field(default_factory=dict)  # (effective truth, predicted)
+    stay_errors: list[float] = field(default_factory=list)
+    # The longest run of samples in which a seat labelled empty read away/abandoned (the field's
+    # complaint: empty desks reading "away" after the camera moved or the light changed).
+    false_away_run: int = 0
+    model_ms: float | None = None  # mean model time per frame (one run per distinct frame)
+    model_runs: int = 0
+    seats_ms: float | None = None  # mean seat-logic time per sample (all seats of the channel)
 
     @property
     def accuracy(self) -> float:
@@ -229,6 +262,10 @@ class Report:
             lines.append(f"{st:<10} {p:>9} {r:>7} {sc.predicted:>9} {sc.labelled:>8}")
         lines.append(f"stay length error: {self.stay_error_s:.1f} s mean over {self.stays} occupied stays")
         lines.append(f"flicker: {self.flicker} state changes not in the labels")
+        lines.append(f"empty seat read away: at most {self.false_away_run} samples in a row")
+        if self.model_ms is not None:
+            lines.append(f"cost per tick: model {self.model_ms:.1f} ms per frame ({self.model_runs} runs), "
+                         f"seat logic {self.seats_ms or 0.0:.2f} ms per sample")
         for sid, (r, n) in sorted(self.per_seat.items()):
             lines.append(f"  seat {sid:<12} {r}/{n} right ({r / n:.0%})")
         return "\n".join(lines)
@@ -272,13 +309,14 @@ def score(name: str, times: list[float], predicted: dict[str, list[str]],
     per_seat: dict[str, tuple[int, int]] = {}
     flicker = 0
     stay_errors: list[float] = []
+    false_away = 0
     end = (times[-1] + interval_s) if times else 0.0
     for sid, segs in labels.items():
         segs = sorted(segs)
         preds = predicted.get(sid)
         if preds is None:
             raise EvaluateError(f"labelled seat {sid!r} is not in the layout")
-        right = n = 0
+        right = n = run_len = 0
         for t, p in zip(times, preds, strict=True):
             truth = truth_at(segs, t)
             if truth is None or t < lag_s:  # warm-up: the logic has not had time to decide
@@ -287,6 +325,9 @@ def score(name: str, times: list[float], predicted: dict[str, list[str]],
             recent |= {truth_at(segs, t - lag_s) or truth}
             eff = p if p in recent else truth
             conf[(eff, p)] += 1
+            # an empty seat reading away / abandoned that no recent label explains
+            run_len = run_len + 1 if eff == "empty" and p in ("away", "abandoned") else 0
+            false_away = max(false_away, run_len)
             n += 1
             right += eff == p
         per_seat[sid] = (right, n)
@@ -308,6 +349,15 @@ def score(name: str, times: list[float], predicted: dict[str, list[str]],
                 if ov > best:
                     best, best_len = ov, d - c
             stay_errors.append(abs(best_len - (b - a)))
+    states = state_scores(conf)
+    total = sum(conf.values())
+    right = sum(v for (e, p), v in conf.items() if e == p)
+    return Report(name, total, right, states, len(stay_errors),
+                  float(np.mean(stay_errors)) if stay_errors else 0.0, flicker, per_seat, dict(conf), stay_errors,
+                  false_away)
+
+
+def state_scores(conf: dict[tuple[str, str], int]) -> dict[str, StateScore]:
     states: dict[str, StateScore] = {}
     for st in SEAT_STATES:
         tp = conf.get((st, st), 0)
@@ -315,10 +365,23 @@ def score(name: str, times: list[float], predicted: dict[str, list[str]],
         nlab = sum(v for (e, p), v in conf.items() if e == st)
         if npred or nlab:
             states[st] = StateScore(tp / npred if npred else None, tp / nlab if nlab else None, npred, nlab)
-    total = sum(conf.values())
-    right = sum(v for (e, p), v in conf.items() if e == p)
-    return Report(name, total, right, states, len(stay_errors),
-                  float(np.mean(stay_errors)) if stay_errors else 0.0, flicker, per_seat)
+    return states
+
+
+def combine(name: str, reports: Sequence[Report]) -> Report:
+    """All sequences as one: seat-samples, per-state precision/recall, stays and flicker summed."""
+    conf: dict[tuple[str, str], int] = defaultdict(int)
+    for r in reports:
+        for k, v in r.confusion.items():
+            conf[k] += v
+    errs = [e for r in reports for e in r.stay_errors]
+    runs = [r.model_runs for r in reports]
+    model_ms = (sum((r.model_ms or 0.0) * r.model_runs for r in reports) / sum(runs)) if sum(runs) else None
+    seats = [r.seats_ms for r in reports if r.seats_ms is not None]
+    return Report(name, sum(r.samples for r in reports), sum(r.right for r in reports), state_scores(conf),
+                  len(errs), float(np.mean(errs)) if errs else 0.0, sum(r.flicker for r in reports), {},
+                  dict(conf), errs, max((r.false_away_run for r in reports), default=0), model_ms, sum(runs),
+                  float(np.mean(seats)) if seats else None)
 
 
 # ------------------------------------------------------------------------------------- run
@@ -339,9 +402,12 @@ def read_label_csv(path: Path) -> dict[str, list[tuple[float, str]]]:
 
 
 def run_sequence(seq: LabelledSequence, detect: Callable[[list], list], *, labels: dict | None = None,
-                 lag_s: float | None = None, progress: Callable[[str], None] | None = None) -> Report:
+                 lag_s: float | None = None, progress: Callable[[str], None] | None = None,
+                 prepare: Callable[[int, list, int, int], str] | None = None) -> Report:
     """Play the sequence through ``detect`` (frames -> FrameDetections, e.g. ``Detector.detect``)
-    and the seat engine; score the states against the labels."""
+    and the seat engine; score the states against the labels. ``prepare(channel, seats, width,
+    height)`` runs once before the first detection (e.g. ``Detector.plan_for``: crops for far
+    seats); what it returns goes to ``progress``."""
     from edge_agent.seats.engine import SeatEngine
     from edge_agent.types import Frame
 
@@ -369,14 +435,24 @@ def run_sequence(seq: LabelledSequence, detect: Callable[[list], list], *, label
                     engine.reference(s.seat_id).capture_now(0.0, seat_patch(fr.image, s.polygon))
     samples = seq.times()
     times = [t for _, t in samples]
+    model_s = seats_s = 0.0
+    if prepare is not None:
+        first = frame_of(samples[0][0], 0.0).image
+        said = prepare(spec.channel, seats, first.shape[1], first.shape[0])
+        if progress is not None and said:
+            progress(f"{spec.name}: {said}")
     predicted: dict[str, list[str]] = {s.seat_id: [] for s in seats}
     sinces: dict[str, list[float]] = {s.seat_id: [] for s in seats}
     for k, (i, t) in enumerate(samples):
         fr = frame_of(i, t)
         if i not in dets:  # a held frame gives the same detections: run the model once per step
+            t0 = time.perf_counter()
             dets[i] = detect([fr])[0]
+            model_s += time.perf_counter() - t0
         d = dets[i]
+        t0 = time.perf_counter()
         engine.observe(spec.channel, fr, type(d)(channel=spec.channel, captured_at=t, detections=d.detections), t)
+        seats_s += time.perf_counter() - t0
         for snap in engine.snapshots():
             predicted[snap.seat_id].append(snap.state)
             sinces[snap.seat_id].append(snap.since)
@@ -387,4 +463,8 @@ def run_sequence(seq: LabelledSequence, detect: Callable[[list], list], *, label
     truth = labels if labels is not None else {k: [tuple(x) for x in v] for k, v in spec.labels.items()}
     if not truth:
         raise EvaluateError(f"{spec.name}: no labels (give them in the sequence or with --labels)")
-    return score(spec.name, times, predicted, truth, spec.interval_s, lag_s, since=sinces)
+    report = score(spec.name, times, predicted, truth, spec.interval_s, lag_s, since=sinces)
+    report.model_runs = len(dets)
+    report.model_ms = model_s * 1000.0 / len(dets) if dets else None
+    report.seats_ms = seats_s * 1000.0 / len(samples) if samples else None
+    return report

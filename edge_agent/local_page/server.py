@@ -27,11 +27,13 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from http import HTTPStatus
 from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 import msgspec
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -71,12 +73,21 @@ _STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; cha
 
 
 # ---- server ----------------------------------------------------------------------------------
+def store_clock(ts: float, zone: ZoneInfo) -> str:
+    """'22:33:05 KST': store time with the zone's name, the same moment the hub shows."""
+    try:
+        return datetime.fromtimestamp(ts, zone).strftime("%H:%M:%S %Z")
+    except (OverflowError, ValueError, OSError):
+        return ""
+
+
 class LocalPage:
     def __init__(self, ui: LocalUiSection, store: EdgeStore,
                  seats_provider: Callable[[], list[SeatDef]] | None = None, *,
                  store_label: str = "", refresh_s: float = 5.0, clock: Callable[[], float] = time.time,
-                 request_timeout_s: float = REQUEST_TIMEOUT_S) -> None:
+                 request_timeout_s: float = REQUEST_TIMEOUT_S, timezone: str = "Asia/Seoul") -> None:
         self.ui = ui
+        self.zone = ZoneInfo(timezone)  # the store's zone ([edge] timezone), not the box's
         self.store = store
         self.seats_provider = seats_provider
         self.store_label = store_label
@@ -232,7 +243,7 @@ class _Handler(BaseHTTPRequestHandler):
         html = self.page.env.get_template(f"edge/{template}").render(
             t=t, lang=lang, other_lang="en" if lang == "ko" else "ko", store_label=self.page.store_label,
             dur=lambda since: format_duration(None if since is None else now - since, t, unknown=t("dur.none")),
-            clock=lambda ts: time.strftime("%H:%M:%S", time.localtime(ts)), now=now, **ctx)
+            clock=lambda ts: store_clock(ts, self.page.zone), now=now, **ctx)
         hs = list(headers or [])
         if set_lang:
             hs.append(("Set-Cookie", f"lang={lang}; Path=/; Max-Age=31536000; SameSite=Strict"))

@@ -1,25 +1,29 @@
 """How far a channel's picture has moved from the one its desk references were taken on.
 
-Each desk patch is registered to its reference (``reference.compare``); the seat's offset is
-where its desk was found. The channel's drift is the median offset (and turn) over the seats
-whose registration is reliable this sample (no person on the seat, the desk's structure
-matched), smoothed over the last few samples so one person leaning over a desk does not move
-it. Beyond ``drift_tolerance`` the installer should redraw the seats or re-take the references:
-``seat-edge status`` says so. Pure: values in, values out.
+When a channel's references are taken, a small grey copy of the whole frame is kept. Each
+sample is registered to it: phase correlation for the shift, then ECC (OpenCV's
+``findTransformECC``, Euclidean: shift and roll) to refine it; both are zero-mean normalised,
+so auto exposure and evening light do not move the estimate, and the whole room outweighs a
+person walking through or a book on one desk (which is why it is not measured on the desks:
+a desk with a book on it does not match its empty reference, and with one seat per channel
+that would look like a bumped camera). The channel's drift is the median of the last few
+samples. Beyond ``drift_tolerance`` (or a roll over ``MAX_ANGLE``) the desk references no
+longer show the desks: the engine stops reading belongings from desk change on that channel
+(the detector still works) and ``seat-edge status`` says "camera moved: redraw or re-take".
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
-from dataclasses import dataclass
 
+import cv2
 import msgspec
 import numpy as np
 
-from edge_agent.seats.reference import Comparison
-
-MIN_MATCH = 0.5  # a registration below this correlation says little about where the desk is
+WIDTH = 320  # the frame is registered at this width (a few ms per sample)
 WINDOW = 5  # samples the channel's drift is the median of
+MAX_ANGLE = 1.5  # degrees of roll beyond which the references are "moved" too
 
 
 class ChannelDrift(msgspec.Struct, frozen=True):
@@ -27,53 +31,79 @@ class ChannelDrift(msgspec.Struct, frozen=True):
 
     channel: int
     dx: float  # fraction of the frame width (+ right)
-    dy: float  # fraction of the frame height (+ down)
-    seats: int  # seats the estimate rests on (latest sample)
-    beyond: bool  # further than the tolerance, or beyond the search window for most seats
+    dy: float  # fraction of the frame width (+ down; width units, so dx and dy compare)
+    angle: float  # degrees (+ counter-clockwise)
+    beyond: bool  # further than the tolerance: redraw or re-take
     tolerance: float
+    match: float = 1.0  # ECC correlation after registration (low: another scene, or lost)
 
     @property
     def size(self) -> float:
-        return float(np.hypot(self.dx, self.dy))
+        return float(math.hypot(self.dx, self.dy))
 
     def text(self) -> str:
-        where = f"{self.size:.1%} of the frame (dx {self.dx:+.1%}, dy {self.dy:+.1%}, {self.seats} seats)"
+        where = f"{self.size:.1%} of the frame (dx {self.dx:+.1%}, dy {self.dy:+.1%}, roll {self.angle:+.1f} deg)"
         if self.beyond:
             return (f"camera moved {where}, more than the {self.tolerance:.0%} tolerance: redraw the seats "
                     f"or re-take the reference (seat-edge reference --channel {self.channel})")
         return f"picture drift {where}, within the {self.tolerance:.0%} tolerance"
 
 
-@dataclass
+def small_grey(image: np.ndarray) -> np.ndarray:
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+    h, w = grey.shape[:2]
+    out = cv2.resize(grey, (WIDTH, max(8, int(round(h * WIDTH / w)))), interpolation=cv2.INTER_AREA)
+    return out.astype(np.float32)
+
+
+def register(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float, float, float]:
+    """(dx, dy as fractions of the width, roll in degrees, correlation) that map ``ref`` onto
+    ``cur`` (two ``small_grey`` images of the same size)."""
+    win = cv2.createHanningWindow((ref.shape[1], ref.shape[0]), cv2.CV_32F)
+    (sx, sy), _ = cv2.phaseCorrelate(ref, cur, win)
+    warp = np.array([[1, 0, sx], [0, 1, sy]], np.float32)
+    corr = 0.0
+    try:
+        corr, warp = cv2.findTransformECC(ref, cur, warp, cv2.MOTION_EUCLIDEAN,
+                                          (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 40, 1e-4), None, 5)
+    except cv2.error:  # no convergence (another scene, a dark frame): the phase correlation stands
+        pass
+    w = ref.shape[1]
+    angle = math.degrees(math.atan2(float(warp[1, 0]), float(warp[0, 0])))
+    # the warp maps reference coordinates to the current frame's, about the top-left corner;
+    # express the shift at the frame centre (a pure roll about the centre is then no shift)
+    cx, cy = (ref.shape[1] - 1) / 2, (ref.shape[0] - 1) / 2
+    mx = warp[0, 0] * cx + warp[0, 1] * cy + warp[0, 2] - cx
+    my = warp[1, 0] * cx + warp[1, 1] * cy + warp[1, 2] - cy
+    return float(mx) / w, float(my) / w, -angle, float(corr)
+
+
 class DriftMeter:
-    tolerance: float
-    _dx: deque = None  # type: ignore[assignment]
-    _dy: deque = None  # type: ignore[assignment]
-    _edge: deque = None  # type: ignore[assignment]
-    seats: int = 0
+    """The drift of one channel against the frame its references were taken on."""
 
-    def __post_init__(self) -> None:
-        self._dx, self._dy, self._edge = deque(maxlen=WINDOW), deque(maxlen=WINDOW), deque(maxlen=WINDOW)
+    def __init__(self, reference: np.ndarray, tolerance: float) -> None:
+        self.reference = small_grey(reference)
+        self.tolerance = tolerance
+        self._dx: deque[float] = deque(maxlen=WINDOW)
+        self._dy: deque[float] = deque(maxlen=WINDOW)
+        self._angle: deque[float] = deque(maxlen=WINDOW)
+        self._match: deque[float] = deque(maxlen=WINDOW)
 
-    def add(self, comparisons: list[Comparison]) -> None:
-        """This sample's comparisons of the seats without a person (others are left out)."""
-        if not comparisons:
-            return
-        good = [c for c in comparisons if c.match >= MIN_MATCH and not c.at_edge]
-        # Most desks not found again (at the window's border, or nothing there matches): the
-        # picture moved further than the search window, or the scene is not the one referenced.
-        lost = len(comparisons) - len(good) > len(comparisons) / 2
-        self.seats = len(good)
-        if good:
-            self._dx.append(float(np.median([c.dx for c in good])))
-            self._dy.append(float(np.median([c.dy for c in good])))
-        self._edge.append(lost)
+    def add(self, image: np.ndarray) -> None:
+        cur = small_grey(image)
+        if cur.shape != self.reference.shape:  # another stream size: compare at the reference's
+            cur = cv2.resize(cur, (self.reference.shape[1], self.reference.shape[0]), interpolation=cv2.INTER_AREA)
+        dx, dy, angle, corr = register(self.reference, cur)
+        self._dx.append(dx)
+        self._dy.append(dy)
+        self._angle.append(angle)
+        self._match.append(corr)
 
     def value(self, channel: int) -> ChannelDrift | None:
-        if not self._edge:
+        if not self._dx:
             return None
-        dx = float(np.median(self._dx)) if self._dx else 0.0
-        dy = float(np.median(self._dy)) if self._dy else 0.0
-        edge = sum(self._edge) > len(self._edge) / 2
-        return ChannelDrift(channel, round(dx, 5), round(dy, 5), self.seats,
-                            bool(edge or np.hypot(dx, dy) > self.tolerance), self.tolerance)
+        dx, dy = float(np.median(self._dx)), float(np.median(self._dy))
+        angle, match = float(np.median(self._angle)), float(np.median(self._match))
+        beyond = math.hypot(dx, dy) > self.tolerance or abs(angle) > MAX_ANGLE
+        return ChannelDrift(channel, round(dx, 5), round(dy, 5), round(angle, 3), bool(beyond), self.tolerance,
+                            round(match, 3))

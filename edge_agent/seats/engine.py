@@ -43,8 +43,8 @@ from edge_agent.seats.assign import (
     nothing_seen,
 )
 from edge_agent.seats.drift import ChannelDrift, DriftMeter
+from edge_agent.seats.geometry import bounding_box
 from edge_agent.seats.reference import (
-    Comparison,
     Patch,
     ReferenceRules,
     SeatReference,
@@ -58,6 +58,21 @@ from edge_agent.types import Frame, FrameDetections, Transition
 from protocol.messages import Evidence, SeatDef, SeatSnapshot, StateRules
 
 ROTATION_MARGIN = 0.01  # search window beyond the drift tolerance: a 1 degree roll moves far desks ~1%
+
+
+HIDDEN_DESK = 0.3  # a person box over this share of a desk zone's box hides the desk
+
+
+def _covered(desk: tuple[float, float, float, float], persons: Sequence[tuple[float, float, float, float]]) -> bool:
+    x1, y1, x2, y2 = desk
+    area = (x2 - x1) * (y2 - y1)
+    if area <= 0:
+        return False
+    for bx1, by1, bx2, by2 in persons:
+        w, h = min(x2, bx2) - max(x1, bx1), min(y2, by2) - max(y1, by1)
+        if w > 0 and h > 0 and w * h >= HIDDEN_DESK * area:
+            return True
+    return False
 
 
 def reference_rules_for(seat_rules: SeatsSection) -> ReferenceRules:
@@ -95,7 +110,10 @@ class SeatEngine:
         self._index: dict[int, SeatIndex] = {}  # per channel, rebuilt with the layout
         self._desk: dict[str, list] = {}  # desk zone polygon per seat
         self._channel_t: dict[int, float] = {}
-        self._drift: dict[int, DriftMeter] = {}  # per channel, from the desks' registration
+        # per channel, against the frame its references were taken on (the camera, not the seats:
+        # kept across layout changes)
+        self._drift: dict[int, DriftMeter] = {}
+        self._last_change: dict[str, float] = {}  # per seat, the desk change when last seen unhidden
         self._now = now
         self.replace_layout(seats, rules, now=now)
 
@@ -142,7 +160,10 @@ class SeatEngine:
             refs[sid] = ref
         self._seen = {k: v for k, v in self._seen.items()
                       if k in new_seats and new_seats[k].polygon == self._seats[k].polygon}
+        # a seat keeps its last seen desk change only while it keeps its reference
+        self._last_change = {k: v for k, v in self._last_change.items() if refs.get(k) is self._refs.get(k)}
         self._seats, self._trackers, self._refs, self._desk = new_seats, trackers, refs, desks
+        self._desk_box = {sid: bounding_box(d) for sid, d in desks.items()}
         by_channel: dict[int, list[SeatDef]] = {}
         for s in new_seats.values():
             by_channel.setdefault(s.channel, []).append(s)
@@ -247,12 +268,13 @@ class SeatEngine:
             matches = self._channels.match_lists(seen)
             for channel, frame, _d, _t in samples:
                 if channel in seen:
-                    per[channel] = self._apply(channel, frame, matches[channel], times[channel])
+                    per[channel] = self._apply(channel, frame, matches[channel], times[channel], seen[channel])
         if len(per) == 1:
             return next(iter(per.values()))
         return [tr for channel, _f, _d, _t in samples if channel in per for tr in per[channel]]
 
-    def _apply(self, channel: int, frame: Frame, matches: list, t: float) -> list[Transition]:
+    def _apply(self, channel: int, frame: Frame, matches: list, t: float, detections: Sequence = ()
+               ) -> list[Transition]:
         out: list[Transition] = []
         rules = self.seat_rules
         use_ref = rules.use_reference
@@ -272,32 +294,49 @@ class SeatEngine:
         image = frame.image
         margin = rules.drift_tolerance + ROTATION_MARGIN
         register_above = rules.change_threshold / 2
-        half_person = rules.person_overlap_min / 2
-        placed: list[Comparison] = []
+        meter = self._drift.get(channel)
+        if meter is not None and use_ref:
+            meter.add(image)
+        drift = None if meter is None else meter.value(channel)
+        # The picture moved beyond the search window (the camera was bumped): the references no
+        # longer show these desks, so their change says nothing; the seats read from the detector
+        # alone until the references are re-taken (status says so) or the camera comes back.
+        moved = drift is not None and drift.beyond
+        persons = [d.box for d in detections if d.kind == "person"]
         for s, m, tracker in zip(self._index[channel].seats, matches, trackers):
             sid = s.seat_id
-            desk = seat_patch(image, self._desk[sid], margin=margin) if use_ref else None
             ref = self._refs[sid]
+            # the search window only where there is a reference to search against
+            desk = seat_patch(image, self._desk[sid], margin=margin if ref.ready else 0.0) if use_ref else None
             cmp = ref.compare(desk, register_above) if desk is not None else None
-            ev = m.evidence(None if cmp is None else cmp.score, rules)
-            if cmp is not None:
-                if cmp.at_edge:  # the desk moved out of the search window: this reading is weak
-                    ev = msgspec.structs.replace(ev, confidence=round(ev.confidence / 2, 4))
-                if ev.person_overlap < half_person:  # a person over the desk says nothing of the camera
-                    placed.append(cmp)
+            score = None if cmp is None or moved else cmp.score
+            hidden = cmp is not None and _covered(self._desk_box[sid], persons)
+            if hidden:
+                # Somebody stands or walks between the camera and this desk (a passer-by, the
+                # student leaving): the desk is not seen, so its change is not belongings. Keep
+                # what it showed when last seen (None: never seen since the reference).
+                score = self._last_change.get(sid) if score is not None else None
+            elif score is not None:
+                self._last_change[sid] = score
+            ev = m.evidence(score, rules)
+            if ev.item_count and score is not None and not hidden and score < rules.change_threshold / 2:
+                # Item boxes go WITH the desk evidence: the desk looks as it did empty (registered,
+                # in view), so the box is the detector's mistake (a table read as an umbrella, a
+                # chair's back as a backpack), not belongings. Without a reference it counts alone.
+                conf = evidence_confidence(ev.person_overlap, ev.person_conf, False, 0.0, score, rules)
+                ev = msgspec.structs.replace(ev, item_count=0, item_classes=[], confidence=conf)
+            if cmp is not None and cmp.at_edge:  # the desk moved out of the search window: a weak reading
+                ev = msgspec.structs.replace(ev, confidence=round(ev.confidence / 2, 4))
             if hold:
                 ev = self._hold_still_person(sid, tracker, ev, seat_patch(frame.image, s.polygon), t)
             evidence[sid] = ev
             tr = tracker.update(t, ev)
             if tr is not None:
                 out.append(tr)
-            if desk is not None:
-                ref.observe(t, desk, self._confidently_empty(tracker, ev))
-        if placed:
-            meter = self._drift.get(channel)
-            if meter is None:
-                meter = self._drift[channel] = DriftMeter(rules.drift_tolerance)
-            meter.add(placed)
+            if desk is not None and ref.observe(t, desk, self._confidently_empty(tracker, ev)):
+                self._last_change.pop(sid, None)
+                if channel not in self._drift:  # the first reference learned: the camera's too
+                    self._drift[channel] = DriftMeter(image, rules.drift_tolerance)
         return out
 
     def drift(self, channel: int) -> ChannelDrift | None:
@@ -311,7 +350,14 @@ class SeatEngine:
     def _hold_still_person(self, sid: str, tracker: SeatTracker, ev: Evidence, patch: Patch, t: float) -> Evidence:
         r = self.seat_rules
         if ev.person_overlap >= r.person_overlap_min:
-            self._seen[sid] = _SeenPerson(patch, t, ev.person_overlap)
+            # Remember the look of the seat only with the person well inside it: a passer-by or a
+            # student standing up at the seat's edge leaves a crop that looks like the empty seat,
+            # and holding that would keep an empty seat "occupied" (study-table-4chairs 0035-0043).
+            seen = self._seen.get(sid)
+            if seen is None or ev.person_overlap >= min(2 * r.person_overlap_min, seen.overlap):
+                self._seen[sid] = _SeenPerson(patch, t, ev.person_overlap)
+            else:
+                self._seen[sid] = _SeenPerson(seen.patch, t, seen.overlap)
             return ev
         seen = self._seen.get(sid)
         if seen is None or tracker.state != "occupied" or t - seen.t > r.still_person_max_s:
@@ -348,7 +394,11 @@ class SeatEngine:
             if wanted is not None and s.seat_id not in wanted:
                 continue
             self._refs[s.seat_id].capture_now(at, seat_patch(frame.image, self._desk[s.seat_id]))
+            self._last_change.pop(s.seat_id, None)  # a new reference: nothing seen against it yet
             done.append(s.seat_id)
+        if done and (seat_ids is None or channel not in self._drift):
+            # new references: the picture is where they are
+            self._drift[channel] = DriftMeter(frame.image, self.seat_rules.drift_tolerance)
         return done
 
     def desk_zone(self, seat_id: str) -> list:

@@ -26,6 +26,7 @@ from edge_agent.vision.backends.ultralytics import (  # noqa: F401 - the names c
     load_model,
     offline_person_model,
 )
+from edge_agent.vision.plan import DEFAULT_GRID, ChannelPlan, plan_channel
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +207,23 @@ class Detector:
         return self.choice.device
 
     @property
+    def input_px(self) -> int:
+        """The model's input size: ``imgsz`` (letterboxed), or a backend's fixed input."""
+        return int(getattr(self.backend, "input_px", None) or self.cfg.imgsz)
+
+    def plan_for(self, channel: int, seats: list, frame_w: int, frame_h: int) -> ChannelPlan:
+        """Decide (``vision.plan``) and use the extra passes the channel's far seats need."""
+        cols, rows = self.cfg.tiles
+        p = plan_channel(channel, seats, frame_w, frame_h, self.input_px,
+                         letterbox=getattr(self.backend, "letterbox", True),
+                         grid=(cols, rows) if cols * rows > 1 else DEFAULT_GRID, overlap=self.cfg.tile_overlap)
+        if p.windows:
+            self.crop_windows[channel] = list(p.windows)
+        else:
+            self.crop_windows.pop(channel, None)
+        return p
+
+    @property
     def model(self) -> Any:
         """The backend's model object (ultralytics: the ``YOLO``), for tests and tools."""
         return getattr(self.backend, "model", self.backend)
@@ -297,7 +315,7 @@ class Detector:
         if self.crop_windows:
             wins = [self.crop_windows.get(f.channel, []) for f in frames]
             if any(wins):
-                for fi, got in enumerate(self.detect_windows(frames, wins, self.cfg.crop_upscale)):
+                for fi, got in enumerate(self.detect_windows(frames, wins)):
                     extra[fi] += got
         if any(extra):
             per_frame = [merge_boxes([(d, False) for d in full] + more)

@@ -27,6 +27,7 @@ from hub.kiosk.adapters import Adapter, make_adapter
 from hub.kiosk.model import KioskError, KioskSnapshot
 from hub.kiosk.reconcile import KINDS, PairNow, reconcile
 from hub.kiosk.settings import GoScaSettings, KioskStoreSettings
+from protocol.live import KioskChange, LiveKioskSeat
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +47,26 @@ class KioskMetrics:
                                  buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30), registry=registry)
 
 
+async def push(live: Any, store_id: str, known: bool, seats: list) -> None:
+    """Tell the store's open pages (best effort: the pages re-read the API anyway)."""
+    if live is None:
+        return
+    try:
+        await live.publish(store_id, KioskChange(store_id=store_id, known=known, seats=[
+            LiveKioskSeat(s.kiosk_seat_id, s.state, s.remaining_s) for s in seats]))
+    except Exception:
+        log.exception("pushing the kiosk state of store %s to its pages failed", store_id)
+
+
 class KioskService:
     def __init__(self, settings: Any, sessionmaker: async_sessionmaker[AsyncSession],
-                 metrics: KioskMetrics | None = None, *,
+                 metrics: KioskMetrics | None = None, *, live: Any = None,
                  clock: Callable[[], float] = time.time, rnd: random.Random | None = None,
                  adapters: dict[str, Adapter] | None = None) -> None:
         self.kiosk: dict[str, KioskStoreSettings] = dict(settings.kiosk)
         self.sessionmaker = sessionmaker
         self.metrics = metrics
+        self.live = live  # hub.web.live.LiveHub: kiosk changes reach the floor plans at once
         self.clock = clock
         self.rnd = rnd or random.Random()
         self.adapters: dict[str, Adapter] = adapters or {sid: make_adapter(s) for sid, s in self.kiosk.items()}
@@ -109,12 +122,15 @@ class KioskService:
             error = f"{exc.__class__.__name__}: {exc}"
         elapsed = time.monotonic() - t0
         now = self.clock()
+        changed: list = []
         async with self.sessionmaker() as db:
             await kstore.ensure_store(db, store_id, now)
             h = await kstore.read_health(db, store_id) or H.Health(adapter.kind)
+            was_ok = h.ok
             if snap is not None and error is None:
                 rep = await kstore.apply_snapshot(db, store_id, snap, now)
                 h = H.after_ok(h, now, round(elapsed * 1000, 1), len(snap.seats))
+                changed = rep.changed
                 if rep.added or rep.removed:
                     log.info("kiosk %s: seats added %s, removed %s", store_id, rep.added, rep.removed)
             else:
@@ -122,6 +138,8 @@ class KioskService:
                 log.warning("kiosk %s: %s (failure %d in a row)", store_id, error, h.failures)
             await kstore.write_health(db, store_id, h)
             await db.commit()
+        if changed or h.ok != was_ok:
+            await push(self.live, store_id, h.ok, changed)
         if self.metrics is not None:
             m = self.metrics
             m.up.labels(store_id).set(1 if h.ok else 0)

@@ -23,9 +23,13 @@ class ImportReport:
     changed_state: int = 0
     kept_mappings: int = 0
     problems: list[str] = field(default_factory=list)
+    changed: list[KioskSeat] = field(default_factory=list)  # state or remaining time changed (live push)
 
 
-def _set_state(row: KioskSeatRow, seat: KioskSeat, now: float, events: list[KioskEvent]) -> bool:
+def _set_state(row: KioskSeatRow, seat: KioskSeat, now: float, events: list[KioskEvent],
+               changed: list[KioskSeat] | None = None) -> bool:
+    if changed is not None and (row.state != seat.state or row.remaining_s != seat.remaining_s):
+        changed.append(seat)
     row.remaining_s = seat.remaining_s
     if row.state == seat.state:
         return False
@@ -67,7 +71,7 @@ async def apply_snapshot(db: AsyncSession, store_id: str, snap: KioskSnapshot, n
             rep.back.append(s.kiosk_seat_id)
         row.section, row.row, row.col, row.label = s.section, s.row, s.col, s.label
         row.product, row.walls, row.updated_at = s.product, s.walls, now
-        rep.changed_state += _set_state(row, s, now, events)
+        rep.changed_state += _set_state(row, s, now, events, rep.changed)
         if row.camera_seat_id:
             rep.kept_mappings += 1
     for sid, row in rows.items():
@@ -95,7 +99,7 @@ async def apply_states(db: AsyncSession, store_id: str, snap: KioskSnapshot, now
             rep.problems.append(f"seat {s.kiosk_seat_id}: not in the imported seat list (import the seats first)")
             continue
         row.updated_at = now
-        rep.changed_state += _set_state(row, s, now, events)
+        rep.changed_state += _set_state(row, s, now, events, rep.changed)
     db.add_all(events)
     return rep
 

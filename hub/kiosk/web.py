@@ -27,6 +27,7 @@ from hub.kiosk import store as kstore
 from hub.kiosk.floorplan import FloorPlan, FloorSeatIn, build_floor, kiosk_badge
 from hub.kiosk.model import KioskError, KioskSnapshot, wall_names
 from hub.kiosk.reconcile import KINDS
+from hub.kiosk.service import push
 from hub.kiosk.settings import GenericSettings
 from hub.stores import queries
 from hub.web.pages import kst, page_context, translator, visible_stores
@@ -77,6 +78,23 @@ async def roi_mapping(db: AsyncSession, store_id: str, seat_ids: list[str]) -> d
         "unmapped_cams": [label or sid for sid, label in known if sid not in by_cam],
         "unmapped_kiosk": [r.label for r in rows if r.source == "kiosk" and not r.camera_seat_id],
     }
+
+
+async def kiosk_tiles(db: AsyncSession, state: State, store_ids: list[str], now: float) -> dict[str, float | None]:
+    """For the HQ overview: store id -> None (kiosk known) or since when unknown; stores without
+    a kiosk are left out."""
+    out: dict[str, float | None] = {}
+    for sid in store_ids:
+        has, unknown = await kiosk_unknown_since(db, state, sid, now)
+        if has:
+            out[sid] = unknown
+    return out
+
+
+def kiosk_strings(t: Translator) -> dict[str, str]:
+    """What ``/static/hub/floorplan.js`` needs to re-label kiosk marks and alert lines."""
+    keys = [f"kiosk.state.{k}" for k in ("free", "sold", "in_use", "unknown")] + ["kiosk.remaining"]
+    return {k: t(k) for k in keys} | {f"alert.{k}": t(f"alert.{k}") for k in KINDS}
 
 
 # ------------------------------------------------------------------ API
@@ -202,6 +220,8 @@ async def kiosk_webhook(request: Request, state: State, store_id: FromPath[str])
         h = await kstore.read_health(db, store_id) or H.Health("generic")
         await kstore.write_health(db, store_id, H.after_ok(h, now, None, len(snap.seats)))
         await db.commit()
+    if rep.changed or not h.ok:
+        await push(state.live, store_id, True, rep.changed)
     return Response(WebhookOut(True, rep.changed_state, rep.problems), media_type=MediaType.JSON)
 
 

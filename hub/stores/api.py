@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar import Controller, Request, Response, get, put
@@ -32,6 +33,17 @@ from protocol import SEAT_STATES, TopicError, validate_id
 async def provide_session(state: State) -> AsyncIterator[AsyncSession]:
     async with state.sessionmaker() as session:
         yield session
+
+
+STORE_ZONE = ZoneInfo("Asia/Seoul")  # the hub's one clock (hub.web.pages.SEOUL)
+
+
+def iso_store(ts: float) -> str:
+    """ISO 8601 in store time (Asia/Seoul, with its +09:00 offset); empty for a time that is no date."""
+    try:
+        return datetime.fromtimestamp(ts, STORE_ZONE).isoformat()
+    except (OverflowError, ValueError, OSError):
+        return ""
 
 
 def iso_utc(ts: float) -> str:
@@ -128,12 +140,14 @@ class StoresApi(Controller):
         async def rows() -> AsyncIterator[str]:
             buf = io.StringIO()
             w = csv.writer(buf)
+            # at_iso is UTC (+00:00); at_store is the same moment in store time (+09:00), as the pages
+            # and stats.csv show it: each value carries its offset, so no reader has to guess.
             w.writerow(["id", "store_id", "seat_id", "edge_id", "from_state", "to_state", "at_iso", "at_epoch",
-                        "historical"])
+                        "historical", "at_store"])
             async with state.sessionmaker() as s:
                 async for e in queries.iter_events(s, store_id, **args):
                     w.writerow(safe_row([e.id, store_id, e.seat_id, e.edge_id, e.from_state, e.to_state,
-                                         iso_utc(e.at), f"{e.at:.3f}", int(e.historical)]))
+                                         iso_utc(e.at), f"{e.at:.3f}", int(e.historical), iso_store(e.at)]))
                     if buf.tell() > 32_000:
                         yield buf.getvalue()
                         buf.seek(0)

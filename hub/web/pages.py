@@ -176,6 +176,25 @@ ALERT_KINDS = ("seat_abandoned", "seat_vacant", "edge_offline", "channel_down",
                "kiosk_hogging", "kiosk_unpaid", "kiosk_checkout_items")  # the last three: hub.kiosk.reconcile
 
 
+async def camera_stills(db: AsyncSession, request: Request, store_id: str, now: float) -> dict[int, str]:
+    """Admins (who may see snapshots) get each channel's newest face-blurred still behind its seat
+    map, so the seats sit on the room instead of an empty canvas; others get none."""
+    from hub.db.models import Snapshot
+    from hub.stores.snapshots import KEEP_S  # imports hub.web? keep it lazy like the kiosk import
+
+    user = principal(request)
+    if user is None or not user.is_admin:
+        return {}
+    rows = (await db.execute(
+        select(Snapshot.id, Snapshot.channel).where(
+            Snapshot.store_id == store_id, Snapshot.jpeg.is_not(None), Snapshot.requested_at >= now - KEEP_S)
+        .order_by(Snapshot.requested_at.desc()).limit(200))).all()
+    out: dict[int, str] = {}
+    for sid, ch in rows:
+        out.setdefault(ch, f"/api/v1/stores/{store_id}/snapshots/{sid}/image")
+    return out
+
+
 def alert_text(kind: str, message: str, seat_id: str | None, edge_id: str | None, labels: dict[str, str],
                t: Translator) -> str:
     """The alert in the page's language (the stored message is the Korean one sent to staff);
@@ -214,10 +233,13 @@ class Pages(Controller):
         now = time.time()
         chart = await occupancy_today(db, [x.store_id for x in tiles], now)
         chart["names"] = {x.store_id: x.name for x in tiles}
+        from hub.kiosk.web import kiosk_tiles  # issue 18: each store's kiosk link, known or since when
+
         return Template(
             template_name="hub/index.html",
             context=page_context(
                 request, t, stores, tiles=tiles, sort=sort, sorts=SORTS, now=now, kst=kst,
+                kiosk=await kiosk_tiles(db, request.app.state, [x.store_id for x in tiles], now),
                 ago=ago_fn(now, t),
                 chart_json=script_json(chart), chart_i18n=script_json({"rate": t("overview.chart_rate"), "chart.no_data": t("chart.no_data"),
                                        "history.hour_axis": t("history.hour_axis")}),
@@ -233,7 +255,7 @@ class Pages(Controller):
     @get("/stores/{store_id:str}")
     async def store(self, request: Request, db: NamedDependency[AsyncSession], store_id: FromPath[str],
                     view: FromQuery[str] = "") -> Template:
-        from hub.kiosk.web import floor_plan  # hub.kiosk.web builds on this module
+        from hub.kiosk.web import floor_plan, kiosk_strings  # hub.kiosk.web builds on this module
 
         t, cookies = translator(request)
         stores = visible_stores(request, await queries.list_stores(db))
@@ -259,10 +281,13 @@ class Pages(Controller):
         # Floor plan (issue 18) first when the store has one; the per-camera map is the second tab.
         floor = await floor_plan(db, request.app.state, store_id, seats, now, t)
         view = "camera" if floor is None or view == "camera" else "floor"
+        stills = await camera_stills(db, request, store_id, now)
         return Template(
             template_name="hub/store.html",
             context=page_context(
                 request, t, stores, store=detail, channels=channels, channel_names=names, floor=floor, view=view,
+                stills=stills,
+                kiosk_json=script_json(kiosk_strings(t)),
                 seats=[by_id[s.seat_id] for s in seats], states=SEAT_STATES, alerts=alerts, now=now,
                 alert_rules=request.app.state.settings.alerts, configs=configs,
                 kst=kst, ago=ago_fn(now, t),

@@ -93,6 +93,17 @@ def test_floor_plan_in_a_browser(broker, tmp_path):
             expect(page.locator('#alerts li[data-kind="kiosk_unpaid"]')).to_contain_text("결제 없이 사용 중")
             page.screenshot(path=artifact("kiosk-floor-plan-ko.png"), full_page=True)
 
+            # live, no reload: the guest at A-1-2 buys a ticket -> the kiosk mark turns "in use" and
+            # the unpaid-use mark goes away when the alert closes (kiosk and alert over the WebSocket)
+            room = fake.components()
+            room[1] = chair("A", 1, 2, in_use=True, name=FAKE_NAMES[3], remain="03:00", walls="t")
+            fake.set_seats(room)
+            a12 = page.locator('.floor-cell[data-kiosk-seat-id="A-1-2"]')
+            expect(a12).to_have_attribute("data-kiosk-state", "in_use", timeout=8000)
+            expect(a12.locator(".remaining")).to_have_text("남은 3시간 0분")
+            expect(a12).to_have_attribute("data-alerts", "", timeout=15000)
+            assert "has-alert" not in a12.get_attribute("class")
+
             # live: the camera sees s0 leave -> the floor cell turns empty without a reload
             edge.delta({"s0": "empty"})
             wait_for(lambda: "state-empty" in (cell.get_attribute("class") or ""), timeout=10, what="live floor cell")

@@ -126,10 +126,14 @@ def test_kiosk_link_end_to_end(broker, fake, tmp_path):
             assert "kiosk-unknown" in store
             wait_for(lambda: kiosk_alerts() == set(), timeout=15, what="no reconciliation on an unknown kiosk")
             assert 'seat_hub_kiosk_up{store="oryudong"} 0.0' in c.get("/metrics").text
+            overview = c.get("/").text  # HQ sees it on the store's tile
+            tile = re.search(r'data-store-id="oryudong".*?</a>', overview, re.S).group(0)
+            assert 'data-kiosk="unknown"' in tile and "키오스크 상태 알 수 없음" in tile
 
             # recovery
             fake.mode = "ok"
             wait_for(lambda: c.get("/api/v1/stores/oryudong/kiosk").json()["known"], timeout=15, what="recovery")
+            assert 'data-kiosk="ok"' in c.get("/").text
 
             # the generic adapter: CSV import through the API, then the signed webhook
             csv_body = "id,section,row,col,state,name\nG-1,A,1,1,free,홍길동\nG-2,A,1,2,in_use,홍길동\n"

@@ -22,7 +22,7 @@ def test_status_shows_camera_moved_and_drift_within_tolerance(tmp_path):
     report = StoredHealth(
         at=time.time(),
         channels=[ChannelHealth(channel=1, online=True, fps=1.0), ChannelHealth(channel=2, online=True, fps=1.0)],
-        drift=[ChannelDrift(1, 0.031, -0.004, 5, True, 0.02), ChannelDrift(2, 0.004, 0.001, 6, False, 0.02)],
+        drift=[ChannelDrift(1, 0.031, -0.004, 0.4, True, 0.02), ChannelDrift(2, 0.004, 0.001, -0.2, False, 0.02)],
     )
     store.meta_set("health", msgspec.json.encode(report).decode())
     assert health_from_store(store).drift[0].beyond

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_agent.seats.drift import MIN_MATCH, ChannelDrift
+from edge_agent.seats.drift import ChannelDrift, register, small_grey
 from edge_agent.seats.engine import SeatEngine
 from edge_agent.seats.reference import compare, seat_patch
 from edge_agent.settings import SeatsSection
@@ -108,7 +108,7 @@ def test_beyond_the_window_is_not_found_again():
     name, desk = DESKS[0]
     im = load(name)
     c = compare(seat_patch(im, desk), seat_patch(move(im, 0.06, 0.0, 0.0), desk, margin=MARGIN))
-    assert c.at_edge or c.match < MIN_MATCH
+    assert c.at_edge or c.match < 0.5
     assert c.score > THRESHOLD  # and the desk is not called "the same"
 
 
@@ -120,24 +120,45 @@ def test_search_only_when_the_plain_comparison_is_off():
     assert (same.dx, same.dy, same.score) == (0.0, 0.0, pytest.approx(0.0, abs=1e-6))
 
 
-def test_engine_reports_channel_drift_and_camera_moved():
+def test_frame_registration_measures_shift_and_roll_through_exposure():
+    im = load("library-cctv/f1-camera9.jpg")
+    ref = small_grey(im)
+    for dx, dy, angle in [(0.01, 0.0, 0.0), (0.02, 0.005, 1.0), (-0.015, 0.01, -0.8), (0.0, 0.0, 2.0)]:
+        got = register(ref, small_grey(move(im, dx, dy, angle, gain=0.7)))
+        assert got[0] == pytest.approx(dx, abs=0.002) and got[1] == pytest.approx(dy, abs=0.002)
+        assert got[2] == pytest.approx(angle, abs=0.1) and got[3] > 0.95
+
+
+def test_real_hand_held_drift_of_table_3chairs():
+    """The README measured up to ~55 px (6.4%) sideways and 2.7 degrees of roll by the end."""
+    ref = small_grey(load("table-3chairs/t00000ms.jpg"))
+    mid = register(ref, small_grey(load("table-3chairs/t05000ms.jpg")))
+    end = register(ref, small_grey(load("table-3chairs/t12000ms.jpg")))
+    assert 0.04 < mid[0] < 0.08 and abs(mid[2]) < 1.0
+    assert 0.03 < end[0] < 0.08 and 2.0 < abs(end[2]) < 3.5
+
+
+def test_engine_reports_channel_drift_and_camera_moved(book):
     im = load("library-cctv/f1-camera9.jpg")
     seats = [SeatDef(seat_id="A", channel=1, polygon=rect(0.09, 0.49, 0.31, 0.95), desk=rect(0.09, 0.49, 0.31, 0.77)),
              SeatDef(seat_id="B", channel=1, polygon=rect(0.52, 0.47, 0.70, 0.95), desk=rect(0.52, 0.47, 0.70, 0.72))]
     rules = StateRules(enter_s=4.0, exit_s=4.0)
-    for dx, beyond in [(0.01, False), (0.045, True)]:
+    for dx, angle, beyond in [(0.01, 0.8, False), (0.045, 0.0, True), (0.0, 2.0, True)]:
         eng = SeatEngine(seats, rules, SeatsSection(still_person_threshold=0))
         eng.capture_reference(1, Frame(1, im, 0.0), 0.0)
         assert eng.drift(1) is None
-        moved = move(im, dx, 0.0, 0.0)
+        # a book on A's desk: the desk differs from its reference, the camera did not move for that
+        moved = move(put(im, seats[0].desk, book), dx, 0.0, angle, 0.8)
         for t in range(0, 12, 2):
             eng.observe(1, Frame(1, moved, float(t)), FrameDetections(1, float(t), []), float(t))
         d = eng.drift(1)
         assert isinstance(d, ChannelDrift) and d.beyond is beyond, d
+        states = {s.seat_id: s.state for s in eng.snapshots()}
         if not beyond:
-            assert d.dx == pytest.approx(dx, abs=0.003)
-            # and the empty desks read empty, not "away"
-            assert {s.seat_id: s.state for s in eng.snapshots()} == {"A": "empty", "B": "empty"}
+            assert d.dx == pytest.approx(dx, abs=0.003) and d.angle == pytest.approx(angle, abs=0.15)
+            assert states == {"A": "away", "B": "empty"}  # the book is seen, the empty desk reads empty
             assert "within" in d.text()
         else:
+            # the references no longer show the desks: no belongings read from desk change
+            assert states == {"A": "empty", "B": "empty"}
             assert "redraw the seats or re-take the reference" in d.text()

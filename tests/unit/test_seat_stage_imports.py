@@ -39,7 +39,6 @@ def test_settings_section_is_the_seat_rules_struct():
 @pytest.mark.parametrize("model, message", [
     ({"type": "coral"}, "type must be one of ultralytics, tflite"),
     ({"crops": "always"}, 'crops must be "auto" or "off"'),
-    ({"crop_upscale": 9}, "crop_upscale must be within 1..4"),
 ])
 def test_model_section_checks(model, message):
     with pytest.raises(ConfigError, match="model") as exc:

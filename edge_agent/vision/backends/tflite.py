@@ -103,6 +103,8 @@ class TFLiteBackend:
         self._out = [o["index"] for o in outs]  # boxes, classes, scores, count
         self._lock = threading.Lock()  # one interpreter: its tensors are shared state
         self.device = "cpu"
+        self.input_px = self.height  # fixed input, squeezed (not letterboxed): see vision/plan.py
+        self.letterbox = False
 
     def _one(self, image: np.ndarray) -> list[RawBox]:
         x = cv2.resize(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), (self.width, self.height),

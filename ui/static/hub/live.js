@@ -79,6 +79,8 @@
     // protocol/live.py: {type: "hello" | "update" | "alert", ...}; any other type is ignored.
     ws.onmessage = function (ev) {
       var msg = JSON.parse(ev.data);
+      // Other parts of the page (the floor plan's kiosk marks) take what they need from here too.
+      document.dispatchEvent(new CustomEvent("seat-live", { detail: msg }));
       if (msg.type === "alert") { applyAlert(msg); return; }
       if (msg.type !== "update") return;
       msg.seats.forEach(window.SeatMap.applySeat);

@@ -27,6 +27,18 @@
     if (since === "" || since === null || since === undefined) return "";
     return fmt("timer." + state, { d: duration(now() - Number(since)) });
   }
+  // Keep a text inside its seat box: squeeze it to the box's width when it is wider (a longer
+  // duration, a long English word); the server's font size already fits the first text.
+  function fit(el) {
+    var w = Number(el.getAttribute("data-fit"));
+    if (!w || !el.getComputedTextLength) return;
+    el.removeAttribute("textLength");
+    el.removeAttribute("lengthAdjust");
+    if (el.getComputedTextLength() > w) {
+      el.setAttribute("textLength", w);
+      el.setAttribute("lengthAdjust", "spacingAndGlyphs");
+    }
+  }
   function stateOf(node) {
     for (var i = 0; i < STATES.length; i++) if (node.classList.contains("state-" + STATES[i])) return STATES[i];
     return "unknown";
@@ -44,7 +56,9 @@
       node.querySelectorAll("[data-since]").forEach(function (d) {
         d.setAttribute("data-since", since);
         d.textContent = timer(seat.state, since);
+        fit(d);
       });
+      node.querySelectorAll("text.label[data-fit]").forEach(fit);
       var title = node.querySelector("title");
       if (title) title.textContent = (node.getAttribute("data-label") || seat.seat_id) + ": " +
         (t["state." + seat.state] || seat.state) + " " + timer(seat.state, since);
@@ -53,7 +67,8 @@
   function tick() {
     document.querySelectorAll("[data-seat-id] [data-since]").forEach(function (d) {
       var owner = d.closest("[data-seat-id]");
-      d.textContent = timer(stateOf(owner), d.getAttribute("data-since"));
+      var text = timer(stateOf(owner), d.getAttribute("data-since"));
+      if (d.textContent !== text) { d.textContent = text; fit(d); }
     });
   }
   function counts() {
@@ -69,5 +84,6 @@
     applySeat: applySeat, tick: tick, counts: counts, duration: duration,
     setServerNow: function (serverNow) { clockSkew = Number(serverNow) - Date.now() / 1000; },
   };
+  document.querySelectorAll("text[data-fit]").forEach(fit);
   setInterval(tick, 1000);
 })();

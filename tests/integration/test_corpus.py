@@ -1,0 +1,74 @@
+"""The issue-17 evaluation corpus (tests/data/sequences/: 13 labelled sequences of real frames
+from the three shared sample folders) through `seat-edge evaluate`, with real models on CPU.
+
+Floors: the accuracy measured when the corpus was labelled, minus a small margin, so a
+regression fails here. Numbers and how they were measured: docs/belongings.md."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from edge_agent.cli import app
+from edge_agent.commands.evaluate import load_sequence, run_sequence
+from edge_agent.settings import ModelSection
+from edge_agent.vision.backends.tflite import offline_coco_model
+from edge_agent.vision.detector import Detector
+
+SEQ = Path(__file__).resolve().parents[1] / "data" / "sequences"
+SHIFTED_OR_RELIT = {"c2-shifted", "c9-shifted", "st4-evening", "st4-shifted", "t3-real-drift", "t3-evening",
+                    "c2-leaves", "c2-arrives"}
+COCO_CROPS_FLOOR = 0.83  # measured 85.8% (docs/belongings.md)
+
+
+def sections(output: str) -> dict[str, str]:
+    """Each sequence's report block by name."""
+    parts = re.split(r"^sequence ", output, flags=re.M)[1:]
+    return {p.split(":", 1)[0]: p for p in parts}
+
+
+def test_corpus_has_the_situations_the_issue_lists():
+    seqs = [load_sequence(p) for p in sorted(SEQ.glob("*.json"))]
+    assert len(seqs) >= 12
+    about = " ".join(s.spec.about.lower() for s in seqs)
+    for words in ["arrive", "leave", "belongings", "taken away", "chair pushed back", "passer", "hidden",
+                  "from the start", "daylight", "evening", "moved", "rolled", "held out"]:
+        assert words in about, words
+    folders = {st.image.split(":", 1)[1].split("/")[0] if st.image.startswith("samples:") else "library-cctv"
+               for s in seqs for st in s.spec.steps}
+    assert folders == {"library-cctv", "study-table-4chairs", "table-3chairs"}
+
+
+def test_evaluate_the_corpus_with_the_offline_coco_model_and_crops():
+    if offline_coco_model() is None:
+        pytest.fail("the offline COCO model is missing: run `bash scripts/setup.sh`")
+    files = [str(p) for p in sorted(SEQ.glob("*.json"))]
+    res = CliRunner().invoke(app, ["evaluate", *files, "--model-type", "tflite", "--crops", "auto"])
+    assert res.exit_code == 0, res.output
+    out = res.output
+    blocks = sections(out)
+    assert len(blocks) == len(files) + 1  # every sequence and the total
+    total = blocks[f"all {len(files)} sequences"]
+    for state in ("empty", "occupied", "away", "abandoned"):
+        assert re.search(rf"^{state}\s+\d+\.\d%\s+\d+\.\d%", total, re.M), state
+    assert "stay length error" in total and "cost per tick: model" in total
+    acc = float(re.search(r"seat-samples, (\d+\.\d)% right", total).group(1)) / 100
+    assert acc >= COCO_CROPS_FLOOR, out
+    # the field's complaint: an empty desk reading away after the camera moved or the light changed
+    for name in SHIFTED_OR_RELIT:
+        run = int(re.search(r"empty seat read away: at most (\d+)", blocks[name]).group(1))
+        assert run <= 1, blocks[name]
+    assert re.search(r"c10-far-seat: ch1: smallest seat \d+ px .*far seats \(F, S\) -> crops", out)  # the plan
+    assert "c9-left-table: ch1" in out and "st4-chairs-a: ch1: smallest seat" in out
+
+
+@pytest.mark.parametrize("name, floor", [("st4-shifted", 0.97), ("t3-real-drift", 0.95)])
+def test_person_model_on_a_moved_camera(person_model_path, name, floor):
+    det = Detector(ModelSection(weights=str(person_model_path), person_classes=["Normal", "Fall"],
+                                item_classes=[], conf=0.3, device="cpu"))
+    r = run_sequence(load_sequence(SEQ / f"{name}.json"), det.detect)
+    assert r.accuracy >= floor, r.text()
+    assert r.false_away_run == 0 and r.flicker == 0, r.text()
