@@ -159,6 +159,17 @@ class _Loaded:
             if r.state is not None:
                 cur.states[(r.store_id, r.seat_id)] = StateRow(
                     r.store_id, r.seat_id, r.edge_id, r.state, r.since, r.observed_at, r.updated_at)
+        await self.load_layouts(seats)
+
+    async def load_layouts(self, seats: dict[str, set[str]]) -> None:
+        """Which stores of the batch have any layout at all (first contact, see the reducer's
+        unknown-seat rule); a store with a known named seat has one. One small query per other store."""
+        cur = self.current
+        with_seat = {k[0] for k in cur.known_seats}
+        for sid in seats:
+            if sid in with_seat or (await self.s.execute(
+                    select(Seat.seat_id).where(Seat.store_id == sid).limit(1))).first() is not None:
+                cur.stores_with_layout.add(sid)
 
     async def load_states(self, seats: dict[str, set[str]], edges: set[tuple[str, str]]) -> None:
         """Current state rows of the named seats and of every seat of the named edges; which of
@@ -171,10 +182,7 @@ class _Loaded:
             known = await self.s.execute(select(Seat.store_id, Seat.seat_id).where(
                 Seat.store_id == sid, Seat.seat_id.in_(chunk)))
             cur.known_seats.update((r[0], r[1]) for r in known.all())
-        for sid in seats:  # has the store any layout at all (first contact, see the reducer)
-            if sid not in {k[0] for k in cur.known_seats} and (await self.s.execute(
-                    select(Seat.seat_id).where(Seat.store_id == sid).limit(1))).first() is not None:
-                cur.stores_with_layout.add(sid)
+        await self.load_layouts(seats)
         queries = [select(t).where(t.c.store_id == sid, t.c.seat_id.in_(chunk)) for sid, chunk in chunks]
         queries += [select(t).where(t.c.store_id == sid, t.c.edge_id == eid) for sid, eid in edges]
         for q in queries:
