@@ -45,11 +45,11 @@ from hub.db.models import Ingested, SeatStateRow
 from hub.db.session import make_engine, make_sessionmaker
 from hub.ingest.consumer import IngestConsumer
 from hub.ingest.writer import IngestWriter
+from hub.live.fanout import LiveHub
 from hub.mqtt.client import MqttClient
 from hub.mqtt.live_relay import MqttLiveRelay
 from hub.settings import DatabaseSettings, HubSettings, MqttSettings
 from hub.system.metrics import HubMetrics
-from hub.web.live import LiveHub
 from protocol import SEAT_STATES, Birth, Delta, Event, Evidence, SeatDef, SeatSnapshot, TopicSpace, encode
 
 DUPLICATES = 50  # deltas each edge sends twice (a redelivery): must be stored once

@@ -32,7 +32,7 @@ from hub.db.session import make_engine, make_sessionmaker
 from hub.ingest.consumer import IngestConsumer
 from hub.ingest.writer import IngestWriter
 from hub.kiosk.service import KioskMetrics, KioskService
-from hub.kiosk.web import handlers as kiosk_handlers
+from hub.live.fanout import LiveHub
 from hub.mqtt.client import MqttClient, MqttUnavailable
 from hub.mqtt.live_relay import MqttLiveRelay
 from hub.settings import HubSettings
@@ -45,7 +45,7 @@ from hub.system.api_docs import openapi_config
 from hub.system.headers import security_headers
 from hub.system.metrics import HubMetrics
 from hub.web.history import history_page
-from hub.web.live import LiveHub
+from hub.web.kiosk import handlers as kiosk_handlers
 from hub.web.pages import Pages, live_store
 from hub.web.roi import handlers as roi_handlers
 from hub.web.users import handlers as users_handlers

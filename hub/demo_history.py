@@ -16,8 +16,8 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import Seat, SeatEvent
+from hub.stores.queries import GENERATED_BOOT
 
-GENERATED_BOOT = "generated-demo-history"
 SEOUL = ZoneInfo("Asia/Seoul")
 # Study cafes often open round the clock: students come mostly from late morning to late evening.
 HOUR_WEIGHT = [0.1] * 7 + [0.4, 0.6, 0.8] + [1.0] * 13 + [0.5]
@@ -94,10 +94,3 @@ async def seed_history(db: AsyncSession, store_ids: list[str], until: float, day
                                      historical=True, received_at=until))
                     added += 1
     return added
-
-
-async def has_generated(db: AsyncSession, store_id: str, start: float, end: float) -> bool:
-    """Whether the range holds generated demo events (the history page says so)."""
-    return bool(await db.scalar(select(exists().where(
-        SeatEvent.store_id == store_id, SeatEvent.boot_id == GENERATED_BOOT,
-        SeatEvent.at >= start, SeatEvent.at < end))))

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from litestar.exceptions import ClientException
 
-from hub.stats.compute import DEFAULT_TZ
+from hub.settings import DEFAULT_TZ
 
 _STORE_ZONE = ZoneInfo(DEFAULT_TZ)
 

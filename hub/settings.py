@@ -11,6 +11,9 @@ import msgspec
 
 from hub.kiosk.settings import KioskStoreSettings
 
+# The stores' time zone where none is given (all stores of the chain are in Korea).
+DEFAULT_TZ = "Asia/Seoul"
+
 
 class SettingsError(ValueError):
     """The settings file is missing, unreadable or invalid; the message says which key and why."""

@@ -18,8 +18,8 @@ import typer
 
 from hub.cli.accounts import user_app
 from hub.cli.common import ConfigOpt, load_settings_or_exit, migrate_or_exit
+from hub.cli.kiosk import import_seats
 from hub.cli.stores import broker_acl, store_app
-from hub.kiosk.cli import import_seats
 
 app = typer.Typer(
     help="Seat monitoring hub: MQTT ingest from store edges, database of record, live dashboard and API.\n\n"

@@ -21,10 +21,10 @@ from sqlalchemy import text
 from hub.ingest.reducer import BatchResult
 from hub.ingest.timers import IngestTimers
 from hub.ingest.writer import IngestWriter
+from hub.live.fanout import LiveHub
 from hub.mqtt.client import MqttClient, RawMessage
 from hub.settings import HubSettings
 from hub.system.metrics import HubMetrics
-from hub.web.live import LiveHub
 from protocol import Stored, seq_ranges
 
 log = logging.getLogger("hub.mqtt")

@@ -14,7 +14,7 @@ Two ways in (documented for vendors in docs/kiosk.md):
   and a signature already used (replay).
 
 Fields not listed above (names, phone numbers, member ids) are ignored and never stored.
-Everything here is pure; the webhook's route and its replay memory live in :mod:`hub.kiosk.web`.
+Everything here is pure; the webhook's route and its replay memory live in :mod:`hub.web.kiosk`.
 """
 
 from __future__ import annotations

@@ -66,7 +66,7 @@ class KioskService:
         self.kiosk: dict[str, KioskStoreSettings] = dict(settings.kiosk)
         self.sessionmaker = sessionmaker
         self.metrics = metrics
-        self.live = live  # hub.web.live.LiveHub: kiosk changes reach the floor plans at once
+        self.live = live  # hub.live.fanout.LiveHub: kiosk changes reach the floor plans at once
         self.clock = clock
         self.rnd = rnd or random.Random()
         self.adapters: dict[str, Adapter] = adapters or {sid: make_adapter(s) for sid, s in self.kiosk.items()}

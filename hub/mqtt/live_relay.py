@@ -1,5 +1,5 @@
 """Transport of live messages between hub replicas over the broker (the ``LiveBackend`` of
-:class:`hub.web.live.LiveHub`, as a Channels backend is to Litestar's Channels plugin).
+:class:`hub.live.fanout.LiveHub`, as a Channels backend is to Litestar's Channels plugin).
 
 Every replica subscribes to ``{prefix}-live/#`` (not shared: each gets all of them) and publishes
 what its own ingest and alert service produce there, QoS 0, as JSON. A dashboard open on one

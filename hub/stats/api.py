@@ -33,8 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.auth.guard import principal, require_store
 from hub.db.models import Alert, Store
 from hub.params import parse_time
+from hub.settings import DEFAULT_TZ
 from hub.stats.compute import (
-    DEFAULT_TZ,
     SeatTimeline,
     StatsInputError,
     StoreStats,

@@ -37,10 +37,10 @@ from itertools import pairwise
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from hub.settings import DEFAULT_TZ
 from protocol import SEAT_STATES
 
 STATES: tuple[str, ...] = SEAT_STATES  # the wire's list (protocol), not a copy
-DEFAULT_TZ = "Asia/Seoul"
 Bucket = Literal["hour", "day"]
 
 

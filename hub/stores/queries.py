@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
-from sqlalchemy import and_, func, literal_column, or_, select
+from sqlalchemy import and_, exists, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import Channel, Edge, Seat, SeatEvent, SeatStateRow, Store
@@ -255,3 +255,14 @@ async def iter_events(
         if len(rows) < chunk:
             return
         last = (rows[-1].at, rows[-1].id)
+
+
+# Events that `seat-hub demo` generated (hub/demo_history.py) carry this boot id, one no edge ever has.
+GENERATED_BOOT = "generated-demo-history"
+
+
+async def has_generated(db: AsyncSession, store_id: str, start: float, end: float) -> bool:
+    """Whether the range holds generated demo events (the history page says so)."""
+    return bool(await db.scalar(select(exists().where(
+        SeatEvent.store_id == store_id, SeatEvent.boot_id == GENERATED_BOOT,
+        SeatEvent.at >= start, SeatEvent.at < end))))

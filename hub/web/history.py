@@ -20,11 +20,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import Seat
-from hub.demo_history import has_generated
-from hub.stats.compute import DEFAULT_TZ, StoreStats, compute_store_stats
+from hub.settings import DEFAULT_TZ
+from hub.stats.compute import StoreStats, compute_store_stats
 from hub.stats.timelines import load_timelines
 from hub.stores import queries
-from hub.web.pages import SEOUL, page_context, script_json, translator, visible_stores
+from hub.web.common import SEOUL, page_context, script_json, translator, visible_stores
 from ui.i18n import Translator
 
 MAX_DAYS = 31  # a month on one heatmap; longer ranges go through the CSV export
@@ -160,7 +160,7 @@ async def history_page(
         raise HTTPException(status_code=400, detail=f"seat {seat!r} is not a seat of store {store_id!r}")
     days = [d0 + timedelta(days=i) for i in range((d1 - d0).days + 1)]
     view: dict[str, Any] = {"days": [], "seats": [], "peaks": [], "chart": None}
-    generated = end > start and await has_generated(db, store_id, start, end)
+    generated = end > start and await queries.has_generated(db, store_id, start, end)
     if end > start:  # a range entirely in the future has nothing to show yet
         loaded = await load_timelines(db, store_id, start, end)
         timelines = loaded.timelines

@@ -10,17 +10,14 @@ History (``hub/web/history.py``) and the ROI editor (``hub/web/roi.py``) have th
 from __future__ import annotations
 
 import asyncio
-import json
-import math
 import time
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar import Controller, Request, WebSocket, get, websocket
-from litestar.datastructures import Cookie, State
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath, FromQuery
@@ -28,62 +25,22 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.auth.guard import principal, visible
+from hub.auth.guard import principal
 from hub.auth.users import SESSION_COOKIE, principal_for_token
 from hub.db.models import Alert, Edge
-from hub.stats.compute import DEFAULT_TZ, compute_store_stats
+from hub.settings import DEFAULT_TZ
+from hub.stats.compute import compute_store_stats
 from hub.stats.timelines import load_timelines
 from hub.stores import queries
 from hub.stores.config_push import config_status
+from hub.web.common import SEOUL, ago_fn, kst, page_context, script_json, translator, visible_stores
+from hub.web.kiosk import floor_plan, kiosk_strings, kiosk_tiles
 from protocol import SEAT_STATES
 from protocol.live import Hello, encode_live
 from ui import seatmap
-from ui.i18n import Translator, format_duration, pick_lang
-from ui.messages_hub import MESSAGES
+from ui.i18n import Translator
 
-SEOUL = ZoneInfo(DEFAULT_TZ)  # the stores' clock for times on the pages
 SORTS = ("name", "occupancy", "abandoned", "offline")
-
-
-def translator(request: Request) -> tuple[Translator, list[Cookie]]:
-    """The page language (``?lang=`` wins and is remembered in a cookie, Korean by default)."""
-    query = request.query_params.get("lang")
-    lang = pick_lang(query, request.cookies.get("lang"))
-    cookies = [Cookie(key="lang", value=lang, max_age=365 * 86400, samesite="lax")] if query == lang else []
-    return Translator(MESSAGES, lang), cookies
-
-
-def script_json(data: Any) -> str:
-    """JSON for a <script type="application/json"> element; '<' escaped so it can never close it."""
-    return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
-
-
-def kst(ts: float | None, fmt: str = "%m-%d %H:%M") -> str:
-    """Store-clock time; empty for none or a time that is no date (one bad row never breaks a page)."""
-    try:
-        return "" if ts is None else datetime.fromtimestamp(ts, SEOUL).strftime(fmt)
-    except (OverflowError, ValueError, OSError):
-        return ""
-
-
-def ago_fn(now: float, t: Translator):
-    """``ago(ts)``: how long before ``now``, in words; empty for none or a time that is no date."""
-    return lambda ts: format_duration(now - ts, t) if ts is not None and math.isfinite(ts) else ""
-
-
-def visible_stores(request: Request, stores: list[queries.StoreSummary]) -> list[queries.StoreSummary]:
-    """The stores this request's user may see (staff: their assigned stores only). The app's
-    guard has already refused a request without a login."""
-    user = principal(request)
-    return visible(user, stores) if user is not None else []
-
-
-def page_context(request: Request, t: Translator, stores: list[queries.StoreSummary], **extra: Any) -> dict[str, Any]:
-    """What ``hub/base.html`` needs on every page: language, the store picker, the current path."""
-    other = "en" if t.lang == "ko" else "ko"
-    query = {k: v for k, v in request.query_params.items() if k != "lang"} | {"lang": other}
-    return {"t": t, "lang": t.lang, "nav_stores": stores, "path": request.url.path,
-            "lang_href": "?" + urlencode(query), **extra}
 
 
 # ---------------------------------------------------------------- overview (pure helpers)
@@ -180,7 +137,7 @@ async def camera_stills(db: AsyncSession, request: Request, store_id: str, now: 
     """Admins (who may see snapshots) get each channel's newest face-blurred still behind its seat
     map, so the seats sit on the room instead of an empty canvas; others get none."""
     from hub.db.models import Snapshot
-    from hub.stores.snapshots import KEEP_S  # imports hub.web? keep it lazy like the kiosk import
+    from hub.stores.snapshots import KEEP_S
 
     user = principal(request)
     if user is None or not user.is_admin:
@@ -233,7 +190,6 @@ class Pages(Controller):
         now = time.time()
         chart = await occupancy_today(db, [x.store_id for x in tiles], now)
         chart["names"] = {x.store_id: x.name for x in tiles}
-        from hub.kiosk.web import kiosk_tiles  # issue 18: each store's kiosk link, known or since when
 
         return Template(
             template_name="hub/index.html",
@@ -255,7 +211,6 @@ class Pages(Controller):
     @get("/stores/{store_id:str}")
     async def store(self, request: Request, db: NamedDependency[AsyncSession], store_id: FromPath[str],
                     view: FromQuery[str] = "") -> Template:
-        from hub.kiosk.web import floor_plan, kiosk_strings  # hub.kiosk.web builds on this module
 
         t, cookies = translator(request)
         stores = visible_stores(request, await queries.list_stores(db))

@@ -24,7 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.db.models import Channel, Edge, Seat
 from hub.stores import queries
 from hub.stores.config_push import ConfigStatus, config_status
-from hub.web.pages import page_context, script_json, translator, visible_stores
+from hub.web.common import page_context, script_json, translator, visible_stores
+from hub.web.kiosk import roi_mapping
 from protocol import SeatDef, StateRules
 from protocol.layout import layout_problems
 
@@ -70,7 +71,6 @@ async def current_layout(db: NamedDependency[AsyncSession], store_id: FromPath[s
 @get("/stores/{store_id:str}/roi", include_in_schema=False)
 async def roi_page(request: Request, db: NamedDependency[AsyncSession], store_id: FromPath[str],
                    edge: FromQuery[str | None] = None, channel: FromQuery[int | None] = None) -> Template:
-    from hub.kiosk.web import roi_mapping  # hub.kiosk.web builds on the pages module
 
     t, cookies = translator(request)
     stores = visible_stores(request, await queries.list_stores(db))
@@ -95,7 +95,7 @@ async def roi_page(request: Request, db: NamedDependency[AsyncSession], store_id
             "edge_id": edge_id, "channels": chans, "channel": ch, "channel_names": names, "status": st,
             "status_word": st.status, "aspect": (ASPECT_W, ASPECT_H),
             "seats_here": [s for s in seats if s.channel == ch],
-            # issue 18: map this channel's camera seats to kiosk seats (hub/kiosk/web.py)
+            # issue 18: map this channel's camera seats to kiosk seats (hub/web/kiosk.py)
             "kiosk_map": await roi_mapping(db, store_id, [s.seat_id for s in seats if s.channel == ch]),
             "editor_json": script_json({
                 "store_id": store_id, "edge_id": edge_id, "channel": ch,

@@ -18,7 +18,7 @@ from hub.auth import users as auth
 from hub.auth.guard import ADMIN, ANY_USER, principal
 from hub.auth.users import AuthError
 from hub.stores import queries
-from hub.web.pages import kst, page_context, translator, visible_stores
+from hub.web.common import kst, page_context, translator, visible_stores
 
 ROLES = ("staff", "hq_viewer", "admin")  # a new account starts with the least rights
 

@@ -43,11 +43,15 @@ def test_abandoned_seat_alert_appears_live_and_clears(sqlite_url, broker, sim):
             page.wait_for_selector("li.alert.priority-high", timeout=20_000)  # pushed, no reload
             text = page.locator("li.alert").first.inner_text()
             assert "높음" in text and "A-0" in text  # priority and seat label, in Korean
-            assert re.search(r"\d\d-\d\d \d\d:\d\d", text)  # opened at, store clock
+            # opened at, store clock, in the hub's one date format (issue 19: was "04-12" from the
+            # live script next to "12-04" from the server)
+            live_time = page.locator("li.alert time").first.inner_text()
+            assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", live_time), live_time
             assert not page.locator("#alerts-none").is_visible()
-            # Without JavaScript the page renders the open alert too.
+            # Without JavaScript the page renders the open alert too, with the same time.
             html = page.request.get(f"{base}/stores/store-a").text()
             assert 'class="alert priority-high"' in html and "A-0" in html
+            assert f"<time>{live_time}</time>" in html, html[html.find("<time>"):][:60]
 
             edge.delta({"s0": "occupied"})
             page.wait_for_selector("li.alert", state="detached", timeout=20_000)

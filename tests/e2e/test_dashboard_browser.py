@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from hub.app import create_app
-from hub.web.pages import SEOUL
+from hub.web.common import SEOUL
 from protocol import Config, ConfigAck, encode
 from protocol.messages import Frame, FrameRequest
 from tests.support.browser import artifact, launch_chromium, serve_app

@@ -72,7 +72,8 @@ def test_demo_shows_every_state_within_two_minutes(tmp_path):
                         if store == "demo" and len(states) > 1 and s["state"] not in when:
                             when[s["state"]] = round(time.monotonic() - first_report, 1)
                             page.goto(f"{base}/stores/demo")
-                            seat = page.locator(f'g.seat[data-seat-id="{s["seat_id"]}"]')
+                            # the seat list is on the page in either view (floor plan first, camera map)
+                            seat = page.locator(f'tr[data-seat-id="{s["seat_id"]}"]')
                             assert f"state-{s['state']}" in (seat.get_attribute("class") or ""), s
                             _shot(page, f"demo-{len(when)}-{s['state']}-{when[s['state']]:.0f}s.png")
                 a01 = seen["demo"].get("a01", [])
@@ -96,6 +97,9 @@ def test_demo_shows_every_state_within_two_minutes(tmp_path):
             page.wait_for_selector("#generated-note")
             assert page.locator("#no-data").count() == 0  # a week of (generated) history to show
             _shot(page, "demo-history.png")
+            page.goto(f"{base}/stores/demo?view=camera")
+            page.wait_for_timeout(1500)
+            _shot(page, "demo-store-camera.png")  # the per-camera seat map tab
             page.goto(f"{base}/stores/demo?lang=en")
             page.wait_for_timeout(1500)
             _shot(page, "demo-store-en.png")

@@ -160,7 +160,8 @@ def test_stalled_camera_goes_offline_and_recovers_when_it_streams_again():
         wait_for(lambda: reader.latest(1.0), 30, "frames again after the stall")
         back_s = time.monotonic() - resumed
         h = reader.health()
-        assert h.online and h.reconnects >= 1 and h.last_error
+        # back online: the old error is cleared (issue 19: status must not show it next to "online")
+        assert h.online and h.reconnects >= 1 and h.last_error is None
         print(f"stall: offline {offline_s:.1f} s after the stall, frames {back_s:.1f} s after it streamed again")
     finally:
         reader.stop()

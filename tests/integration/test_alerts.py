@@ -24,8 +24,8 @@ from hub.alerts.service import AlertService
 from hub.db.migrate import upgrade_async
 from hub.db.models import Alert, Edge, Seat, SeatStateRow, Store
 from hub.db.session import make_engine, make_sessionmaker
+from hub.live.fanout import LiveHub
 from hub.settings import AlertSettings, HubSettings
-from hub.web.live import LiveHub
 from tests.support.webhook import Hook
 
 RULES = AlertRules(abandoned_alert_s=600, vacant_alert_hours=4, suppress_window_s=900)

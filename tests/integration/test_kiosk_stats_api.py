@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from hub.db.models import Alert, KioskEvent
 from hub.db.session import make_engine, make_sessionmaker
 from hub.kiosk.settings import GenericSettings
-from hub.web.pages import SEOUL
+from hub.web.common import SEOUL
 from tests.support.waiting import wait_for
 
 H = 3600.0

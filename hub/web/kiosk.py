@@ -30,7 +30,8 @@ from hub.kiosk.reconcile import KINDS
 from hub.kiosk.service import push
 from hub.kiosk.settings import GenericSettings
 from hub.stores import queries
-from hub.web.pages import kst, page_context, translator, visible_stores
+from hub.web.common import kst, page_context, translator, visible_stores
+from hub.web.kiosk_report import handlers as report_handlers
 from ui.i18n import Translator
 
 # ------------------------------------------------------------------ shared reads
@@ -318,7 +319,6 @@ def request_t(request: Request) -> Translator:
     return translator(request)[0]
 
 
-from hub.kiosk.report import handlers as report_handlers  # noqa: E402 - the stats routes live in their own module
 
 handlers = [*report_handlers, kiosk_api, kiosk_import_api, kiosk_webhook, kiosk_page, kiosk_import_form, kiosk_map_form,
             kiosk_place_form]

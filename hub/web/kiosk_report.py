@@ -25,8 +25,8 @@ from hub.kiosk.reconcile import KINDS
 from hub.stats.api import load_timelines
 from hub.stats.compute import bucket_bounds
 from hub.stores import queries
+from hub.web.common import SEOUL, page_context, translator, visible_stores
 from hub.web.history import parse_range
-from hub.web.pages import SEOUL, page_context, translator, visible_stores
 
 FromDate = Annotated[str | None, QueryParameter(name="from", description="first local date, YYYY-MM-DD")]
 ToDate = Annotated[str | None, QueryParameter(description="last local date (inclusive), YYYY-MM-DD")]
