@@ -9,6 +9,7 @@ store's WebSocket clients on every replica), ``metrics`` (HubMetrics), ``writer`
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -37,6 +38,7 @@ from hub.mqtt.client import MqttClient, MqttUnavailable
 from hub.mqtt.live_relay import MqttLiveRelay
 from hub.settings import HubSettings
 from hub.stats.api import router as stats_router
+from hub.stats.api import shutdown_stats_pool
 from hub.stores import queries
 from hub.stores.api import StoresApi, healthz, metrics, provide_session
 from hub.stores.config_push import LayoutError
@@ -113,6 +115,7 @@ def create_app(settings: HubSettings, *, start_mqtt: bool = True, migrate: bool 
                 relay.close()  # from now on, updates are delivered locally only
                 await ingest.stop()
                 await client.stop()
+            await asyncio.to_thread(shutdown_stats_pool)  # no worker outlives the hub
             await engine.dispose()
 
     handlers: list = [healthz, metrics, StoresApi, SnapshotsApi, Pages, live_store, *auth_routes,

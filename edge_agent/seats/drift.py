@@ -7,7 +7,9 @@ so auto exposure and evening light do not move the estimate, and the whole room 
 person walking through or a book on one desk (which is why it is not measured on the desks:
 a desk with a book on it does not match its empty reference, and with one seat per channel
 that would look like a bumped camera). The channel's drift is the median of the last few
-samples. Beyond ``drift_tolerance`` (or a roll over ``MAX_ANGLE``) the desk references no
+measurements: one every ``EVERY`` samples, and one on every sample where a registered desk was
+found away from its place (``Comparison.shifted``), so a moving camera is followed at once.
+Beyond ``drift_tolerance`` (or a roll over ``MAX_ANGLE``) the desk references no
 longer show the desks: the engine stops reading belongings from desk change on that channel
 (the detector still works) and ``seat-edge status`` says "camera moved: redraw or re-take".
 """
@@ -22,7 +24,8 @@ import msgspec
 import numpy as np
 
 WIDTH = 320  # the frame is registered at this width (a few ms per sample)
-WINDOW = 5  # samples the channel's drift is the median of
+WINDOW = 3  # measurements the channel's drift is the median of
+EVERY = 5  # a measurement every this many samples: a camera moves rarely, ECC costs 3-8 ms
 MAX_ANGLE = 1.5  # degrees of roll beyond which the references are "moved" too
 
 
@@ -88,8 +91,14 @@ class DriftMeter:
         self._dy: deque[float] = deque(maxlen=WINDOW)
         self._angle: deque[float] = deque(maxlen=WINDOW)
         self._match: deque[float] = deque(maxlen=WINDOW)
+        self._samples = 0
+        self._value: tuple[int, ChannelDrift | None] | None = None  # (channel, value) until the next measurement
 
-    def add(self, image: np.ndarray) -> None:
+    def add(self, image: np.ndarray, now: bool = False) -> None:
+        """One sample; measured every ``EVERY`` samples, or ``now`` (a desk was found moved)."""
+        self._samples += 1
+        if (self._samples - 1) % EVERY and not now:
+            return
         cur = small_grey(image)
         if cur.shape != self.reference.shape:  # another stream size: compare at the reference's
             cur = cv2.resize(cur, (self.reference.shape[1], self.reference.shape[0]), interpolation=cv2.INTER_AREA)
@@ -98,8 +107,16 @@ class DriftMeter:
         self._dy.append(dy)
         self._angle.append(angle)
         self._match.append(corr)
+        self._value = None
 
     def value(self, channel: int) -> ChannelDrift | None:
+        if self._value is not None and self._value[0] == channel:
+            return self._value[1]
+        v = self._compute(channel)
+        self._value = (channel, v)
+        return v
+
+    def _compute(self, channel: int) -> ChannelDrift | None:
         if not self._dx:
             return None
         dx, dy = float(np.median(self._dx)), float(np.median(self._dy))

@@ -45,6 +45,7 @@ from edge_agent.seats.assign import (
 from edge_agent.seats.drift import ChannelDrift, DriftMeter
 from edge_agent.seats.geometry import bounding_box
 from edge_agent.seats.reference import (
+    Comparison,
     Patch,
     ReferenceRules,
     SeatReference,
@@ -294,21 +295,31 @@ class SeatEngine:
         image = frame.image
         margin = rules.drift_tolerance + ROTATION_MARGIN
         register_above = rules.change_threshold / 2
+        seats = self._index[channel].seats
+        desks: list[Patch | None] = []
+        cmps: list[Comparison | None] = []
+        shifted = False
+        for s in seats:
+            ref = self._refs[s.seat_id]
+            # the search window only where there is a reference to search against
+            desk = seat_patch(image, self._desk[s.seat_id], margin=margin if ref.ready else 0.0) if use_ref else None
+            cmp = ref.compare(desk, register_above) if desk is not None else None
+            desks.append(desk)
+            cmps.append(cmp)
+            shifted = shifted or (cmp is not None and cmp.shifted)
         meter = self._drift.get(channel)
         if meter is not None and use_ref:
-            meter.add(image)
+            # every few samples, and on every sample where a desk was found away from its place
+            meter.add(image, now=shifted)
         drift = None if meter is None else meter.value(channel)
         # The picture moved beyond the search window (the camera was bumped): the references no
         # longer show these desks, so their change says nothing; the seats read from the detector
         # alone until the references are re-taken (status says so) or the camera comes back.
         moved = drift is not None and drift.beyond
         persons = [d.box for d in detections if d.kind == "person"]
-        for s, m, tracker in zip(self._index[channel].seats, matches, trackers):
+        for s, m, tracker, desk, cmp in zip(seats, matches, trackers, desks, cmps):
             sid = s.seat_id
             ref = self._refs[sid]
-            # the search window only where there is a reference to search against
-            desk = seat_patch(image, self._desk[sid], margin=margin if ref.ready else 0.0) if use_ref else None
-            cmp = ref.compare(desk, register_above) if desk is not None else None
             score = None if cmp is None or moved else cmp.score
             hidden = cmp is not None and _covered(self._desk_box[sid], persons)
             if hidden:

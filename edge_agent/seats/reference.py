@@ -108,6 +108,7 @@ class Comparison:
     dy: float  # ... and of frame height
     match: float  # zero-mean normalised correlation at that place (1 = same structure)
     at_edge: bool  # the best place is at the border of the search window: moved further
+    shifted: bool = False  # found at least a whole patch pixel away from where it was taken
 
 
 def seat_patch(image: np.ndarray, polygon: Sequence[Point], size: int = PATCH_SIZE,
@@ -269,7 +270,7 @@ def compare(reference: Patch, current: Patch, register_above: float = 0.0) -> Co
     at_edge = (abs(bx - cx) >= cx and cx > 2) or (abs(by - cy) >= cy and cy > 2)
     dx = dxp / current.scale_x / current.frame_w if current.frame_w else 0.0
     dy = dyp / current.scale_y / current.frame_h if current.frame_h else 0.0
-    return Comparison(score, float(dx), float(dy), float(peak), bool(at_edge))
+    return Comparison(score, float(dx), float(dy), float(peak), bool(at_edge), (bx, by) != (cx, cy))
 
 
 class SeatReference:

@@ -26,7 +26,7 @@ from edge_agent.vision.backends.ultralytics import (  # noqa: F401 - the names c
     load_model,
     offline_person_model,
 )
-from edge_agent.vision.plan import DEFAULT_GRID, ChannelPlan, plan_channel
+from edge_agent.vision.plan import DEFAULT_GRID, ChannelPlan, plan_channel, tile_windows  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -327,19 +327,6 @@ class Detector:
 
 
 # ------------------------------------------------------------------------------------ tiling
-def tile_windows(cols: int, rows: int, overlap: float) -> list[tuple[float, float, float, float]]:
-    """Overlapping crops covering the frame, normalised (x1, y1, x2, y2): ``cols`` x ``rows``
-    crops, neighbours sharing ``overlap`` of a crop's width/height."""
-    def spans(n: int) -> list[tuple[float, float]]:
-        if n <= 1:
-            return [(0.0, 1.0)]
-        size = 1.0 / (n - (n - 1) * overlap)
-        stride = size * (1.0 - overlap)
-        return [(i * stride, min(1.0, i * stride + size)) for i in range(n)]
-
-    return [(x1, y1, x2, y2) for (y1, y2) in spans(rows) for (x1, x2) in spans(cols)]
-
-
 _EDGE = 0.01  # normalised distance that counts as "at the crop border"
 
 

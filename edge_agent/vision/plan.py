@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from edge_agent.seats.geometry import bounding_box
 from protocol.messages import SeatDef
 
 MIN_SEAT_PX = 96  # seat height at the model input below which students are missed (c9, c10: missed at
@@ -47,6 +46,26 @@ class ChannelPlan:
         more = f" (or imgsz {self.suggest_imgsz} for all channels)" if self.suggest_imgsz else ""
         return (f"{head}; {len(self.far)} far seats ({', '.join(self.far)}) -> {self.how}, "
                 f"{self.passes} passes, far seats at {self.crop_px:.0f} px{more}")
+
+
+def tile_windows(cols: int, rows: int, overlap: float) -> list[tuple[float, float, float, float]]:
+    """Overlapping crops covering the frame, normalised (x1, y1, x2, y2): ``cols`` x ``rows``
+    crops, neighbours sharing ``overlap`` of a crop's width/height."""
+    def spans(n: int) -> list[tuple[float, float]]:
+        if n <= 1:
+            return [(0.0, 1.0)]
+        size = 1.0 / (n - (n - 1) * overlap)
+        stride = size * (1.0 - overlap)
+        return [(i * stride, min(1.0, i * stride + size)) for i in range(n)]
+
+    return [(x1, y1, x2, y2) for (y1, y2) in spans(rows) for (x1, x2) in spans(cols)]
+
+
+def bounding_box(poly: Sequence[tuple[float, float]]) -> Box:
+    """(x1, y1, x2, y2) of a polygon (vision does not import the seat stage's geometry)."""
+    xs = [p[0] for p in poly]
+    ys = [p[1] for p in poly]
+    return (min(xs), min(ys), max(xs), max(ys))
 
 
 def seat_px(seat: SeatDef, frame_w: int, frame_h: int, input_px: int, letterbox: bool = True) -> float:
@@ -95,8 +114,6 @@ def _union(a: Box, b: Box) -> Box:
 def plan_channel(channel: int, seats: Sequence[SeatDef], frame_w: int, frame_h: int, input_px: int, *,
                  letterbox: bool = True, grid: tuple[int, int] = DEFAULT_GRID, overlap: float = 0.25,
                  min_px: float = MIN_SEAT_PX) -> ChannelPlan:
-    from edge_agent.vision.detector import tile_windows  # the same grid (late: detector imports this)
-
     seats = [s for s in seats if s.channel == channel and s.active]
     if not seats:
         return ChannelPlan(channel, "whole frame")

@@ -78,6 +78,7 @@ class Current:
     edges: dict[Key, EdgeRow] = field(default_factory=dict)
     states: dict[Key, StateRow] = field(default_factory=dict)  # (store_id, seat_id)
     known_seats: set[Key] = field(default_factory=set)  # seats of the stores' layouts
+    stores_with_layout: set[str] = field(default_factory=set)  # stores of the batch that have any seat
 
 
 @dataclass
@@ -118,6 +119,9 @@ class BatchResult:
     # events this batch settled for good (stored, duplicates, or not stored for an unknown seat):
     # (store_id, edge_id, boot_id) -> seqs, confirmed to the edge after the commit (``Stored``)
     settled_events: dict[tuple[str, str, str], list[int]] = field(default_factory=dict)
+    # events refused for a seat the layout lacks: not confirmed, and their dedupe entry is removed,
+    # so the edge's resend is looked at again (the birth naming the seat may be on another replica)
+    unsettled: list[tuple[str, str, str, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -148,6 +152,7 @@ class Reducer:
         self.edges: dict[Key, EdgeRow] = {}  # copies of the edges touched
         self.states = dict(current.states)  # rows are replaced, never changed in place
         self.known_seats = set(current.known_seats)
+        self.stores_with_layout = set(current.stores_with_layout) | {st for st, _ in current.known_seats}
         self._dirty: dict[Key, None] = {}  # state rows to write, in order
         self._live: dict[str, _LiveStore] = {}
         self._stores: dict[str, None] = {}
@@ -239,15 +244,23 @@ class Reducer:
         elif isinstance(m, Event):
             # An event of a seat the layout does not have is not stored either (counted as
             # unknown_seat, logged): otherwise an edge could add seats, `=HYPERLINK(...)` say, to
-            # the store's history, statistics and exports just by naming them.
-            if self._known(m, [m.seat_id]):
+            # the store's history, statistics and exports just by naming them. Two exceptions keep
+            # real events: a store with no layout yet (first contact: its birth may be committing
+            # on another replica) is filed into history without a state; and a refused event is
+            # left unconfirmed (``unsettled``), so an edge that confirms end to end sends it again.
+            known_seat = (m.store_id, m.seat_id) in self.known_seats
+            if not known_seat and m.store_id in self.stores_with_layout:
+                self._known(m, [m.seat_id])  # counts and logs it
+                self.result.unsettled.append((m.store_id, m.edge_id, m.boot_id, m.seq))
+            else:
                 self.writes.events.append({
                     "store_id": m.store_id, "seat_id": m.seat_id, "edge_id": m.edge_id, "boot_id": m.boot_id,
                     "seq": m.seq, "from_state": m.from_state, "to_state": m.to_state, "at": m.at,
                     "evidence": msgspec.to_builtins(m.evidence), "historical": m.historical,
                     "received_at": self.now,
                 })
-                self.set_state(m.store_id, m.seat_id, m.edge_id, m.to_state, m.at, m.at)
+                if known_seat:
+                    self.set_state(m.store_id, m.seat_id, m.edge_id, m.to_state, m.at, m.at)
         elif isinstance(m, Health):
             self._health(e, m)
         elif isinstance(m, ConfigAck):
@@ -287,6 +300,8 @@ class Reducer:
             } for ch in m.channels],
         ))
         self.known_seats.update((m.store_id, sd.seat_id) for sd in m.seats)
+        if m.seats:
+            self.stores_with_layout.add(m.store_id)
         known = self._known(m, [st.seat_id for st in m.states])
         if full:
             e.layout_hash = layout_hash(m.seats)

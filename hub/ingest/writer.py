@@ -15,7 +15,7 @@ import logging
 import time
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, text, tuple_, update
+from sqlalchemy import bindparam, delete, func, insert, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.models import Channel, ConfigRow, Edge, Ingested, Seat, SeatEvent, SeatStateRow, Store
@@ -159,6 +159,17 @@ class _Loaded:
             if r.state is not None:
                 cur.states[(r.store_id, r.seat_id)] = StateRow(
                     r.store_id, r.seat_id, r.edge_id, r.state, r.since, r.observed_at, r.updated_at)
+        await self.load_layouts(seats)
+
+    async def load_layouts(self, seats: dict[str, set[str]]) -> None:
+        """Which stores of the batch have any layout at all (first contact, see the reducer's
+        unknown-seat rule); a store with a known named seat has one. One small query per other store."""
+        cur = self.current
+        with_seat = {k[0] for k in cur.known_seats}
+        for sid in seats:
+            if sid in with_seat or (await self.s.execute(
+                    select(Seat.seat_id).where(Seat.store_id == sid).limit(1))).first() is not None:
+                cur.stores_with_layout.add(sid)
 
     async def load_states(self, seats: dict[str, set[str]], edges: set[tuple[str, str]]) -> None:
         """Current state rows of the named seats and of every seat of the named edges; which of
@@ -171,6 +182,7 @@ class _Loaded:
             known = await self.s.execute(select(Seat.store_id, Seat.seat_id).where(
                 Seat.store_id == sid, Seat.seat_id.in_(chunk)))
             cur.known_seats.update((r[0], r[1]) for r in known.all())
+        await self.load_layouts(seats)
         queries = [select(t).where(t.c.store_id == sid, t.c.seat_id.in_(chunk)) for sid, chunk in chunks]
         queries += [select(t).where(t.c.store_id == sid, t.c.edge_id == eid) for sid, eid in edges]
         for q in queries:
@@ -265,9 +277,14 @@ class IngestWriter:
                 r.apply_all(fresh)
                 writes, _ = r.finish()
                 await loaded.flush(writes, now)
+                for key in result.unsettled:  # looked at again when the edge sends it again
+                    await session.execute(delete(Ingested).where(
+                        Ingested.store_id == key[0], Ingested.edge_id == key[1], Ingested.boot_id == key[2],
+                        Ingested.seq == key[3]))
             result.written = len(fresh)
+        unsettled = set(result.unsettled)
         for m in msgs:  # committed: every event of the batch, new or a redelivery, is settled
-            if isinstance(m, Event):
+            if isinstance(m, Event) and (m.store_id, m.edge_id, m.boot_id, m.seq) not in unsettled:
                 result.settled_events.setdefault((m.store_id, m.edge_id, m.boot_id), []).append(m.seq)
         for gap in result.gap_ranges:
             self.pending_gaps.setdefault(gap, now)
