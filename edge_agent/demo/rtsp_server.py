@@ -15,8 +15,10 @@ from __future__ import annotations
 import os
 import selectors
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,6 +35,17 @@ SETUP_HINT = (
 
 class RtspServerUnavailable(RuntimeError):
     """GStreamer's RTSP server cannot be run on this machine; the message says what to install."""
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM it when the process (thread) that started it dies, even by
+    SIGKILL (Linux prctl PR_SET_PDEATHSIG), so no server outlives the demo or a test."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+    except Exception:
+        pass
 
 
 def _free_port() -> int:
@@ -161,7 +174,8 @@ class RtspTestServer:
                 for n in range(1, self.channels + 1)
             ),
         ]
-        self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                      preexec_fn=_die_with_parent if sys.platform == "linux" else None)
         sel = selectors.DefaultSelector()
         sel.register(self._proc.stdout, selectors.EVENT_READ)
         deadline = time.monotonic() + timeout

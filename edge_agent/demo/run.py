@@ -69,10 +69,21 @@ def run_demo_stores(store: str, stores: int, workdir: Path, mqtt_host: str, mqtt
     except KeyboardInterrupt:
         pass
     finally:
-        for agent in agents:
-            try:
-                agent.stop()
-            except Exception:  # stop the others all the same
-                log.exception("stopping the demo agent of %s", agent.cfg.edge.store_id)
+        # The loop has ended, so no agent ticks any more: the cameras can go first (they are the
+        # children a parent's death must not leave behind), then the agents stop side by side
+        # (each may wait seconds for its broker's last ack; one after the other took too long).
         if camera is not None:
             camera.stop()
+        stoppers = [threading.Thread(target=_stop_agent, args=(a,), name=f"stop-{a.cfg.edge.store_id}")
+                    for a in agents]
+        for t in stoppers:
+            t.start()
+        for t in stoppers:
+            t.join(30)
+
+
+def _stop_agent(agent) -> None:
+    try:
+        agent.stop()
+    except Exception:  # stop the others all the same
+        log.exception("stopping the demo agent of %s", agent.cfg.edge.store_id)

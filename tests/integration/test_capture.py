@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Callable
@@ -251,3 +252,22 @@ def test_redact_and_source_kind(tmp_path):
     assert source_kind("rtsp://x/1") == "stream"
     assert source_kind(str(tmp_path)) == "folder"
     assert source_kind(str(Path(tmp_path) / "a.mp4")) == "file"
+
+
+def test_opencv_and_ffmpeg_write_nothing_to_stderr_on_a_refused_camera(tmp_path):
+    """Issue 19 point 7: a camera outage used to fill half the agent's log with raw FFmpeg/OpenCV
+    lines ("[tcp @ 0x...] Connection refused", "global cap.cpp:212 ..."). The edge package
+    silences them (the capture stage reports the failure once, in words)."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = (f"import edge_agent, cv2; c = cv2.VideoCapture('rtsp://127.0.0.1:{port}/ch1', cv2.CAP_FFMPEG); "
+            "print('opened', c.isOpened())")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENCV_",))}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert r.stdout.strip() == "opened False", r
+    assert "[tcp @" not in r.stderr and "cap.cpp" not in r.stderr, r.stderr
