@@ -14,6 +14,7 @@ does the HTTP.
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 from typing import Any
 
@@ -34,11 +35,12 @@ def parse_remaining(text: Any) -> int | None:
     if text is None or isinstance(text, bool):
         return None
     if isinstance(text, int | float):
-        return max(0, int(text)) * 60
+        # inf/nan from a JSON parser that allows them: not a time
+        return max(0, int(text)) * 60 if math.isfinite(text) else None
     s = str(text).strip()
     if not s:
         return None
-    if s.isdigit():
+    if s.isascii() and s.isdigit():  # str.isdigit() is also true for '²', which int() refuses
         return int(s) * 60
     m = _HMS.match(s)
     if m:

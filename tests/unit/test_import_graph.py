@@ -179,15 +179,8 @@ def test_cycle_finder_finds_a_cycle():
     assert _cycles({"a": {"b"}, "b": set()}) == []
 
 
-# Findings handed to their owner while the seat work of issue 17 lands (lead's note, 2026-12-04);
-# each must be gone before that work is called done. Anything else fails at once.
-PENDING_CYCLES = [["edge_agent.vision.detector", "edge_agent.vision.plan"]]
-PENDING_EDGES = {("edge_agent.vision.plan", "edge_agent.seats.geometry")}
-
-
 def test_no_import_circles_between_modules():
-    found = [c for c in _cycles(GRAPH) if c not in PENDING_CYCLES]
-    assert not found, f"import circles: {found}"
+    assert not (found := _cycles(GRAPH)), f"import circles: {found}"
 
 
 def test_every_stage_has_a_rank():
@@ -204,6 +197,6 @@ def test_no_stage_imports_a_stage_further_down_the_pipeline(tier):
             continue
         for i in deps:
             a, b = _stage(m), _stage(i)
-            if a != b and b in RANKS and RANKS[b] >= RANKS[a] and (m, i) not in PENDING_EDGES:
+            if a != b and b in RANKS and RANKS[b] >= RANKS[a]:
                 bad.append(f"{m} ({a}, rank {RANKS[a]}) -> {i} ({b}, rank {RANKS[b]})")
     assert not bad, "imports running back up the pipeline:\n" + "\n".join(sorted(bad))
