@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -134,6 +135,9 @@ class Ingested(Base):
     """Dedupe keys of every sequenced edge message (insert-or-ignore decides 'new or redelivery')."""
 
     __tablename__ = "ingested"
+    # retention deletes health keys after an hour, the rest after days (hub/db/retention.py)
+    __table_args__ = (Index("ix_ingested_health_received", "received_at", postgresql_where=text("kind = 'health'"),
+                            sqlite_where=text("kind = 'health'")),)
     store_id: Mapped[str] = mapped_column(String(63), primary_key=True)
     edge_id: Mapped[str] = mapped_column(String(63), primary_key=True)
     boot_id: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -195,3 +195,26 @@ def test_serve_runs_retention_periodically(db_url, broker):
 
     with TestClient(create_app(settings, migrate=True)):
         wait_for(lambda: asyncio.run(kinds()) == ["birth"], timeout=15, what="retention run inside the app")
+
+
+
+def test_health_key_delete_can_use_its_partial_index(pg_url):
+    """Migration 0007's partial index matches the retention's health delete: PostgreSQL can plan
+    it through the index instead of walking days of seat keys in the received_at index."""
+    from sqlalchemy import text
+
+    upgrade(pg_url)
+
+    async def plan() -> str:
+        engine = make_engine(pg_url)
+        try:
+            async with engine.connect() as c:
+                await c.execute(text("SET enable_seqscan = off"))
+                rows = await c.execute(text(
+                    "EXPLAIN DELETE FROM ingested WHERE ctid IN (SELECT ctid FROM ingested "
+                    "WHERE kind = 'health' AND received_at < 1 LIMIT 10)"))
+                return "\n".join(r[0] for r in rows)
+        finally:
+            await engine.dispose()
+
+    assert "ix_ingested_health_received" in asyncio.run(plan())
