@@ -29,6 +29,7 @@ SUITE = {
     "wire": ("bench.bench_wire", 60),
     "ingest": ("bench.bench_ingest", 300),
     "ingest_mix": ("bench.bench_ingest_mix", 600),
+    "store_day": ("bench.bench_store_day", 300),
     "live": ("bench.bench_live", 300),
     "detector": ("bench.bench_detector", 300),
     "capture": ("bench.bench_capture", 300),
