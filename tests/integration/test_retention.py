@@ -218,3 +218,19 @@ def test_health_key_delete_can_use_its_partial_index(pg_url):
             await engine.dispose()
 
     assert "ix_ingested_health_received" in asyncio.run(plan())
+
+
+def test_store_day_benchmark_runs_and_retention_shrinks_the_day(tmp_path):
+    """bench/bench_store_day.py --quick (PostgreSQL): the figures exist and the day kept after
+    retention is smaller than the day kept whole (the health keys dominate a small store)."""
+    import json
+
+    out = tmp_path / "rows.json"
+    r = subprocess.run([sys.executable, "-m", "bench.bench_store_day", "--quick", "--json", str(out)],
+                       capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = {row["metric"]: row["value"] for row in json.loads(out.read_text())}
+    whole = rows["bytes per store-day without retention (every day, for ever)"]
+    week = rows["per store-day with retention: kept for dedupe_days (7 d), health keys gone"]
+    kept = rows["per store-day with retention: kept for raw_events_months (13 months)"]
+    assert 0 < kept < week < whole
