@@ -14,7 +14,7 @@ most one seat and a seat gets at most one person.
 Items: a detected belonging counts for the one seat that holds the largest share of its box (in
 the desk zone or anywhere on the seat: a bag a detector names on a chair is a bag, unlike a
 change of pixels), if that share is at least ``item_overlap_min``. The *change* against the empty
-reference is measured on the desk zone only (``seat_engine``), so a chair pushed back or turned
+reference is measured on the desk zone only (``seats.engine``), so a chair pushed back or turned
 never reads as belongings.
 
 Speed: ``SeatIndex`` is built once per layout (bounding boxes, areas, which polygons are plain
