@@ -27,12 +27,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.guard import principal
 from hub.auth.users import SESSION_COOKIE, principal_for_token
-from hub.db.models import Alert, Edge
+from hub.db.models import Alert, Edge, Snapshot
 from hub.settings import DEFAULT_TZ
 from hub.stats.compute import compute_store_stats
 from hub.stats.timelines import load_timelines
 from hub.stores import queries
 from hub.stores.config_push import config_status
+from hub.stores.snapshots import KEEP_S
 from hub.web.common import SEOUL, ago_fn, kst, page_context, script_json, translator, visible_stores
 from hub.web.kiosk import floor_plan, kiosk_strings, kiosk_tiles
 from protocol import SEAT_STATES
@@ -136,9 +137,6 @@ ALERT_KINDS = ("seat_abandoned", "seat_vacant", "edge_offline", "channel_down",
 async def camera_stills(db: AsyncSession, request: Request, store_id: str, now: float) -> dict[int, str]:
     """Admins (who may see snapshots) get each channel's newest face-blurred still behind its seat
     map, so the seats sit on the room instead of an empty canvas; others get none."""
-    from hub.db.models import Snapshot
-    from hub.stores.snapshots import KEEP_S
-
     user = principal(request)
     if user is None or not user.is_admin:
         return {}
