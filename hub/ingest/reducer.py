@@ -110,6 +110,7 @@ class BatchResult:
     dropped: int = 0
     gaps: int = 0
     seat_changes: int = 0
+    seat_changes_by_store: dict[str, int] = field(default_factory=dict)  # per-store rate in /metrics
     by_kind: dict[str, int] = field(default_factory=dict)
     snapshot_requests: list[SnapshotRequest] = field(default_factory=list)
     live: list[Update] = field(default_factory=list)  # one per store with changes
@@ -185,6 +186,8 @@ class Reducer:
         self.states[key] = StateRow(store_id, seat_id, edge_id, state, since, observed, self.now)
         self._dirty[key] = None
         self.result.seat_changes += 1
+        by_store = self.result.seat_changes_by_store
+        by_store[store_id] = by_store.get(store_id, 0) + 1
         self._store_live(store_id).seats[seat_id] = LiveSeat(seat_id, state, since)  # type: ignore[arg-type]
 
     def _store_live(self, store_id: str) -> _LiveStore:
