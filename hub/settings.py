@@ -91,7 +91,7 @@ class IngestSettings(msgspec.Struct, forbid_unknown_fields=True):
     batch_max: int = 1000  # messages per database transaction at most (bench: 200 -> 1000 = +30% ingest)
     batch_wait_ms: float = 10.0  # how long a batch may wait to fill up (adds to live latency)
     queue_max: int = 50_000  # paho thread -> asyncio queue bound (backpressure, never unbounded)
-    # Fairness between stores (hub/ingest/fair.py): one batch takes at most this much of each store,
+    # Fairness between stores (hub/mqtt/fair.py): one batch takes at most this much of each store,
     # round robin, so a store with a backlog or big births cannot make a batch (which every store in
     # it waits for) long. At least one message per store and batch.
     store_batch_max: int = 250

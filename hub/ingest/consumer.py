@@ -9,7 +9,7 @@ waits, and the broker keeps the rest: nothing is lost. A batch that fails while 
 answers is split, and a single message that still fails is logged with its topic and dropped
 (acknowledged), so one poison message cannot stall ingest.
 
-Batches are fair between stores (:mod:`.fair`): round robin, with a budget per store, so one store's
+Batches are fair between stores (:mod:`hub.mqtt.fair`): round robin, with a budget per store, so one store's
 backlog or big births cannot make every other store wait (issue 20, item 5). In store-sessions
 mode the consumer also reads the stores table every ``mqtt.store_poll_s`` and tells the MQTT client
 which stores to open a broker session for.
@@ -24,7 +24,7 @@ import time
 from sqlalchemy import select, text
 
 from hub.db.models import Store
-from hub.ingest.fair import Budget
+from hub.mqtt.fair import Budget
 from hub.ingest.reducer import BatchResult
 from hub.ingest.timers import IngestTimers
 from hub.ingest.writer import IngestWriter

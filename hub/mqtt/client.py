@@ -41,7 +41,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from hub.ingest.fair import FairQueue
+from hub.mqtt.fair import FairQueue
 from hub.mqtt.lanes import StoreLanes
 from hub.settings import HubSettings, mqtt_client_id, store_sessions_on
 from hub.system.metrics import HubMetrics

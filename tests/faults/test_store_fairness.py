@@ -4,7 +4,7 @@ Before: the hub read every store through one MQTT session, and the broker queues
 messages in one FIFO: 100k valid events from one store moved another store's median latency from
 0.01 s to 16.8 s; 100 valid 1000-seat births delayed it by 27 s. Now each store has its own
 session at the broker (``hub/mqtt/lanes.py``), the hub takes batches round robin with a budget per
-store (``hub/ingest/fair.py``), and the broker bounds what one client may have queued.
+store (``hub/mqtt/fair.py``), and the broker bounds what one client may have queued.
 
 Real parts: Mosquitto with the shipped ``packaging/mosquitto-seat.conf`` and the files
 ``seat-hub broker-acl`` writes, a real ``seat-hub serve`` process on PostgreSQL with default

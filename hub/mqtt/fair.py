@@ -9,6 +9,12 @@ queued: a batch's write time (what every store in it waits for) stays bounded. T
 starts after the last store served, so no store is always first. Order within a store is kept
 (the reducer's gap check and state ordering depend on it).
 
+Big messages (over ``heavy_bytes``: births, in practice) go in batches of their own, one at a
+time, alternating with batches of the small ones (events, deltas, health of every store): a store
+sending births back to back then costs the others at most one birth's write per batch they wait
+for, instead of a birth inside each of their own batches. A store's small messages behind its own
+birth wait for it (order within a store).
+
 Why bytes as well as messages: a message's cost to write follows its size (a 1000-seat birth is
 ~100-300 kB and writes 1000 seat rows; an event is ~150 bytes and writes one row), and the size
 is known before decoding.
@@ -35,6 +41,7 @@ class Budget:
     store_bytes: int = 256 * 1024  # payload bytes of one store per batch (at least one message)
     batch_messages: int = 1000  # in all (ingest.batch_max)
     batch_bytes: int = 4 * 1024 * 1024
+    heavy_bytes: int = 64 * 1024  # a message this big goes in a batch of its own
 
 
 class FairQueue(Generic[M]):
@@ -42,6 +49,7 @@ class FairQueue(Generic[M]):
         self._queues: dict[str, collections.deque[M]] = {}
         self._ring: collections.deque[str] = collections.deque()  # stores with messages, next first
         self._count = 0
+        self._heavy_last = False  # the last batch was a big message: small ones go next
 
     def __len__(self) -> int:
         return self._count
@@ -63,7 +71,39 @@ class FairQueue(Generic[M]):
         self._count += 1
 
     def take(self, budget: Budget) -> list[M]:
-        """One batch: round robin over the stores that have messages, each within its budget."""
+        """One batch: the small messages of every store, round robin, each store within its
+        budget; or one big message. The two kinds alternate while both wait."""
+        if self._heavy_last:
+            batch = self._take_light(budget)
+            if batch:
+                self._heavy_last = False
+                return batch
+        batch = self._take_heavy(budget)
+        if batch:
+            self._heavy_last = True
+            return batch
+        self._heavy_last = False
+        return self._take_light(budget)
+
+    def _take_heavy(self, budget: Budget) -> list[M]:
+        for _ in range(len(self._ring)):
+            store = self._ring.popleft()
+            q = self._queues[store]
+            if len(q[0].payload) > budget.heavy_bytes:
+                batch = [q.popleft()]
+                self._count -= 1
+                self._requeue(store, q)
+                return batch
+            self._ring.append(store)
+        return []
+
+    def _requeue(self, store: str, q: collections.deque[M]) -> None:
+        if q:
+            self._ring.append(store)  # still has messages: after the others
+        else:
+            del self._queues[store]
+
+    def _take_light(self, budget: Budget) -> list[M]:
         batch: list[M] = []
         total_bytes = 0
         for _ in range(len(self._ring)):
@@ -74,15 +114,13 @@ class FairQueue(Generic[M]):
             n = nbytes = 0
             while q and n < budget.store_messages and len(batch) < budget.batch_messages:
                 size = len(q[0].payload)
-                if n and (nbytes + size > budget.store_bytes or total_bytes + size > budget.batch_bytes):
+                if size > budget.heavy_bytes or (n and (nbytes + size > budget.store_bytes
+                                                       or total_bytes + size > budget.batch_bytes)):
                     break
                 batch.append(q.popleft())
                 n += 1
                 nbytes += size
                 total_bytes += size
             self._count -= n
-            if q:
-                self._ring.append(store)  # still has messages: after the others
-            else:
-                del self._queues[store]
+            self._requeue(store, q)
         return batch
