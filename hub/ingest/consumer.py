@@ -24,12 +24,12 @@ import time
 from sqlalchemy import select, text
 
 from hub.db.models import Store
-from hub.mqtt.fair import Budget
 from hub.ingest.reducer import BatchResult
 from hub.ingest.timers import IngestTimers
 from hub.ingest.writer import IngestWriter
 from hub.live.fanout import LiveHub
 from hub.mqtt.client import MqttClient, RawMessage
+from hub.mqtt.fair import Budget
 from hub.settings import HubSettings
 from hub.system.metrics import HubMetrics
 from protocol import Stored, seq_ranges
