@@ -90,7 +90,8 @@ class EdgeAgent:
         self.cfg = cfg
         self.store = EdgeStore(cfg.data_path / "edge.sqlite")
         self.layout = initial_layout(cfg, self.store)
-        self.engine = SeatEngine(self.layout.seats, self.layout.rules, cfg.seat_rules, now=time.time())
+        self.engine = SeatEngine(self.layout.seats, self.layout.rules, cfg.seat_rules,
+                                 timezone=cfg.edge.timezone, now=time.time())
         restored = self.engine.restore(resumed_states(self.store.load_states(), time.time()))
         if restored:
             log.info("restored %d seat states from storage", len(restored))

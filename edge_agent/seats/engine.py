@@ -76,10 +76,11 @@ def _covered(desk: tuple[float, float, float, float], persons: Sequence[tuple[fl
     return False
 
 
-def reference_rules_for(seat_rules: SeatsSection) -> ReferenceRules:
-    """The reference timers an edge config asks for (``[seat_rules]``)."""
+def reference_rules_for(seat_rules: SeatsSection, zone: str | None = None) -> ReferenceRules:
+    """The reference timers an edge config asks for (``[seat_rules]``); the quiet time is read
+    in ``zone`` (the store's, ``[edge] timezone``), the box's own zone when None."""
     return ReferenceRules(auto_after_s=seat_rules.reference_after_s,
-                          quiet_at_s=quiet_time_s(seat_rules.reference_quiet_time))
+                          quiet_at_s=quiet_time_s(seat_rules.reference_quiet_time), zone=zone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,12 +98,14 @@ class SeatEngine:
         seat_rules: SeatsSection,
         *,
         reference_rules: ReferenceRules | None = None,
+        timezone: str | None = None,
         now: float = 0.0,
     ) -> None:
         self.rules = rules
         self.seat_rules = seat_rules
         # The reference timers follow [seat_rules] unless given (tests): one place builds them.
-        self.reference_rules = reference_rules_for(seat_rules) if reference_rules is None else reference_rules
+        self.reference_rules = (reference_rules_for(seat_rules, timezone) if reference_rules is None
+                                else reference_rules)
         self._seats: dict[str, SeatDef] = {}
         self._trackers: dict[str, SeatTracker] = {}
         self._refs: dict[str, SeatReference] = {}
