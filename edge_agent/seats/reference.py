@@ -37,7 +37,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import cv2
@@ -70,7 +70,7 @@ class ReferenceRules:
             off = self.utc_offset_s
         elif self.zone is not None:
             # the offset at that instant, so a zone with summer time moves with it
-            off = ZoneInfo(self.zone).utcoffset(datetime.fromtimestamp(t, timezone.utc)).total_seconds()
+            off = ZoneInfo(self.zone).utcoffset(datetime.fromtimestamp(t, UTC)).total_seconds()
         else:
             off = float(time.localtime(t).tm_gmtoff)
         local = t + off
