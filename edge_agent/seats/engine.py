@@ -191,7 +191,7 @@ class SeatEngine:
             if tr is None:
                 unknown_ids.append(snap.seat_id)
                 continue
-            tr.restore(snap.state, snap.since)
+            tr.restore(snap.state, snap.since, snap.resumed)
         return unknown_ids
 
     def clock_reset(self, channel: int, t: float) -> None:
@@ -201,7 +201,7 @@ class SeatEngine:
         self._channel_t.pop(channel, None)
         for s in self.channel_seats(channel):
             tr = self._trackers[s.seat_id]
-            tr.restore(tr.state, min(tr.since, t))
+            tr.restore(tr.state, min(tr.since, t), tr.resumed)
 
     def tracker(self, seat_id: str) -> SeatTracker:
         return self._trackers[seat_id]
