@@ -74,3 +74,18 @@ def test_a_stores_small_messages_wait_behind_its_own_birth():
     while len(q):
         order += [m.n for m in q.take(Budget())]
     assert order == [0, 1, 2]
+
+
+def test_store_sessions_are_on_when_the_hub_logs_in_and_settings_are_checked():
+    import pytest
+
+    from hub.settings import SettingsError, parse_settings, store_sessions_on
+
+    assert not store_sessions_on(parse_settings(b""))  # an open trial broker: one shared session
+    assert store_sessions_on(parse_settings(b'[mqtt]\nusername = "seat-hub"\npassword = "x"\n'))
+    assert not store_sessions_on(parse_settings(b'[mqtt]\nusername = "h"\nstore_sessions = "off"\n'))
+    assert store_sessions_on(parse_settings(b'[mqtt]\nstore_sessions = "on"\n'))
+    for bad in (b'[mqtt]\nstore_sessions = "yes"\n', b'[mqtt]\nstore_inflight = 0\n',
+                b'[ingest]\nstore_batch_max = 0\n'):
+        with pytest.raises(SettingsError):
+            parse_settings(bad)
