@@ -59,8 +59,9 @@ def initial_layout(cfg: EdgeConfig, store: EdgeStore) -> Layout:
 def resumed_states(stored: list[SeatSnapshot], now: float) -> list[SeatSnapshot]:
     """The stored seat states to continue from after a restart: each seat keeps its state (counts
     stay known), but its timer starts again now. Nobody watched while the box was off, so
-    "empty for 13 min" across a restart would count minutes nobody saw."""
-    return [msgspec.structs.replace(s, since=now) for s in stored]
+    "empty for 13 min" across a restart would count minutes nobody saw. Each is marked
+    ``resumed`` so the pages say the time before the restart is unknown (issue 19 point 8)."""
+    return [msgspec.structs.replace(s, since=now, resumed=True) for s in stored]
 
 
 def observe_tick(engine: SeatEngine, batch: list[tuple]) -> list[Transition]:
@@ -90,7 +91,8 @@ class EdgeAgent:
         self.cfg = cfg
         self.store = EdgeStore(cfg.data_path / "edge.sqlite")
         self.layout = initial_layout(cfg, self.store)
-        self.engine = SeatEngine(self.layout.seats, self.layout.rules, cfg.seat_rules, now=time.time())
+        self.engine = SeatEngine(self.layout.seats, self.layout.rules, cfg.seat_rules,
+                                 timezone=cfg.edge.timezone, now=time.time())
         restored = self.engine.restore(resumed_states(self.store.load_states(), time.time()))
         if restored:
             log.info("restored %d seat states from storage", len(restored))

@@ -83,6 +83,10 @@ class SeatSnapshot(msgspec.Struct, frozen=True):
     seat_id: str
     state: SeatState
     since: float  # capture time the seat entered this state
+    # True: the state was carried over an edge restart and ``since`` is when the edge started
+    # watching again, not when the state began (the time before is unknown: nobody watched).
+    # Cleared by the seat's next real transition. Default False: an older edge's messages decode.
+    resumed: bool = False
 
 
 class ChannelHealth(msgspec.Struct, frozen=True, omit_defaults=True):

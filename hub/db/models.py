@@ -110,6 +110,9 @@ class SeatStateRow(Base):
     observed_at: Mapped[float]
     updated_at: Mapped[float]  # hub clock
     edge_id: Mapped[str] = mapped_column(String(63))
+    # The edge carried this state over its restart: ``since`` is when it watched again, the time
+    # before is unknown (protocol SeatSnapshot.resumed; pages say so, issue 19 point 8).
+    resumed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class SeatEvent(Base):

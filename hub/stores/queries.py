@@ -87,6 +87,9 @@ class SeatOut(msgspec.Struct):
     vacant_for_s: float | None  # only for empty seats: the vacancy duration
     polygon: list[list[float]]
     desk: list[list[float]] | None = None  # the desk zone where belongings are judged; None: edge default
+    # True: the store box restarted since this state began; ``since`` is the restart and the time
+    # before it is unknown (so state_for_s is a lower bound)
+    resumed: bool = False
 
 
 class EventOut(msgspec.Struct):
@@ -193,6 +196,7 @@ async def list_seats(session: AsyncSession, store_id: str, now: float | None = N
             edge_id=seat.edge_id, state=state, since=since, state_for_s=dur,
             vacant_for_s=dur if state == "empty" else None, polygon=[list(p) for p in seat.polygon],
             desk=None if seat.desk is None else [list(p) for p in seat.desk],
+            resumed=bool(st is not None and st.resumed),
         ))
     return out
 

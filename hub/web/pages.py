@@ -247,7 +247,8 @@ class Pages(Controller):
             alerts += channel_alerts(detail, t)
         alerts += camera_moved_alerts(detail, t)
         channels = seatmap.seat_cells(
-            (seatmap.SeatInput(s.seat_id, s.label, s.channel, s.state, s.since, s.polygon) for s in seats), now, t)
+            (seatmap.SeatInput(s.seat_id, s.label, s.channel, s.state, s.since, s.polygon, s.resumed) for s in seats),
+            now, t)
         names = {c.channel: c.name for e in detail.edges for c in e.channels}
         configs = {e.edge_id: await config_status(db, store_id, e.edge_id) for e in detail.edges}
         by_id = {c.seat_id: c for cells in channels.values() for c in cells}

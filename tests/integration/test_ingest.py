@@ -93,6 +93,22 @@ def test_seat_desk_zones_reach_the_api(db_url, make_hub, sim):
     assert seats_by_id(client)["s1"]["desk"] is None
 
 
+def test_a_state_carried_over_an_edge_restart_is_stored_as_resumed(db_url, make_hub, sim):
+    """Issue 19 point 8: the birth after a restart marks the seats whose timer restarted; the
+    hub keeps the mark (seat_states.resumed) until the seat's next real change clears it."""
+    client = make_hub(db_url)
+    edge = sim()
+    t0 = time.time() - 5
+    edge.birth({"s0": "empty", "s1": "occupied", "s2": "empty"}, since=t0, resumed={"s0", "s1"})
+    seats = wait_for(lambda: len(s := seats_by_id(client)) == 3 and s, what="birth states")
+    assert {k: v["resumed"] for k, v in seats.items()} == {"s0": True, "s1": True, "s2": False}
+    t1 = time.time()
+    edge.delta({"s0": "occupied"}, since=t1)  # a real transition: its start is known
+    wait_for(lambda: states(client)["s0"] == "occupied", what="delta applied")
+    seats = seats_by_id(client)
+    assert (seats["s0"]["resumed"], seats["s1"]["resumed"]) == (False, True)
+
+
 def test_redelivery_is_ingested_exactly_once(pg_url, make_hub, sim):
     client = make_hub(pg_url)
     edge = sim()
