@@ -3,8 +3,8 @@ references, and whether beyond its tolerance (issue 17: the hub shows "camera mo
 seats or re-take the reference", as `seat-edge status` does). Rows of older edges read "not
 measured" (NULL) and "not moved".
 
-Revision ID: 0008_channel_drift
-Revises: 0007_ingested_health_index
+Revision ID: 0009_channel_drift
+Revises: 0008_seat_state_resumed
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_channel_drift"
-down_revision = "0007_ingested_health_index"
+revision = "0009_channel_drift"
+down_revision = "0008_seat_state_resumed"
 branch_labels = None
 depends_on = None
 
