@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -78,6 +79,10 @@ class Channel(Base):
     reconnects: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[float]
+    # The picture's drift from the desk references (fraction of the frame width; None: not
+    # measured) and whether it is beyond the edge's tolerance: "camera moved" (issue 17).
+    drift: Mapped[float | None]
+    camera_moved: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Seat(Base):
@@ -105,6 +110,9 @@ class SeatStateRow(Base):
     observed_at: Mapped[float]
     updated_at: Mapped[float]  # hub clock
     edge_id: Mapped[str] = mapped_column(String(63))
+    # The edge carried this state over its restart: ``since`` is when it watched again, the time
+    # before is unknown (protocol SeatSnapshot.resumed; pages say so, issue 19 point 8).
+    resumed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class SeatEvent(Base):
