@@ -188,13 +188,13 @@ async def _migrate(url: str) -> None:
 
 
 def test_the_migration_rolls_up_the_events_stored_before_it(sqlite_url):
-    """0008 fills the rollups from the events already in the database (the same pure code)."""
+    """0010 fills the rollups from the events already in the database (the same pure code)."""
     import random
 
     async def run() -> None:
         engine = make_engine(sqlite_url)
         try:
-            await upgrade_async(engine, "0007_ingested_health_index")
+            await upgrade_async(engine, "0009_channel_drift")
             rnd = random.Random(3)
             async with engine.begin() as conn:
                 await conn.execute(insert(Seat), [

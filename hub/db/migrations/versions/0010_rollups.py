@@ -2,8 +2,8 @@
 The ingest writer keeps them up to date from here on (hub/stats/rollup_db.py); history pages, the
 statistics API and the HQ overview read them instead of computing from every raw event.
 
-Revision ID: 0008_rollups
-Revises: 0007_ingested_health_index
+Revision ID: 0010_rollups
+Revises: 0009_channel_drift
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_rollups"
-down_revision = "0007_ingested_health_index"
+revision = "0010_rollups"
+down_revision = "0009_channel_drift"
 branch_labels = None
 depends_on = None
 
