@@ -28,9 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.auth.guard import principal
 from hub.auth.users import SESSION_COOKIE, principal_for_token
 from hub.db.models import Alert, Channel, Edge, Snapshot
-from hub.settings import DEFAULT_TZ
-from hub.stats.compute import compute_store_stats
-from hub.stats.timelines import load_timelines
+from hub.stats.rollup_db import store_hours
 from hub.stores import queries
 from hub.stores.config_push import config_status
 from hub.stores.snapshots import KEEP_S
@@ -106,16 +104,16 @@ def day_start(now: float, zone: ZoneInfo = SEOUL) -> float:
 
 
 async def occupancy_today(db: AsyncSession, store_ids: list[str], now: float) -> dict[str, Any]:
-    """Hourly occupancy rate per store since local midnight, for the comparison chart."""
+    """Hourly occupancy rate per store since local midnight, for the comparison chart: from the
+    store-hour rollups of every store at once (two queries), not a computation per store (65 s for
+    500 stores when each was computed from its raw events, in the event loop)."""
     start = day_start(now)
     end = max(now, start + 1.0)
     hours = [f"{h:02d}" for h in range(24)]
     series = {}
-    for sid in store_ids:
-        loaded = await load_timelines(db, sid, start, end)
-        stats = compute_store_stats(loaded.timelines, start, end, "hour", DEFAULT_TZ)
+    for sid, rows in (await store_hours(db, store_ids, start, end)).items():
         rates: list[float | None] = [None] * 24
-        for b in stats.buckets:
+        for b in rows:
             r = b.occupancy_rate
             rates[datetime.fromtimestamp(b.start, SEOUL).hour] = None if r is None else round(r * 100, 1)
         series[sid] = rates
