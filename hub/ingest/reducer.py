@@ -111,6 +111,7 @@ class BatchResult:
     dropped: int = 0
     gaps: int = 0
     seat_changes: int = 0
+    seat_changes_by_store: dict[str, int] = field(default_factory=dict)  # per-store rate in /metrics
     by_kind: dict[str, int] = field(default_factory=dict)
     snapshot_requests: list[SnapshotRequest] = field(default_factory=list)
     live: list[Update] = field(default_factory=list)  # one per store with changes
@@ -187,6 +188,8 @@ class Reducer:
         self.states[key] = StateRow(store_id, seat_id, edge_id, state, since, observed, self.now, resumed)
         self._dirty[key] = None
         self.result.seat_changes += 1
+        by_store = self.result.seat_changes_by_store
+        by_store[store_id] = by_store.get(store_id, 0) + 1
         self._store_live(store_id).seats[seat_id] = LiveSeat(seat_id, state, since, resumed)  # type: ignore[arg-type]
 
     def _store_live(self, store_id: str) -> _LiveStore:
@@ -346,6 +349,7 @@ class Reducer:
                 "store_id": e.store_id, "edge_id": e.edge_id, "channel": c.channel, "online": c.online,
                 "fps": c.fps, "last_frame_age_s": c.last_frame_age_s, "latency_ms": c.latency_ms,
                 "reconnects": c.reconnects, "last_error": c.last_error, "updated_at": self.now,
+                "drift": c.drift, "camera_moved": c.camera_moved,
             })
             live.channels[(e.edge_id, c.channel)] = LiveChannel(e.edge_id, c.channel, c.online, c.fps)
 

@@ -51,6 +51,10 @@ class ChannelOut(msgspec.Struct):
     reconnects: int
     last_error: str | None
     updated_at: float
+    # how far the picture moved from the edge's desk references (fraction of the frame width,
+    # None: not measured) and whether beyond its tolerance: redraw the seats or re-take (issue 17)
+    drift: float | None = None
+    camera_moved: bool = False
 
 
 class EdgeOut(msgspec.Struct):
@@ -176,7 +180,7 @@ async def store_detail(session: AsyncSession, store_id: str, hub_tz: str = DEFAU
                 outbox_depth=e.outbox_depth, outbox_dropped=e.outbox_dropped,
                 channels=[
                     ChannelOut(c.channel, c.name, c.online, c.fps, c.last_frame_age_s, c.reconnects, c.last_error,
-                               c.updated_at)
+                               c.updated_at, c.drift, c.camera_moved)
                     for c in chans if c.edge_id == e.edge_id
                 ],
             )

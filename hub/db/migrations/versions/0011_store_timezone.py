@@ -1,8 +1,8 @@
 """stores.timezone: a store's own time zone (IANA name); "" means the hub's (hub.toml
 ``timezone``), which is what every store used before (issue 19 point 4).
 
-Revision ID: 0009_store_timezone
-Revises: 0008_seat_state_resumed
+Revision ID: 0011_store_timezone
+Revises: 0010_rollups
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_store_timezone"
-down_revision = "0008_seat_state_resumed"
+revision = "0011_store_timezone"
+down_revision = "0010_rollups"
 branch_labels = None
 depends_on = None
 
