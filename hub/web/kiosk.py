@@ -64,7 +64,7 @@ async def floor_plan(db: AsyncSession, state: State, store_id: str, seats: list[
     return build_floor(
         (FloorSeatIn(r.kiosk_seat_id, r.section, r.row, r.col, r.label, r.product, r.walls, r.camera_seat_id,
                      r.state if r.source == "kiosk" else None, r.remaining_s) for r in rows),
-        {s.seat_id: (s.state, s.since, s.label) for s in seats}, alerts, unknown is None, now, t, badge)
+        {s.seat_id: (s.state, s.since, s.label, s.resumed) for s in seats}, alerts, unknown is None, now, t, badge)
 
 
 async def roi_mapping(db: AsyncSession, store_id: str, seat_ids: list[str]) -> dict[str, Any]:

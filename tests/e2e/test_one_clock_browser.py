@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import time
 from datetime import datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,13 +20,12 @@ from typer.testing import CliRunner
 
 from hub.app import create_app
 from hub.cli.main import app as cli
-from tests.support.browser import launch_chromium, serve_app
+from tests.support.browser import artifact, launch_chromium, serve_app
 from tests.support.hub_auth import create_user, login_page
 from tests.support.hub_harness import SimEdge, hub_settings
 from tests.support.services import ServiceUnavailable, free_port, shared_broker
 from tests.support.waiting import wait_for
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "issue-19"
 BERLIN = ZoneInfo("Europe/Berlin")
 ISO_HOUR = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:00$")
 
@@ -84,7 +82,7 @@ def test_a_berlin_store_in_a_los_angeles_browser(tmp_path):
                     assert not any(re.fullmatch(r"\d{2}-\d{2} \d{2}:00", x) for x in labels), labels
                     assert "time (Europe/Berlin)" in labels
                     assert "hour (Europe/Berlin)" in _svg_texts(page, "heatmap-chart")
-                    page.screenshot(path=str(SHOTS / "one-clock-history-berlin-en.png"), full_page=True)
+                    page.screenshot(path=artifact("issue-19-one-clock-history-berlin-en.png"), full_page=True)
                     # a date typed in the one format is taken as it reads
                     field.fill(str(today))
                     page.click('form.range button[type="submit"]')
