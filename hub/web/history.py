@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar import MediaType, Request, Response, get
@@ -24,13 +25,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import Seat
-from hub.settings import DEFAULT_TZ
 from hub.stats.compute import SeatBucketStats, SeatTimeline, StoreStats, compute_store_stats
-from hub.stats.rollup import store_stats_from_hours, store_stats_from_store_hours
+from hub.stats.rollup import hour_aligned_zone, store_stats_from_hours, store_stats_from_store_hours
 from hub.stats.rollup_db import seat_hour_rows, seat_totals, store_hours
 from hub.stats.timelines import load_timelines
 from hub.stores import queries
-from hub.web.common import SEOUL, page_context, script_json, translator, visible_stores
+from hub.web.common import SEOUL, page_context, page_zone, script_json, translator, visible_stores
 from ui.i18n import Translator
 
 MAX_DAYS = 31  # a month on one heatmap; longer ranges go through the CSV export
@@ -76,8 +76,9 @@ def _pct(r: float | None) -> float | None:
     return None if r is None else round(r * 100, 1)
 
 
-def history_view(stats: StoreStats, days: list[date], labels: dict[str, str]) -> dict[str, Any]:
-    """Pure: the statistics turned into the page's tables and the charts' data."""
+def history_view(stats: StoreStats, days: list[date], labels: dict[str, str], zone: ZoneInfo = SEOUL) -> dict[str, Any]:
+    """Pure: the statistics turned into the page's tables and the charts' data, in the store's
+    zone; every date YYYY-MM-DD (the line's axis too: "2026-12-04 13:00", not "12-04 13:00")."""
     day_keys = [d.isoformat() for d in days]
     day_index = {k: i for i, k in enumerate(day_keys)}
     heat: list[list[Any]] = []
@@ -85,12 +86,12 @@ def history_view(stats: StoreStats, days: list[date], labels: dict[str, str]) ->
     line_y: list[float | None] = []
     per_day: dict[str, dict[str, float]] = {k: {"stays": 0, "stay_s": 0.0, "entries": 0} for k in day_keys}
     for b in stats.buckets:
-        local = datetime.fromtimestamp(b.start, SEOUL)
+        local = datetime.fromtimestamp(b.start, zone)
         key = local.date().isoformat()
         rate = _pct(b.occupancy_rate)
         if key in day_index and rate is not None:
             heat.append([local.hour, day_index[key], rate])
-        line_x.append(local.strftime("%m-%d %H:00"))
+        line_x.append(local.strftime("%Y-%m-%d %H:00"))
         line_y.append(rate)
         if key in per_day:
             per_day[key]["stays"] += b.stays
@@ -126,6 +127,7 @@ def history_view(stats: StoreStats, days: list[date], labels: dict[str, str]) ->
         "chart": {
             "days": day_keys,
             "hours": [f"{h:02d}" for h in range(24)],
+            "zone": zone.key,
             "heat": heat,
             "line": {"x": line_x, "y": line_y},
             "perday": {"x": [r.day for r in day_rows], "turnover": [r.turnover for r in day_rows],
@@ -134,47 +136,57 @@ def history_view(stats: StoreStats, days: list[date], labels: dict[str, str]) ->
     }
 
 
-def chart_strings(t: Translator) -> dict[str, str]:
+def chart_strings(t: Translator, zone: ZoneInfo = SEOUL) -> dict[str, str]:
+    """The charts' texts; the time axes name the zone ("시 (Asia/Seoul)")."""
     keys = ("history.heatmap", "history.occupancy", "history.turnover", "history.avg_stay", "history.rate_axis",
-            "history.hour_axis", "chart.no_data")
-    return {k: t(k) for k in keys}
+            "chart.no_data")
+    return {k: t(k) for k in keys} | {k: t(k, zone=zone.key) for k in ("history.hour_axis", "history.time_axis")}
 
 
 async def history_stats(db: AsyncSession, store_id: str, start: float, end: float, seat: str | None,
-                        active: list[str]) -> StoreStats:
+                        active: list[str], zone: ZoneInfo) -> StoreStats:
     """The page's numbers from the rollups: for the store its hours and one sum per seat (two small
-    queries and one aggregate, in the event loop: no history scan); for one seat its hours."""
+    queries and one aggregate, in the event loop: no history scan); for one seat its hours. A zone
+    with a half-hour offset (its local hours are not the rollups' UTC hours) is computed from the
+    raw events, as before the rollups."""
+    if hour_aligned_zone(zone, start, end):
+        if seat:
+            rows = await seat_hour_rows(db, store_id, start, end, seat_ids={seat})
+            if rows is not None:
+                return store_stats_from_hours(rows, start, end, "hour", zone)
+        else:
+            series = (await store_hours(db, [store_id], start, end))[store_id]
+            totals = await seat_totals(db, store_id, start, end)
+            for sid in active:  # a seat never seen: unknown all along (counted, as the raw statistics do)
+                if sid not in totals:
+                    totals[sid] = SeatBucketStats(seat_id=sid, start=start, end=end, unknown_s=end - start)
+            return store_stats_from_store_hours(series, totals.values(), start, end, zone, len(totals))
+    # from the raw events: that zone, or one seat with events stored after the window's end in its
+    # last hour (the cut of that hour needs them)
+    loaded = await load_timelines(db, store_id, start, end)
+    timelines = loaded.timelines
     if seat:
-        rows = await seat_hour_rows(db, store_id, start, end, seat_ids={seat})
-        if rows is not None:
-            return store_stats_from_hours(rows, start, end, "hour", SEOUL)
-        # events stored after the window's end in its last hour: the cut needs the raw events
-        loaded = await load_timelines(db, store_id, start, end)
-        tl = loaded.timelines.get(seat, SeatTimeline())
-        return compute_store_stats({seat: tl}, start, end, "hour", DEFAULT_TZ)
-    series = (await store_hours(db, [store_id], start, end))[store_id]
-    totals = await seat_totals(db, store_id, start, end)
-    for sid in active:  # a seat never seen: unknown all along (counted, as the raw statistics do)
-        if sid not in totals:
-            totals[sid] = SeatBucketStats(seat_id=sid, start=start, end=end, unknown_s=end - start)
-    return store_stats_from_store_hours(series, totals.values(), start, end, SEOUL, len(totals))
+        timelines = {seat: timelines.get(seat, SeatTimeline())}
+    return compute_store_stats(timelines, start, end, "hour", zone.key)
 
 
-class HistoryWindow(msgspec.Struct, frozen=True):
+@dataclass(frozen=True)
+class HistoryWindow:
     d0: date
     d1: date
     start: float
     end: float
     today: date
+    zone: ZoneInfo
 
 
-def history_window(frm: str | None, to: str | None, now: float) -> HistoryWindow:
-    today = datetime.fromtimestamp(now, SEOUL).date()
+def history_window(frm: str | None, to: str | None, now: float, zone: ZoneInfo) -> HistoryWindow:
+    today = datetime.fromtimestamp(now, zone).date()
     d0, d1 = parse_range(frm, to, today)
-    start = datetime(d0.year, d0.month, d0.day, tzinfo=SEOUL).timestamp()
+    start = datetime(d0.year, d0.month, d0.day, tzinfo=zone).timestamp()
     nd = d1 + timedelta(days=1)
-    end = min(datetime(nd.year, nd.month, nd.day, tzinfo=SEOUL).timestamp(), now)
-    return HistoryWindow(d0, d1, start, end, today)
+    end = min(datetime(nd.year, nd.month, nd.day, tzinfo=zone).timestamp(), now)
+    return HistoryWindow(d0, d1, start, end, today, zone)
 
 
 async def _labels(db: AsyncSession, store_id: str) -> dict[str, str]:
@@ -191,8 +203,8 @@ async def history_data(db: AsyncSession, store_id: str, w: HistoryWindow, seat: 
     days = [w.d0 + timedelta(days=i) for i in range((w.d1 - w.d0).days + 1)]
     if not w.end > w.start:  # a range entirely in the future has nothing to show yet
         return {"days": [], "seats": [], "peaks": [], "chart": None}
-    stats = await history_stats(db, store_id, w.start, w.end, seat, list(labels))
-    return history_view(stats, [d for d in days if d <= w.today], labels)
+    stats = await history_stats(db, store_id, w.start, w.end, seat, list(labels), w.zone)
+    return history_view(stats, [d for d in days if d <= w.today], labels, w.zone)
 
 
 @get("/stores/{store_id:str}/history", include_in_schema=False)
@@ -207,17 +219,18 @@ async def history_page(
     if store_id not in {s.store_id for s in stores}:
         raise queries.NotFound(f"store {store_id!r} not found")
     store = next(s for s in stores if s.store_id == store_id)
-    w = history_window(frm, to, time.time())
+    zone = await page_zone(db, request, store_id)
+    w = history_window(frm, to, time.time(), zone)
     labels = await _labels(db, store_id)
     view = await history_data(db, store_id, w, seat, labels)
     generated = w.end > w.start and await queries.has_generated(db, store_id, w.start, w.end)
     return Template(
         template_name="hub/history.html",
         context=page_context(
-            request, t, stores, store=store, frm=w.d0.isoformat(), to=w.d1.isoformat(), seat=seat,
+            request, t, stores, zone=zone, store=store, frm=w.d0.isoformat(), to=w.d1.isoformat(), seat=seat,
             seat_label=labels.get(seat or "", ""), seat_choices=labels, view=view,
             has_data=any(r.rate is not None for r in view["days"]),
-            chart_json=script_json(view["chart"]), chart_i18n=script_json(chart_strings(t)),
+            chart_json=script_json(view["chart"]), chart_i18n=script_json(chart_strings(t, zone)),
             max_days=MAX_DAYS, generated=generated,
         ),
         cookies=cookies,
@@ -236,7 +249,7 @@ async def history_api(
     occupancy (line) and the hour x day heatmap cells. Per-seat hourly numbers: ``seat=`` here (one
     seat), or ``stats.csv`` for every seat."""
     await queries.get_store(db, store_id)  # 404 for a store that is not there
-    w = history_window(frm, to, time.time())
+    w = history_window(frm, to, time.time(), await page_zone(db, request, store_id))
     view = await history_data(db, store_id, w, seat, await _labels(db, store_id))
     body = {"store_id": store_id, "from": w.d0.isoformat(), "to": w.d1.isoformat(), "seat": seat, **view}
     return Response(msgspec.json.encode(body), media_type=MediaType.JSON)
