@@ -61,6 +61,13 @@ def test_a_store_has_its_own_time_zone_everywhere(tmp_path):
     assert r.exit_code == 0 and "time zone of the hub (Asia/Seoul)" in r.output, r.output
     listing = runner.invoke(cli, ["store", "list", "--config", str(cfg)]).output
     assert "Europe/Berlin" in listing and "Asia/Seoul (hub)" in listing
+    # the edge's bundle carries the store's zone (written only when not the edge's default)
+    for store, want in (("berlin", 'timezone = "Europe/Berlin"'), ("seoul", None)):
+        r = runner.invoke(cli, ["store", "bundle", store, "--broker-url", "mqtt://hub.example", "--out",
+                                str(tmp_path / store), "--config", str(cfg)])
+        assert r.exit_code == 0, r.output
+        text = (tmp_path / store / "edge-bundle.toml").read_text()
+        assert (want in text) if want else ("timezone" not in text)
     _seed(db)
 
     with TestClient(create_app(load_settings(cfg), start_mqtt=False, migrate=True)) as client:
