@@ -2,7 +2,8 @@
 (:mod:`hub.ingest.reducer`), write what it decided; one transaction per batch.
 
 - Redeliveries are dropped by insert-or-ignore on ``ingested`` (store_id, edge_id, boot_id, seq);
-  events additionally carry a unique key, so a transition is stored exactly once.
+  events additionally carry a unique key (with ``at``, the partition key of ``seat_events`` on
+  PostgreSQL), so a transition is stored exactly once.
 - Sequence gaps noted by the reducer become real after ``GAP_GRACE_S`` (``check_gaps``); silent
   edges go offline (``mark_silent``); both are called by the consumer's timers.
 - No I/O besides the database: the MQTT consumer feeds raw messages in and publishes what
@@ -238,7 +239,7 @@ class _Loaded:
                         acked_at=now)
             )
         if w.events:
-            await insert_ignore(s, SeatEvent, w.events, ["store_id", "edge_id", "boot_id", "seq"])
+            await insert_ignore(s, SeatEvent, w.events, ["store_id", "edge_id", "boot_id", "seq", "at"])
         await upsert(s, SeatStateRow, [_state_dict(r) for r in w.states], ["store_id", "seat_id"])
 
 
