@@ -59,8 +59,9 @@ def initial_layout(cfg: EdgeConfig, store: EdgeStore) -> Layout:
 def resumed_states(stored: list[SeatSnapshot], now: float) -> list[SeatSnapshot]:
     """The stored seat states to continue from after a restart: each seat keeps its state (counts
     stay known), but its timer starts again now. Nobody watched while the box was off, so
-    "empty for 13 min" across a restart would count minutes nobody saw."""
-    return [msgspec.structs.replace(s, since=now) for s in stored]
+    "empty for 13 min" across a restart would count minutes nobody saw. Each is marked
+    ``resumed`` so the pages say the time before the restart is unknown (issue 19 point 8)."""
+    return [msgspec.structs.replace(s, since=now, resumed=True) for s in stored]
 
 
 def observe_tick(engine: SeatEngine, batch: list[tuple]) -> list[Transition]:
@@ -90,7 +91,8 @@ class EdgeAgent:
         self.cfg = cfg
         self.store = EdgeStore(cfg.data_path / "edge.sqlite")
         self.layout = initial_layout(cfg, self.store)
-        self.engine = SeatEngine(self.layout.seats, self.layout.rules, cfg.seat_rules, now=time.time())
+        self.engine = SeatEngine(self.layout.seats, self.layout.rules, cfg.seat_rules,
+                                 timezone=cfg.edge.timezone, now=time.time())
         restored = self.engine.restore(resumed_states(self.store.load_states(), time.time()))
         if restored:
             log.info("restored %d seat states from storage", len(restored))
@@ -214,7 +216,9 @@ class EdgeAgent:
         self.uplink.publish_delta(snaps)
 
     def _channel_health(self) -> list[ChannelHealth]:
-        return [msgspec.structs.replace(h, latency_ms=self._latency.get(h.channel)) for h in self.capture.health()]
+        with self._engine_lock:
+            drifts = self.engine.drifts()
+        return channel_health(self.capture.health(), self._latency, drifts)
 
     def _store_health(self, channels: list[ChannelHealth]) -> None:
         with self._engine_lock:
@@ -286,6 +290,21 @@ class EdgeAgent:
 
 
 STARTUP_GRACE_S = 15.0  # an RTSP channel may take this long to deliver its first frame
+
+
+def channel_health(health: list[ChannelHealth], latency: dict[int, float | None],
+                   drifts: list[ChannelDrift]) -> list[ChannelHealth]:
+    """The capture's channel health with what only the agent knows: the last detection latency
+    and how far the picture moved from the desk references (so the hub can say "camera moved:
+    redraw or re-take" too, not only `seat-edge status`)."""
+    by_channel = {d.channel: d for d in drifts}
+    out = []
+    for h in health:
+        d = by_channel.get(h.channel)
+        out.append(msgspec.structs.replace(
+            h, latency_ms=latency.get(h.channel),
+            drift=None if d is None else round(d.size, 4), camera_moved=d is not None and d.beyond))
+    return out
 
 
 def health_due(channels: list[ChannelHealth], uptime_s: float) -> bool:

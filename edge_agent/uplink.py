@@ -249,7 +249,7 @@ class Uplink:
         ids = []
         for snap in changes:
             # seat times in ms: they travel as small integers (protocol/wire.py)
-            snap = SeatSnapshot(snap.seat_id, snap.state, quantise_ms(snap.since))
+            snap = SeatSnapshot(snap.seat_id, snap.state, quantise_ms(snap.since), snap.resumed)
             ids.append(self._emit("delta", lambda seq, ts, s=snap: Delta(changes=[s], **self._base(seq, ts)),
                                   seat_id=snap.seat_id))
         return ids
@@ -321,7 +321,7 @@ class Uplink:
         if full:
             self._layout_sent, self._layout_wanted = h, False
         return Birth(config_version=version, seats=seats if full else [], layout_hash=h,
-                     states=[SeatSnapshot(st.seat_id, st.state, quantise_ms(st.since)) for st in states],
+                     states=[SeatSnapshot(st.seat_id, st.state, quantise_ms(st.since), st.resumed) for st in states],
                      channels=channels, rules=rules, **self._base(seq, ts))
 
     def _emit(self, kind: str, build: Callable[[int, float], msgspec.Struct], seat_id: str | None = None,

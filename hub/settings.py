@@ -53,6 +53,16 @@ class MqttSettings(msgspec.Struct, forbid_unknown_fields=True):
     tls: bool = False  # connect with TLS (port 8883 usually); see docs/security.md
     ca_file: str | None = None  # the broker's CA certificate (a private CA); None: system CAs
     keepalive_s: int = 30
+    # One broker session per store (hub/mqtt/lanes.py, docs/adr/0006-store-lanes.md), so that one
+    # store's backlog waits in its own queue at the broker, not in front of every other store's.
+    # "auto": on when the hub logs in (mqtt.username: a broker with accounts, where only the stores
+    # of the stores table, `seat-hub store add`, can publish at all); "off": one session for all
+    # (an open trial broker, where stores appear by their first birth); "on": always.
+    store_sessions: str = "auto"
+    # Per store session: at most this many messages unacknowledged at once (MQTT v5 Receive
+    # Maximum; the hub acknowledges after the commit): the most of one store the hub holds.
+    store_inflight: int = 100
+    store_poll_s: float = 5.0  # how often the stores table is read to open or close store sessions
 
     def __post_init__(self) -> None:
         if not self.shared_group:
@@ -81,6 +91,11 @@ class IngestSettings(msgspec.Struct, forbid_unknown_fields=True):
     batch_max: int = 1000  # messages per database transaction at most (bench: 200 -> 1000 = +30% ingest)
     batch_wait_ms: float = 10.0  # how long a batch may wait to fill up (adds to live latency)
     queue_max: int = 50_000  # paho thread -> asyncio queue bound (backpressure, never unbounded)
+    # Fairness between stores (hub/mqtt/fair.py): one batch takes at most this much of each store,
+    # round robin, so a store with a backlog or big births cannot make a batch (which every store in
+    # it waits for) long. At least one message per store and batch.
+    store_batch_max: int = 250
+    store_batch_bytes: int = 256 * 1024
 
 
 class AlertSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -138,6 +153,11 @@ class HubSettings(msgspec.Struct, forbid_unknown_fields=True):
     kiosk: dict[str, KioskStoreSettings] = {}
     # An edge that sent nothing (health messages included) for this long is offline, its seats unknown.
     edge_timeout_s: float = 90.0
+
+
+def store_sessions_on(s: HubSettings) -> bool:
+    """Whether the hub reads each store through its own broker session (``mqtt.store_sessions``)."""
+    return s.mqtt.store_sessions == "on" or (s.mqtt.store_sessions == "auto" and bool(s.mqtt.username))
 
 
 def mqtt_client_id(s: HubSettings) -> str:
@@ -217,5 +237,11 @@ def _check(s: HubSettings, source: str) -> None:
 
     if found := kiosk_problems(s.kiosk):
         raise SettingsError(f"{source}: " + "; ".join(found))
+    if s.mqtt.store_sessions not in ("auto", "on", "off"):
+        raise SettingsError(f"{source}: mqtt.store_sessions must be \"auto\", \"on\" or \"off\"")
+    if not 1 <= s.mqtt.store_inflight <= 65535 or s.mqtt.store_poll_s <= 0:
+        raise SettingsError(f"{source}: mqtt.store_inflight must be 1..65535 and mqtt.store_poll_s > 0")
+    if s.ingest.store_batch_max < 1 or s.ingest.store_batch_bytes < 1:
+        raise SettingsError(f"{source}: ingest.store_batch_max and ingest.store_batch_bytes must be >= 1")
     if "/" in s.mqtt.shared_group or "+" in s.mqtt.shared_group or "#" in s.mqtt.shared_group:
         raise SettingsError(f"{source}: mqtt.shared_group must not contain '/', '+' or '#'")

@@ -24,12 +24,16 @@ from protocol.messages import SeatState
 AlertEvent = Literal["opened", "closed"]
 
 
-class LiveSeat(msgspec.Struct, frozen=True):
+class LiveSeat(msgspec.Struct, frozen=True, omit_defaults=True):
     """A seat's committed state and since when (capture time of the frame that showed it)."""
 
     seat_id: str
     state: SeatState
     since: float
+    # since = when the store box restarted, the time before is unknown (SeatSnapshot.resumed);
+    # the page says so next to the timer. Left out when False (omit_defaults: the usual update
+    # is unchanged) and a replica of the previous release decodes it.
+    resumed: bool = False
 
 
 class LiveEdge(msgspec.Struct, frozen=True):

@@ -31,6 +31,19 @@ class WireChange(msgspec.Struct, array_like=True, frozen=True):
     seat_id: str
     state: int  # index in SEAT_STATES
     since: int | float  # int: milliseconds before the message's ts; float: the time itself
+    # SeatSnapshot.resumed: a trailing item with a default, so a 3-item change (an older edge,
+    # and every change that is not resumed: see _WireChange3) decodes as False, and an older hub,
+    # which ignores extra trailing items, still decodes a resumed one
+    resumed: bool = False
+
+
+class _WireChange3(msgspec.Struct, array_like=True, frozen=True):
+    """Encoding only: a change that is not resumed, without the flag (msgspec writes every field
+    of an array-like struct, defaults too), so the common change costs no byte more than before."""
+
+    seat_id: str
+    state: int
+    since: int | float
 
 
 class WireDelta(msgspec.Struct, array_like=True, tag="d", tag_field="kind"):
@@ -87,12 +100,13 @@ def _unboot(b: Any) -> str:
 
 def _changes(snaps: list[SeatSnapshot], ts: float) -> list[WireChange]:
     base = round(ts * 1000)
-    out = []
+    out: list = []
     for s in snaps:
         ms = round(s.since * 1000)
         off = base - ms
         since: int | float = off if ms / 1000 == s.since and -_I32 < off < _I32 else s.since
-        out.append(WireChange(s.seat_id, _CODE[s.state], since))
+        out.append(WireChange(s.seat_id, _CODE[s.state], since, True) if s.resumed
+                   else _WireChange3(s.seat_id, _CODE[s.state], since))  # type: ignore[arg-type]
     return out
 
 
@@ -103,7 +117,7 @@ def _snaps(changes: list[WireChange], ts: float) -> list[SeatSnapshot]:
         if not 0 <= c.state < len(SEAT_STATES):
             raise ValueError(f"seat {c.seat_id!r}: state code {c.state} is not one of 0..{len(SEAT_STATES) - 1}")
         since = (base - c.since) / 1000 if isinstance(c.since, int) else c.since
-        out.append(SeatSnapshot(c.seat_id, SEAT_STATES[c.state], since))
+        out.append(SeatSnapshot(c.seat_id, SEAT_STATES[c.state], since, c.resumed))
     return out
 
 

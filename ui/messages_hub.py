@@ -95,6 +95,13 @@ MESSAGES: dict[str, dict[str, str]] = {
     "alerts.rules": {"ko": "알림은 장기 방치 {a}분 뒤, 빈 좌석 {v}시간 뒤, 카메라·장비가 끊기면 열립니다.",
                      "en": "Alerts open after {a} min abandoned, {v} h vacant, or when a camera or store box drops."},
     "alert.channel": {"ko": "채널 {n} {name} 카메라 끊김 ({edge})", "en": "Camera channel {n} {name} down ({edge})"},
+    # issue 17: the picture drifted from the desk references beyond the edge's tolerance
+    "channel.moved": {"ko": "카메라가 움직였습니다: 좌석을 다시 그리거나 기준 화면을 다시 찍으세요",
+                      "en": "camera moved: redraw the seats or re-take the reference"},
+    "channel.moved_n": {"ko": "채널 {n} {name}: 카메라가 움직였습니다: 좌석을 다시 그리거나 기준 화면을 다시 찍으세요 ({edge})",
+                        "en": "Channel {n} {name}: camera moved: redraw the seats or re-take the reference ({edge})"},
+    "overview.camera_moved": {"ko": "채널 {channels}: 카메라가 움직였습니다: 좌석을 다시 그리거나 기준 화면을 다시 찍으세요",
+                              "en": "Channel {channels}: camera moved: redraw the seats or re-take the reference"},
     "alert.seat_abandoned": {"ko": "좌석 {seat}: 짐만 있고 사람 없음", "en": "Seat {seat}: belongings, nobody there"},
     "alert.seat_vacant": {"ko": "좌석 {seat}: 오래 빈 좌석 (청소 확인)", "en": "Seat {seat}: vacant for long (check cleaning)"},
     "alert.edge_offline": {"ko": "매장 장비 {edge} 연결 끊김", "en": "Store box {edge} offline"},

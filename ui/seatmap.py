@@ -25,6 +25,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "timer.away": {"ko": "비운 지 {d}", "en": "away {d}"},
     "timer.abandoned": {"ko": "방치 {d}", "en": "left {d}"},
     "timer.unknown": {"ko": "확인 불가 {d}", "en": "no view {d}"},
+    # after a timer that started again at a restart of the store box (issue 19 point 8): the
+    # seat was in this state before too, for how long nobody knows
+    "timer.resumed": {"ko": "재시작 전 시간 알 수 없음", "en": "time before restart unknown"},
     "legend.title": {"ko": "범례", "en": "Legend"},
     "legend.empty": {"ko": "비어 있음, 바로 앉을 수 있음", "en": "free to take"},
     "legend.occupied": {"ko": "사람이 앉아 있음", "en": "someone is sitting"},
@@ -53,6 +56,7 @@ class SeatCell:
     font: int  # label size in map units: fits the seat's width, readable on a tablet
     fit: int = 0  # the width texts may take (map units): wider ones are squeezed (seatmap.js)
     timer_font: int = 0  # the timer's size: smaller than the label, and small enough to fit
+    note: str = ""  # "time before restart unknown" when the timer restarted with the box, else ""
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,7 @@ class SeatInput:
     state: str
     since: float | None
     polygon: Sequence[Sequence[float]]
+    resumed: bool = False  # ``since`` is a restart of the store box, not the state's start
 
 
 def timer_text(state: str, since: float | None, now: float, t: Translator) -> str:
@@ -70,6 +75,12 @@ def timer_text(state: str, since: float | None, now: float, t: Translator) -> st
     if since is None or not math.isfinite(since):
         return ""
     return t(f"timer.{state}", d=format_duration(now - since, t))
+
+
+def resumed_note(resumed: bool, since: float | None, t: Translator) -> str:
+    """What a page writes next to a timer that restarted with the box: the time before is not
+    known (the seat map on a line of its own, seat lists in brackets after the timer)."""
+    return t("timer.resumed") if resumed and since is not None and math.isfinite(since) else ""
 
 
 def seat_cells(seats: Iterable[SeatInput], now: float, t: Translator) -> dict[int, list[SeatCell]]:
@@ -87,7 +98,7 @@ def seat_cells(seats: Iterable[SeatInput], now: float, t: Translator) -> dict[in
             seat_id=s.seat_id, label=s.label or s.seat_id, channel=s.channel, state=state, since=s.since,
             points=" ".join(f"{p[0] * MAP_W:.1f},{p[1] * MAP_H:.1f}" for p in pts),
             cx=round(cx, 1), cy=round(cy, 1), icon=ICONS[state], state_name=t(f"state.{state}"),
-            timer=timer, font=font, fit=int(width * 0.9),
+            timer=timer, font=font, fit=int(width * 0.9), note=resumed_note(s.resumed, s.since, t),
             # "occupied 57 s" must stay inside the box: ~0.6 em per character of DejaVu/Noto Sans
             timer_font=int(max(12, min(font * 0.75, width * 0.9 / (0.6 * max(len(timer), 1))))),
         ))
@@ -98,6 +109,6 @@ def seat_cells(seats: Iterable[SeatInput], now: float, t: Translator) -> dict[in
 
 def js_strings(t: Translator) -> dict[str, str]:
     """What ``/static/shared/seatmap.js`` needs to re-label seats and keep timers ticking."""
-    keys = [f"state.{s}" for s in SEAT_STATES] + [f"timer.{s}" for s in SEAT_STATES]
+    keys = [f"state.{s}" for s in SEAT_STATES] + [f"timer.{s}" for s in SEAT_STATES] + ["timer.resumed"]
     keys += ["dur.sec", "dur.min", "dur.hour", "dur.day"]
     return {k: t(k) for k in keys} | {f"icon.{s}": ICONS[s] for s in SEAT_STATES}

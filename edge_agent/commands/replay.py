@@ -117,7 +117,7 @@ def run_replay(cfg: EdgeConfig, channel: int, source: Path, interval: float, lab
     if not seats:
         raise ReplayError(f"no seats on channel {channel} in the config")
     truth = read_labels(labels) if labels else None
-    engine = SeatEngine(seats, cfg.state, cfg.seat_rules, now=0.0)
+    engine = SeatEngine(seats, cfg.state, cfg.seat_rules, timezone=cfg.edge.timezone, now=0.0)
     detector = Detector(cfg.model)
     acc = Accuracy() if truth is not None else None
     batch: list[tuple[float, np.ndarray]] = []

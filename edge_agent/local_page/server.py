@@ -296,7 +296,8 @@ class _Handler(BaseHTTPRequestHandler):
             payload = self.page.seats_payload()
             t = self._t(lang)
             channels = seatmap.seat_cells(
-                (seatmap.SeatInput(s.seat_id, s.label, s.channel, s.state, s.since, s.polygon) for s in payload.seats),
+                (seatmap.SeatInput(s.seat_id, s.label, s.channel, s.state, s.since, s.polygon, s.resumed)
+                 for s in payload.seats),
                 payload.generated_at, t)
             events = self.page.store.events(limit=20)
             return self._render(200, "seats.html", lang, set_lang, payload=payload, channels=channels,

@@ -16,6 +16,7 @@ class SeatView(msgspec.Struct, frozen=True):
     since: float | None
     polygon: list[tuple[float, float]]
     centroid: tuple[float, float]
+    resumed: bool = False  # since = when the agent restarted; the time before is unknown
 
 
 class SeatsPayload(msgspec.Struct, frozen=True):
@@ -49,6 +50,7 @@ def build_view(seats: list[SeatDef], states: list[SeatSnapshot], now: float,
         cx = sum(p[0] for p in pts) / len(pts)
         cy = sum(p[1] for p in pts) / len(pts)
         views.append(SeatView(seat.seat_id, seat.label or seat.seat_id, seat.channel, state,
-                              snap.since if snap is not None else None, pts, (cx, cy)))
+                              snap.since if snap is not None else None, pts, (cx, cy),
+                              snap is not None and snap.resumed))
     views.sort(key=lambda v: (v.channel, v.label))
     return SeatsPayload(now, config_version, counts, views)

@@ -76,10 +76,11 @@ def _covered(desk: tuple[float, float, float, float], persons: Sequence[tuple[fl
     return False
 
 
-def reference_rules_for(seat_rules: SeatsSection) -> ReferenceRules:
-    """The reference timers an edge config asks for (``[seat_rules]``)."""
+def reference_rules_for(seat_rules: SeatsSection, zone: str | None = None) -> ReferenceRules:
+    """The reference timers an edge config asks for (``[seat_rules]``); the quiet time is read
+    in ``zone`` (the store's, ``[edge] timezone``), the box's own zone when None."""
     return ReferenceRules(auto_after_s=seat_rules.reference_after_s,
-                          quiet_at_s=quiet_time_s(seat_rules.reference_quiet_time))
+                          quiet_at_s=quiet_time_s(seat_rules.reference_quiet_time), zone=zone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,12 +98,14 @@ class SeatEngine:
         seat_rules: SeatsSection,
         *,
         reference_rules: ReferenceRules | None = None,
+        timezone: str | None = None,
         now: float = 0.0,
     ) -> None:
         self.rules = rules
         self.seat_rules = seat_rules
         # The reference timers follow [seat_rules] unless given (tests): one place builds them.
-        self.reference_rules = reference_rules_for(seat_rules) if reference_rules is None else reference_rules
+        self.reference_rules = (reference_rules_for(seat_rules, timezone) if reference_rules is None
+                                else reference_rules)
         self._seats: dict[str, SeatDef] = {}
         self._trackers: dict[str, SeatTracker] = {}
         self._refs: dict[str, SeatReference] = {}
@@ -188,7 +191,7 @@ class SeatEngine:
             if tr is None:
                 unknown_ids.append(snap.seat_id)
                 continue
-            tr.restore(snap.state, snap.since)
+            tr.restore(snap.state, snap.since, snap.resumed)
         return unknown_ids
 
     def clock_reset(self, channel: int, t: float) -> None:
@@ -198,7 +201,7 @@ class SeatEngine:
         self._channel_t.pop(channel, None)
         for s in self.channel_seats(channel):
             tr = self._trackers[s.seat_id]
-            tr.restore(tr.state, min(tr.since, t))
+            tr.restore(tr.state, min(tr.since, t), tr.resumed)
 
     def tracker(self, seat_id: str) -> SeatTracker:
         return self._trackers[seat_id]

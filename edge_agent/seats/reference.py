@@ -37,6 +37,8 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import cv2
 import numpy as np
@@ -56,15 +58,21 @@ class ReferenceRules:
     quiet_at_s: float | None = None  # store quiet time, seconds after local midnight (None: off)
     quiet_window_s: float = 1800.0  # the quiet time lasts this long
     quiet_empty_s: float = 60.0  # confidently empty this long within the window -> re-learn
-    utc_offset_s: float | None = None  # local time = UTC + this; None: the box's own time zone
+    utc_offset_s: float | None = None  # local time = UTC + this (tests); wins over ``zone``
+    # The store's IANA zone ([edge] timezone): "04:30" is the store's 04:30 whatever zone the box
+    # is set to (issue 19 point 4: a box left on UTC re-learned at 13:30 in Seoul, with students
+    # at their desks). None: the box's own zone (the seat tools that have no store).
+    zone: str | None = None
 
     def local_day_s(self, t: float) -> tuple[int, float]:
         """(local day number, seconds after local midnight) of capture time ``t``."""
-        if self.utc_offset_s is None:
-            lt = time.localtime(t)
-            off = float(lt.tm_gmtoff)
-        else:
+        if self.utc_offset_s is not None:
             off = self.utc_offset_s
+        elif self.zone is not None:
+            # the offset at that instant, so a zone with summer time moves with it
+            off = ZoneInfo(self.zone).utcoffset(datetime.fromtimestamp(t, UTC)).total_seconds()
+        else:
+            off = float(time.localtime(t).tm_gmtoff)
         local = t + off
         day = int(local // 86400)
         return day, local - day * 86400

@@ -22,8 +22,8 @@ class SeatRules(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     # upper half, fits a camera mounted high behind the students: chairs below, desk above.
     desk_band: list[float] = msgspec.field(default_factory=lambda: [0.0, 0.5])
     # The empty reference never learns while anything may be on the desk. It is taken on command
-    # (`seat-edge reference`) or at the store's quiet time, "HH:MM" local time of the box (None:
-    # never automatically), from seats that are empty with nothing seen for a minute.
+    # (`seat-edge reference`) or at the store's quiet time, "HH:MM" in the store's zone ([edge]
+    # timezone, not the box's; None: never automatically), from seats that are empty with nothing seen for a minute.
     reference_quiet_time: str | None = None
     # Opt-in: a seat with no reference at all takes one after this long "empty" (0 = never). A
     # book lying there at start would be learned as part of the empty desk; prefer the command.

@@ -129,8 +129,10 @@ class SeatTracker:
         self._run: _Run | None = None
         self._last_t: float | None = None
         self._last_items_t: float | None = None
-        # Last known (non-unknown) state and its since, for resuming after an outage.
-        self._known: tuple[SeatState, float] | None = None if state == "unknown" else (state, self._since)
+        # The state was carried over a restart: ``since`` is a lower bound (see SeatSnapshot).
+        self._resumed = False
+        # Last known (non-unknown) state, its since and resumed flag, for resuming after an outage.
+        self._known: tuple[SeatState, float, bool] | None = None if state == "unknown" else (state, self._since, False)
 
     @property
     def state(self) -> SeatState:
@@ -146,10 +148,15 @@ class SeatTracker:
         return None if self._run is None else (self._run.target, self._run.start)
 
     def snapshot(self) -> SeatSnapshot:
-        return SeatSnapshot(seat_id=self.seat_id, state=self._state, since=self._since)
+        return SeatSnapshot(seat_id=self.seat_id, state=self._state, since=self._since, resumed=self._resumed)
 
-    def restore(self, state: SeatState, since: float) -> None:
-        """Continue from a stored state (after a restart). Pending runs are dropped."""
+    @property
+    def resumed(self) -> bool:
+        return self._resumed
+
+    def restore(self, state: SeatState, since: float, resumed: bool = False) -> None:
+        """Continue from a stored state (after a restart). Pending runs are dropped. ``resumed``:
+        ``since`` is when watching started again, not when the state began."""
         if state not in SEAT_STATES:
             raise ValueError(f"seat {self.seat_id!r}: cannot restore unknown state {state!r}")
         self._state = state
@@ -157,7 +164,8 @@ class SeatTracker:
         self._run = None
         self._last_t = None
         self._last_items_t = None
-        self._known = None if state == "unknown" else (state, self._since)
+        self._resumed = resumed
+        self._known = None if state == "unknown" else (state, self._since, resumed)
 
     # -- the machine -------------------------------------------------------------------------
 
@@ -218,17 +226,20 @@ class SeatTracker:
             recent = self._last_items_t is not None and t - self._last_items_t <= self.rules.enter_s
             target = "away" if recent else "empty"
         since = run.start
+        resumed = False
         if state == "unknown" and self._known is not None:
-            known_state, known_since = self._known
+            known_state, known_since, known_resumed = self._known
             if known_state == target or (known_state == "abandoned" and target == "away"):
-                target, since = known_state, known_since
-        return self._go(target, t, since=since, evidence=evidence)
+                # back to the state it had: its old since, still a lower bound if that one was
+                target, since, resumed = known_state, known_since, known_resumed
+        return self._go(target, t, since=since, evidence=evidence, resumed=resumed)
 
-    def _go(self, to: SeatState, t: float, since: float, evidence: Evidence) -> Transition:
+    def _go(self, to: SeatState, t: float, since: float, evidence: Evidence, resumed: bool = False) -> Transition:
         tr = Transition(seat_id=self.seat_id, from_state=self._state, to_state=to, at=t, evidence=evidence)
         self._state = to
         self._since = since
         self._run = None
+        self._resumed = resumed  # a real transition: its since is known (issue 19 point 8)
         if to != "unknown":
-            self._known = (to, since)
+            self._known = (to, since, resumed)
         return tr

@@ -78,6 +78,13 @@ def _m0002_outbox_end_to_end(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS outbox_boot_seq ON outbox(boot_id, seq)")
 
 
+@MIGRATIONS(name="0003_seat_state_resumed")
+def _m0003_seat_state_resumed(db: sqlite_utils.Database) -> None:
+    """A seat state carried over a restart (``SeatSnapshot.resumed``): the staff page says the
+    time before the restart is unknown instead of implying the whole duration (issue 19 point 8)."""
+    db.execute("ALTER TABLE seat_state ADD COLUMN resumed INTEGER NOT NULL DEFAULT 0")
+
+
 def _is_disk_full(exc: BaseException) -> bool:
     if not isinstance(exc, sqlite3.OperationalError):
         return False

@@ -45,23 +45,24 @@ class StatesMixin:
     # ---- seat states -----------------------------------------------------------------------
     def save_states(self, snapshots: Iterable[SeatSnapshot]) -> bool:
         now = self._clock()
-        rows = [(s.seat_id, s.state, s.since, now) for s in snapshots]
+        rows = [(s.seat_id, s.state, s.since, now, int(s.resumed)) for s in snapshots]
 
         def run() -> None:
             with self._conn:
                 self._conn.execute("BEGIN")
                 self._conn.executemany(
-                    "INSERT INTO seat_state(seat_id, state, since, updated_at) VALUES (?, ?, ?, ?) "
+                    "INSERT INTO seat_state(seat_id, state, since, updated_at, resumed) VALUES (?, ?, ?, ?, ?) "
                     "ON CONFLICT(seat_id) DO UPDATE SET state=excluded.state, since=excluded.since, "
-                    "updated_at=excluded.updated_at", rows)
+                    "updated_at=excluded.updated_at, resumed=excluded.resumed", rows)
 
         with self._lock:
             return self._write(run, "seat states")
 
     def load_states(self) -> list[SeatSnapshot]:
         with self._lock:
-            rows = self._conn.execute("SELECT seat_id, state, since FROM seat_state ORDER BY seat_id").fetchall()
-        return [SeatSnapshot(seat_id=r[0], state=r[1], since=r[2]) for r in rows]
+            rows = self._conn.execute(
+                "SELECT seat_id, state, since, resumed FROM seat_state ORDER BY seat_id").fetchall()
+        return [SeatSnapshot(seat_id=r[0], state=r[1], since=r[2], resumed=bool(r[3])) for r in rows]
 
     def state_updated_at(self) -> float | None:
         """When the pipeline last saved states (the page shows how fresh its data is)."""

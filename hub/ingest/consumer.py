@@ -8,6 +8,11 @@ database is unreachable the consumer keeps the batch and retries; the queue fill
 waits, and the broker keeps the rest: nothing is lost. A batch that fails while the database
 answers is split, and a single message that still fails is logged with its topic and dropped
 (acknowledged), so one poison message cannot stall ingest.
+
+Batches are fair between stores (:mod:`hub.mqtt.fair`): round robin, with a budget per store, so one store's
+backlog or big births cannot make every other store wait (issue 20, item 5). In store-sessions
+mode the consumer also reads the stores table every ``mqtt.store_poll_s`` and tells the MQTT client
+which stores to open a broker session for.
 """
 
 from __future__ import annotations
@@ -16,13 +21,15 @@ import asyncio
 import logging
 import time
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
+from hub.db.models import Store
 from hub.ingest.reducer import BatchResult
 from hub.ingest.timers import IngestTimers
 from hub.ingest.writer import IngestWriter
 from hub.live.fanout import LiveHub
 from hub.mqtt.client import MqttClient, RawMessage
+from hub.mqtt.fair import Budget
 from hub.settings import HubSettings
 from hub.system.metrics import HubMetrics
 from protocol import Stored, seq_ranges
@@ -40,15 +47,39 @@ class IngestConsumer:
         self.metrics = metrics
         self.timers = IngestTimers(writer, settings.edge_timeout_s)
         self._task: asyncio.Task | None = None
+        self._poll: asyncio.Task | None = None
         self._writing = False
+        i = settings.ingest
+        self.budget = Budget(store_messages=i.store_batch_max, store_bytes=i.store_batch_bytes,
+                             batch_messages=i.batch_max)
 
     async def start(self) -> None:
+        if self.client.lanes is not None:
+            await self.poll_stores()  # the stores' sessions open before the first batch
+            self._poll = asyncio.create_task(self._poll_stores(), name="hub-store-sessions")
         self._task = asyncio.create_task(self._run(), name="hub-ingest-writer")
+
+    async def poll_stores(self) -> None:
+        try:
+            async with self.writer.sessionmaker() as session:
+                ids = list((await session.execute(select(Store.id))).scalars())
+        except Exception as exc:  # the database is away: keep the sessions we have
+            log.warning("cannot read the stores table (%r): store sessions unchanged", exc)
+            return
+        self.client.set_stores(ids)
+
+    async def _poll_stores(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.mqtt.store_poll_s)
+            await self.poll_stores()
 
     def busy(self) -> bool:
         return self._writing
 
     async def stop(self) -> None:
+        if self._poll is not None:
+            self._poll.cancel()
+            self._poll = None
         if self._task is not None:
             self._task.cancel()
             try:
@@ -58,45 +89,48 @@ class IngestConsumer:
             self._task = None
 
     async def _next_batch(self) -> list[RawMessage]:
-        q = self.client.queue
-        assert q is not None, "start the MQTT client first"
-        try:
-            first = await asyncio.wait_for(q.get(), timeout=self.timers.wait_s())
-        except TimeoutError:
-            return []
-        batch = [first]
-        limit = self.settings.ingest.batch_max
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.ingest.batch_wait_ms / 1000
-        while len(batch) < limit:
+        fair, ready = self.client.fair, self.client.has_messages
+        assert ready is not None, "start the MQTT client first"
+        if not len(fair):
+            ready.clear()
             try:
-                batch.append(q.get_nowait())
-                continue
-            except asyncio.QueueEmpty:
-                pass
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                break
-            try:
-                batch.append(await asyncio.wait_for(q.get(), timeout=remaining))
+                await asyncio.wait_for(ready.wait(), timeout=self.timers.wait_s())
             except TimeoutError:
-                break
-        return batch
+                return []
+        if len(fair) < self.settings.ingest.batch_max and self.settings.ingest.batch_wait_ms > 0:
+            await asyncio.sleep(self.settings.ingest.batch_wait_ms / 1000)  # let the batch fill up
+        return fair.take(self.budget)
 
     async def _run(self) -> None:
         while True:
             batch = await self._next_batch()
-            q = self.client.queue
-            self.metrics.queue_depth.set(q.qsize() if q else 0)
+            self.metrics.queue_depth.set(len(self.client.fair))
             if batch:
                 self._writing = True
                 try:
-                    for result in await self._write_until_stored(batch):
+                    results = await self._write_until_stored(batch)
+                    self._count_stores(batch, results)
+                    for result in results:
                         await self.after_commit(result)
                     self.client.ack(batch)  # only now may the broker forget these messages
                 finally:
                     self._writing = False
             await self.timers.run_due(self.after_commit)
+
+    def _count_stores(self, batch: list[RawMessage], results: list[BatchResult]) -> None:
+        """The per-store rate in /metrics: messages of stores that had something stored (so that
+        refused messages with invented store ids cannot mint labels), and seat changes."""
+        stored = {store for r in results for store in r.seat_changes_by_store} | {
+            store for r in results for (store, _, _) in r.settled_events}
+        counts: dict[str, int] = {}
+        for raw in batch:
+            if raw.lane or raw.store in stored:
+                counts[raw.store] = counts.get(raw.store, 0) + 1
+        for store, n in counts.items():
+            self.metrics.store_messages.labels(store).inc(n)
+        for r in results:
+            for store, n in r.seat_changes_by_store.items():
+                self.metrics.store_seat_changes.labels(store).inc(n)
 
     async def _write_until_stored(self, batch: list[RawMessage]) -> list[BatchResult]:
         """Commit ``batch``. While the database is unreachable: keep it and retry (the broker

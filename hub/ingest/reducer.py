@@ -69,6 +69,7 @@ class StateRow(msgspec.Struct):
     since: float
     observed_at: float
     updated_at: float
+    resumed: bool = False  # since = the edge's restart; the time before is unknown
 
 
 @dataclass
@@ -110,6 +111,7 @@ class BatchResult:
     dropped: int = 0
     gaps: int = 0
     seat_changes: int = 0
+    seat_changes_by_store: dict[str, int] = field(default_factory=dict)  # per-store rate in /metrics
     by_kind: dict[str, int] = field(default_factory=dict)
     snapshot_requests: list[SnapshotRequest] = field(default_factory=list)
     live: list[Update] = field(default_factory=list)  # one per store with changes
@@ -171,21 +173,24 @@ class Reducer:
         return e
 
     def set_state(self, store_id: str, seat_id: str, edge_id: str, state: str, since: float, observed: float,
-                  force: bool = False) -> None:
+                  force: bool = False, resumed: bool = False) -> None:
         key = (store_id, seat_id)
         observed = min(observed, self.now + FUTURE_SKEW_S)
         cur = self.states.get(key)
         if cur is not None and not force and observed < cur.observed_at:
             return  # an older observation (replayed from an outbox) never replaces a newer one
-        if cur is not None and cur.state == state and cur.since == since and cur.edge_id == edge_id:
+        if (cur is not None and cur.state == state and cur.since == since and cur.edge_id == edge_id
+                and cur.resumed == resumed):
             seen = max(cur.observed_at, observed) if not force else observed
             self.states[key] = msgspec.structs.replace(cur, observed_at=seen)
             self._dirty[key] = None
             return
-        self.states[key] = StateRow(store_id, seat_id, edge_id, state, since, observed, self.now)
+        self.states[key] = StateRow(store_id, seat_id, edge_id, state, since, observed, self.now, resumed)
         self._dirty[key] = None
         self.result.seat_changes += 1
-        self._store_live(store_id).seats[seat_id] = LiveSeat(seat_id, state, since)  # type: ignore[arg-type]
+        by_store = self.result.seat_changes_by_store
+        by_store[store_id] = by_store.get(store_id, 0) + 1
+        self._store_live(store_id).seats[seat_id] = LiveSeat(seat_id, state, since, resumed)  # type: ignore[arg-type]
 
     def _store_live(self, store_id: str) -> _LiveStore:
         live = self._live.get(store_id)
@@ -240,7 +245,8 @@ class Reducer:
             known = self._known(m, [c.seat_id for c in m.changes])
             for c in m.changes:
                 if c.seat_id in known:
-                    self.set_state(m.store_id, c.seat_id, m.edge_id, c.state, c.since, max(c.since, m.ts))
+                    self.set_state(m.store_id, c.seat_id, m.edge_id, c.state, c.since, max(c.since, m.ts),
+                                   resumed=c.resumed)
         elif isinstance(m, Event):
             # An event of a seat the layout does not have is not stored either (counted as
             # unknown_seat, logged): otherwise an edge could add seats, `=HYPERLINK(...)` say, to
@@ -311,7 +317,8 @@ class Reducer:
             self.snapshot(e, "layout")
         for st in m.states:
             if st.seat_id in known:
-                self.set_state(m.store_id, st.seat_id, m.edge_id, st.state, st.since, m.ts, force=True)
+                self.set_state(m.store_id, st.seat_id, m.edge_id, st.state, st.since, m.ts, force=True,
+                               resumed=st.resumed)
         self.edge_live(e)
 
     def _death(self, e: EdgeRow, m: Death) -> None:
@@ -342,6 +349,7 @@ class Reducer:
                 "store_id": e.store_id, "edge_id": e.edge_id, "channel": c.channel, "online": c.online,
                 "fps": c.fps, "last_frame_age_s": c.last_frame_age_s, "latency_ms": c.latency_ms,
                 "reconnects": c.reconnects, "last_error": c.last_error, "updated_at": self.now,
+                "drift": c.drift, "camera_moved": c.camera_moved,
             })
             live.channels[(e.edge_id, c.channel)] = LiveChannel(e.edge_id, c.channel, c.online, c.fps)
 

@@ -31,6 +31,7 @@ from hub.ingest.reducer import (
     request_snapshot,
     state_keys,
 )
+from hub.stats.rollup_db import roll_events
 from protocol import EdgeMessage, Event, TopicSpace
 
 log = logging.getLogger("hub.ingest.writer")
@@ -101,12 +102,12 @@ _PG_EDGES = text(
 # row of the edges that died (marked unknown). ``known`` is NULL in the second part.
 _PG_SEATS = text("""
 SELECT k.store_id, k.seat_id, seats.seat_id IS NOT NULL AS known, st.edge_id, st.state, st.since,
-       st.observed_at, st.updated_at
+       st.observed_at, st.updated_at, st.resumed
 FROM unnest(CAST(:stores AS varchar[]), CAST(:seats AS varchar[])) AS k(store_id, seat_id)
 LEFT JOIN seats ON seats.store_id = k.store_id AND seats.seat_id = k.seat_id
 LEFT JOIN seat_states st ON st.store_id = k.store_id AND st.seat_id = k.seat_id
 UNION ALL
-SELECT st.store_id, st.seat_id, NULL, st.edge_id, st.state, st.since, st.observed_at, st.updated_at
+SELECT st.store_id, st.seat_id, NULL, st.edge_id, st.state, st.since, st.observed_at, st.updated_at, st.resumed
 FROM seat_states st
 JOIN unnest(CAST(:dead_stores AS varchar[]), CAST(:dead_edges AS varchar[])) AS d(store_id, edge_id)
   ON st.store_id = d.store_id AND st.edge_id = d.edge_id
@@ -121,7 +122,7 @@ def _edge_row(e) -> EdgeRow:
 
 def _state_dict(r: StateRow) -> dict[str, Any]:
     return {"store_id": r.store_id, "seat_id": r.seat_id, "edge_id": r.edge_id, "state": r.state,
-            "since": r.since, "observed_at": r.observed_at, "updated_at": r.updated_at}
+            "since": r.since, "observed_at": r.observed_at, "updated_at": r.updated_at, "resumed": r.resumed}
 
 
 class _Loaded:
@@ -159,7 +160,7 @@ class _Loaded:
                 cur.known_seats.add((r.store_id, r.seat_id))
             if r.state is not None:
                 cur.states[(r.store_id, r.seat_id)] = StateRow(
-                    r.store_id, r.seat_id, r.edge_id, r.state, r.since, r.observed_at, r.updated_at)
+                    r.store_id, r.seat_id, r.edge_id, r.state, r.since, r.observed_at, r.updated_at, bool(r.resumed))
         await self.load_layouts(seats)
 
     async def load_layouts(self, seats: dict[str, set[str]]) -> None:
@@ -189,7 +190,7 @@ class _Loaded:
         for q in queries:
             for r in (await self.s.execute(q)).all():
                 cur.states[(r.store_id, r.seat_id)] = StateRow(
-                    r.store_id, r.seat_id, r.edge_id, r.state, r.since, r.observed_at, r.updated_at)
+                    r.store_id, r.seat_id, r.edge_id, r.state, r.since, r.observed_at, r.updated_at, bool(r.resumed))
 
     async def store_edges(self, edges: dict[tuple[str, str], EdgeRow]) -> None:
         """New edges inserted; of the others only the columns that changed are updated (another
@@ -239,7 +240,10 @@ class _Loaded:
                         acked_at=now)
             )
         if w.events:
-            await insert_ignore(s, SeatEvent, w.events, ["store_id", "edge_id", "boot_id", "seq", "at"])
+            new = await insert_ignore(s, SeatEvent, w.events, ["store_id", "edge_id", "boot_id", "seq", "at"])
+            # in the same transaction: the rollups never lag the events they are computed from
+            await roll_events(s, [e for e in w.events
+                                  if (e["store_id"], e["edge_id"], e["boot_id"], e["seq"], e["at"]) in new])
         await upsert(s, SeatStateRow, [_state_dict(r) for r in w.states], ["store_id", "seat_id"])
 
 

@@ -12,6 +12,11 @@ event loop with backpressure, and the QoS 1 publisher (hub -> edge).
   routing a shared subscription's share to a member whose session is kept while it is offline;
   ``mqtt.release_session_on_stop`` makes a planned stop of one replica hand everything to the
   others at once (see docs/reliability.md for the trade-off).
+- With ``mqtt.store_sessions`` (on whenever the hub logs in to the broker), edge messages come
+  instead through one broker session per store (:mod:`hub.mqtt.lanes`), so that one store's backlog
+  waits in its own queue at the broker; this connection then carries the routes and the hub's
+  publishing only. Either way received messages wait per store in a :class:`FairQueue`, which the
+  consumer takes batches from round robin.
 - Other subscriptions (the live relay's) are routes: a topic prefix and a handler that runs in
   the event loop.
 - Edges publish nothing retained but their Last Will (``death``). Any other retained message on
@@ -36,7 +41,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from hub.settings import HubSettings, mqtt_client_id
+from hub.mqtt.fair import FairQueue
+from hub.mqtt.lanes import StoreLanes
+from hub.settings import HubSettings, mqtt_client_id, store_sessions_on
 from hub.system.metrics import HubMetrics
 from protocol import Message, TopicSpace, encode
 
@@ -54,6 +61,8 @@ class RawMessage:
     received_at: float
     mid: int = 0  # MQTT packet id and QoS: acknowledged to the broker only after the commit
     qos: int = 0
+    store: str = ""  # the store of the topic (fair batches); "" when the topic has none
+    lane: bool = False  # came through the store's own session (acknowledged there)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +85,9 @@ class MqttClient:
         self.subscribed = threading.Event()
         self._stopping = False
         self._routes: list[Route] = []
-        self.queue: asyncio.Queue[RawMessage] | None = None  # edge messages, for the consumer
+        self.fair: FairQueue[RawMessage] = FairQueue()  # edge messages per store, for the consumer
+        self.has_messages: asyncio.Event | None = None
+        self.started = False
         self._inbox: collections.deque[RawMessage] = collections.deque()  # paho thread -> loop
         self._wake_pending = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -98,6 +109,9 @@ class MqttClient:
         # paho's wait_for_publish in a worker thread: a thread cannot be cancelled, and one left
         # waiting for an ack that never comes (hub stopping) held every shutdown for its 5 s.
         self._acks: dict[int, asyncio.Future[None]] = {}
+        self._store_head = self.topics.prefix + "/"
+        self.lanes: StoreLanes | None = (StoreLanes(settings, metrics, self.client_id, self._on_lane_message)
+                                         if store_sessions_on(settings) else None)
 
     @property
     def shared_filter(self) -> str:
@@ -115,10 +129,15 @@ class MqttClient:
             return
         self.connected.set()
         self.metrics.mqtt_connected.set(1)
-        # edge messages: shared between replicas; routes (live updates): every replica gets all
-        client.subscribe([(self.shared_filter, 1), *((r.filter, r.qos) for r in self._routes)])
+        # edge messages: shared between replicas (here, or per store in the lanes); routes (live
+        # updates): every replica gets all
+        subs = [*(((self.shared_filter, 1),) if self.lanes is None else ()), *((r.filter, r.qos) for r in self._routes)]
+        if subs:
+            client.subscribe(subs)
+        else:
+            self.subscribed.set()
         log.info("connected to %s:%d, subscribed to %s", self.settings.mqtt.host, self.settings.mqtt.port,
-                 self.shared_filter)
+                 self.shared_filter if self.lanes is None else "one session per store")
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         bad = [rc for rc in reason_codes if rc.is_failure]
@@ -135,8 +154,8 @@ class MqttClient:
             log.warning("disconnected from the broker (%s); reconnecting", reason_code)
 
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
-        q, loop = self.queue, self._loop
-        if q is None or loop is None or loop.is_closed():
+        loop = self._loop
+        if not self.started or loop is None or loop.is_closed():
             return
         if msg.retain and msg.payload and not msg.topic.endswith("/death") and not any(
                 msg.topic.startswith(r.head) for r in self._routes):
@@ -149,9 +168,28 @@ class MqttClient:
                 except RuntimeError:  # loop closed during shutdown
                     pass
                 return
-        while q.qsize() + len(self._inbox) >= self.settings.ingest.queue_max and not self._stopping:
+        while len(self.fair) + len(self._inbox) >= self.settings.ingest.queue_max and not self._stopping:
             time.sleep(0.005)  # backpressure: the broker holds what we cannot take yet
-        self._inbox.append(RawMessage(msg.topic, bytes(msg.payload), time.time(), msg.mid, msg.qos))
+        topic = msg.topic
+        store = topic[len(self._store_head):].split("/", 1)[0] if topic.startswith(self._store_head) else ""
+        self._inbox.append(RawMessage(topic, bytes(msg.payload), time.time(), msg.mid, msg.qos, store))
+        self._wake(loop)
+
+    def _on_lane_message(self, store: str, msg: mqtt.MQTTMessage) -> None:
+        """The lanes' I/O thread: one store's message. Never waits: the lane's Receive Maximum
+        already bounds what the hub holds of this store."""
+        loop = self._loop
+        if not self.started or loop is None or loop.is_closed():
+            return
+        if msg.retain and msg.payload and not msg.topic.endswith("/death"):
+            assert self.lanes is not None
+            self.lanes.ack_now([(store, msg.mid, msg.qos)])  # we are on the I/O thread
+            self._clear_retained(msg)
+            return
+        self._inbox.append(RawMessage(msg.topic, bytes(msg.payload), time.time(), msg.mid, msg.qos, store, True))
+        self._wake(loop)
+
+    def _wake(self, loop: asyncio.AbstractEventLoop) -> None:
         # One loop wake-up per burst, not per message: call_soon_threadsafe writes to the loop's
         # self-pipe and wakes it, ~20 % of this thread's time at 5k messages/s (py-spy).
         if not self._wake_pending:
@@ -165,6 +203,9 @@ class MqttClient:
         """Paho thread: a retained message on an edge topic that is not a Last Will (see the module doc)."""
         if msg.qos > 0:
             self.client.ack(msg.mid, msg.qos)
+        self._clear_retained(msg)
+
+    def _clear_retained(self, msg: mqtt.MQTTMessage) -> None:
         self.metrics.rejected.labels(reason="edge_retained").inc()
         log.warning("retained %d-byte message on %s dropped and cleared: edges publish only their Last Will "
                     "retained", len(msg.payload), msg.topic)
@@ -187,22 +228,39 @@ class MqttClient:
         """In the loop: move what the paho thread received into the queue. The flag is cleared
         first, so a message appended meanwhile schedules another drain."""
         self._wake_pending = False
-        q, inbox = self.queue, self._inbox
-        if q is None:
+        inbox, fair = self._inbox, self.fair
+        if not inbox:
             return
         while inbox:
-            q.put_nowait(inbox.popleft())
+            raw = inbox.popleft()
+            fair.put(raw.store, raw)
+        if self.has_messages is not None:
+            self.has_messages.set()
 
     # -- loop side -------------------------------------------------------------------------
     def ack(self, batch: list[RawMessage]) -> None:
         """The broker may forget these messages now (their batch is committed)."""
+        lane_acks = []
         for raw in batch:
             if raw.qos > 0:
-                self.client.ack(raw.mid, raw.qos)
+                if raw.lane:
+                    lane_acks.append((raw.store, raw.mid, raw.qos))
+                else:
+                    self.client.ack(raw.mid, raw.qos)
+        if lane_acks and self.lanes is not None:
+            self.lanes.ack(lane_acks)
+
+    def set_stores(self, store_ids: list[str]) -> None:
+        """The stores whose edges may publish (the stores table): one session each (lanes mode)."""
+        if self.lanes is not None:
+            self.lanes.set_stores(store_ids)
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self.queue = asyncio.Queue()
+        self.has_messages = asyncio.Event()
+        self.started = True
+        if self.lanes is not None:
+            self.lanes.start()
         m = self.settings.mqtt
         props = None
         if m.session_expiry_s > 0:
@@ -220,12 +278,15 @@ class MqttClient:
                                  timeout_s: float = 20.0) -> None:
         """Leave the shared group: no new messages come to this replica; waits until those already
         received (or in flight to it) are through the consumer (``busy`` false for ``quiet_s``)."""
-        self.client.unsubscribe(self.shared_filter)
+        if self.lanes is not None:
+            self.lanes.leave()
+        else:
+            self.client.unsubscribe(self.shared_filter)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         quiet_since = loop.time()
         while loop.time() < deadline:
-            if (self.queue is not None and self.queue.qsize() > 0) or busy():
+            if len(self.fair) > 0 or self._inbox or busy():
                 quiet_since = loop.time()
             elif loop.time() - quiet_since >= quiet_s:
                 break
@@ -241,6 +302,8 @@ class MqttClient:
         else:
             self.client.disconnect()
         await asyncio.to_thread(self.client.loop_stop)
+        if self.lanes is not None:
+            await asyncio.to_thread(self.lanes.stop, self.settings.mqtt.release_session_on_stop)
         self.metrics.mqtt_connected.set(0)
 
     # -- publishing (hub -> edge) -----------------------------------------------------------

@@ -49,6 +49,10 @@ class ChannelOut(msgspec.Struct):
     reconnects: int
     last_error: str | None
     updated_at: float
+    # how far the picture moved from the edge's desk references (fraction of the frame width,
+    # None: not measured) and whether beyond its tolerance: redraw the seats or re-take (issue 17)
+    drift: float | None = None
+    camera_moved: bool = False
 
 
 class EdgeOut(msgspec.Struct):
@@ -83,6 +87,9 @@ class SeatOut(msgspec.Struct):
     vacant_for_s: float | None  # only for empty seats: the vacancy duration
     polygon: list[list[float]]
     desk: list[list[float]] | None = None  # the desk zone where belongings are judged; None: edge default
+    # True: the store box restarted since this state began; ``since`` is the restart and the time
+    # before it is unknown (so state_for_s is a lower bound)
+    resumed: bool = False
 
 
 class EventOut(msgspec.Struct):
@@ -161,7 +168,7 @@ async def store_detail(session: AsyncSession, store_id: str) -> StoreDetail:
                 outbox_depth=e.outbox_depth, outbox_dropped=e.outbox_dropped,
                 channels=[
                     ChannelOut(c.channel, c.name, c.online, c.fps, c.last_frame_age_s, c.reconnects, c.last_error,
-                               c.updated_at)
+                               c.updated_at, c.drift, c.camera_moved)
                     for c in chans if c.edge_id == e.edge_id
                 ],
             )
@@ -189,6 +196,7 @@ async def list_seats(session: AsyncSession, store_id: str, now: float | None = N
             edge_id=seat.edge_id, state=state, since=since, state_for_s=dur,
             vacant_for_s=dur if state == "empty" else None, polygon=[list(p) for p in seat.polygon],
             desk=None if seat.desk is None else [list(p) for p in seat.desk],
+            resumed=bool(st is not None and st.resumed),
         ))
     return out
 

@@ -33,6 +33,16 @@ class HubMetrics:
             "seat_hub_batch_size", "Messages per ingest batch", buckets=(1, 5, 10, 25, 50, 100, 200, 500), registry=r
         )
         self.queue_depth = Gauge("seat_hub_queue_depth", "Messages waiting for the writer", registry=r)
+        # Per store (issue 20, item 5): which store sends how much. Labelled only with stores the hub
+        # stored something for (a hostile edge cannot mint labels with messages that are refused).
+        self.store_messages = Counter("seat_hub_store_messages", "Edge messages committed, by store", ["store"],
+                                      registry=r)
+        self.store_seat_changes = Counter("seat_hub_store_seat_changes", "Seat state changes applied, by store",
+                                          ["store"], registry=r)
+        self.store_sessions = Gauge("seat_hub_store_sessions", "Broker sessions open, one per store (mqtt.store_sessions)",
+                                    registry=r)
+        self.store_sessions_subscribed = Gauge("seat_hub_store_sessions_subscribed",
+                                               "Store sessions connected and subscribed", registry=r)
         self.mqtt_connected = Gauge("seat_hub_mqtt_connected", "1 when connected to the broker", registry=r)
 
     def render(self) -> bytes:

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.guard import principal
 from hub.auth.users import SESSION_COOKIE, principal_for_token
-from hub.db.models import Alert, Edge, Snapshot
+from hub.db.models import Alert, Channel, Edge, Snapshot
 from hub.settings import DEFAULT_TZ
 from hub.stats.compute import compute_store_stats
 from hub.stats.timelines import load_timelines
@@ -59,9 +59,13 @@ class Tile(msgspec.Struct):
     edges_offline: int
     last_seen: float | None  # newest message from any of the store's edges (hub clock)
     offline_since: float | None  # the oldest edge outage still going on
+    moved: list[int] = []  # channels whose camera moved from the desk references (issue 17)
 
 
-def make_tiles(stores: list[queries.StoreSummary], edges: list[Edge]) -> list[Tile]:
+def make_tiles(stores: list[queries.StoreSummary], edges: list[Edge],
+               moved: dict[str, list[int]] | None = None) -> list[Tile]:
+    """``moved``: per store, the channels whose edge reports the camera moved (redraw or re-take)."""
+    moved = moved or {}
     by_store: dict[str, list[Edge]] = {}
     for e in edges:
         by_store.setdefault(e.store_id, []).append(e)
@@ -78,6 +82,7 @@ def make_tiles(stores: list[queries.StoreSummary], edges: list[Edge]) -> list[Ti
             edges_online=s.edges_online, edges_offline=s.edges_offline,
             last_seen=max((e.last_seen for e in es), default=None),
             offline_since=min(outages) if outages else None,
+            moved=sorted(set(moved.get(s.store_id, []))),
         ))
     return tiles
 
@@ -174,6 +179,15 @@ def channel_alerts(detail: queries.StoreDetail, t: Translator) -> list[PanelAler
     return out
 
 
+def camera_moved_alerts(detail: queries.StoreDetail, t: Translator) -> list[PanelAlert]:
+    """Channels whose picture drifted from the edge's desk references beyond its tolerance (the
+    camera was bumped): the desks read from the detector alone until the seats are redrawn or
+    the reference re-taken, so staff must hear it (issue 17)."""
+    return [PanelAlert("camera_moved", "low", t("channel.moved_n", n=c.channel, name=c.name or "", edge=e.edge_id),
+                       kst(c.updated_at))
+            for e in detail.edges for c in e.channels if c.camera_moved]
+
+
 class Pages(Controller):
     include_in_schema = False
 
@@ -184,7 +198,12 @@ class Pages(Controller):
         ids = {s.store_id for s in stores}
         edges = [e for e in (await db.execute(select(Edge))).scalars().all() if e.store_id in ids]
         sort = sort if sort in SORTS else "name"
-        tiles = sort_tiles(make_tiles(stores, edges), sort)
+        moved: dict[str, list[int]] = {}
+        for store_id, channel in (await db.execute(
+                select(Channel.store_id, Channel.channel).where(Channel.camera_moved.is_(True)))).all():
+            if store_id in ids:
+                moved.setdefault(store_id, []).append(channel)
+        tiles = sort_tiles(make_tiles(stores, edges, moved), sort)
         now = time.time()
         chart = await occupancy_today(db, [x.store_id for x in tiles], now)
         chart["names"] = {x.store_id: x.name for x in tiles}
@@ -226,8 +245,10 @@ class Pages(Controller):
                              kst(a.opened_at), a.id) for a in rows]
         if not any(a.kind == "channel_down" for a in alerts):
             alerts += channel_alerts(detail, t)
+        alerts += camera_moved_alerts(detail, t)
         channels = seatmap.seat_cells(
-            (seatmap.SeatInput(s.seat_id, s.label, s.channel, s.state, s.since, s.polygon) for s in seats), now, t)
+            (seatmap.SeatInput(s.seat_id, s.label, s.channel, s.state, s.since, s.polygon, s.resumed) for s in seats),
+            now, t)
         names = {c.channel: c.name for e in detail.edges for c in e.channels}
         configs = {e.edge_id: await config_status(db, store_id, e.edge_id) for e in detail.edges}
         by_id = {c.seat_id: c for cells in channels.values() for c in cells}

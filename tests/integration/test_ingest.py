@@ -56,6 +56,27 @@ def test_birth_delta_event_reach_the_api(db_url, make_hub, sim):
     assert "not found" in client.get("/api/v1/stores/nope/seats").json()["detail"]
 
 
+def test_channel_drift_from_health_is_stored_with_the_channel(db_url, make_hub, sim):
+    """Issue 17: the edge's per-channel drift (camera moved from the desk references) is stored
+    with the channel's health and served; an older edge's health (no drift) reads not measured."""
+    from protocol import ChannelHealth, Health
+
+    client = make_hub(db_url)
+    edge = sim()
+    edge.birth()
+    wait_for(lambda: len(states(client)) == 3, what="birth")
+    edge.send(Health(**edge.base(), channels=[ChannelHealth(1, True, fps=1.0, drift=0.061, camera_moved=True),
+                                               ChannelHealth(2, True, fps=1.0, drift=0.004)]))
+
+    def channels():
+        edges = client.get("/api/v1/stores/store-a").json()["edges"]
+        return {c["channel"]: (c["drift"], c["camera_moved"]) for e in edges for c in e["channels"]}
+
+    wait_for(lambda: channels() == {1: (0.061, True), 2: (0.004, False)}, what="drift stored")
+    edge.send(Health(**edge.base(), channels=[ChannelHealth(1, True, fps=1.0), ChannelHealth(2, True, fps=1.0)]))
+    wait_for(lambda: channels() == {1: (None, False), 2: (None, False)}, what="re-taken: no drift any more")
+
+
 def test_seat_desk_zones_reach_the_api(db_url, make_hub, sim):
     client = make_hub(db_url)
     edge = sim()
@@ -70,6 +91,22 @@ def test_seat_desk_zones_reach_the_api(db_url, make_hub, sim):
     edge.birth()
     wait_for(lambda: seats_by_id(client)["s1"]["label"] == "B-1", what="the second layout")
     assert seats_by_id(client)["s1"]["desk"] is None
+
+
+def test_a_state_carried_over_an_edge_restart_is_stored_as_resumed(db_url, make_hub, sim):
+    """Issue 19 point 8: the birth after a restart marks the seats whose timer restarted; the
+    hub keeps the mark (seat_states.resumed) until the seat's next real change clears it."""
+    client = make_hub(db_url)
+    edge = sim()
+    t0 = time.time() - 5
+    edge.birth({"s0": "empty", "s1": "occupied", "s2": "empty"}, since=t0, resumed={"s0", "s1"})
+    seats = wait_for(lambda: len(s := seats_by_id(client)) == 3 and s, what="birth states")
+    assert {k: v["resumed"] for k, v in seats.items()} == {"s0": True, "s1": True, "s2": False}
+    t1 = time.time()
+    edge.delta({"s0": "occupied"}, since=t1)  # a real transition: its start is known
+    wait_for(lambda: states(client)["s0"] == "occupied", what="delta applied")
+    seats = seats_by_id(client)
+    assert (seats["s0"]["resumed"], seats["s1"]["resumed"]) == (False, True)
 
 
 def test_redelivery_is_ingested_exactly_once(pg_url, make_hub, sim):

@@ -98,9 +98,10 @@ class SimEdge:
     def birth(self, states: dict[str, str] | None = None, since: float | None = None, **kw: Any) -> Birth:
         since = time.time() if since is None else since
         states = states or {s.seat_id: "empty" for s in self.seats}
+        resumed = kw.pop("resumed", ())  # seat ids whose state the edge carried over its restart
         return self.send(Birth(**self.base(), config_version=kw.pop("config_version", 1), seats=self.seats,
                                channels=[ChannelDef(1, "door"), ChannelDef(2, "window")],
-                               states=[SeatSnapshot(k, v, since) for k, v in states.items()], **kw))
+                               states=[SeatSnapshot(k, v, since, k in resumed) for k, v in states.items()], **kw))
 
     def delta(self, changes: dict[str, str], since: float | None = None, historical: bool = False,
               ts: float | None = None) -> Delta:

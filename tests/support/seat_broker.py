@@ -116,9 +116,11 @@ class Client:
         self.c.loop_stop()
 
 
-def provision(tmp_path: Path, prefix: str, stores: tuple[str, ...] = ("a", "b"), extra_hub_toml: str = "") -> dict:
+def provision(tmp_path: Path, prefix: str, stores: tuple[str, ...] = ("a", "b"), extra_hub_toml: str = "",
+              db: str | None = None) -> dict:
     """The shipped setup, as docs/security.md has the operator do it: a hub.toml with the hub's
     broker account, `seat-hub store add` + `store bundle` per store, `seat-hub broker-acl`.
+    ``db``: the hub's database URL (default: an SQLite file in ``tmp_path``).
     Returns the hub.toml path, the database URL, the broker files folder and each store's edge
     password (from its bundle)."""
     import tomllib
@@ -127,7 +129,7 @@ def provision(tmp_path: Path, prefix: str, stores: tuple[str, ...] = ("a", "b"),
 
     from hub.cli.main import app as cli
 
-    db = f"sqlite+aiosqlite:///{tmp_path / 'hub.sqlite'}"
+    db = db or f"sqlite+aiosqlite:///{tmp_path / 'hub.sqlite'}"  # or the test's PostgreSQL
     cfg = tmp_path / "hub.toml"
     cfg.write_text(f'[database]\nurl = "{db}"\n[mqtt]\ntopic_prefix = "{prefix}"\n'
                    f'username = "seat-hub"\npassword = "hub-secret-123"\n{extra_hub_toml}')

@@ -223,3 +223,29 @@ def test_capture_now_and_clear():
     assert ref.patch.grey.max() > 0
     ref.clear()
     assert not ref.ready and ref.taken_at is None
+
+
+def test_quiet_time_is_the_stores_zone_not_the_boxs(monkeypatch):
+    """Issue 19 point 4: a box left on UTC with ``[edge] timezone = "Asia/Seoul"`` re-learns at
+    04:30 in Seoul (19:30 UTC), not at 04:30 UTC (13:30 in Seoul, students at their desks)."""
+    import time as _time
+
+    from edge_agent.seats.engine import SeatEngine
+    from edge_agent.seats.rules import SeatRules
+    from edge_agent.seats.state_machine import StateRules
+
+    monkeypatch.setenv("TZ", "UTC")
+    _time.tzset()
+    try:
+        eng = SeatEngine([], StateRules(), SeatRules(reference_quiet_time="04:30"), timezone="Asia/Seoul")
+        day0 = 20000 * 86400.0  # a UTC midnight
+        assert eng.reference_rules.quiet_day(day0 + 19.5 * 3600 + 60) is not None  # 04:31 KST
+        assert eng.reference_rules.quiet_day(day0 + 4.5 * 3600 + 60) is None  # 04:31 UTC = 13:31 KST
+        # summer time follows the instant: 04:30 in New York is 08:30 UTC in July, 09:30 in January
+        ny = ReferenceRules(quiet_at_s=4.5 * 3600, quiet_window_s=600.0, zone="America/New_York")
+        july, jan = 1783296000.0, 1767225600.0  # 2026-07-06 00:00 UTC, 2026-01-01 00:00 UTC
+        assert ny.quiet_day(july + 8.5 * 3600 + 60) is not None and ny.quiet_day(july + 9.5 * 3600 + 60) is None
+        assert ny.quiet_day(jan + 9.5 * 3600 + 60) is not None and ny.quiet_day(jan + 8.5 * 3600 + 60) is None
+    finally:
+        monkeypatch.delenv("TZ")
+        _time.tzset()

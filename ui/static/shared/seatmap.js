@@ -58,10 +58,16 @@
         d.textContent = timer(seat.state, since);
         fit(d);
       });
+      // A timer that restarted with the store box says the time before is unknown (issue 19 point 8).
+      var note = seat.resumed && since !== "" ? (t["timer.resumed"] || "") : "";
+      node.querySelectorAll(".resumed-note").forEach(function (n) {
+        n.textContent = note && n.hasAttribute("data-brackets") ? "(" + note + ")" : note;
+        if (n.hasAttribute("data-fit")) fit(n);
+      });
       node.querySelectorAll("text.label[data-fit]").forEach(fit);
       var title = node.querySelector("title");
       if (title) title.textContent = (node.getAttribute("data-label") || seat.seat_id) + ": " +
-        (t["state." + seat.state] || seat.state) + " " + timer(seat.state, since);
+        (t["state." + seat.state] || seat.state) + " " + timer(seat.state, since) + (note ? " (" + note + ")" : "");
     });
   }
   function tick() {
