@@ -39,6 +39,9 @@ class Store(Base):
     id: Mapped[str] = mapped_column(String(63), primary_key=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[float]
+    # IANA zone of the store ("Europe/Berlin"); "" = the hub's (hub.toml `timezone`). Pages,
+    # statistics and exports of the store use it (hub.params.store_zone).
+    timezone: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class Edge(Base):
