@@ -1,4 +1,4 @@
-"""Time partitions of seat_events on real PostgreSQL (hub/db/partitions.py, migration 0011):
+"""Time partitions of seat_events on real PostgreSQL (hub/db/partitions.py, migration 0012):
 events land in their month's partition, a backlog that arrived before its month existed moves out
 of the default partition, redeliveries stay duplicates across all of it, and retention drops
 whole months."""

@@ -4,16 +4,16 @@ makes the partitioned table with its DEFAULT partition and copies the rows over.
 partitioned table holds the partition key: the events' unique key gets ``at`` (on SQLite too, so
 both backends have the same keys; SQLite is not partitioned).
 
-Revision ID: 0011_partitions
-Revises: 0010_rollups
+Revision ID: 0012_partitions
+Revises: 0011_store_timezone
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0011_partitions"
-down_revision = "0010_rollups"
+revision = "0012_partitions"
+down_revision = "0011_store_timezone"
 branch_labels = None
 depends_on = None
 
@@ -47,4 +47,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    raise NotImplementedError("0011_partitions is one-way: restore the database backup taken before upgrading")
+    raise NotImplementedError("0012_partitions is one-way: restore the database backup taken before upgrading")
