@@ -30,6 +30,7 @@ SUITE = {
     "ingest": ("bench.bench_ingest", 300),
     "ingest_mix": ("bench.bench_ingest_mix", 600),
     "store_day": ("bench.bench_store_day", 300),
+    "history": ("bench.bench_history", 900),
     "live": ("bench.bench_live", 300),
     "detector": ("bench.bench_detector", 300),
     "capture": ("bench.bench_capture", 300),

@@ -70,6 +70,12 @@ async def seed_history(url: str, days: int) -> int:
     async with eng.begin() as conn:
         for i in range(0, len(rows), 5000):
             await conn.execute(insert(SeatEvent), rows[i:i + 5000])
+    # seeded around the writer: roll them up as it does for what it stores (the stats read rollups)
+    from hub.db.session import make_sessionmaker
+    from hub.stats.rollup_db import rebuild_store
+
+    async with make_sessionmaker(eng)() as db, db.begin():
+        await rebuild_store(db, STORE)
     await eng.dispose()
     return len(rows)
 

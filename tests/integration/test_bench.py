@@ -26,3 +26,17 @@ def test_bench_suite_runs_and_writes_its_table(tmp_path):
         assert figure in text, figure
     assert "exactly-once kept" in text  # the ingest benchmark's own check held
     assert "python -m bench --quick --only seats wire ingest ingest_mix" in text
+
+
+def test_history_benchmark_runs_the_pages_from_rollups(tmp_path):
+    """bench/bench_history.py --quick (PostgreSQL, the hub app, the writer): every figure is there."""
+    import json
+
+    out = tmp_path / "h.json"
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    r = subprocess.run([sys.executable, "-m", "bench.bench_history", "--quick", "--json", str(out)], cwd=REPO,
+                       env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    rows = {x["metric"]: x for x in json.loads(out.read_text())}
+    assert any("history page (HTML)" in m for m in rows) and any("HQ overview" in m for m in rows)
+    assert all(x["value"] is not None and x["value"] > 0 for x in rows.values()), rows
