@@ -78,23 +78,41 @@ async def roll_events(session: AsyncSession, events: Iterable[Mapping[str, Any]]
     stores = sorted(first_at)
     heads = await _lock_heads(session, stores)
     new_through = {s: max(hour_floor(top[s]), heads[s] if heads[s] is not None else -1e18) for s in stores}
-    # where each touched seat's recomputation starts: after its last row before its earliest new event
-    wanted: dict[float, list[tuple[str, str]]] = {}
+    # Where each touched seat's recomputation starts: after its last row before its earliest new
+    # event. Rows are dense up to the store's last hour, so that row is usually the one at the hour
+    # before (or at the store's last hour): a primary-key lookup. Only seats without one there
+    # (new seats, seats that went inactive) need the search for their last row, which reads all
+    # their older rows (it was 2.2 of 9 s of database time at 500 stores a batch, growing with history).
+    plan: dict[tuple[str, str], tuple[float, Carry]] = {}
+    guess: dict[tuple[str, str], float] = {}
     for s, seats in first_at.items():
         for seat, at in seats.items():
-            wanted.setdefault(hour_floor(at), []).append((s, seat))
-    plan: dict[tuple[str, str], tuple[float, Carry]] = {}
-    for h, keys in wanted.items():
-        for chunk in _chunks(keys):
+            if heads[s] is None:  # no rollup row in this store yet
+                plan[(s, seat)] = (hour_floor(at), Carry())
+            else:
+                guess[(s, seat)] = min(hour_floor(at) - HOUR, heads[s])
+    cols = (_SH.c.store_id, _SH.c.seat_id, _SH.c.hour, _SH.c.end_state, _SH.c.visit_since)
+    keys = [(s, seat, h) for (s, seat), h in guess.items()]
+    for chunk in _chunks(keys):
+        q = select(*cols).where(tuple_(_SH.c.store_id, _SH.c.seat_id, _SH.c.hour).in_(chunk))
+        for r in (await session.execute(q)).all():
+            plan[(r.store_id, r.seat_id)] = (r.hour + HOUR, Carry(r.end_state, r.visit_since))
+    wanted: dict[float, list[tuple[str, str]]] = {}
+    for k, h in guess.items():
+        if k not in plan:
+            wanted.setdefault(h + HOUR, []).append(k)
+    for h, ks in wanted.items():
+        for chunk in _chunks(ks):
             m = (select(_SH.c.store_id, _SH.c.seat_id, func.max(_SH.c.hour).label("h"))
                  .where(tuple_(_SH.c.store_id, _SH.c.seat_id).in_(chunk), _SH.c.hour < h)
                  .group_by(_SH.c.store_id, _SH.c.seat_id).subquery())
-            q = select(_SH.c.store_id, _SH.c.seat_id, _SH.c.hour, _SH.c.end_state, _SH.c.visit_since).join(
+            q = select(*cols).join(
                 m, and_(_SH.c.store_id == m.c.store_id, _SH.c.seat_id == m.c.seat_id, _SH.c.hour == m.c.h))
             prev = {(r.store_id, r.seat_id): r for r in (await session.execute(q)).all()}
             for k in chunk:
                 r = prev.get(k)
-                plan[k] = (r.hour + HOUR, Carry(r.end_state, r.visit_since)) if r is not None else (h, Carry())
+                first = hour_floor(first_at[k[0]][k[1]])
+                plan[k] = (r.hour + HOUR, Carry(r.end_state, r.visit_since)) if r is not None else (first, Carry())
     # Where each span ends. A late event changes nothing after the seat's next empty/unknown that
     # follows it: from there on the carry is (that state, no visit) whatever came before, and the
     # events after it are the same. So a day replayed into a store that has moved on recomputes that
