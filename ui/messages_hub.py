@@ -116,9 +116,15 @@ MESSAGES: dict[str, dict[str, str]] = {
     "history.all_seats": {"ko": "매장 전체", "en": "Whole store"},
     "history.show": {"ko": "보기", "en": "Show"},
     "history.max_days": {"ko": "최대 {n}일", "en": "up to {n} days"},
-    # one clock (issue 19): every time on the hub's pages, APIs and stats.csv is store time
-    "clock.rule": {"ko": "모든 시각은 매장 시간(한국 표준시 KST, UTC+9) 기준입니다.",
-                   "en": "All times are store time (Korea Standard Time, KST, UTC+9)."},
+    # one clock (issue 19, docs/operations.md "Time"): a store's pages, APIs and exports use the
+    # store's zone; pages about several stores use the hub's; every page names its zone, dates
+    # are always YYYY-MM-DD and times 24 h
+    "clock.rule": {"ko": "모든 시각은 매장 시간({zone}) 기준이며 날짜는 YYYY-MM-DD로 씁니다.",
+                   "en": "All times are store time ({zone}); dates are written YYYY-MM-DD."},
+    "clock.rule_hub": {"ko": "모든 시각은 본사 기준 시간({zone})이며 날짜는 YYYY-MM-DD로 씁니다. 매장 화면은 각 매장의 시간대를 씁니다.",
+                       "en": "All times are the hub's time ({zone}); dates are written YYYY-MM-DD. "
+                             "Each store's pages use the store's zone."},
+    "store.timezone": {"ko": "시간대", "en": "Time zone"},
     "history.generated": {"ko": "데모용으로 생성한 기록이 들어 있습니다 (실제 매장 데이터가 아님).",
                           "en": "This range holds generated demo history (not real store data)."},
     "history.no_data": {"ko": "이 기간에는 기록이 없습니다. 장비가 연결된 날을 고르세요.",
@@ -131,7 +137,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "history.turnover": {"ko": "회전율", "en": "Turnover"},
     "history.avg_stay": {"ko": "평균 이용(분)", "en": "Avg stay (min)"},
     "history.rate_axis": {"ko": "점유율 %", "en": "Occupancy %"},
-    "history.hour_axis": {"ko": "시", "en": "hour"},
+    # chart axes name the zone their hours are in (issue 19 point 4)
+    "history.hour_axis": {"ko": "시 ({zone})", "en": "hour ({zone})"},
+    "history.time_axis": {"ko": "시각 ({zone})", "en": "time ({zone})"},
     "history.per_day": {"ko": "일별 요약", "en": "Per day"},
     "history.per_seat": {"ko": "좌석별 요약 (좌석을 누르면 그 좌석만)", "en": "Per seat (click a seat for its own charts)"},
     # ROI editor

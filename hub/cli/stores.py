@@ -30,13 +30,19 @@ def store_add(
     store_id: Annotated[str, typer.Argument(help="store id: lowercase letters, digits, '-', '_' (e.g. oryudong)")],
     name: Annotated[str, typer.Option(help="display name, e.g. \"오류동점\"")] = "",
     edge: EdgeOpt = "edge1",
+    timezone: Annotated[str | None, typer.Option(
+        help="the store's time zone (IANA name, e.g. Asia/Seoul, Europe/Berlin): its pages, statistics and "
+             "exports use it; \"\" = the hub's (hub.toml timezone, the default for a new store); "
+             "left out: unchanged")] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Register a store (or rename it) and create its edge's MQTT account."""
+    """Register a store (or rename it, or set its time zone) and create its edge's MQTT account."""
     from hub.stores.provision import add_store
 
-    account = run_db(config, lambda db: add_store(db, store_id, name, edge))
-    typer.echo(f"store {store_id} registered; edge account {account.username}.\n"
+    settings = load_settings_or_exit(config)
+    account = run_db(config, lambda db: add_store(db, store_id, name, edge, timezone=timezone))
+    zone = f"time zone {timezone}" if timezone else f"time zone of the hub ({settings.timezone})"
+    typer.echo(f"store {store_id} registered ({zone}); edge account {account.username}.\n"
                f"next: seat-hub store bundle {store_id} --edge {edge} --broker-url mqtt(s)://HOST --out DIR, "
                f"then {BROKER_ACL_NEXT}")
 
@@ -44,14 +50,20 @@ def store_add(
 @store_app.command("list")
 def store_list(config: ConfigOpt = None) -> None:
     """Stores with their edge accounts."""
-    from hub.stores.provision import edge_accounts
+    from hub.stores.provision import edge_accounts, store_zones
 
-    accounts = run_db(config, edge_accounts)
+    settings = load_settings_or_exit(config)
+
+    async def both(db):
+        return await edge_accounts(db), await store_zones(db)
+
+    accounts, zones = run_db(config, both)
     if not accounts:
         typer.echo("no edge accounts yet: seat-hub store add STORE_ID --name NAME")
     for a in accounts:
         rotated = datetime.fromtimestamp(a.rotated_at, UTC).strftime("%Y-%m-%d %H:%M")
-        typer.echo(f"{a.store_id:<20} {a.edge_id:<12} {a.username:<34} password set {rotated} UTC")
+        zone = zones.get(a.store_id) or f"{settings.timezone} (hub)"
+        typer.echo(f"{a.store_id:<20} {a.edge_id:<12} {zone:<22} {a.username:<34} password set {rotated} UTC")
 
 
 @store_app.command("bundle")
@@ -80,14 +92,22 @@ def store_bundle(
     if ca is not None and not broker.tls:
         typer.echo("error: --ca is for TLS: use an mqtts:// broker URL", err=True)
         raise typer.Exit(2)
-    prefix = load_settings_or_exit(config).mqtt.topic_prefix
-    account, password = run_db(config, lambda db: rotate_edge_password(db, store_id, edge))
+    settings = load_settings_or_exit(config)
+    prefix = settings.mqtt.topic_prefix
+
+    async def rotate(db):
+        from hub.stores.queries import zone_of
+
+        account, password = await rotate_edge_password(db, store_id, edge)
+        return account, password, (await zone_of(db, store_id, settings.timezone)).key
+
+    account, password, zone = run_db(config, rotate)
     ca_name = None
     if ca is not None:
         ca_name = "ca.crt"
         write_private(out / ca_name, ca.read_bytes())
     write_private(out / "edge-bundle.toml", bundle_toml(account, password, broker, prefix,
-                                                        f"/etc/seat-edge/{ca_name}" if ca_name else None))
+                                                        f"/etc/seat-edge/{ca_name}" if ca_name else None, zone))
     typer.echo(f"wrote {out / 'edge-bundle.toml'}{' and ' + str(out / 'ca.crt') if ca_name else ''} "
                f"(new password for {account.username}).\n"
                f"now, so that the broker knows it: {BROKER_ACL_NEXT}")

@@ -12,6 +12,8 @@ from sqlalchemy import and_, exists, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import Channel, Edge, Seat, SeatEvent, SeatStateRow, Store
+from hub.params import store_zone
+from hub.settings import DEFAULT_TZ
 from protocol import SEAT_STATES
 
 
@@ -73,6 +75,8 @@ class StoreDetail(msgspec.Struct):
     seats: int
     counts: StateCounts
     edges: list[EdgeOut]
+    # the zone the store's pages, statistics and exports use: its own, else the hub's
+    timezone: str = DEFAULT_TZ
 
 
 class SeatOut(msgspec.Struct):
@@ -152,7 +156,14 @@ async def list_stores(session: AsyncSession) -> list[StoreSummary]:
     ]
 
 
-async def store_detail(session: AsyncSession, store_id: str) -> StoreDetail:
+async def zone_of(session: AsyncSession, store_id: str, hub_tz: str = DEFAULT_TZ):
+    """The store's time zone (``ZoneInfo``): its own, else the hub's (hub.params.store_zone).
+    A store the hub does not know (yet) gets the hub's: callers check existence themselves."""
+    tz = (await session.execute(select(Store.timezone).where(Store.id == store_id))).scalar_one_or_none()
+    return store_zone(tz, hub_tz)
+
+
+async def store_detail(session: AsyncSession, store_id: str, hub_tz: str = DEFAULT_TZ) -> StoreDetail:
     store = await get_store(session, store_id)
     counts = (await _counts(session)).get(store_id, (0, StateCounts()))
     edges = (await session.execute(select(Edge).where(Edge.store_id == store_id).order_by(Edge.edge_id))).scalars()
@@ -161,6 +172,7 @@ async def store_detail(session: AsyncSession, store_id: str) -> StoreDetail:
     )).scalars().all()
     return StoreDetail(
         store_id=store.id, name=store.name, seats=counts[0], counts=counts[1],
+        timezone=store_zone(store.timezone, hub_tz).key,
         edges=[
             EdgeOut(
                 edge_id=e.edge_id, online=e.online, last_seen=e.last_seen, offline_since=e.offline_since,

@@ -305,11 +305,12 @@ def test_events_pagination_filters_and_csv(pg_url, make_hub, sim):
     lines = csv.text.strip().splitlines()
     assert lines[0].startswith("id,store_id,seat_id") and len(lines) == 5
     assert "2023-11-14T22:13:20+00:00" in lines[1]
-    # issue 19: the export says which clock: UTC in at_iso, store time (with +09:00) in at_store
-    assert lines[0].endswith(",at_iso,at_epoch,historical,at_store")
-    assert lines[1].endswith(",2023-11-15T07:13:20+09:00")
+    # issue 19: the export says which clock: UTC in at_iso, store time (with +09:00) in at_store,
+    # and the store's zone by name
+    assert lines[0].endswith(",at_iso,at_epoch,historical,at_store,store_tz")
+    assert lines[1].endswith(",2023-11-15T07:13:20+09:00,Asia/Seoul")
     page = client.get("/stores/store-a").text
-    assert "모든 시각은 매장 시간(한국 표준시 KST, UTC+9) 기준입니다." in page  # the pages say it too
+    assert "모든 시각은 매장 시간(Asia/Seoul (KST, UTC+09:00)) 기준이며" in page  # the pages say it too
     assert "All times are store time" in client.get("/stores/store-a?lang=en").text
     assert client.get("/api/v1/stores/nope/events.csv").status_code == 404
 
