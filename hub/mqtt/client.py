@@ -183,7 +183,7 @@ class MqttClient:
             return
         if msg.retain and msg.payload and not msg.topic.endswith("/death"):
             assert self.lanes is not None
-            self.lanes.ack_now([(store, msg.mid, msg.qos)])  # we are on the I/O thread
+            self.lanes.ack_now([(store, msg.mid, msg.qos, len(msg.payload))])  # we are on the I/O thread
             self._clear_retained(msg)
             return
         self._inbox.append(RawMessage(msg.topic, bytes(msg.payload), time.time(), msg.mid, msg.qos, store, True))
@@ -242,11 +242,10 @@ class MqttClient:
         """The broker may forget these messages now (their batch is committed)."""
         lane_acks = []
         for raw in batch:
-            if raw.qos > 0:
-                if raw.lane:
-                    lane_acks.append((raw.store, raw.mid, raw.qos))
-                else:
-                    self.client.ack(raw.mid, raw.qos)
+            if raw.lane:  # QoS 0 too: the lane counts what the hub holds of its store
+                lane_acks.append((raw.store, raw.mid, raw.qos, len(raw.payload)))
+            elif raw.qos > 0:
+                self.client.ack(raw.mid, raw.qos)
         if lane_acks and self.lanes is not None:
             self.lanes.ack(lane_acks)
 
