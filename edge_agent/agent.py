@@ -216,7 +216,9 @@ class EdgeAgent:
         self.uplink.publish_delta(snaps)
 
     def _channel_health(self) -> list[ChannelHealth]:
-        return [msgspec.structs.replace(h, latency_ms=self._latency.get(h.channel)) for h in self.capture.health()]
+        with self._engine_lock:
+            drifts = self.engine.drifts()
+        return channel_health(self.capture.health(), self._latency, drifts)
 
     def _store_health(self, channels: list[ChannelHealth]) -> None:
         with self._engine_lock:
@@ -288,6 +290,21 @@ class EdgeAgent:
 
 
 STARTUP_GRACE_S = 15.0  # an RTSP channel may take this long to deliver its first frame
+
+
+def channel_health(health: list[ChannelHealth], latency: dict[int, float | None],
+                   drifts: list[ChannelDrift]) -> list[ChannelHealth]:
+    """The capture's channel health with what only the agent knows: the last detection latency
+    and how far the picture moved from the desk references (so the hub can say "camera moved:
+    redraw or re-take" too, not only `seat-edge status`)."""
+    by_channel = {d.channel: d for d in drifts}
+    out = []
+    for h in health:
+        d = by_channel.get(h.channel)
+        out.append(msgspec.structs.replace(
+            h, latency_ms=latency.get(h.channel),
+            drift=None if d is None else round(d.size, 4), camera_moved=d is not None and d.beyond))
+    return out
 
 
 def health_due(channels: list[ChannelHealth], uptime_s: float) -> bool:

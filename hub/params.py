@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from litestar.exceptions import ClientException
 
-from hub.settings import DEFAULT_TZ
+from hub.settings import DEFAULT_TZ, zone_known
 
 _STORE_ZONE = ZoneInfo(DEFAULT_TZ)
 
@@ -45,3 +45,29 @@ def parse_time(value: str, name: str, zone: ZoneInfo | None = None) -> float:
 
 def parse_optional_time(value: str | None, name: str, zone: ZoneInfo | None = None) -> float | None:
     return None if value is None or value == "" else parse_time(value, name, zone)
+
+
+# -- time zones (docs/operations.md, "Time"): a store's own zone, else the hub's --------------------
+
+
+def store_zone(store_tz: str | None, hub_tz: str = DEFAULT_TZ) -> ZoneInfo:
+    """The zone a store's times are shown, parsed and bucketed in: its own (``stores.timezone``)
+    when set, else the hub's (``timezone`` in hub.toml). A stored name this machine no longer
+    knows falls back to the hub's rather than breaking every page of the store."""
+    if store_tz and zone_known(store_tz):
+        return ZoneInfo(store_tz)
+    return ZoneInfo(hub_tz) if zone_known(hub_tz) else _STORE_ZONE
+
+
+def zone_label(zone: ZoneInfo, at: float) -> str:
+    """How a page names its zone: "Asia/Seoul (KST, UTC+09:00)"; the abbreviation is left out
+    where the zone has none ("+04")."""
+    try:
+        dt = datetime.fromtimestamp(at, zone)
+    except (OverflowError, ValueError, OSError):
+        return zone.key
+    off = dt.strftime("%z")
+    utc = f"UTC{off[:3]}:{off[3:]}"
+    abbr = dt.tzname() or ""
+    return f"{zone.key} ({abbr}, {utc})" if abbr and not abbr.startswith(("+", "-")) else f"{zone.key} ({utc})"
+

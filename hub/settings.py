@@ -15,6 +15,19 @@ from hub.kiosk.settings import KioskStoreSettings
 DEFAULT_TZ = "Asia/Seoul"
 
 
+def zone_known(name: str) -> bool:
+    """An IANA zone name this machine knows ("Asia/Seoul"); "" and odd strings are not."""
+    from zoneinfo import ZoneInfo
+
+    if not name or name != name.strip():
+        return False
+    try:
+        ZoneInfo(name)
+    except Exception:  # ZoneInfoNotFoundError, ValueError for "../x" and the like
+        return False
+    return True
+
+
 class SettingsError(ValueError):
     """The settings file is missing, unreadable or invalid; the message says which key and why."""
 
@@ -155,6 +168,9 @@ class HubSettings(msgspec.Struct, forbid_unknown_fields=True):
     kiosk: dict[str, KioskStoreSettings] = {}
     # An edge that sent nothing (health messages included) for this long is offline, its seats unknown.
     edge_timeout_s: float = 90.0
+    # The hub's time zone (IANA name): stores without their own (`seat-hub store add --timezone`)
+    # use it, and so do the pages about several stores (overview, users). docs/operations.md "Time".
+    timezone: str = DEFAULT_TZ
 
 
 def store_sessions_on(s: HubSettings) -> bool:
@@ -220,6 +236,9 @@ def _check(s: HubSettings, source: str) -> None:
             raise SettingsError(f"{source}: {key} must be 1..65535 (got {value})")
     if s.mqtt.session_expiry_s < 0:
         raise SettingsError(f"{source}: mqtt.session_expiry_s must be >= 0 (got {s.mqtt.session_expiry_s})")
+    if not zone_known(s.timezone):
+        raise SettingsError(f"{source}: timezone = {s.timezone!r} is no time zone name (like \"Asia/Seoul\"; "
+                            f"the list: timedatectl list-timezones)")
     if s.edge_timeout_s <= 0:
         raise SettingsError(f"{source}: edge_timeout_s must be > 0 (got {s.edge_timeout_s})")
     if s.ingest.batch_max < 1 or s.ingest.batch_wait_ms < 0:

@@ -89,7 +89,10 @@ class SeatSnapshot(msgspec.Struct, frozen=True):
     resumed: bool = False
 
 
-class ChannelHealth(msgspec.Struct, frozen=True):
+class ChannelHealth(msgspec.Struct, frozen=True, omit_defaults=True):
+    # omit_defaults: a healthy channel sends only what differs from the defaults (the edge sends
+    # one of these per channel every health interval); a field an older edge lacks decodes as its
+    # default, a field an older hub lacks is ignored.
     channel: int
     online: bool
     fps: float = 0.0  # frames actually decoded per second
@@ -97,6 +100,12 @@ class ChannelHealth(msgspec.Struct, frozen=True):
     latency_ms: float | None = None  # detection latency of the last tick
     reconnects: int = 0
     last_error: str | None = None
+    # How far the picture moved from the frame the channel's desk references were taken on, as a
+    # fraction of the frame width (None: not measured: no reference yet, or an older edge), and
+    # whether that is beyond the edge's tolerance ([seat_rules] drift_tolerance, or a roll over
+    # 1.5 degrees): the camera was bumped, redraw the seats or re-take the reference.
+    drift: float | None = None
+    camera_moved: bool = False
 
 
 class _EdgeBase(msgspec.Struct, tag_field="kind", kw_only=True):

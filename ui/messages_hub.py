@@ -95,6 +95,13 @@ MESSAGES: dict[str, dict[str, str]] = {
     "alerts.rules": {"ko": "알림은 장기 방치 {a}분 뒤, 빈 좌석 {v}시간 뒤, 카메라·장비가 끊기면 열립니다.",
                      "en": "Alerts open after {a} min abandoned, {v} h vacant, or when a camera or store box drops."},
     "alert.channel": {"ko": "채널 {n} {name} 카메라 끊김 ({edge})", "en": "Camera channel {n} {name} down ({edge})"},
+    # issue 17: the picture drifted from the desk references beyond the edge's tolerance
+    "channel.moved": {"ko": "카메라가 움직였습니다: 좌석을 다시 그리거나 기준 화면을 다시 찍으세요",
+                      "en": "camera moved: redraw the seats or re-take the reference"},
+    "channel.moved_n": {"ko": "채널 {n} {name}: 카메라가 움직였습니다: 좌석을 다시 그리거나 기준 화면을 다시 찍으세요 ({edge})",
+                        "en": "Channel {n} {name}: camera moved: redraw the seats or re-take the reference ({edge})"},
+    "overview.camera_moved": {"ko": "채널 {channels}: 카메라가 움직였습니다: 좌석을 다시 그리거나 기준 화면을 다시 찍으세요",
+                              "en": "Channel {channels}: camera moved: redraw the seats or re-take the reference"},
     "alert.seat_abandoned": {"ko": "좌석 {seat}: 짐만 있고 사람 없음", "en": "Seat {seat}: belongings, nobody there"},
     "alert.seat_vacant": {"ko": "좌석 {seat}: 오래 빈 좌석 (청소 확인)", "en": "Seat {seat}: vacant for long (check cleaning)"},
     "alert.edge_offline": {"ko": "매장 장비 {edge} 연결 끊김", "en": "Store box {edge} offline"},
@@ -109,9 +116,15 @@ MESSAGES: dict[str, dict[str, str]] = {
     "history.all_seats": {"ko": "매장 전체", "en": "Whole store"},
     "history.show": {"ko": "보기", "en": "Show"},
     "history.max_days": {"ko": "최대 {n}일", "en": "up to {n} days"},
-    # one clock (issue 19): every time on the hub's pages, APIs and stats.csv is store time
-    "clock.rule": {"ko": "모든 시각은 매장 시간(한국 표준시 KST, UTC+9) 기준입니다.",
-                   "en": "All times are store time (Korea Standard Time, KST, UTC+9)."},
+    # one clock (issue 19, docs/operations.md "Time"): a store's pages, APIs and exports use the
+    # store's zone; pages about several stores use the hub's; every page names its zone, dates
+    # are always YYYY-MM-DD and times 24 h
+    "clock.rule": {"ko": "모든 시각은 매장 시간({zone}) 기준이며 날짜는 YYYY-MM-DD로 씁니다.",
+                   "en": "All times are store time ({zone}); dates are written YYYY-MM-DD."},
+    "clock.rule_hub": {"ko": "모든 시각은 본사 기준 시간({zone})이며 날짜는 YYYY-MM-DD로 씁니다. 매장 화면은 각 매장의 시간대를 씁니다.",
+                       "en": "All times are the hub's time ({zone}); dates are written YYYY-MM-DD. "
+                             "Each store's pages use the store's zone."},
+    "store.timezone": {"ko": "시간대", "en": "Time zone"},
     "history.generated": {"ko": "데모용으로 생성한 기록이 들어 있습니다 (실제 매장 데이터가 아님).",
                           "en": "This range holds generated demo history (not real store data)."},
     "history.no_data": {"ko": "이 기간에는 기록이 없습니다. 장비가 연결된 날을 고르세요.",
@@ -124,7 +137,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "history.turnover": {"ko": "회전율", "en": "Turnover"},
     "history.avg_stay": {"ko": "평균 이용(분)", "en": "Avg stay (min)"},
     "history.rate_axis": {"ko": "점유율 %", "en": "Occupancy %"},
-    "history.hour_axis": {"ko": "시", "en": "hour"},
+    # chart axes name the zone their hours are in (issue 19 point 4)
+    "history.hour_axis": {"ko": "시 ({zone})", "en": "hour ({zone})"},
+    "history.time_axis": {"ko": "시각 ({zone})", "en": "time ({zone})"},
     "history.per_day": {"ko": "일별 요약", "en": "Per day"},
     "history.per_seat": {"ko": "좌석별 요약 (좌석을 누르면 그 좌석만)", "en": "Per seat (click a seat for its own charts)"},
     # ROI editor

@@ -73,10 +73,11 @@ _STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; cha
 
 
 # ---- server ----------------------------------------------------------------------------------
-def store_clock(ts: float, zone: ZoneInfo) -> str:
-    """'22:33:05 KST': store time with the zone's name, the same moment the hub shows."""
+def store_clock(ts: float, zone: ZoneInfo, fmt: str = "%H:%M:%S %Z") -> str:
+    """'22:33:05 KST': store time with the zone's name, the same moment the hub shows; with
+    ``fmt="%Y-%m-%d %H:%M:%S %Z"`` the date too, written as everywhere: YYYY-MM-DD."""
     try:
-        return datetime.fromtimestamp(ts, zone).strftime("%H:%M:%S %Z")
+        return datetime.fromtimestamp(ts, zone).strftime(fmt)
     except (OverflowError, ValueError, OSError):
         return ""
 
@@ -243,7 +244,8 @@ class _Handler(BaseHTTPRequestHandler):
         html = self.page.env.get_template(f"edge/{template}").render(
             t=t, lang=lang, other_lang="en" if lang == "ko" else "ko", store_label=self.page.store_label,
             dur=lambda since: format_duration(None if since is None else now - since, t, unknown=t("dur.none")),
-            clock=lambda ts: store_clock(ts, self.page.zone), now=now, **ctx)
+            clock=lambda ts, fmt="%H:%M:%S %Z": store_clock(ts, self.page.zone, fmt), now=now,
+            zone=self.page.zone.key, **ctx)
         hs = list(headers or [])
         if set_lang:
             hs.append(("Set-Cookie", f"lang={lang}; Path=/; Max-Age=31536000; SameSite=Strict"))

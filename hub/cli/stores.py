@@ -30,13 +30,19 @@ def store_add(
     store_id: Annotated[str, typer.Argument(help="store id: lowercase letters, digits, '-', '_' (e.g. oryudong)")],
     name: Annotated[str, typer.Option(help="display name, e.g. \"오류동점\"")] = "",
     edge: EdgeOpt = "edge1",
+    timezone: Annotated[str | None, typer.Option(
+        help="the store's time zone (IANA name, e.g. Asia/Seoul, Europe/Berlin): its pages, statistics and "
+             "exports use it; \"\" = the hub's (hub.toml timezone, the default for a new store); "
+             "left out: unchanged")] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Register a store (or rename it) and create its edge's MQTT account."""
+    """Register a store (or rename it, or set its time zone) and create its edge's MQTT account."""
     from hub.stores.provision import add_store
 
-    account = run_db(config, lambda db: add_store(db, store_id, name, edge))
-    typer.echo(f"store {store_id} registered; edge account {account.username}.\n"
+    settings = load_settings_or_exit(config)
+    account = run_db(config, lambda db: add_store(db, store_id, name, edge, timezone=timezone))
+    zone = f"time zone {timezone}" if timezone else f"time zone of the hub ({settings.timezone})"
+    typer.echo(f"store {store_id} registered ({zone}); edge account {account.username}.\n"
                f"next: seat-hub store bundle {store_id} --edge {edge} --broker-url mqtt(s)://HOST --out DIR, "
                f"then {BROKER_ACL_NEXT}")
 
@@ -44,14 +50,20 @@ def store_add(
 @store_app.command("list")
 def store_list(config: ConfigOpt = None) -> None:
     """Stores with their edge accounts."""
-    from hub.stores.provision import edge_accounts
+    from hub.stores.provision import edge_accounts, store_zones
 
-    accounts = run_db(config, edge_accounts)
+    settings = load_settings_or_exit(config)
+
+    async def both(db):
+        return await edge_accounts(db), await store_zones(db)
+
+    accounts, zones = run_db(config, both)
     if not accounts:
         typer.echo("no edge accounts yet: seat-hub store add STORE_ID --name NAME")
     for a in accounts:
         rotated = datetime.fromtimestamp(a.rotated_at, UTC).strftime("%Y-%m-%d %H:%M")
-        typer.echo(f"{a.store_id:<20} {a.edge_id:<12} {a.username:<34} password set {rotated} UTC")
+        zone = zones.get(a.store_id) or f"{settings.timezone} (hub)"
+        typer.echo(f"{a.store_id:<20} {a.edge_id:<12} {zone:<22} {a.username:<34} password set {rotated} UTC")
 
 
 @store_app.command("bundle")

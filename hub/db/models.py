@@ -39,6 +39,9 @@ class Store(Base):
     id: Mapped[str] = mapped_column(String(63), primary_key=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[float]
+    # IANA zone of the store ("Europe/Berlin"); "" = the hub's (hub.toml `timezone`). Pages,
+    # statistics and exports of the store use it (hub.params.store_zone).
+    timezone: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class Edge(Base):
@@ -79,6 +82,10 @@ class Channel(Base):
     reconnects: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[float]
+    # The picture's drift from the desk references (fraction of the frame width; None: not
+    # measured) and whether it is beyond the edge's tolerance: "camera moved" (issue 17).
+    drift: Mapped[float | None]
+    camera_moved: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Seat(Base):
@@ -133,6 +140,65 @@ class SeatEvent(Base):
     evidence: Mapped[dict[str, Any]]
     historical: Mapped[bool] = mapped_column(Boolean, default=False)
     received_at: Mapped[float]
+
+
+class SeatHourRow(Base):
+    """Hourly rollup of one seat (hub/stats/rollup.py): the statistics of one UTC hour and the
+    seat's state and open visit at its end (what the next hour needs of the past). Maintained by the
+    ingest writer as events are stored, late ones included (hub/stats/rollup_db.py)."""
+
+    __tablename__ = "seat_hours"
+    __table_args__ = (Index("ix_seat_hours_store_hour", "store_id", "hour"),)
+    store_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    seat_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    hour: Mapped[float] = mapped_column(primary_key=True)  # UTC hour start, epoch s
+    occupied_s: Mapped[float]
+    empty_s: Mapped[float]
+    away_s: Mapped[float]
+    abandoned_s: Mapped[float]
+    unknown_s: Mapped[float]
+    entries: Mapped[int] = mapped_column(Integer)
+    stays: Mapped[int] = mapped_column(Integer)
+    stay_total_s: Mapped[float]
+    abandoned_incidents: Mapped[int] = mapped_column(Integer)
+    events: Mapped[int] = mapped_column(Integer)
+    end_state: Mapped[str] = mapped_column(String(16))
+    visit_since: Mapped[float | None]
+
+
+class StoreHourRow(Base):
+    """Hourly rollup of one store: sums of its seat hours, and how many seats ended the hour in
+    each state (to fill the hours after it and cut the last one without reading seats)."""
+
+    __tablename__ = "store_hours"
+    __table_args__ = (Index("ix_store_hours_hour", "hour"),)
+    store_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    hour: Mapped[float] = mapped_column(primary_key=True)
+    seats: Mapped[int] = mapped_column(Integer)
+    occupied_s: Mapped[float]
+    empty_s: Mapped[float]
+    away_s: Mapped[float]
+    abandoned_s: Mapped[float]
+    unknown_s: Mapped[float]
+    entries: Mapped[int] = mapped_column(Integer)
+    stays: Mapped[int] = mapped_column(Integer)
+    stay_total_s: Mapped[float]
+    abandoned_incidents: Mapped[int] = mapped_column(Integer)
+    end_occupied: Mapped[int] = mapped_column(Integer)
+    end_empty: Mapped[int] = mapped_column(Integer)
+    end_away: Mapped[int] = mapped_column(Integer)
+    end_abandoned: Mapped[int] = mapped_column(Integer)
+    end_unknown: Mapped[int] = mapped_column(Integer)
+
+
+class RollupHead(Base):
+    """Per store, the last hour its rollups are materialised for (every active seat with an event has
+    a row for each hour from its first event's up to it). The row is also the lock that orders two
+    replicas updating one store's rollups."""
+
+    __tablename__ = "rollup_heads"
+    store_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    through: Mapped[float | None]
 
 
 class Ingested(Base):

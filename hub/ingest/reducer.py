@@ -349,6 +349,7 @@ class Reducer:
                 "store_id": e.store_id, "edge_id": e.edge_id, "channel": c.channel, "online": c.online,
                 "fps": c.fps, "last_frame_age_s": c.last_frame_age_s, "latency_ms": c.latency_ms,
                 "reconnects": c.reconnects, "last_error": c.last_error, "updated_at": self.now,
+                "drift": c.drift, "camera_moved": c.camera_moved,
             })
             live.channels[(e.edge_id, c.channel)] = LiveChannel(e.edge_id, c.channel, c.online, c.fps)
 

@@ -30,6 +30,7 @@ from hub.ingest.reducer import (
     request_snapshot,
     state_keys,
 )
+from hub.stats.rollup_db import roll_events
 from protocol import EdgeMessage, Event, TopicSpace
 
 log = logging.getLogger("hub.ingest.writer")
@@ -238,7 +239,10 @@ class _Loaded:
                         acked_at=now)
             )
         if w.events:
-            await insert_ignore(s, SeatEvent, w.events, ["store_id", "edge_id", "boot_id", "seq"])
+            new = await insert_ignore(s, SeatEvent, w.events, ["store_id", "edge_id", "boot_id", "seq"])
+            # in the same transaction: the rollups never lag the events they are computed from
+            await roll_events(s, [e for e in w.events
+                                  if (e["store_id"], e["edge_id"], e["boot_id"], e["seq"]) in new])
         await upsert(s, SeatStateRow, [_state_dict(r) for r in w.states], ["store_id", "seat_id"])
 
 

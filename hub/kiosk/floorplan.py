@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from hub.kiosk.model import wall_names
 from ui.i18n import Translator, format_duration
-from ui.seatmap import ICONS, SEAT_STATES, timer_text
+from ui.seatmap import ICONS, SEAT_STATES, resumed_note, timer_text
 
 KIOSK_ICONS = {"free": "□", "sold": "◇", "in_use": "■", "unknown": "?"}
 
@@ -49,6 +49,7 @@ class FloorCell:
     remaining: str
     product: str
     alerts: tuple[str, ...]
+    note: str = ""  # "time before restart unknown" next to a timer that restarted with the box
 
 
 @dataclass(frozen=True)
@@ -83,10 +84,11 @@ def kiosk_badge(has_kiosk: bool, unknown_since: float | None, last_ok_at: float 
                                    d=format_duration(now - unknown_since, t), error=error or "-"))
 
 
-def build_floor(seats: Iterable[FloorSeatIn], camera: Mapping[str, tuple[str, float | None, str]],
+def build_floor(seats: Iterable[FloorSeatIn], camera: Mapping[str, tuple],
                 alerts: Mapping[str, Iterable[str]], kiosk_known: bool, now: float, t: Translator,
                 badge: KioskBadge) -> FloorPlan:
-    """``camera``: camera seat id -> (state, since, label); ``alerts``: camera seat id -> open kiosk alert kinds."""
+    """``camera``: camera seat id -> (state, since, label[, resumed]); ``alerts``: camera seat id ->
+    open kiosk alert kinds. ``resumed``: the timer restarted with the store box (issue 19 point 8)."""
     by_section: dict[str, list[FloorSeatIn]] = {}
     for s in seats:
         by_section.setdefault(s.section, []).append(s)
@@ -100,11 +102,12 @@ def build_floor(seats: Iterable[FloorSeatIn], camera: Mapping[str, tuple[str, fl
             total += 1
             if s.camera_seat_id is not None and s.camera_seat_id in camera:
                 mapped += 1
-                state, since, cam_label = camera[s.camera_seat_id]
+                state, since, cam_label, *rest = camera[s.camera_seat_id]
+                note = resumed_note(bool(rest and rest[0]), since, t)
                 state = state if state in SEAT_STATES else "unknown"
                 icon, state_name, timer = ICONS[state], t(f"state.{state}"), timer_text(state, since, now, t)
             else:
-                state, since, icon, state_name, timer = "unmapped", None, "·", t("floor.unmapped"), ""
+                state, since, icon, state_name, timer, note = "unmapped", None, "·", t("floor.unmapped"), "", ""
                 cam_label = ""
             if s.kiosk_state is None:
                 kiosk = "none"
@@ -119,7 +122,7 @@ def build_floor(seats: Iterable[FloorSeatIn], camera: Mapping[str, tuple[str, fl
                 grid_col=s.col - c0 + 1, walls=" ".join(f"wall-{w}" for w in wall_names(s.walls)),
                 camera_seat_id=s.camera_seat_id if state != "unmapped" else None,
                 camera_label=cam_label if cam_label != (s.label or s.kiosk_seat_id) else "", state=state, icon=icon,
-                state_name=state_name, since=since, timer=timer, kiosk=kiosk,
+                state_name=state_name, since=since, timer=timer, note=note, kiosk=kiosk,
                 kiosk_icon=KIOSK_ICONS.get(kiosk, ""), kiosk_text=t(f"kiosk.state.{kiosk}") if kiosk != "none" else "",
                 remaining=remaining, product=t(f"kiosk.product.{s.product}") if s.product else "",
                 alerts=tuple(sorted(set(alerts.get(s.camera_seat_id or "", ())))),

@@ -33,7 +33,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.auth.guard import principal, require_store
 from hub.db.models import Alert, Store
 from hub.params import parse_time
-from hub.settings import DEFAULT_TZ
 from hub.stats.compute import (
     SeatTimeline,
     StatsInputError,
@@ -43,10 +42,19 @@ from hub.stats.compute import (
 )
 from hub.stats.schemas import AlertOut, StatsOut, stats_csv, stats_out
 from hub.stats.timelines import LoadedTimelines, load_timelines
+from hub.stores.queries import zone_of
 
 log = logging.getLogger(__name__)
 
 MAX_WINDOW_S = 92 * 86400.0  # a quarter: bounds the work one request can ask for
+
+
+async def store_tz(request: Request, store_id: str, tz: str | None) -> str:
+    """The zone a statistics request means: ``tz`` when given, else the store's own (else the hub's)."""
+    if tz:
+        return tz
+    async with request.app.state.sessionmaker() as db:
+        return (await zone_of(db, store_id, request.app.state.settings.timezone)).key
 
 
 def resolve_window(frm: str | None, to: str | None, tz: str, now: float) -> tuple[float, float, ZoneInfo]:
@@ -198,9 +206,10 @@ async def get_stats(
     ] = None,
     to: Annotated[str | None, QueryParameter(description="exclusive; default now")] = None,
     bucket: Annotated[str, QueryParameter(description="hour | day")] = "hour",
-    tz: Annotated[str, QueryParameter(description="IANA time zone of the store")] = DEFAULT_TZ,
+    tz: Annotated[str | None, QueryParameter(
+        description="IANA time zone for the buckets and for times without an offset; default: the store's")] = None,
 ) -> Response[StatsOut]:
-    start, end, zone = resolve_window(frm, to, tz, time.time())
+    start, end, zone = resolve_window(frm, to, await store_tz(request, store_id, tz), time.time())
     body = await store_stats_json(request, store_id, start, end, bucket, zone)  # encoded off the loop
     return Response(body, media_type=MediaType.JSON)
 
@@ -212,9 +221,9 @@ async def get_stats_csv(
     frm: Annotated[str | None, QueryParameter(name="from")] = None,
     to: FromQuery[str | None] = None,
     bucket: FromQuery[str] = "hour",
-    tz: FromQuery[str] = DEFAULT_TZ,
+    tz: FromQuery[str | None] = None,
 ) -> Response[str]:
-    start, end, zone = resolve_window(frm, to, tz, time.time())
+    start, end, zone = resolve_window(frm, to, await store_tz(request, store_id, tz), time.time())
     s, skipped, _ = await store_stats(request, store_id, start, end, bucket, zone)
     body = await asyncio.to_thread(lambda: stats_csv(stats_out(store_id, s, skipped)))
     name = f"stats-{store_id}-{datetime.fromtimestamp(start, zone):%Y%m%d%H%M}-{bucket}.csv"

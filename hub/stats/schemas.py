@@ -131,6 +131,7 @@ CSV_COLUMNS = (
     "stays",
     "avg_stay_s",
     "abandoned_incidents",
+    "tz",  # the zone of start_local and of the buckets (issue 19: exports say which clock)
 )
 
 
@@ -159,6 +160,7 @@ def stats_csv(out: StatsOut) -> str:
                     r.stays,
                     "" if r.avg_stay_s is None else round(r.avg_stay_s, 3),
                     r.abandoned_incidents,
+                    out.tz,
                 ])
             )
     return buf.getvalue()

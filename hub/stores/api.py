@@ -35,13 +35,11 @@ async def provide_session(state: State) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-STORE_ZONE = ZoneInfo("Asia/Seoul")  # the hub's one clock (hub.web.pages.SEOUL)
-
-
-def iso_store(ts: float) -> str:
-    """ISO 8601 in store time (Asia/Seoul, with its +09:00 offset); empty for a time that is no date."""
+def iso_store(ts: float, zone: ZoneInfo) -> str:
+    """ISO 8601 in store time (the store's zone, with its offset: +09:00 in Seoul); empty for a
+    time that is no date."""
     try:
-        return datetime.fromtimestamp(ts, STORE_ZONE).isoformat()
+        return datetime.fromtimestamp(ts, zone).isoformat()
     except (OverflowError, ValueError, OSError):
         return ""
 
@@ -96,9 +94,10 @@ class StoresApi(Controller):
         return visible(principal(request), await queries.list_stores(db))
 
     @get("/{store_id:str}")
-    async def store(self, db: NamedDependency[AsyncSession], store_id: FromPath[str]) -> queries.StoreDetail:
-        """One store: edges (online, last seen, channel health) and seat counts per state."""
-        return await queries.store_detail(db, store_id)
+    async def store(self, state: State, db: NamedDependency[AsyncSession], store_id: FromPath[str]) -> queries.StoreDetail:
+        """One store: edges (online, last seen, channel health), seat counts per state, and the
+        time zone its pages, statistics and exports use."""
+        return await queries.store_detail(db, store_id, state.settings.timezone)
 
     @get("/{store_id:str}/seats")
     async def seats(self, db: NamedDependency[AsyncSession], store_id: FromPath[str]) -> list[queries.SeatOut]:
@@ -107,7 +106,7 @@ class StoresApi(Controller):
 
     @get("/{store_id:str}/events")
     async def events(
-        self, db: NamedDependency[AsyncSession], store_id: FromPath[str],
+        self, state: State, db: NamedDependency[AsyncSession], store_id: FromPath[str],
         seat: FromQuery[str | None] = None,
         to_state: Annotated[str | None, QueryParameter(name="type", description="filter by the state entered")] = None,
         t_from: Annotated[str | None, QueryParameter(name="from", description="epoch s or ISO 8601 (no offset: store time), inclusive")] = None,
@@ -116,10 +115,12 @@ class StoresApi(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
     ) -> queries.EventPage:
         """Seat transitions, newest first, with an opaque cursor for the next page."""
+        zone = await queries.zone_of(db, store_id, state.settings.timezone)
         try:
             return await queries.list_events(
-                db, store_id, seat=seat, to_state=_check_state(to_state), t_from=parse_optional_time(t_from, "from"),
-                t_to=parse_optional_time(t_to, "to"), cursor=cursor, limit=limit,
+                db, store_id, seat=seat, to_state=_check_state(to_state),
+                t_from=parse_optional_time(t_from, "from", zone), t_to=parse_optional_time(t_to, "to", zone),
+                cursor=cursor, limit=limit,
             )
         except queries.BadCursor as exc:
             raise ClientException(str(exc)) from None
@@ -134,20 +135,23 @@ class StoresApi(Controller):
     ) -> Stream:
         """CSV export of the same events (oldest first), any size, streamed."""
         await queries.get_store(db, store_id)  # 404 before the stream starts
-        args: dict[str, Any] = dict(seat=seat, to_state=_check_state(to_state), t_from=parse_optional_time(t_from, "from"),
-                                    t_to=parse_optional_time(t_to, "to"))
+        zone = await queries.zone_of(db, store_id, state.settings.timezone)
+        args: dict[str, Any] = dict(seat=seat, to_state=_check_state(to_state),
+                                    t_from=parse_optional_time(t_from, "from", zone),
+                                    t_to=parse_optional_time(t_to, "to", zone))
 
         async def rows() -> AsyncIterator[str]:
             buf = io.StringIO()
             w = csv.writer(buf)
-            # at_iso is UTC (+00:00); at_store is the same moment in store time (+09:00), as the pages
-            # and stats.csv show it: each value carries its offset, so no reader has to guess.
+            # at_iso is UTC (+00:00); at_store is the same moment in the store's zone (+09:00 in
+            # Seoul), as the pages and stats.csv show it: each value carries its offset, so no reader
+            # has to guess; the zone's name is in the file name's neighbour, the store API.
             w.writerow(["id", "store_id", "seat_id", "edge_id", "from_state", "to_state", "at_iso", "at_epoch",
-                        "historical", "at_store"])
+                        "historical", "at_store", "store_tz"])
             async with state.sessionmaker() as s:
                 async for e in queries.iter_events(s, store_id, **args):
                     w.writerow(safe_row([e.id, store_id, e.seat_id, e.edge_id, e.from_state, e.to_state,
-                                         iso_utc(e.at), f"{e.at:.3f}", int(e.historical), iso_store(e.at)]))
+                                         iso_utc(e.at), f"{e.at:.3f}", int(e.historical), iso_store(e.at, zone), zone.key]))
                     if buf.tell() > 32_000:
                         yield buf.getvalue()
                         buf.seek(0)

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.users import AuthError, audit
 from hub.db.models import EdgeAccount, Store
+from hub.settings import zone_known
 from protocol import TopicError, TopicSpace, validate_id
 from protocol.topics import EDGE_KINDS, HUB_KINDS
 
@@ -53,15 +54,23 @@ def _ids(store_id: str, edge_id: str) -> None:
 
 
 async def add_store(db: AsyncSession, store_id: str, name: str, edge_id: str = "edge1", *,
-                    actor: str = "cli", now: float | None = None) -> EdgeAccount:
-    """Register a store (or rename it) and create its edge's account if it has none."""
+                    actor: str = "cli", now: float | None = None, timezone: str | None = None) -> EdgeAccount:
+    """Register a store (or rename it) and create its edge's account if it has none.
+    ``timezone``: the store's IANA zone ("" = the hub's again; None = leave as it is)."""
     now = time.time() if now is None else now
     _ids(store_id, edge_id)
+    if timezone and not zone_known(timezone):
+        raise AuthError(f"--timezone {timezone!r} is no time zone name (like \"Asia/Seoul\" or \"Europe/Berlin\"; "
+                         f"the list: timedatectl list-timezones)")
     store = await db.get(Store, store_id)
     if store is None:
-        db.add(Store(id=store_id, name=name or store_id, created_at=now))
-    elif name:
-        store.name = name
+        store = Store(id=store_id, name=name or store_id, created_at=now, timezone=timezone or "")
+        db.add(store)
+    else:
+        if name:
+            store.name = name
+        if timezone is not None:
+            store.timezone = timezone
     username = edge_username(store_id, edge_id)
     account = await db.get(EdgeAccount, username)
     if account is None:
@@ -69,7 +78,9 @@ async def add_store(db: AsyncSession, store_id: str, name: str, edge_id: str = "
         account = EdgeAccount(username=username, store_id=store_id, edge_id=edge_id,
                               password_hash=mosquitto_hash(secrets.token_urlsafe(24)), created_at=now, rotated_at=now)
         db.add(account)
-    await audit(db, "store_add", actor, store_id=store_id, detail=f"edge={edge_id} name={name}", now=now)
+    await audit(db, "store_add", actor, store_id=store_id,
+                detail=f"edge={edge_id} name={name}" + (f" timezone={timezone or 'hub'}" if timezone is not None else ""),
+                now=now)
     return account
 
 
@@ -89,6 +100,11 @@ async def rotate_edge_password(db: AsyncSession, store_id: str, edge_id: str = "
 
 async def edge_accounts(db: AsyncSession) -> list[EdgeAccount]:
     return list((await db.execute(select(EdgeAccount).order_by(EdgeAccount.username))).scalars())
+
+
+async def store_zones(db: AsyncSession) -> dict[str, str]:
+    """Each store's own time zone ("" = the hub's)."""
+    return {sid: tz for sid, tz in (await db.execute(select(Store.id, Store.timezone))).all()}
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from sqlalchemy import and_, exists, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import Channel, Edge, Seat, SeatEvent, SeatStateRow, Store
+from hub.params import store_zone
+from hub.settings import DEFAULT_TZ
 from protocol import SEAT_STATES
 
 
@@ -49,6 +51,10 @@ class ChannelOut(msgspec.Struct):
     reconnects: int
     last_error: str | None
     updated_at: float
+    # how far the picture moved from the edge's desk references (fraction of the frame width,
+    # None: not measured) and whether beyond its tolerance: redraw the seats or re-take (issue 17)
+    drift: float | None = None
+    camera_moved: bool = False
 
 
 class EdgeOut(msgspec.Struct):
@@ -69,6 +75,8 @@ class StoreDetail(msgspec.Struct):
     seats: int
     counts: StateCounts
     edges: list[EdgeOut]
+    # the zone the store's pages, statistics and exports use: its own, else the hub's
+    timezone: str = DEFAULT_TZ
 
 
 class SeatOut(msgspec.Struct):
@@ -148,7 +156,14 @@ async def list_stores(session: AsyncSession) -> list[StoreSummary]:
     ]
 
 
-async def store_detail(session: AsyncSession, store_id: str) -> StoreDetail:
+async def zone_of(session: AsyncSession, store_id: str, hub_tz: str = DEFAULT_TZ):
+    """The store's time zone (``ZoneInfo``): its own, else the hub's (hub.params.store_zone).
+    A store the hub does not know (yet) gets the hub's: callers check existence themselves."""
+    tz = (await session.execute(select(Store.timezone).where(Store.id == store_id))).scalar_one_or_none()
+    return store_zone(tz, hub_tz)
+
+
+async def store_detail(session: AsyncSession, store_id: str, hub_tz: str = DEFAULT_TZ) -> StoreDetail:
     store = await get_store(session, store_id)
     counts = (await _counts(session)).get(store_id, (0, StateCounts()))
     edges = (await session.execute(select(Edge).where(Edge.store_id == store_id).order_by(Edge.edge_id))).scalars()
@@ -157,6 +172,7 @@ async def store_detail(session: AsyncSession, store_id: str) -> StoreDetail:
     )).scalars().all()
     return StoreDetail(
         store_id=store.id, name=store.name, seats=counts[0], counts=counts[1],
+        timezone=store_zone(store.timezone, hub_tz).key,
         edges=[
             EdgeOut(
                 edge_id=e.edge_id, online=e.online, last_seen=e.last_seen, offline_since=e.offline_since,
@@ -164,7 +180,7 @@ async def store_detail(session: AsyncSession, store_id: str) -> StoreDetail:
                 outbox_depth=e.outbox_depth, outbox_dropped=e.outbox_dropped,
                 channels=[
                     ChannelOut(c.channel, c.name, c.online, c.fps, c.last_frame_age_s, c.reconnects, c.last_error,
-                               c.updated_at)
+                               c.updated_at, c.drift, c.camera_moved)
                     for c in chans if c.edge_id == e.edge_id
                 ],
             )

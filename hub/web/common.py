@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -15,12 +16,13 @@ from litestar import Request
 from litestar.datastructures import Cookie
 
 from hub.auth.guard import principal, visible
+from hub.params import store_zone, zone_label
 from hub.settings import DEFAULT_TZ
 from hub.stores import queries
 from ui.i18n import Translator, format_duration, pick_lang
 from ui.messages_hub import MESSAGES
 
-SEOUL = ZoneInfo(DEFAULT_TZ)  # the stores' clock for times on the pages
+SEOUL = ZoneInfo(DEFAULT_TZ)  # the default zone (hub.toml `timezone`); pages use page_zone / hub_zone
 
 
 def translator(request: Request) -> tuple[Translator, list[Cookie]]:
@@ -36,13 +38,34 @@ def script_json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
 
 
-def kst(ts: float | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """Store-clock time in the hub's one date format ("2026-12-04 22:33"; the footer names the
-    zone); empty for none or a time that is no date (one bad row never breaks a page)."""
+def kst(ts: float | None, fmt: str = "%Y-%m-%d %H:%M", zone: ZoneInfo = SEOUL) -> str:
+    """A time in the hub's one date format ("2026-12-04 22:33") in ``zone`` (the footer names
+    it); empty for none or a time that is no date (one bad row never breaks a page)."""
     try:
-        return "" if ts is None else datetime.fromtimestamp(ts, SEOUL).strftime(fmt)
+        return "" if ts is None else datetime.fromtimestamp(ts, zone).strftime(fmt)
     except (OverflowError, ValueError, OSError):
         return ""
+
+
+def clock_fn(zone: ZoneInfo):
+    """``kst`` bound to a page's zone, for the templates (``kst(ts)``, ``kst(ts, "%H:%M")``)."""
+    return lambda ts, fmt="%Y-%m-%d %H:%M": kst(ts, fmt, zone)
+
+
+def hub_zone(request: Request) -> ZoneInfo:
+    """The zone of the pages about several stores (overview, users): hub.toml ``timezone``."""
+    return store_zone(None, request.app.state.settings.timezone)
+
+
+async def page_zone(db, request: Request, store_id: str) -> ZoneInfo:
+    """The zone of one store's pages: the store's own, else the hub's."""
+    return await queries.zone_of(db, store_id, request.app.state.settings.timezone)
+
+
+def zone_context(zone: ZoneInfo, now: float, scope: str = "store") -> dict[str, Any]:
+    """What base.html needs to name the page's zone (footer) and hand it to the scripts
+    (``body[data-zone]``); ``kst`` writes the page's times in it."""
+    return {"zone_name": zone.key, "zone_label": zone_label(zone, now), "zone_scope": scope, "kst": clock_fn(zone)}
 
 
 def ago_fn(now: float, t: Translator):
@@ -57,11 +80,14 @@ def visible_stores(request: Request, stores: list[queries.StoreSummary]) -> list
     return visible(user, stores) if user is not None else []
 
 
-def page_context(request: Request, t: Translator, stores: list[queries.StoreSummary], **extra: Any) -> dict[str, Any]:
-    """What ``hub/base.html`` needs on every page: language, the store picker, the current path."""
+def page_context(request: Request, t: Translator, stores: list[queries.StoreSummary], *,
+                 zone: ZoneInfo | None = None, **extra: Any) -> dict[str, Any]:
+    """What ``hub/base.html`` needs on every page: language, the store picker, the current path,
+    and the page's zone: ``zone`` (a store's page: ``page_zone``), else the hub's."""
     other = "en" if t.lang == "ko" else "ko"
     query = {k: v for k, v in request.query_params.items() if k != "lang"} | {"lang": other}
+    clock = zone_context(zone, time.time()) if zone is not None else zone_context(hub_zone(request), time.time(), "hub")
     return {"t": t, "lang": t.lang, "nav_stores": stores, "path": request.url.path,
-            "lang_href": "?" + urlencode(query), **extra}
+            "lang_href": "?" + urlencode(query), **clock, **extra}
 
 

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from litestar import Request, get
 from litestar.di import NamedDependency
@@ -20,11 +21,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import Seat
-from hub.settings import DEFAULT_TZ
 from hub.stats.compute import StoreStats, compute_store_stats
 from hub.stats.timelines import load_timelines
 from hub.stores import queries
-from hub.web.common import SEOUL, page_context, script_json, translator, visible_stores
+from hub.web.common import SEOUL, page_context, page_zone, script_json, translator, visible_stores
 from ui.i18n import Translator
 
 MAX_DAYS = 31  # a month on one heatmap; longer ranges go through the CSV export
@@ -70,8 +70,9 @@ def _pct(r: float | None) -> float | None:
     return None if r is None else round(r * 100, 1)
 
 
-def history_view(stats: StoreStats, days: list[date], labels: dict[str, str]) -> dict[str, Any]:
-    """Pure: the statistics turned into the page's tables and the charts' data."""
+def history_view(stats: StoreStats, days: list[date], labels: dict[str, str], zone: ZoneInfo = SEOUL) -> dict[str, Any]:
+    """Pure: the statistics turned into the page's tables and the charts' data, in the store's
+    zone; every date YYYY-MM-DD (the line's axis too: "2026-12-04 13:00", not "12-04 13:00")."""
     day_keys = [d.isoformat() for d in days]
     day_index = {k: i for i, k in enumerate(day_keys)}
     heat: list[list[Any]] = []
@@ -79,12 +80,12 @@ def history_view(stats: StoreStats, days: list[date], labels: dict[str, str]) ->
     line_y: list[float | None] = []
     per_day: dict[str, dict[str, float]] = {k: {"stays": 0, "stay_s": 0.0, "entries": 0} for k in day_keys}
     for b in stats.buckets:
-        local = datetime.fromtimestamp(b.start, SEOUL)
+        local = datetime.fromtimestamp(b.start, zone)
         key = local.date().isoformat()
         rate = _pct(b.occupancy_rate)
         if key in day_index and rate is not None:
             heat.append([local.hour, day_index[key], rate])
-        line_x.append(local.strftime("%m-%d %H:00"))
+        line_x.append(local.strftime("%Y-%m-%d %H:00"))
         line_y.append(rate)
         if key in per_day:
             per_day[key]["stays"] += b.stays
@@ -120,6 +121,7 @@ def history_view(stats: StoreStats, days: list[date], labels: dict[str, str]) ->
         "chart": {
             "days": day_keys,
             "hours": [f"{h:02d}" for h in range(24)],
+            "zone": zone.key,
             "heat": heat,
             "line": {"x": line_x, "y": line_y},
             "perday": {"x": [r.day for r in day_rows], "turnover": [r.turnover for r in day_rows],
@@ -128,10 +130,11 @@ def history_view(stats: StoreStats, days: list[date], labels: dict[str, str]) ->
     }
 
 
-def chart_strings(t: Translator) -> dict[str, str]:
+def chart_strings(t: Translator, zone: ZoneInfo = SEOUL) -> dict[str, str]:
+    """The charts' texts; the time axes name the zone ("시 (Asia/Seoul)")."""
     keys = ("history.heatmap", "history.occupancy", "history.turnover", "history.avg_stay", "history.rate_axis",
-            "history.hour_axis", "chart.no_data")
-    return {k: t(k) for k in keys}
+            "chart.no_data")
+    return {k: t(k) for k in keys} | {k: t(k, zone=zone.key) for k in ("history.hour_axis", "history.time_axis")}
 
 
 @get("/stores/{store_id:str}/history", include_in_schema=False)
@@ -147,11 +150,12 @@ async def history_page(
         raise queries.NotFound(f"store {store_id!r} not found")
     store = next(s for s in stores if s.store_id == store_id)
     now = time.time()
-    today = datetime.fromtimestamp(now, SEOUL).date()
+    zone = await page_zone(db, request, store_id)
+    today = datetime.fromtimestamp(now, zone).date()
     d0, d1 = parse_range(frm, to, today)
-    start = datetime(d0.year, d0.month, d0.day, tzinfo=SEOUL).timestamp()
+    start = datetime(d0.year, d0.month, d0.day, tzinfo=zone).timestamp()
     nd = d1 + timedelta(days=1)
-    end = min(datetime(nd.year, nd.month, nd.day, tzinfo=SEOUL).timestamp(), now)
+    end = min(datetime(nd.year, nd.month, nd.day, tzinfo=zone).timestamp(), now)
     seat_rows = (await db.execute(
         select(Seat.seat_id, Seat.label).where(Seat.store_id == store_id, Seat.active.is_(True))
         .order_by(Seat.channel, Seat.seat_id))).all()
@@ -166,15 +170,15 @@ async def history_page(
         timelines = loaded.timelines
         if seat:
             timelines = {seat: timelines[seat]} if seat in timelines else {}
-        stats = compute_store_stats(timelines, start, end, "hour", DEFAULT_TZ)
-        view = history_view(stats, [d for d in days if d <= today], labels)
+        stats = compute_store_stats(timelines, start, end, "hour", zone.key)
+        view = history_view(stats, [d for d in days if d <= today], labels, zone)
     return Template(
         template_name="hub/history.html",
         context=page_context(
-            request, t, stores, store=store, frm=d0.isoformat(), to=d1.isoformat(), seat=seat,
+            request, t, stores, zone=zone, store=store, frm=d0.isoformat(), to=d1.isoformat(), seat=seat,
             seat_label=labels.get(seat or "", ""), seat_choices=labels, view=view,
             has_data=any(r.rate is not None for r in view["days"]),
-            chart_json=script_json(view["chart"]), chart_i18n=script_json(chart_strings(t)),
+            chart_json=script_json(view["chart"]), chart_i18n=script_json(chart_strings(t, zone)),
             max_days=MAX_DAYS, generated=generated,
         ),
         cookies=cookies,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar import MediaType, Request, Response, get, post
@@ -30,7 +31,7 @@ from hub.kiosk.reconcile import KINDS
 from hub.kiosk.service import push
 from hub.kiosk.settings import GenericSettings
 from hub.stores import queries
-from hub.web.common import kst, page_context, translator, visible_stores
+from hub.web.common import SEOUL, clock_fn, page_context, page_zone, translator, visible_stores
 from hub.web.kiosk_report import handlers as report_handlers
 from ui.i18n import Translator
 
@@ -46,14 +47,15 @@ async def kiosk_unknown_since(db: AsyncSession, state: State, store_id: str, now
 
 
 async def floor_plan(db: AsyncSession, state: State, store_id: str, seats: list[queries.SeatOut], now: float,
-                     t: Translator) -> FloorPlan | None:
+                     t: Translator, zone: ZoneInfo = SEOUL) -> FloorPlan | None:
     """The store page's floor plan, or None when the store has no floor-plan seats at all."""
     rows = await kstore.floor_rows(db, store_id)
     if not rows:
         return None
     has_kiosk, unknown = await kiosk_unknown_since(db, state, store_id, now)
     h = await kstore.read_health(db, store_id)
-    badge = kiosk_badge(has_kiosk, unknown, h.last_ok_at if h else None, h.last_error if h else None, now, t, kst)
+    badge = kiosk_badge(has_kiosk, unknown, h.last_ok_at if h else None, h.last_error if h else None, now, t,
+                        clock_fn(zone))
     open_alerts = (await db.execute(select(Alert.seat_id, Alert.kind).where(
         Alert.store_id == store_id, Alert.closed_at.is_(None), Alert.kind.in_(KINDS)))).all()
     alerts: dict[str, list[str]] = {}
@@ -62,7 +64,7 @@ async def floor_plan(db: AsyncSession, state: State, store_id: str, seats: list[
     return build_floor(
         (FloorSeatIn(r.kiosk_seat_id, r.section, r.row, r.col, r.label, r.product, r.walls, r.camera_seat_id,
                      r.state if r.source == "kiosk" else None, r.remaining_s) for r in rows),
-        {s.seat_id: (s.state, s.since, s.label) for s in seats}, alerts, unknown is None, now, t, badge)
+        {s.seat_id: (s.state, s.since, s.label, s.resumed) for s in seats}, alerts, unknown is None, now, t, badge)
 
 
 async def roi_mapping(db: AsyncSession, store_id: str, seat_ids: list[str]) -> dict[str, Any]:
@@ -238,9 +240,11 @@ async def _page(request: Request, db: AsyncSession, store_id: str, report: kstor
     store = next(s for s in stores if s.store_id == store_id)
     now = time.time()
     state = request.app.state
+    zone = await page_zone(db, request, store_id)
     has, unknown = await kiosk_unknown_since(db, state, store_id, now)
     h = await kstore.read_health(db, store_id)
-    badge = kiosk_badge(has, unknown, h.last_ok_at if h else None, h.last_error if h else None, now, t, kst)
+    badge = kiosk_badge(has, unknown, h.last_ok_at if h else None, h.last_error if h else None, now, t,
+                        clock_fn(zone))
     cams = (await db.execute(select(Seat).where(Seat.store_id == store_id, Seat.active.is_(True))
                              .order_by(Seat.channel, Seat.seat_id))).scalars().all()
     rows = await kstore.floor_rows(db, store_id)
@@ -248,11 +252,11 @@ async def _page(request: Request, db: AsyncSession, store_id: str, report: kstor
     by_cam = {r.camera_seat_id: r for r in rows if r.camera_seat_id}
     user = request.scope.get("user")
     return Template(template_name="hub/kiosk.html", context=page_context(
-        request, t, stores, store=store, badge=badge, adapter=state.settings.kiosk[store_id].__struct_config__.tag
+        request, t, stores, zone=zone, store=store, badge=badge, adapter=state.settings.kiosk[store_id].__struct_config__.tag
         if has else None, cams=cams, by_cam=by_cam, kiosk_rows=kiosk_rows,
         unmapped_cams=[c for c in cams if c.seat_id not in by_cam],
         unmapped_kiosk=[r for r in kiosk_rows if not r.camera_seat_id], report=report, error=error,
-        can_edit=bool(getattr(user, "is_admin", False)), health=h, kst=kst,
+        can_edit=bool(getattr(user, "is_admin", False)), health=h,
     ), cookies=cookies)
 
 

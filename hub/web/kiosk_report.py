@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar import Request, get
@@ -25,23 +26,25 @@ from hub.kiosk.reconcile import KINDS
 from hub.stats.api import load_timelines
 from hub.stats.compute import bucket_bounds
 from hub.stores import queries
-from hub.web.common import SEOUL, page_context, translator, visible_stores
+from hub.web.common import SEOUL, hub_zone, page_context, page_zone, translator, visible_stores
 from hub.web.history import parse_range
 
 FromDate = Annotated[str | None, QueryParameter(name="from", description="first local date, YYYY-MM-DD")]
 ToDate = Annotated[str | None, QueryParameter(description="last local date (inclusive), YYYY-MM-DD")]
 
 
-def window(frm: str | None, to: str | None, now: float) -> tuple[float, float, list[str]]:
-    today = datetime.fromtimestamp(now, SEOUL).date()
+def window(frm: str | None, to: str | None, now: float, zone: ZoneInfo = SEOUL) -> tuple[float, float, list[str]]:
+    """The local days from..to (YYYY-MM-DD) in ``zone`` (one store: its zone; several: the hub's)."""
+    today = datetime.fromtimestamp(now, zone).date()
     d0, d1 = parse_range(frm, to, today)
-    start = datetime(d0.year, d0.month, d0.day, tzinfo=SEOUL).timestamp()
+    start = datetime(d0.year, d0.month, d0.day, tzinfo=zone).timestamp()
     nd = d1 + timedelta(days=1)
-    end = min(datetime(nd.year, nd.month, nd.day, tzinfo=SEOUL).timestamp(), now)
+    end = min(datetime(nd.year, nd.month, nd.day, tzinfo=zone).timestamp(), now)
     return start, max(end, start + 1.0), [d0.isoformat(), d1.isoformat()]
 
 
-async def store_kiosk_stats(db: AsyncSession, store_id: str, start: float, end: float) -> tuple[KioskStats, dict]:
+async def store_kiosk_stats(db: AsyncSession, store_id: str, start: float, end: float,
+                            zone: ZoneInfo = SEOUL) -> tuple[KioskStats, dict]:
     rows = (await db.execute(select(KioskSeatRow.kiosk_seat_id, KioskSeatRow.camera_seat_id).where(
         KioskSeatRow.store_id == store_id, KioskSeatRow.source == "kiosk",
         KioskSeatRow.camera_seat_id.is_not(None)))).all()
@@ -64,19 +67,20 @@ async def store_kiosk_stats(db: AsyncSession, store_id: str, start: float, end: 
 
     pairs = {cam: (timelines.get(cam, SeatTimeline()), initial.get(kid), changes.get(kid, []))
              for cam, kid in kid_of.items()}
-    stats = compute(pairs, bucket_bounds(start, end, "day", SEOUL), SEOUL)
-    alerts = await alert_counts(db, [store_id], start, end)
+    stats = compute(pairs, bucket_bounds(start, end, "day", zone), zone)
+    alerts = await alert_counts(db, [store_id], start, end, zone)
     return stats, alerts.get(store_id, {"by_day": {}, "by_hour": [{} for _ in range(24)], "total": {}})
 
 
-async def alert_counts(db: AsyncSession, store_ids: list[str], start: float, end: float) -> dict[str, dict[str, Any]]:
+async def alert_counts(db: AsyncSession, store_ids: list[str], start: float, end: float,
+                       zone: ZoneInfo = SEOUL) -> dict[str, dict[str, Any]]:
     """Reconciliation alerts opened in the window: per store, per local day and per hour of day."""
     out: dict[str, dict[str, Any]] = {}
     rows = (await db.execute(select(Alert.store_id, Alert.kind, Alert.opened_at).where(
         Alert.store_id.in_(store_ids), Alert.kind.in_(KINDS), Alert.opened_at >= start, Alert.opened_at < end))).all()
     for sid, kind, at in rows:
         o = out.setdefault(sid, {"by_day": {}, "by_hour": [{} for _ in range(24)], "total": Counter()})
-        local = datetime.fromtimestamp(at, SEOUL)
+        local = datetime.fromtimestamp(at, zone)
         day = o["by_day"].setdefault(local.date().isoformat(), {})
         day[kind] = day.get(kind, 0) + 1
         o["by_hour"][local.hour][kind] = o["by_hour"][local.hour].get(kind, 0) + 1
@@ -115,8 +119,9 @@ def _h(s: float) -> float:
     return round(s / 3600, 2)
 
 
-async def _store_out(db: AsyncSession, store_id: str, start: float, end: float) -> StoreKioskStatsOut:
-    stats, alerts = await store_kiosk_stats(db, store_id, start, end)
+async def _store_out(db: AsyncSession, store_id: str, start: float, end: float,
+                     zone: ZoneInfo = SEOUL) -> StoreKioskStatsOut:
+    stats, alerts = await store_kiosk_stats(db, store_id, start, end, zone)
     labels = dict((await db.execute(select(Seat.seat_id, Seat.label).where(Seat.store_id == store_id))).all())
     return StoreKioskStatsOut(
         store_id=store_id,
@@ -128,13 +133,14 @@ async def _store_out(db: AsyncSession, store_id: str, start: float, end: float) 
 
 
 @get("/api/v1/stores/{store_id:str}/kiosk/stats", tags=["kiosk"])
-async def store_kiosk_stats_api(db: NamedDependency[AsyncSession], store_id: FromPath[str], frm: FromDate = None,
-                                to: ToDate = None) -> StoreKioskStatsOut:
-    """Sold vs occupied seat-hours per local day (mapped seats), hogged hours, unpaid-use minutes,
-    the top hogged seats and the reconciliation alerts per day and hour of day."""
+async def store_kiosk_stats_api(request: Request, db: NamedDependency[AsyncSession], store_id: FromPath[str],
+                                frm: FromDate = None, to: ToDate = None) -> StoreKioskStatsOut:
+    """Sold vs occupied seat-hours per local day (mapped seats; the store's time zone), hogged
+    hours, unpaid-use minutes, the top hogged seats and the reconciliation alerts per day and hour."""
     await queries.get_store(db, store_id)
-    start, end, _ = window(frm, to, time.time())
-    return await _store_out(db, store_id, start, end)
+    zone = await page_zone(db, request, store_id)
+    start, end, _ = window(frm, to, time.time(), zone)
+    return await _store_out(db, store_id, start, end, zone)
 
 
 class CompareOut(msgspec.Struct):
@@ -168,8 +174,9 @@ async def _compare(request: Request, db: AsyncSession, start: float, end: float)
 @get("/api/v1/kiosk/stats", tags=["kiosk"])
 async def compare_api(request: Request, db: NamedDependency[AsyncSession], frm: FromDate = None,
                       to: ToDate = None) -> list[CompareOut]:
-    """The same numbers for every store this user may see, side by side (stores with mapped seats)."""
-    start, end, _ = window(frm, to, time.time())
+    """The same numbers for every store this user may see, side by side (stores with mapped seats;
+    the days in the hub's time zone)."""
+    start, end, _ = window(frm, to, time.time(), hub_zone(request))
     return await _compare(request, db, start, end)
 
 
@@ -180,10 +187,11 @@ async def store_kiosk_stats_page(request: Request, db: NamedDependency[AsyncSess
     stores = visible_stores(request, await queries.list_stores(db))
     if store_id not in {s.store_id for s in stores}:
         raise queries.NotFound(f"store {store_id!r} not found")
-    start, end, (d0, d1) = window(frm, to, time.time())
-    data = await _store_out(db, store_id, start, end)
+    zone = await page_zone(db, request, store_id)
+    start, end, (d0, d1) = window(frm, to, time.time(), zone)
+    data = await _store_out(db, store_id, start, end, zone)
     return Template(template_name="hub/kiosk_stats.html", context=page_context(
-        request, t, stores, store=next(s for s in stores if s.store_id == store_id), data=data, frm=d0, to=d1,
+        request, t, stores, zone=zone, store=next(s for s in stores if s.store_id == store_id), data=data, frm=d0, to=d1,
         kinds=KINDS, compare=await _compare(request, db, start, end)), cookies=cookies)
 
 

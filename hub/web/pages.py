@@ -27,14 +27,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.guard import principal
 from hub.auth.users import SESSION_COOKIE, principal_for_token
-from hub.db.models import Alert, Edge, Snapshot
-from hub.settings import DEFAULT_TZ
+from hub.db.models import Alert, Channel, Edge, Snapshot
 from hub.stats.compute import compute_store_stats
 from hub.stats.timelines import load_timelines
 from hub.stores import queries
 from hub.stores.config_push import config_status
 from hub.stores.snapshots import KEEP_S
-from hub.web.common import SEOUL, ago_fn, kst, page_context, script_json, translator, visible_stores
+from hub.web.common import (
+    SEOUL,
+    ago_fn,
+    hub_zone,
+    kst,
+    page_context,
+    page_zone,
+    script_json,
+    translator,
+    visible_stores,
+)
 from hub.web.kiosk import floor_plan, kiosk_strings, kiosk_tiles
 from protocol import SEAT_STATES
 from protocol.live import Hello, encode_live
@@ -59,9 +68,13 @@ class Tile(msgspec.Struct):
     edges_offline: int
     last_seen: float | None  # newest message from any of the store's edges (hub clock)
     offline_since: float | None  # the oldest edge outage still going on
+    moved: list[int] = []  # channels whose camera moved from the desk references (issue 17)
 
 
-def make_tiles(stores: list[queries.StoreSummary], edges: list[Edge]) -> list[Tile]:
+def make_tiles(stores: list[queries.StoreSummary], edges: list[Edge],
+               moved: dict[str, list[int]] | None = None) -> list[Tile]:
+    """``moved``: per store, the channels whose edge reports the camera moved (redraw or re-take)."""
+    moved = moved or {}
     by_store: dict[str, list[Edge]] = {}
     for e in edges:
         by_store.setdefault(e.store_id, []).append(e)
@@ -78,6 +91,7 @@ def make_tiles(stores: list[queries.StoreSummary], edges: list[Edge]) -> list[Ti
             edges_online=s.edges_online, edges_offline=s.edges_offline,
             last_seen=max((e.last_seen for e in es), default=None),
             offline_since=min(outages) if outages else None,
+            moved=sorted(set(moved.get(s.store_id, []))),
         ))
     return tiles
 
@@ -100,21 +114,24 @@ def day_start(now: float, zone: ZoneInfo = SEOUL) -> float:
     return datetime(d.year, d.month, d.day, tzinfo=zone).timestamp()
 
 
-async def occupancy_today(db: AsyncSession, store_ids: list[str], now: float) -> dict[str, Any]:
-    """Hourly occupancy rate per store since local midnight, for the comparison chart."""
-    start = day_start(now)
+async def occupancy_today(db: AsyncSession, store_ids: list[str], now: float,
+                          zone: ZoneInfo = SEOUL) -> dict[str, Any]:
+    """Hourly occupancy rate per store since midnight in ``zone`` (the overview's: the hub's),
+    for the comparison chart; ``day`` and ``zone`` name the axis."""
+    start = day_start(now, zone)
     end = max(now, start + 1.0)
     hours = [f"{h:02d}" for h in range(24)]
     series = {}
     for sid in store_ids:
         loaded = await load_timelines(db, sid, start, end)
-        stats = compute_store_stats(loaded.timelines, start, end, "hour", DEFAULT_TZ)
+        stats = compute_store_stats(loaded.timelines, start, end, "hour", zone.key)
         rates: list[float | None] = [None] * 24
         for b in stats.buckets:
             r = b.occupancy_rate
-            rates[datetime.fromtimestamp(b.start, SEOUL).hour] = None if r is None else round(r * 100, 1)
+            rates[datetime.fromtimestamp(b.start, zone).hour] = None if r is None else round(r * 100, 1)
         series[sid] = rates
-    return {"hours": hours, "series": series}
+    return {"hours": hours, "series": series, "day": datetime.fromtimestamp(start, zone).date().isoformat(),
+            "zone": zone.key}
 
 
 # ---------------------------------------------------------------- store view (pure helpers)
@@ -159,7 +176,7 @@ def alert_text(kind: str, message: str, seat_id: str | None, edge_id: str | None
     return t(f"alert.{kind}", seat=labels.get(seat_id or "", seat_id or ""), edge=edge_id or "")
 
 
-def channel_alerts(detail: queries.StoreDetail, t: Translator) -> list[PanelAlert]:
+def channel_alerts(detail: queries.StoreDetail, t: Translator, zone: ZoneInfo = SEOUL) -> list[PanelAlert]:
     """Camera channels reported down by an online edge (shown even before the alert service's
     grace time, so the counter staff see why a seat reads unknown)."""
     out = []
@@ -170,8 +187,17 @@ def channel_alerts(detail: queries.StoreDetail, t: Translator) -> list[PanelAler
             if not c.online:
                 out.append(PanelAlert("channel_down", "high",
                                       t("alert.channel", n=c.channel, name=c.name or "", edge=e.edge_id),
-                                      kst(c.updated_at)))
+                                      kst(c.updated_at, zone=zone)))
     return out
+
+
+def camera_moved_alerts(detail: queries.StoreDetail, t: Translator, zone: ZoneInfo = SEOUL) -> list[PanelAlert]:
+    """Channels whose picture drifted from the edge's desk references beyond its tolerance (the
+    camera was bumped): the desks read from the detector alone until the seats are redrawn or
+    the reference re-taken, so staff must hear it (issue 17)."""
+    return [PanelAlert("camera_moved", "low", t("channel.moved_n", n=c.channel, name=c.name or "", edge=e.edge_id),
+                       kst(c.updated_at, zone=zone))
+            for e in detail.edges for c in e.channels if c.camera_moved]
 
 
 class Pages(Controller):
@@ -184,19 +210,25 @@ class Pages(Controller):
         ids = {s.store_id for s in stores}
         edges = [e for e in (await db.execute(select(Edge))).scalars().all() if e.store_id in ids]
         sort = sort if sort in SORTS else "name"
-        tiles = sort_tiles(make_tiles(stores, edges), sort)
+        moved: dict[str, list[int]] = {}
+        for store_id, channel in (await db.execute(
+                select(Channel.store_id, Channel.channel).where(Channel.camera_moved.is_(True)))).all():
+            if store_id in ids:
+                moved.setdefault(store_id, []).append(channel)
+        tiles = sort_tiles(make_tiles(stores, edges, moved), sort)
         now = time.time()
-        chart = await occupancy_today(db, [x.store_id for x in tiles], now)
+        zone = hub_zone(request)
+        chart = await occupancy_today(db, [x.store_id for x in tiles], now, zone)
         chart["names"] = {x.store_id: x.name for x in tiles}
 
         return Template(
             template_name="hub/index.html",
             context=page_context(
-                request, t, stores, tiles=tiles, sort=sort, sorts=SORTS, now=now, kst=kst,
+                request, t, stores, tiles=tiles, sort=sort, sorts=SORTS, now=now,
                 kiosk=await kiosk_tiles(db, request.app.state, [x.store_id for x in tiles], now),
                 ago=ago_fn(now, t),
                 chart_json=script_json(chart), chart_i18n=script_json({"rate": t("overview.chart_rate"), "chart.no_data": t("chart.no_data"),
-                                       "history.hour_axis": t("history.hour_axis")}),
+                                       "history.hour_axis": t("history.hour_axis", zone=f"{chart['day']}, {zone.key}")}),
             ),
             cookies=cookies,
         )
@@ -214,7 +246,8 @@ class Pages(Controller):
         stores = visible_stores(request, await queries.list_stores(db))
         if store_id not in {s.store_id for s in stores}:
             raise queries.NotFound(f"store {store_id!r} not found")
-        detail = await queries.store_detail(db, store_id)
+        detail = await queries.store_detail(db, store_id, request.app.state.settings.timezone)
+        zone = await page_zone(db, request, store_id)
         seats = await queries.list_seats(db, store_id)
         now = time.time()
         rows = (await db.execute(
@@ -223,9 +256,10 @@ class Pages(Controller):
         )).scalars().all()
         labels = {s.seat_id: s.label for s in seats}
         alerts = [PanelAlert(a.kind, a.priority, alert_text(a.kind, a.message, a.seat_id, a.edge_id, labels, t),
-                             kst(a.opened_at), a.id) for a in rows]
+                             kst(a.opened_at, zone=zone), a.id) for a in rows]
         if not any(a.kind == "channel_down" for a in alerts):
-            alerts += channel_alerts(detail, t)
+            alerts += channel_alerts(detail, t, zone)
+        alerts += camera_moved_alerts(detail, t, zone)
         channels = seatmap.seat_cells(
             (seatmap.SeatInput(s.seat_id, s.label, s.channel, s.state, s.since, s.polygon, s.resumed) for s in seats),
             now, t)
@@ -233,18 +267,18 @@ class Pages(Controller):
         configs = {e.edge_id: await config_status(db, store_id, e.edge_id) for e in detail.edges}
         by_id = {c.seat_id: c for cells in channels.values() for c in cells}
         # Floor plan (issue 18) first when the store has one; the per-camera map is the second tab.
-        floor = await floor_plan(db, request.app.state, store_id, seats, now, t)
+        floor = await floor_plan(db, request.app.state, store_id, seats, now, t, zone)
         view = "camera" if floor is None or view == "camera" else "floor"
         stills = await camera_stills(db, request, store_id, now)
         return Template(
             template_name="hub/store.html",
             context=page_context(
-                request, t, stores, store=detail, channels=channels, channel_names=names, floor=floor, view=view,
+                request, t, stores, zone=zone, store=detail, channels=channels, channel_names=names, floor=floor, view=view,
                 stills=stills,
                 kiosk_json=script_json(kiosk_strings(t)),
                 seats=[by_id[s.seat_id] for s in seats], states=SEAT_STATES, alerts=alerts, now=now,
                 alert_rules=request.app.state.settings.alerts, configs=configs,
-                kst=kst, ago=ago_fn(now, t),
+                ago=ago_fn(now, t),
                 seatmap_json=script_json(seatmap.js_strings(t)),
                 live_json=script_json({k: t(k) for k in (
                     "live.connected", "live.disconnected", "live.connecting", "edge.online", "edge.offline",

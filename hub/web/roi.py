@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.db.models import Channel, Edge, Seat
 from hub.stores import queries
 from hub.stores.config_push import ConfigStatus, config_status
-from hub.web.common import page_context, script_json, translator, visible_stores
+from hub.web.common import page_context, page_zone, script_json, translator, visible_stores
 from hub.web.kiosk import roi_mapping
 from protocol import SeatDef, StateRules
 from protocol.layout import layout_problems
@@ -108,7 +108,8 @@ async def roi_page(request: Request, db: NamedDependency[AsyncSession], store_id
                 "roi.version", "roi.no_selection", "roi.unsaved", "roi.edge_error", "roi.snapshot_none",
                 "roi.snapshot_wait", "roi.snapshot_failed", "roi.snapshot_taken")}),
         }
-    return Template(template_name="hub/roi.html", context=page_context(request, t, stores, **ctx), cookies=cookies)
+    return Template(template_name="hub/roi.html", context=page_context(request, t, stores, zone=await page_zone(db, request, store_id), **ctx),
+                    cookies=cookies)
 
 
 @post("/stores/{store_id:str}/roi/check", include_in_schema=False, status_code=200)

@@ -18,7 +18,7 @@ from hub.auth import users as auth
 from hub.auth.guard import ADMIN, ANY_USER, principal
 from hub.auth.users import AuthError
 from hub.stores import queries
-from hub.web.common import kst, page_context, translator, visible_stores
+from hub.web.common import page_context, translator, visible_stores
 
 ROLES = ("staff", "hq_viewer", "admin")  # a new account starts with the least rights
 
@@ -37,7 +37,7 @@ async def _users_page(request: Request, db: AsyncSession, *, done: str = "", err
     return Template(
         template_name="hub/users.html",
         context=page_context(request, t, visible_stores(request, stores), users=users, all_stores=stores,
-                             roles=ROLES, done=done, error=error, form=form or {}, kst=kst,
+                             roles=ROLES, done=done, error=error, form=form or {},
                              me=principal(request).username),
         cookies=cookies, status_code=status,
     )

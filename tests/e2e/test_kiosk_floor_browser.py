@@ -60,7 +60,8 @@ def test_floor_plan_in_a_browser(broker, tmp_path):
             wait_for(lambda: app.state.mqtt.subscribed.is_set(), what="MQTT")
             create_user(url, "boss", "admin")
             edge.birth({"s0": "occupied", "s1": "occupied", "s2": "empty"}, since=time.time() - 900)
-            plain.birth({"s0": "occupied", "s1": "empty"}, since=time.time() - 60)
+            # gangnam's box restarted a minute ago: s0's timer restarted with it (issue 19 point 8)
+            plain.birth({"s0": "occupied", "s1": "empty"}, since=time.time() - 60, resumed={"s0"})
             browser = launch_chromium(pw)
             page = browser.new_page(viewport=TABLET)
             login_page(page, base, "boss")
@@ -151,6 +152,8 @@ def test_floor_plan_in_a_browser(broker, tmp_path):
             expect(page.locator(".floor-cell")).to_have_count(2)
             hand = page.locator('.floor-cell[data-seat-id="s0"]')
             assert "state-occupied" in hand.get_attribute("class") and "kiosk-none" in hand.get_attribute("class")
+            expect(hand.locator(".resumed-note")).to_have_text("(재시작 전 시간 알 수 없음)")
+            expect(page.locator('.floor-cell[data-seat-id="s1"] .resumed-note')).to_have_text("")
             page.screenshot(path=artifact("kiosk-floor-plan-by-hand-ko.png"), full_page=True)
             browser.close()
     finally:

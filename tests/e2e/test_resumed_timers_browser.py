@@ -10,7 +10,6 @@ the edge's local page server on its SQLite store, Debian Chromium through Playwr
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
@@ -22,13 +21,12 @@ from edge_agent.settings import LocalUiSection
 from edge_agent.storage.db import EdgeStore
 from hub.app import create_app
 from protocol import SeatDef, SeatSnapshot, StateRules
-from tests.support.browser import launch_chromium, serve_app
+from tests.support.browser import artifact, launch_chromium, serve_app
 from tests.support.hub_auth import create_user, login_page
 from tests.support.hub_harness import SimEdge, hub_settings
 from tests.support.services import ServiceUnavailable, free_port, shared_broker
 from tests.support.waiting import wait_for
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "issue-19"
 KO, EN = "재시작 전 시간 알 수 없음", "time before restart unknown"
 
 
@@ -65,7 +63,7 @@ def test_hub_store_page_says_the_time_before_a_restart_is_unknown(tmp_path):
                     assert _note(page, "s2") == ("", "")  # a state the edge saw begin: no note
                     row = page.locator('tr[data-seat-id="s0"] td.dur').inner_text()
                     assert row.startswith("빈 지 3분") and f"({KO})" in row, row
-                    page.screenshot(path=str(SHOTS / "resumed-hub-store-ko.png"), full_page=True)
+                    page.screenshot(path=artifact("issue-19-resumed-hub-store-ko.png"), full_page=True)
                     page.goto(f"{base}/stores/store-a?lang=en")
                     assert _note(page, "s0") == (EN, EN)
                     assert page.locator('tr[data-seat-id="s1"] td.dur').inner_text().startswith("occupied 3 min")
@@ -104,7 +102,7 @@ def test_edge_staff_page_says_the_time_before_a_restart_is_unknown(tmp_path):
             page.wait_for_selector("#seat-table")
             assert _note(page, "A1") == (KO, KO) and _note(page, "A2") == ("", "")
             assert page.locator('tr[data-seat-id="A1"] td.since').inner_text().startswith("빈 지 2분")
-            page.screenshot(path=str(SHOTS / "resumed-edge-page-ko.png"), full_page=True)
+            page.screenshot(path=artifact("issue-19-resumed-edge-page-ko.png"), full_page=True)
             # the seat changes (a real transition): the page's polling drops the note
             store.save_states([SeatSnapshot("A1", "occupied", time.time())])
             page.wait_for_selector('g[data-seat-id="A1"].state-occupied', timeout=5000)

@@ -153,6 +153,30 @@ def test_roi_page_and_check_use_the_shared_layout_rules(sqlite_url, make_hub, si
     assert client.get("/stores/nope/roi").status_code == 404
 
 
+def test_store_page_and_overview_say_a_camera_moved(sqlite_url, make_hub, sim):
+    """Issue 17: a channel whose picture drifted from the desk references beyond the edge's
+    tolerance reads "camera moved: redraw the seats or re-take the reference" on the store page
+    (channel list and alerts panel) and on the HQ overview's tile; Korean by default."""
+    client = make_hub(sqlite_url)
+    edge = _ready(client, sim)
+    edge.send(Health(**edge.base(), channels=[ChannelHealth(1, True, fps=2.0, drift=0.004),
+                                               ChannelHealth(2, True, fps=2.0, drift=0.061, camera_moved=True)]))
+    ko_text = "카메라가 움직였습니다: 좌석을 다시 그리거나 기준 화면을 다시 찍으세요"
+    wait_for(lambda: 'data-camera-moved="2"' in client.get("/stores/store-a").text, what="camera moved shown")
+    html = client.get("/stores/store-a").text
+    assert re.findall(r'data-camera-moved="([^"]+)"', html) == ["2"]  # channel 1 drifted within tolerance
+    assert ko_text in html and 'data-kind="camera_moved"' in html and "채널 2 window: " + ko_text in html
+    en = client.get("/stores/store-a?lang=en").text
+    assert "camera moved: redraw the seats or re-take the reference" in en and ko_text not in en
+    home = client.get("/?lang=ko").text  # (?lang= is remembered in a cookie)
+    assert 'data-camera-moved="2"' in home and f"채널 2: {ko_text}" in home
+    assert "Channel 2: camera moved: redraw the seats or re-take the reference" in client.get("/?lang=en").text
+    # the reference re-taken (no drift reported any more): the warning goes
+    edge.send(Health(**edge.base(), channels=[ChannelHealth(1, True, fps=2.0), ChannelHealth(2, True, fps=2.0)]))
+    wait_for(lambda: "data-camera-moved" not in client.get("/stores/store-a").text, what="warning gone")
+    assert "data-camera-moved" not in client.get("/").text
+
+
 def test_staff_see_only_their_store_and_viewers_cannot_edit(sqlite_url, make_hub, sim):
     client = make_hub(sqlite_url)  # an admin, to wait for the births
     _ready(client, sim)

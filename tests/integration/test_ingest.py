@@ -56,6 +56,27 @@ def test_birth_delta_event_reach_the_api(db_url, make_hub, sim):
     assert "not found" in client.get("/api/v1/stores/nope/seats").json()["detail"]
 
 
+def test_channel_drift_from_health_is_stored_with_the_channel(db_url, make_hub, sim):
+    """Issue 17: the edge's per-channel drift (camera moved from the desk references) is stored
+    with the channel's health and served; an older edge's health (no drift) reads not measured."""
+    from protocol import ChannelHealth, Health
+
+    client = make_hub(db_url)
+    edge = sim()
+    edge.birth()
+    wait_for(lambda: len(states(client)) == 3, what="birth")
+    edge.send(Health(**edge.base(), channels=[ChannelHealth(1, True, fps=1.0, drift=0.061, camera_moved=True),
+                                               ChannelHealth(2, True, fps=1.0, drift=0.004)]))
+
+    def channels():
+        edges = client.get("/api/v1/stores/store-a").json()["edges"]
+        return {c["channel"]: (c["drift"], c["camera_moved"]) for e in edges for c in e["channels"]}
+
+    wait_for(lambda: channels() == {1: (0.061, True), 2: (0.004, False)}, what="drift stored")
+    edge.send(Health(**edge.base(), channels=[ChannelHealth(1, True, fps=1.0), ChannelHealth(2, True, fps=1.0)]))
+    wait_for(lambda: channels() == {1: (None, False), 2: (None, False)}, what="re-taken: no drift any more")
+
+
 def test_seat_desk_zones_reach_the_api(db_url, make_hub, sim):
     client = make_hub(db_url)
     edge = sim()
@@ -284,11 +305,12 @@ def test_events_pagination_filters_and_csv(pg_url, make_hub, sim):
     lines = csv.text.strip().splitlines()
     assert lines[0].startswith("id,store_id,seat_id") and len(lines) == 5
     assert "2023-11-14T22:13:20+00:00" in lines[1]
-    # issue 19: the export says which clock: UTC in at_iso, store time (with +09:00) in at_store
-    assert lines[0].endswith(",at_iso,at_epoch,historical,at_store")
-    assert lines[1].endswith(",2023-11-15T07:13:20+09:00")
+    # issue 19: the export says which clock: UTC in at_iso, store time (with +09:00) in at_store,
+    # and the store's zone by name
+    assert lines[0].endswith(",at_iso,at_epoch,historical,at_store,store_tz")
+    assert lines[1].endswith(",2023-11-15T07:13:20+09:00,Asia/Seoul")
     page = client.get("/stores/store-a").text
-    assert "모든 시각은 매장 시간(한국 표준시 KST, UTC+9) 기준입니다." in page  # the pages say it too
+    assert "모든 시각은 매장 시간(Asia/Seoul (KST, UTC+09:00)) 기준이며" in page  # the pages say it too
     assert "All times are store time" in client.get("/stores/store-a?lang=en").text
     assert client.get("/api/v1/stores/nope/events.csv").status_code == 404
 

@@ -22,3 +22,13 @@ def test_all_online_or_a_real_failure_is_reported_at_once():
 
 def test_after_the_grace_period_a_silent_channel_is_down():
     assert health_due([ch(1, False)], uptime_s=STARTUP_GRACE_S)
+
+
+def test_channel_health_carries_latency_and_drift_to_the_hub():
+    from edge_agent.agent import channel_health
+    from edge_agent.seats.drift import ChannelDrift
+
+    drifts = [ChannelDrift(1, 0.03, -0.04, 0.2, True, 0.02), ChannelDrift(2, 0.004, 0.001, -0.2, False, 0.02)]
+    out = channel_health([ch(1, True), ch(2, True), ch(3, False)], {1: 12.5}, drifts)
+    assert [(c.channel, c.latency_ms, c.drift, c.camera_moved) for c in out] == [
+        (1, 12.5, 0.05, True), (2, None, 0.0041, False), (3, None, None, False)]

@@ -22,7 +22,7 @@ OURS = ("edge_agent", "hub", "protocol", "ui")
 
 # Pipeline order per tier. A stage of rank r may import stages of rank < r (and itself).
 # Equal ranks are independent of each other: importing one from the other is a finding too.
-RANKS: dict[str, int] = {
+RANKS: dict[str, float] = {
     # edge: capture -> detect -> seats -> state -> store -> uplink; the staff page reads the store.
     # Leaf modules (they import nothing of ours) that settings composes its sections from come first.
     "edge_agent.types": 0, "edge_agent.seats.rules": 0, "edge_agent.vision.backends": 0,
@@ -41,6 +41,9 @@ RANKS: dict[str, int] = {
     "hub.settings": 1,
     "hub.params": 2, "hub.auth": 2, "hub.mqtt": 2,
     "hub.live": 3, "hub.stores": 3,
+    # the rollups are written by the ingest writer in the events' transaction: the pure statistics,
+    # the pure rollups and their storage sit before ingest, in that order
+    "hub.stats.compute": 3.1, "hub.stats.rollup": 3.2, "hub.stats.rollup_db": 3.3,
     "hub.ingest": 4,
     "hub.stats": 5, "hub.alerts": 5,
     "hub.kiosk": 6,

@@ -56,3 +56,15 @@ def test_unknown_camera_state_names_are_shown_as_unknown():
     fp = build_floor([seat("A-1-1", "A", 1, 1, "a01")], {"a01": ("weird", NOW, "A-01")}, {}, True, NOW, T,
                      kiosk_badge(False, None, None, None, NOW, T, str))
     assert fp.sections[0].cells[0].state == "unknown"
+
+
+def test_floor_cell_says_the_time_before_a_restart_is_unknown():
+    """Issue 19 point 8: the floor plan (the store page's first tab) tells a timer that restarted
+    with the store box, like the seat map and the seat list."""
+    seats = [FloorSeatIn("k1", "A", 1, 1, "A-01", "", 0, "a01", None, None),
+             FloorSeatIn("k2", "A", 1, 2, "A-02", "", 0, "a02", None, None)]
+    camera = {"a01": ("empty", NOW - 180, "A-01", True), "a02": ("empty", NOW - 180, "A-02")}
+    fp = build_floor(seats, camera, {}, True, NOW, T, kiosk_badge(False, None, None, None, NOW, T, str))
+    a1, a2 = fp.sections[0].cells
+    assert a1.note == "재시작 전 시간 알 수 없음" and a1.timer == "빈 지 3분"
+    assert a2.note == ""

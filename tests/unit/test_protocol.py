@@ -51,6 +51,7 @@ edge_common = dict(store_id=ids, edge_id=ids, boot_id=st.uuids().map(str), seq=s
 health = st.builds(
     ChannelHealth, channel=st.integers(1, 16), online=st.booleans(), fps=unit,
     last_frame_age_s=st.none() | times, reconnects=st.integers(0, 1000), last_error=st.none() | st.text(max_size=20),
+    drift=st.none() | unit, camera_moved=st.booleans(),
 )
 
 messages = st.one_of(
@@ -180,3 +181,49 @@ def test_compact_wire_bad_state_code_is_a_protocol_error():
     old = msgspec.msgpack.encode(WireDelta(SCHEMA_VERSION - 1, "s", "e", "b", 1, 1.0, []))
     with pytest.raises(ProtocolError, match="schema version"):
         decode(old)
+
+
+class _OldChannelHealth(msgspec.Struct, frozen=True):
+    """ChannelHealth as edges before issue 17's drift field sent it (every field, no drift)."""
+
+    channel: int
+    online: bool
+    fps: float = 0.0
+    last_frame_age_s: float | None = None
+    latency_ms: float | None = None
+    reconnects: int = 0
+    last_error: str | None = None
+
+
+class _OldHealth(msgspec.Struct, tag_field="kind", tag="health", kw_only=True):
+    v: int = SCHEMA_VERSION
+    store_id: str
+    edge_id: str
+    boot_id: str
+    seq: int
+    ts: float
+    channels: list[_OldChannelHealth]
+    outbox_depth: int = 0
+    outbox_dropped: int = 0
+    uptime_s: float = 0.0
+
+
+def test_channel_drift_round_trip_and_old_edges_and_hubs_understand_each_other():
+    base = dict(store_id="s", edge_id="e", boot_id="b", seq=3, ts=1_764_000_000.0)
+    moved = ChannelHealth(2, True, fps=1.0, drift=0.061, camera_moved=True)
+    new = Health(**base, channels=[ChannelHealth(1, True, fps=1.0, drift=0.006), moved])
+    assert decode(encode(new)) == new and decode_json(encode_json(new)) == new
+    # an old edge's health (no drift field) decodes: not measured, not moved
+    old = msgspec.msgpack.encode(_OldHealth(**base, channels=[_OldChannelHealth(1, True, fps=1.0, last_error="x")]))
+    got = decode(old)
+    assert isinstance(got, Health) and got.channels[0].drift is None and got.channels[0].camera_moved is False
+    assert got.channels[0].last_error == "x"
+    # an old hub (its ChannelHealth without the field) decodes a new edge's health, ignoring it
+    seen = msgspec.msgpack.decode(encode(new), type=_OldHealth)
+    assert [c.channel for c in seen.channels] == [1, 2] and seen.channels[1].fps == 1.0
+    # small: a channel without drift costs no more than before the field existed
+    plain = Health(**base, channels=[ChannelHealth(c, True, fps=1.0) for c in range(1, 17)])
+    before = msgspec.msgpack.encode(_OldHealth(**base, channels=[_OldChannelHealth(c, True, fps=1.0) for c in range(1, 17)]))
+    assert len(encode(plain)) <= len(before)
+    with_drift = Health(**base, channels=[ChannelHealth(c, True, fps=1.0, drift=0.01) for c in range(1, 17)])
+    assert len(encode(with_drift)) <= len(before)

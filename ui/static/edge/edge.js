@@ -13,7 +13,9 @@
       if (c) c.textContent = data.counts[st] || 0;
     });
     var up = document.getElementById("updated");
-    if (up) up.textContent = new Date(data.generated_at * 1000).toLocaleTimeString();
+    // The store's clock as the server writes it ("22:33:05 KST"), not the tablet's zone and locale.
+    if (up) up.textContent = new Date(data.generated_at * 1000).toLocaleTimeString("sv-SE", {
+      timeZone: body.dataset.zone || "Asia/Seoul", hour12: false }) + " " + (body.dataset.zoneAbbr || "");
     body.dataset.lastRefresh = String(data.generated_at);
   }
   function poll() {

@@ -42,7 +42,8 @@
       return {
         color: PALETTE, tooltip: { trigger: "axis", valueFormatter: function (v) { return v == null ? "-" : v + "%"; } },
         grid: { left: 48, right: 16, top: 16, bottom: 56 },
-        xAxis: { type: "category", data: d.line.x }, yAxis: pctAxis(),
+        xAxis: { type: "category", data: d.line.x, name: strings["history.time_axis"], nameLocation: "middle", nameGap: 26 },
+        yAxis: pctAxis(),
         dataZoom: [{ type: "inside" }, { type: "slider", height: 18, bottom: 4 }],
         series: [{ name: strings["history.occupancy"], type: "line", data: d.line.y, symbolSize: 5, areaStyle: { opacity: 0.15 } }],  // symbols: a lone hour of data is still visible
       };

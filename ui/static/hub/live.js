@@ -57,10 +57,10 @@
       li.appendChild(b);
       li.appendChild(document.createTextNode(" " + alertText(a) + " "));
       var tm = document.createElement("time");
-      // Same clock and format as the server-rendered list: store time (KST), "2026-12-04 22:33"
+      // Same clock and format as the server-rendered list: store time (the page's zone, body[data-zone]), "2026-12-04 22:33"
       // (the sv-SE locale writes ISO dates; en-GB wrote 04-12, day first, next to the server's 12-04).
       tm.textContent = new Date(a.opened_at * 1000).toLocaleString("sv-SE", {
-        timeZone: "Asia/Seoul", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
+        timeZone: document.body.dataset.zone || "Asia/Seoul", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
         minute: "2-digit", hour12: false });
       li.appendChild(tm);
       list.insertBefore(li, list.firstChild);

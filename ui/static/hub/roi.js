@@ -222,7 +222,7 @@
       $("roi-neutral").setAttribute("visibility", "hidden");
       svg.setAttribute("data-picture", String(snap.id));
       note(fmt("roi.snapshot_taken", { time: new Date((snap.received_at || snap.requested_at) * 1000).toLocaleString(
-        "sv-SE", { timeZone: "Asia/Seoul" }), n: snap.faces_blurred || 0 }));  // "2026-12-04 22:33:05", store time
+        "sv-SE", { timeZone: document.body.dataset.zone || "Asia/Seoul" }), n: snap.faces_blurred || 0 }));  // "2026-12-04 22:33:05", store time
       render();
     };
     img.src = snap.url;

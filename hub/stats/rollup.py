@@ -1,0 +1,261 @@
+"""Hourly rollups of seat statistics (pure: no I/O, no clock).
+
+A rollup row is one seat's numbers for one hour, exactly what :func:`hub.stats.compute.seat_bucket_stats`
+gives for that hour when it is handed the seat's whole history (every transition before the hour
+included), plus the seat's ``Carry`` at the hour's end: its state and when its open visit began.
+The carry is all the past that matters to the next hour (a stay's length goes back to its entry,
+an entry needs no visit open), so a span of hours is recomputed from the carry of the hour before
+it and the raw events inside it, without reading older events (which retention may have deleted).
+
+Hours are UTC hours (multiples of 3600 s). They are the local hour buckets of every time zone with a
+whole-hour offset (KST, and DST zones whose shifts are whole hours); readers in other zones
+compute from the raw events instead.
+
+The last materialised hour of a store (its ``through``) is computed as if the state at the last event
+lasted to the hour's end; a reader asking for less of that hour subtracts the rest
+(:func:`clip_tail`), which is exact while no event is stored after the window's end in that hour.
+Hours after ``through`` have no event at all: they are the carry for 3600 s (:func:`fill`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import pairwise
+from zoneinfo import ZoneInfo
+
+from hub.stats.compute import (
+    STATES,
+    DayStats,
+    Durations,
+    PeakHour,
+    SeatBucketStats,
+    SeatTimeline,
+    StoreBucketStats,
+    StoreStats,
+    bucket_bounds,
+    seat_bucket_stats,
+)
+
+HOUR = 3600.0
+Event = tuple[float, str]  # (capture time, to_state), in (at, id) order
+
+
+def hour_floor(t: float) -> float:
+    return math.floor(t / HOUR) * HOUR
+
+
+def hour_aligned_zone(zone: ZoneInfo, start: float, end: float) -> bool:
+    """Whether the zone's local hours are UTC hours over the window (whole-hour offsets at both ends
+    and at every day start in between is enough for the zones in use: offsets change twice a year)."""
+    t = start
+    while True:
+        off = datetime.fromtimestamp(t, zone).utcoffset()
+        if off is None or off.total_seconds() % HOUR:
+            return False
+        if t >= end:
+            return True
+        t = min(t + 86400.0, end)
+
+
+@dataclass(frozen=True)
+class Carry:
+    """A seat's situation at an hour boundary: what the next hour needs of the past."""
+
+    state: str = "unknown"  # never observed is unknown
+    visit: float | None = None  # when the visit that is still open began (None: no open visit)
+
+    def prefix(self, before: float) -> list[Event]:
+        """Transitions before ``before`` that put a seat in this situation, for
+        :func:`hub.stats.compute.seat_segments` (which replays transitions before a window only
+        to find where it starts)."""
+        if self.visit is not None:  # an entry, then the state now (a repeat of occupied is ignored)
+            return [(self.visit, "occupied"), (self.visit, self.state)]
+        if self.state == "unknown":
+            return []
+        return [(before - 1.0, self.state)]  # away/abandoned with no entry seen: no visit opens
+
+
+def advance(carry: Carry, events: Iterable[Event]) -> Carry:
+    """The carry after ``events`` (the visit rules of :func:`hub.stats.compute.seat_segments`)."""
+    state, visit = carry.state, carry.visit
+    for at, to in events:
+        if to == state:
+            continue  # a repeated state is not a transition
+        if to in ("empty", "unknown"):
+            visit = None
+        elif to == "occupied" and visit is None:
+            visit = at
+        state = to
+    return Carry(state, visit)
+
+
+@dataclass
+class SeatHour(SeatBucketStats):
+    """One rollup row: the hour's statistics, how many events fell in it, and the carry at its end."""
+
+    events: int = 0
+    end_state: str = "unknown"
+    visit_since: float | None = None
+
+    @property
+    def carry(self) -> Carry:
+        return Carry(self.end_state, self.visit_since)
+
+
+def roll_seat(seat_id: str, carry: Carry, events: Sequence[Event], first_hour: float, last_hour: float) -> list[SeatHour]:
+    """Rows for the hours ``first_hour .. last_hour`` (inclusive) of one seat, from the carry at
+    ``first_hour`` and the seat's events in those hours (sorted by capture time, ties in storage
+    order; events outside the span and with unknown state names are left out)."""
+    end = last_hour + HOUR
+    inside = [(at, to) for at, to in events if first_hour <= at < end and to in STATES]
+    n = round((end - first_hour) / HOUR)
+    edges = [first_hour + k * HOUR for k in range(n + 1)]
+    timeline = SeatTimeline(transitions=carry.prefix(first_hour) + inside)
+    rows = seat_bucket_stats(seat_id, timeline, edges)
+    out: list[SeatHour] = []
+    j = 0
+    c = carry
+    for r in rows:
+        k = j
+        while k < len(inside) and inside[k][0] < r.end:
+            k += 1
+        c = advance(c, inside[j:k])
+        out.append(SeatHour(**vars(r), events=k - j, end_state=c.state, visit_since=c.visit))
+        j = k
+    return out
+
+
+def fill(seat_id: str, carry: Carry, start: float, end: float) -> SeatBucketStats:
+    """``[start, end)`` with no event: the carried state all along."""
+    row = SeatBucketStats(seat_id=seat_id, start=start, end=end)
+    row.add(carry.state, end - start)
+    return row
+
+
+def clip_tail(row: SeatBucketStats, end: float) -> SeatBucketStats:
+    """A materialised hour cut at ``end``: its state at the hour end (``end_state``) held from ``end``
+    on when no event follows ``end`` in that hour, so that much of it comes off."""
+    assert isinstance(row, SeatHour)
+    out = SeatBucketStats(**{k: v for k, v in vars(row).items() if k not in ("events", "end_state", "visit_since")})
+    out.add(row.end_state, -(row.end - end))
+    out.end = end
+    return out
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def store_stats_from_hours(
+    seat_rows: Mapping[str, Sequence[SeatBucketStats]],
+    start: float,
+    end: float,
+    bucket: str,
+    zone: ZoneInfo,
+    peak_count: int = 3,
+) -> StoreStats:
+    """What :func:`hub.stats.compute.compute_store_stats` answers, from each seat's rows for the
+    hour buckets of ``[start, end)`` (one per bucket of ``bucket_bounds(start, end, "hour")``, in
+    order). Day buckets and days are sums of their hours; stays and entries are counted in the
+    hour they happen in, so in its day too."""
+    hour_edges = bucket_bounds(start, end, "hour", zone)
+    edges = hour_edges if bucket == "hour" else bucket_bounds(start, end, bucket, zone)
+    result = StoreStats(start=start, end=end, bucket=bucket, tz=str(zone.key))
+    result.buckets = [StoreBucketStats(start=a, end=b) for a, b in pairwise(edges)]
+    day_edges = edges if bucket == "day" else bucket_bounds(start, end, "day", zone)
+    days = [StoreBucketStats(start=a, end=b) for a, b in pairwise(day_edges)]
+    hour_of = [datetime.fromtimestamp(t, zone).hour for t in hour_edges[:-1]]
+    # hour index -> bucket index and day index (both are unions of whole hours in these zones)
+    b_of = _index(hour_edges, edges)
+    d_of = _index(hour_edges, day_edges)
+    by_hour: dict[int, Durations] = {}
+    for seat_id in sorted(seat_rows):
+        rows = seat_rows[seat_id]
+        if len(rows) != len(hour_edges) - 1:
+            raise ValueError(f"seat {seat_id}: {len(rows)} rows for {len(hour_edges) - 1} hours")
+        if bucket == "hour":
+            result.seats.extend(rows)
+            own = rows
+        else:
+            own = [SeatBucketStats(seat_id=seat_id, start=a, end=b) for a, b in pairwise(edges)]
+            _sum_into(own, rows, b_of)
+            result.seats.extend(own)
+        _count_seat(result.buckets, own)
+        for i, r in enumerate(rows):
+            by_hour.setdefault(hour_of[i], Durations()).merge(r)
+        seat_days = [SeatBucketStats(seat_id=seat_id, start=a, end=b) for a, b in pairwise(day_edges)]
+        _sum_into(seat_days, rows, d_of)
+        _count_seat(days, seat_days)
+    n = len(seat_rows)
+    result.days = [
+        DayStats(day=datetime.fromtimestamp(d.start, zone).date(), seats=n, stays=d.stays,
+                 turnover=d.stays / n if n else 0.0, abandoned_incidents=d.abandoned_incidents,
+                 occupancy_rate=d.occupancy_rate)
+        for d in days
+    ]
+    peaks = [PeakHour(h, rate) for h, dur in by_hour.items() if (rate := dur.occupancy_rate) is not None]
+    peaks.sort(key=lambda p: (-p.occupancy_rate, p.hour))
+    result.peak_hours = peaks[:peak_count]
+    return result
+
+
+def _index(fine: list[float], coarse: list[float]) -> list[int]:
+    out, j = [], 0
+    for t in fine[:-1]:
+        while j + 1 < len(coarse) - 1 and t >= coarse[j + 1]:
+            j += 1
+        out.append(j)
+    return out
+
+
+def _sum_into(target: list[SeatBucketStats], rows: Sequence[SeatBucketStats], where: list[int]) -> None:
+    for i, r in enumerate(rows):
+        t = target[where[i]]
+        t.merge(r)
+        t.entries += r.entries
+        t.stays += r.stays
+        t.stay_total_s += r.stay_total_s
+        t.abandoned_incidents += r.abandoned_incidents
+
+
+def _count_seat(store_rows: list[StoreBucketStats], seat_rows: Iterable[SeatBucketStats]) -> None:
+    for s, r in zip(store_rows, seat_rows):
+        s.merge(r)
+        s.seats += 1
+        s.entries += r.entries
+        s.stays += r.stays
+        s.stay_total_s += r.stay_total_s
+        s.abandoned_incidents += r.abandoned_incidents
+
+
+@dataclass
+class StoreHour(Durations):
+    """One store hour (sums over its seats), with how many seats ended it in each state: the carry
+    of a store, for filling and cutting hours without reading its seats."""
+
+    start: float = 0.0
+    end: float = 0.0
+    seats: int = 0
+    entries: int = 0
+    stays: int = 0
+    stay_total_s: float = 0.0
+    abandoned_incidents: int = 0
+    end_counts: dict[str, int] = field(default_factory=dict)
+
+    def fill_from(self, start: float, end: float) -> StoreHour:
+        """An hour after this one with no event at all: every seat keeps its end state."""
+        out = StoreHour(start=start, end=end, seats=self.seats, end_counts=dict(self.end_counts))
+        for s, n in self.end_counts.items():
+            out.add(s, n * (end - start))
+        return out
+
+    def clip(self, end: float) -> StoreHour:
+        """This (last materialised) hour cut at ``end`` (see :func:`clip_tail`)."""
+        out = StoreHour(**{k: v for k, v in vars(self).items() if k != "end_counts"},
+                        end_counts=dict(self.end_counts))
+        for s, n in self.end_counts.items():
+            out.add(s, -n * (self.end - end))
+        out.end = end
+        return out

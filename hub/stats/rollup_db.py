@@ -1,0 +1,293 @@
+"""Rollup storage: keeping ``seat_hours`` / ``store_hours`` right as events are stored, and reading
+them (the pure part is :mod:`hub.stats.rollup`).
+
+Late and replayed events: the affected span is recomputed from the raw events, not adjusted by a
+delta. One event can change every hour after it up to the seat's next ``empty``/``unknown`` (a stay's
+length and whether a later ``occupied`` is an entry depend on it), so a delta would have to know that
+span anyway; recomputing from the carry of the hour before the earliest new event up to the store's
+last hour is the same work, obviously exact, and the same code as the live path (which recomputes
+the current hour of the seats that changed).
+
+Two hub replicas may store events of one store at once: the store's ``rollup_heads`` row is locked
+(``FOR UPDATE`` on PostgreSQL; SQLite has one writer) before reading, so the second waits and then
+sees the first one's events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import and_, bindparam, func, select, text, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.db.models import RollupHead, Seat, SeatEvent, SeatHourRow, StoreHourRow
+from hub.stats.compute import STATES, SeatBucketStats
+from hub.stats.rollup import HOUR, Carry, SeatHour, StoreHour, hour_floor, roll_seat
+
+_SH = SeatHourRow.__table__
+_STH = StoreHourRow.__table__
+_HEAD = RollupHead.__table__
+_EV = SeatEvent.__table__
+_CHUNK = 500
+_NUM = ("occupied_s", "empty_s", "away_s", "abandoned_s", "unknown_s", "entries", "stays", "stay_total_s",
+        "abandoned_incidents")
+_SEAT_COLS = (*_NUM, "events", "end_state", "visit_since")
+
+
+def _insert(session: AsyncSession, table):
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(table)
+
+
+def _chunks(rows: list, n: int = _CHUNK):
+    for i in range(0, len(rows), n):
+        yield rows[i : i + n]
+
+
+_STORE_SUMS = f"""
+INSERT INTO store_hours (store_id, hour, seats, {", ".join(_NUM)}, {", ".join(f"end_{s}" for s in STATES)})
+SELECT store_id, hour, count(*), {", ".join(f"sum({c})" for c in _NUM)},
+       {", ".join(f"sum(CASE WHEN end_state = '{s}' THEN 1 ELSE 0 END)" for s in STATES)}
+FROM seat_hours WHERE store_id = :store AND hour >= :lo AND hour <= :hi
+GROUP BY store_id, hour
+ON CONFLICT (store_id, hour) DO UPDATE SET seats = excluded.seats,
+  {", ".join(f"{c} = excluded.{c}" for c in (*_NUM, *(f"end_{s}" for s in STATES)))}
+"""
+
+
+async def roll_events(session: AsyncSession, events: Iterable[Mapping[str, Any]]) -> int:
+    """After ``events`` (rows just inserted into ``seat_events``, in this transaction) bring the
+    rollups of their seats and stores up to date. Returns the number of seat hours written."""
+    first_at: dict[str, dict[str, float]] = {}
+    top: dict[str, float] = {}
+    for e in events:
+        if e["to_state"] not in STATES:
+            continue  # the statistics leave them out (hub.stats.timelines logs them)
+        seats = first_at.setdefault(e["store_id"], {})
+        seats[e["seat_id"]] = min(seats.get(e["seat_id"], e["at"]), e["at"])
+        top[e["store_id"]] = max(top.get(e["store_id"], e["at"]), e["at"])
+    if not first_at:
+        return 0
+    stores = sorted(first_at)
+    heads = await _lock_heads(session, stores)
+    new_through = {s: max(hour_floor(top[s]), heads[s] if heads[s] is not None else -1e18) for s in stores}
+    # where each touched seat's recomputation starts: after its last row before its earliest new event
+    wanted: dict[float, list[tuple[str, str]]] = {}
+    for s, seats in first_at.items():
+        for seat, at in seats.items():
+            wanted.setdefault(hour_floor(at), []).append((s, seat))
+    plan: dict[tuple[str, str], tuple[float, Carry]] = {}
+    for h, keys in wanted.items():
+        for chunk in _chunks(keys):
+            m = (select(_SH.c.store_id, _SH.c.seat_id, func.max(_SH.c.hour).label("h"))
+                 .where(tuple_(_SH.c.store_id, _SH.c.seat_id).in_(chunk), _SH.c.hour < h)
+                 .group_by(_SH.c.store_id, _SH.c.seat_id).subquery())
+            q = select(_SH.c.store_id, _SH.c.seat_id, _SH.c.hour, _SH.c.end_state, _SH.c.visit_since).join(
+                m, and_(_SH.c.store_id == m.c.store_id, _SH.c.seat_id == m.c.seat_id, _SH.c.hour == m.c.h))
+            prev = {(r.store_id, r.seat_id): r for r in (await session.execute(q)).all()}
+            for k in chunk:
+                r = prev.get(k)
+                plan[k] = (r.hour + HOUR, Carry(r.end_state, r.visit_since)) if r is not None else (h, Carry())
+    # the raw events of those spans, one query per distinct start hour
+    by_first: dict[float, list[tuple[str, str]]] = {}
+    for k, (first, _) in plan.items():
+        by_first.setdefault(first, []).append(k)
+    evs: dict[tuple[str, str], list[tuple[float, str]]] = {}
+    for first, keys in by_first.items():
+        for chunk in _chunks(keys):
+            q = (select(_EV.c.store_id, _EV.c.seat_id, _EV.c.at, _EV.c.to_state)
+                 .where(tuple_(_EV.c.store_id, _EV.c.seat_id).in_(chunk), _EV.c.at >= first)
+                 .order_by(_EV.c.at, _EV.c.id))
+            for r in (await session.execute(q)).all():
+                evs.setdefault((r.store_id, r.seat_id), []).append((r.at, r.to_state))
+    out: list[tuple[str, SeatHour]] = []
+    lo: dict[str, float] = {}
+    for (s, seat), (first, carry) in plan.items():
+        out.extend((s, r) for r in roll_seat(seat, carry, evs.get((s, seat), []), first, new_through[s]))
+        lo[s] = min(lo.get(s, first), first)
+    # the store moved on to a later hour: its other (active) seats keep their state through it
+    moved = [(s, heads[s]) for s in stores if heads[s] is not None and new_through[s] > heads[s]]
+    for chunk in _chunks(moved):
+        q = (select(_SH.c.store_id, _SH.c.seat_id, _SH.c.end_state, _SH.c.visit_since)
+             .join(Seat.__table__, and_(Seat.store_id == _SH.c.store_id, Seat.seat_id == _SH.c.seat_id))
+             .where(tuple_(_SH.c.store_id, _SH.c.hour).in_(chunk), Seat.active.is_(True)))
+        for r in (await session.execute(q)).all():
+            if (r.store_id, r.seat_id) not in plan:
+                through = heads[r.store_id]
+                out.extend((r.store_id, x) for x in roll_seat(
+                    r.seat_id, Carry(r.end_state, r.visit_since), [], through + HOUR, new_through[r.store_id]))
+    for s, through in moved:
+        lo[s] = min(lo.get(s, through + HOUR), through + HOUR)
+    await _write_seat_hours(session, out)
+    await session.execute(update(_HEAD).where(_HEAD.c.store_id == bindparam("k")).values(through=bindparam("t")),
+                          [{"k": s, "t": new_through[s]} for s in stores])
+    await session.execute(text(_STORE_SUMS), [{"store": s, "lo": lo[s], "hi": new_through[s]} for s in stores])
+    return len(out)
+
+
+async def _lock_heads(session: AsyncSession, stores: list[str]) -> dict[str, float | None]:
+    await session.execute(_insert(session, _HEAD).on_conflict_do_nothing(index_elements=["store_id"]),
+                          [{"store_id": s, "through": None} for s in stores])
+    heads: dict[str, float | None] = {}
+    for chunk in _chunks(stores):  # sorted: two replicas lock in the same order (no deadlock)
+        q = select(_HEAD.c.store_id, _HEAD.c.through).where(_HEAD.c.store_id.in_(chunk)) \
+            .order_by(_HEAD.c.store_id).with_for_update()
+        heads.update({r.store_id: r.through for r in (await session.execute(q)).all()})
+    return heads
+
+
+async def _write_seat_hours(session: AsyncSession, rows: list[tuple[str, SeatHour]]) -> None:
+    if not rows:
+        return
+    stmt = _insert(session, _SH)
+    stmt = stmt.on_conflict_do_update(index_elements=["store_id", "seat_id", "hour"],
+                                      set_={c: stmt.excluded[c] for c in _SEAT_COLS})
+    params = [{"store_id": s, "seat_id": r.seat_id, "hour": r.start, **{c: getattr(r, c) for c in _SEAT_COLS}}
+              for s, r in rows]
+    for chunk in _chunks(params, 5000):
+        await session.execute(stmt, chunk)
+
+
+async def rebuild_store(session: AsyncSession, store_id: str) -> int:
+    """Recompute a store's rollups from all its raw events (after a migration, or to repair)."""
+    await session.execute(_SH.delete().where(_SH.c.store_id == store_id))
+    await session.execute(_STH.delete().where(_STH.c.store_id == store_id))
+    await session.execute(_HEAD.delete().where(_HEAD.c.store_id == store_id))
+    rows = (await session.execute(select(_EV.c.store_id, _EV.c.seat_id, _EV.c.at, _EV.c.to_state)
+                                  .where(_EV.c.store_id == store_id))).mappings().all()
+    return await roll_events(session, rows)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _store_hour(r: Any) -> StoreHour:
+    h = StoreHour(start=r.hour, end=r.hour + HOUR, seats=r.seats, entries=r.entries, stays=r.stays,
+                  stay_total_s=r.stay_total_s, abandoned_incidents=r.abandoned_incidents,
+                  end_counts={s: getattr(r, f"end_{s}") for s in STATES})
+    for s in STATES:
+        h.add(s, getattr(r, f"{s}_s"))
+    return h
+
+
+async def store_hours(db: AsyncSession, store_ids: list[str], start: float, end: float) -> dict[str, list[StoreHour]]:
+    """Each store's hours of ``[start, end)`` (``start`` on an hour), one row per hour, the last cut at
+    ``end``: two queries whatever the number of stores. A store without rollups gets no rows."""
+    if not store_ids:
+        return {}
+    found: dict[str, dict[float, StoreHour]] = {s: {} for s in store_ids}
+    for chunk in _chunks(store_ids):
+        q = select(_STH).where(_STH.c.store_id.in_(chunk), _STH.c.hour >= start, _STH.c.hour < end)
+        for r in (await db.execute(q)).all():
+            found[r.store_id][r.hour] = _store_hour(r)
+    # stores silent since before the window: their last hour's end states fill it
+    silent = [s for s, rows in found.items() if start not in rows]
+    before: dict[str, StoreHour] = {}
+    for chunk in _chunks(silent):
+        x = _STH.alias("x")
+        last = (select(func.max(x.c.hour)).where(x.c.store_id == _STH.c.store_id, x.c.hour < start)
+                .scalar_subquery())
+        q = select(_STH).where(_STH.c.store_id.in_(chunk), _STH.c.hour == last)
+        before.update({r.store_id: _store_hour(r) for r in (await db.execute(q)).all()})
+    out: dict[str, list[StoreHour]] = {}
+    for s in store_ids:
+        rows, prev, series = found[s], before.get(s), []
+        h = start
+        while h < end:
+            stop = min(h + HOUR, end)
+            row = rows.get(h)
+            if row is not None:
+                prev = row
+                series.append(row.clip(stop) if stop < row.end else row)
+            elif prev is not None:
+                series.append(prev.fill_from(h, stop))
+            else:
+                series.append(StoreHour(start=h, end=stop))
+            h += HOUR
+        out[s] = series if (rows or prev is not None) else []
+    return out
+
+
+async def seat_totals(db: AsyncSession, store_id: str, start: float, end: float) -> dict[str, SeatBucketStats]:
+    """Each seat's sums over ``[start, end)`` (``start`` on an hour) in one SQL aggregate, plus the
+    cut of the last hour and the fill after the store's last materialised hour."""
+    through = (await db.execute(select(_HEAD.c.through).where(_HEAD.c.store_id == store_id))).scalar()
+    if through is None:
+        return {}
+    q = (select(_SH.c.seat_id, *(func.sum(_SH.c[c]).label(c) for c in _NUM))
+         .where(_SH.c.store_id == store_id, _SH.c.hour >= start, _SH.c.hour < end).group_by(_SH.c.seat_id))
+    out: dict[str, SeatBucketStats] = {}
+    for r in (await db.execute(q)).all():
+        b = SeatBucketStats(seat_id=r.seat_id, start=start, end=end)
+        for c in _NUM:
+            setattr(b, c, getattr(r, c))
+        out[r.seat_id] = b
+    last = min(through, hour_floor(end))
+    if last + HOUR > end and last >= start:  # the last hour counted is cut at end
+        for r in (await db.execute(select(_SH.c.seat_id, _SH.c.end_state).where(
+                _SH.c.store_id == store_id, _SH.c.hour == last))).all():
+            out[r.seat_id].add(r.end_state, -(last + HOUR - end))
+    elif through + HOUR < end:  # hours after the store's last event: the seats keep their states
+        q = (select(_SH.c.seat_id, _SH.c.end_state)
+             .join(Seat.__table__, and_(Seat.store_id == _SH.c.store_id, Seat.seat_id == _SH.c.seat_id))
+             .where(_SH.c.store_id == store_id, _SH.c.hour == through, Seat.active.is_(True)))
+        gap0 = max(through + HOUR, start)
+        for r in (await db.execute(q)).all():
+            b = out.setdefault(r.seat_id, SeatBucketStats(seat_id=r.seat_id, start=start, end=end))
+            b.add(r.end_state, end - gap0)
+    return out
+
+
+async def seat_hour_rows(db: AsyncSession, store_id: str, start: float, end: float,
+                         seat_ids: set[str] | None = None, active: set[str] | None = None
+                         ) -> dict[str, list[SeatBucketStats]] | None:
+    """Per seat, one row per hour of ``[start, end)`` (``start`` on an hour; the last hour cut at
+    ``end``), as :func:`hub.stats.compute.compute_store_stats` would give it with each seat's whole
+    history. Seats: ``active`` ones and those with an event in the window (as
+    :func:`hub.stats.timelines.load_timelines`), or only ``seat_ids``. None: the window's last
+    hour has events after ``end`` (the cut would not be exact; compute from the raw events)."""
+    h_end = hour_floor(end)
+    if h_end < end and (await db.execute(select(_EV.c.id).where(
+            _EV.c.store_id == store_id, _EV.c.at >= end, _EV.c.at < h_end + HOUR).limit(1))).first():
+        return None
+    q = select(_SH).where(_SH.c.store_id == store_id, _SH.c.hour >= start, _SH.c.hour < end)
+    if seat_ids is not None:
+        q = q.where(_SH.c.seat_id.in_(sorted(seat_ids)))
+    rows: dict[str, dict[float, Any]] = {}
+    for r in (await db.execute(q.order_by(_SH.c.seat_id, _SH.c.hour))).all():
+        rows.setdefault(r.seat_id, {})[r.hour] = r
+    wanted = set(seat_ids) if seat_ids is not None else (
+        set(active or ()) | {sid for sid, rs in rows.items() if any(r.events for r in rs.values())})
+    # each wanted seat's last row before the window, for the hours before its first row in it
+    before: dict[str, Any] = {}
+    missing = sorted(sid for sid in wanted if start not in rows.get(sid, {}))
+    for chunk in _chunks(missing):
+        x = _SH.alias("x")
+        last = (select(func.max(x.c.hour)).where(x.c.store_id == _SH.c.store_id, x.c.seat_id == _SH.c.seat_id,
+                                                 x.c.hour < start).scalar_subquery())
+        q = select(_SH).where(_SH.c.store_id == store_id, _SH.c.seat_id.in_(chunk), _SH.c.hour == last)
+        before.update({r.seat_id: r for r in (await db.execute(q)).all()})
+    out: dict[str, list[SeatBucketStats]] = {}
+    for sid in sorted(wanted):
+        mine, prev = rows.get(sid, {}), before.get(sid)
+        series: list[SeatBucketStats] = []
+        h = start
+        while h < end:
+            stop = min(h + HOUR, end)
+            r = mine.get(h)
+            if r is not None:
+                prev = r
+                b = SeatBucketStats(seat_id=sid, start=h, end=stop, **{c: getattr(r, c) for c in _NUM})
+                if stop < h + HOUR:
+                    b.add(r.end_state, -(h + HOUR - stop))
+            else:  # no event in this hour: the state at the end of the last row (or never seen)
+                b = SeatBucketStats(seat_id=sid, start=h, end=stop)
+                b.add(prev.end_state if prev is not None else "unknown", stop - h)
+            series.append(b)
+            h += HOUR
+        out[sid] = series
+    return out
