@@ -269,9 +269,24 @@ class MqttClient:
                                   properties=props)
         self.client.loop_start()
 
+    def ready(self) -> bool:
+        """Connected and subscribed, and so is every store's own session (store-sessions mode)."""
+        if not self.subscribed.is_set():
+            return False
+        if self.lanes is None:
+            return True
+        lanes, subscribed = self.lanes.counts()
+        return self.lanes.reconciled and lanes == subscribed
+
     async def wait_ready(self, timeout: float = 10.0) -> bool:
-        """True once connected and subscribed (tests and the demo wait for this)."""
-        return await asyncio.to_thread(self.subscribed.wait, timeout)
+        """True once ``ready`` (tests and the demo wait for this)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not self.ready():
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True
 
     async def leave_shared_group(self, busy: Callable[[], bool], quiet_s: float = 0.5,
                                  timeout_s: float = 20.0) -> None:

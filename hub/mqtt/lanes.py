@@ -114,6 +114,7 @@ class StoreLanes:
         self._stopping = False
         self._joined = False
         self._again: set[_Lane] = set()  # lanes with TLS bytes left to read
+        self.reconciled = False
 
     # -- any thread ------------------------------------------------------------------------
     def start(self) -> None:
@@ -234,6 +235,7 @@ class StoreLanes:
             self._close(lane, release=True)
         raise_fd_limit(len(self._lanes) * 2 + 256)
         self.metrics.store_sessions.set(len(self._lanes))
+        self.reconciled = True  # the store list has been applied once
 
     def _new_lane(self, store_id: str) -> _Lane:
         m = self.settings.mqtt
