@@ -75,7 +75,7 @@ class MqttSettings(msgspec.Struct, forbid_unknown_fields=True):
     # What the hub holds of one store at most (received, not yet committed): at this many messages
     # or bytes it stops reading that store's session until the batch is committed; the broker keeps
     # the rest in that store's own queue.
-    store_inflight: int = 100
+    store_inflight: int = 500
     store_inflight_bytes: int = 8_000_000
     store_poll_s: float = 5.0  # how often the stores table is read to open or close store sessions
 

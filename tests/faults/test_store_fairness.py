@@ -149,7 +149,7 @@ def shipped_hub(tmp_path, pg_url):
 def _flood(env, *args: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "tests.support.flood_edge", "--port", str(env["broker"].tls_port), "--prefix",
-         env["prefix"], "--store", "flood", "--password", env["passwords"]["flood"], *args],
+         env["prefix"], "--store", "flood", f"--password={env['passwords']['flood']}", *args],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(REPO)})
 
