@@ -47,7 +47,7 @@ from hub.stores.snapshots import SnapshotsApi
 from hub.system.api_docs import openapi_config
 from hub.system.headers import security_headers
 from hub.system.metrics import HubMetrics
-from hub.web.history import history_page
+from hub.web.history import history_api, history_page
 from hub.web.kiosk import handlers as kiosk_handlers
 from hub.web.pages import Pages, live_store
 from hub.web.roi import handlers as roi_handlers
@@ -129,7 +129,7 @@ def create_app(settings: HubSettings, *, start_mqtt: bool = True, migrate: bool 
 
     handlers: list = [healthz, metrics, StoresApi, SnapshotsApi, Pages, live_store, *auth_routes,
                       create_static_files_router(path="/static", directories=[UI_DIR / "static"], opt=PUBLIC),
-                      stats_router, history_page, *roi_handlers, *kiosk_handlers, *users_handlers]
+                      stats_router, history_page, history_api, *roi_handlers, *kiosk_handlers, *users_handlers]
 
     return Litestar(
         route_handlers=handlers,

@@ -16,6 +16,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import Seat, SeatEvent
+from hub.stats.rollup_db import roll_events
 from hub.stores.queries import GENERATED_BOOT
 
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -68,6 +69,7 @@ async def seed_history(db: AsyncSession, store_ids: list[str], until: float, day
     """Insert ``days`` of generated events before ``until`` for every seat the stores' edges
     reported; nothing when a store has generated history already. Returns the events added."""
     added = 0
+    rows: list[dict] = []
     for n, store_id in enumerate(store_ids):
         done = await db.scalar(select(exists().where(SeatEvent.store_id == store_id,
                                                      SeatEvent.boot_id == GENERATED_BOOT)))
@@ -92,5 +94,9 @@ async def seed_history(db: AsyncSession, store_ids: list[str], until: float, day
                     db.add(SeatEvent(store_id=store_id, seat_id=seat_id, edge_id=edge_id, boot_id=GENERATED_BOOT,
                                      seq=seq, from_state=frm, to_state=to, at=at, evidence={"generated": True},
                                      historical=True, received_at=until))
+                    rows.append({"store_id": store_id, "seat_id": seat_id, "at": at, "to_state": to})
                     added += 1
+    if rows:  # what the ingest writer does with every stored event: the rollups the pages read
+        await db.flush()
+        await roll_events(db, rows)
     return added

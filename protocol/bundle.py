@@ -8,6 +8,7 @@ password of that one edge: keep it like a password, delete it after the install.
     [edge]
     store_id = "oryudong"
     edge_id = "edge1"
+    timezone = "Europe/Berlin"          # only when the store's zone is not Asia/Seoul
 
     [mqtt]
     host = "hub.example.com"
@@ -43,6 +44,10 @@ class BundleError(ValueError):
 class BundleEdge(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     store_id: str
     edge_id: str = "edge1"
+    # The store's time zone at the hub (issue 19: the edge takes the store's zone from its config);
+    # the installer writes it as [edge] timezone. Written only when it is not the edge's default
+    # (Asia/Seoul), so an installer of the previous release still reads a Korean store's bundle.
+    timezone: str | None = None
 
 
 class BundleMqtt(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

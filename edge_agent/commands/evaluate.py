@@ -14,7 +14,8 @@ Labels: per seat a list of ``[t, state]`` (the state from capture time t on), or
 The report (``Report``) gives, per state, precision and recall over all (seat, sample) pairs,
 the stay-length error (occupied stays: predicted vs labelled length, matched by overlap; a
 predicted stay starts at the engine's ``since``, as staff read it),
-and the flicker count (predicted state changes that no labelled change explains). The seat
+and the flicker count (predicted state changes that no labelled change explains; per seat, and
+how many of them came with a labelled change but went to another state). The seat
 logic decides only after its hysteresis, so a prediction counts as right when it equals the
 labelled state at any time within the last ``lag_s`` (default: the longest hysteresis plus
 one sample interval); the first ``lag_s`` of a sequence is warm-up and not scored.

@@ -41,6 +41,11 @@ class Report:
     # The longest run of samples in which a seat labelled empty read away/abandoned (the field's
     # complaint: empty desks reading "away" after the camera moved or the light changed).
     false_away_run: int = 0
+    # Of the flicker, the changes made when the labels also change but to another state (the
+    # seat left to "empty" where the label says "away": a wrong state, counted in the per-state
+    # recall too), as against changes with no labelled change near them at all (oscillation).
+    flicker_other_state: int = 0
+    seat_flicker: dict[str, int] = field(default_factory=dict)  # seat -> flicker
     model_ms: float | None = None  # mean model time per frame (one run per distinct frame)
     model_runs: int = 0
     seats_ms: float | None = None  # mean seat-logic time per sample (all seats of the channel)
@@ -57,13 +62,16 @@ class Report:
             r = "-" if sc.recall is None else f"{sc.recall:.1%}"
             lines.append(f"{st:<10} {p:>9} {r:>7} {sc.predicted:>9} {sc.labelled:>8}")
         lines.append(f"stay length error: {self.stay_error_s:.1f} s mean over {self.stays} occupied stays")
-        lines.append(f"flicker: {self.flicker} state changes not in the labels")
+        lines.append(f"flicker: {self.flicker} state changes not in the labels"
+                     + (f" ({self.flicker_other_state} of them when the labels change, to another state)"
+                        if self.flicker_other_state else ""))
         lines.append(f"empty seat read away: at most {self.false_away_run} samples in a row")
         if self.model_ms is not None:
             lines.append(f"cost per tick: model {self.model_ms:.1f} ms per frame ({self.model_runs} runs), "
                          f"seat logic {self.seats_ms or 0.0:.2f} ms per sample")
         for sid, (r, n) in sorted(self.per_seat.items()):
-            lines.append(f"  seat {sid:<12} {r}/{n} right ({r / n:.0%})")
+            fl = self.seat_flicker.get(sid, 0)
+            lines.append(f"  seat {sid:<12} {r}/{n} right ({r / n:.0%})" + (f", flicker {fl}" if fl else ""))
         return "\n".join(lines)
 
 
@@ -103,7 +111,8 @@ def score(name: str, times: list[float], predicted: dict[str, list[str]],
           since: dict[str, list[float]] | None = None) -> Report:
     conf: dict[tuple[str, str], int] = defaultdict(int)  # (effective truth, predicted)
     per_seat: dict[str, tuple[int, int]] = {}
-    flicker = 0
+    flicker = other_state = 0
+    seat_flicker: dict[str, int] = {}
     stay_errors: list[float] = []
     false_away = 0
     end = (times[-1] + interval_s) if times else 0.0
@@ -133,8 +142,11 @@ def score(name: str, times: list[float], predicted: dict[str, list[str]],
         for i in range(1, len(times)):
             if preds[i] != preds[i - 1] and preds[i - 1] != "unknown":
                 t = times[i]
-                if not any(s == preds[i] and t - lag_s - interval_s <= ts <= t + interval_s for ts, s in changes):
+                near = [s for ts, s in changes if t - lag_s - interval_s <= ts <= t + interval_s]
+                if preds[i] not in near:
                     flicker += 1
+                    seat_flicker[sid] = seat_flicker.get(sid, 0) + 1
+                    other_state += bool(near)
         # Stay length: each labelled occupied stay against the predicted stay overlapping it most.
         truth_series = [(t, truth_at(segs, t) or "unknown") for t in times]
         pred_stays = _pred_intervals(times, preds, (since or {}).get(sid), "occupied", end)
@@ -150,7 +162,7 @@ def score(name: str, times: list[float], predicted: dict[str, list[str]],
     right = sum(v for (e, p), v in conf.items() if e == p)
     return Report(name, total, right, states, len(stay_errors),
                   float(np.mean(stay_errors)) if stay_errors else 0.0, flicker, per_seat, dict(conf), stay_errors,
-                  false_away)
+                  false_away, other_state, seat_flicker)
 
 
 def state_scores(conf: dict[tuple[str, str], int]) -> dict[str, StateScore]:
@@ -176,7 +188,8 @@ def combine(name: str, reports: Sequence[Report]) -> Report:
     seats = [r.seats_ms for r in reports if r.seats_ms is not None]
     return Report(name, sum(r.samples for r in reports), sum(r.right for r in reports), state_scores(conf),
                   len(errs), float(np.mean(errs)) if errs else 0.0, sum(r.flicker for r in reports), {},
-                  dict(conf), errs, max((r.false_away_run for r in reports), default=0), model_ms, sum(runs),
+                  dict(conf), errs, max((r.false_away_run for r in reports), default=0),
+                  sum(r.flicker_other_state for r in reports), {}, model_ms, sum(runs),
                   float(np.mean(seats)) if seats else None)
 
 

@@ -163,7 +163,8 @@ def _kept(section: object | None, owned: set[str]) -> list[str]:
 def render_config(*, store_id: str, edge_id: str, data_dir: Path, mqtt: dict, weights: Path | str,
                   person_classes: list[str], item_classes: list[str], lan_ip: str, password_hash: str,
                   channels: list[tuple[int, str, str]], seats_toml: str, config_version: int,
-                  old: EdgeConfig | None = None, local_port: int | None = None) -> str:
+                  old: EdgeConfig | None = None, local_port: int | None = None,
+                  timezone: str | None = None) -> str:
     m = [f"host = {_toml_str(mqtt['host'])}", f"port = {mqtt['port']}",
          f"topic_prefix = {_toml_str(mqtt.get('topic_prefix') or DEFAULT_PREFIX)}"]
     if mqtt.get("username"):
@@ -174,7 +175,11 @@ def render_config(*, store_id: str, edge_id: str, data_dir: Path, mqtt: dict, we
         m.append(f"ca_file = {_toml_str(str(mqtt['ca_file']))}")
     o = old
     m += _kept(o and o.mqtt, {"host", "port", "topic_prefix", "username", "password", "tls", "ca_file"})
-    edge_extra = _kept(o and o.edge, {"store_id", "edge_id", "data_dir", "sample_interval_s"})
+    # the store's zone from the bundle wins over the one the file had (the hub is the record)
+    edge_extra = _kept(o and o.edge, {"store_id", "edge_id", "data_dir", "sample_interval_s"}
+                       | ({"timezone"} if timezone else set()))
+    if timezone:
+        edge_extra.append(f"timezone = {_toml_str(timezone)}")
     model_extra = _kept(o and o.model, {"weights", "person_classes", "item_classes"})
     ui_extra = _kept(o and o.local_ui, {"listen", "port", "password_hash"})
     local_port = local_port or (o.local_ui.port if o else 8088)
@@ -387,7 +392,7 @@ def plan_install(o: InstallOptions, emit: Callable[[str], None] = lambda _m: Non
         store_id=o.store_id, edge_id=edge_id, data_dir=layout.data_dir, mqtt=mqtt, weights=weights,
         person_classes=persons, item_classes=item_cls, lan_ip=lan_ip, password_hash=password_hash,
         channels=channels, seats_toml=render_seats(old.seats if old else []), config_version=old.config_version if old else 0,
-        old=old, local_port=o.local_port,
+        old=old, local_port=o.local_port, timezone=b.edge.timezone if b is not None else None,
     )
     from edge_agent.settings import ConfigError, parse_config
 

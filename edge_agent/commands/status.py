@@ -47,7 +47,9 @@ def render_status(cfg: EdgeConfig, now: float | None = None) -> str:
         lines.append("seats: " + ", ".join(f"{k} {counts[k]}" for k in
                                             ("occupied", "away", "abandoned", "empty", "unknown")))
         for s in sorted(states, key=lambda s: s.seat_id):
-            lines.append(f"  {s.seat_id:<10} {s.state:<10} for {_age(now - s.since)}")
+            # a state carried over a restart: its timer started again then (issue 19 point 8)
+            before = " (time before the restart unknown)" if s.resumed else ""
+            lines.append(f"  {s.seat_id:<10} {s.state:<10} for {_age(now - s.since)}{before}")
         lines.append(f"channels (reported {_age(None if health is None else now - health.at)} ago):")
         drift = {d.channel: d for d in health.drift} if health else {}
         for h in health.channels if health else []:

@@ -9,7 +9,9 @@ counters is wrong here. A person's score for a seat is the share of the *lower p
 person box (torso and lap over the desk, ``person_lower_fraction`` of its height) that lies
 inside the seat polygon. Assignment is greedy over all (person, seat) pairs at or above
 ``person_overlap_min``, best score first (ties: higher confidence), so one person counts for at
-most one seat and a seat gets at most one person.
+most one seat and a seat gets at most one person. Two person boxes of which one lies almost
+wholly inside the other (``SAME_PERSON``) are one person: a detector's box of the upper body
+inside the box of the whole body must not take a second seat.
 
 Items: a detected belonging counts for the one seat that holds the largest share of its box (in
 the desk zone or anywhere on the seat: a bag a detector names on a chair is a bag, unlike a
@@ -50,6 +52,13 @@ from protocol.messages import Evidence, SeatDef
 # Shares are computed in floating point: a box exactly at the threshold must count, not land a
 # rounding error below it.
 OVERLAP_TOL = 1e-9
+
+# A person box lying this much (share of its area) inside another person box of the same frame
+# is the same person: detectors' per-class NMS keeps a box of the upper body inside the box of
+# the whole body when their IoU is below its threshold (the COCO SSD does at 0.5-0.6 IoU). As two
+# persons, the inner box took the student's own seat and the outer one the neighbour's seat in
+# front (study-table-4chairs: D read occupied while the student sat in C behind it).
+SAME_PERSON = 0.9
 
 _NO_CLASSES: list[str] = []
 
@@ -353,11 +362,40 @@ class SeatIndex:
         return _match_list(n, 0, persons, *found)
 
 
+def same_person(persons: Sequence[Detection], channels: Sequence[int] | None = None) -> dict[int, list[int]]:
+    """Per person index, the other person boxes that are the same person (``SAME_PERSON``: one of
+    the two lies that much inside the other; same channel only when ``channels`` is given, one
+    per person). Empty for the common frame without such pairs."""
+    n = len(persons)
+    if n < 2:
+        return {}
+    b = np.array([p.box for p in persons], dtype=np.float64)
+    w = np.minimum(b[:, None, 2], b[None, :, 2]) - np.maximum(b[:, None, 0], b[None, :, 0])
+    h = np.minimum(b[:, None, 3], b[None, :, 3]) - np.maximum(b[:, None, 1], b[None, :, 1])
+    inter = np.where((w > 0) & (h > 0), w * h, 0.0)
+    area = np.maximum(b[:, 2] - b[:, 0], 0.0) * np.maximum(b[:, 3] - b[:, 1], 0.0)
+    smaller = np.minimum(area[:, None], area[None, :])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inside = np.where(smaller > 0, inter / np.where(smaller > 0, smaller, 1.0), 0.0)
+    np.fill_diagonal(inside, 0.0)
+    dup = inside >= SAME_PERSON - OVERLAP_TOL
+    if channels is not None:
+        ch = np.asarray(channels)
+        dup &= ch[:, None] == ch[None, :]
+    out: dict[int, list[int]] = {}
+    for i, j in zip(*np.nonzero(dup)):
+        out.setdefault(int(i), []).append(int(j))
+    return out
+
+
 def _greedy(persons: list[Detection], items: list[Detection], sc: np.ndarray | None, it_share: np.ndarray,
             rules: SeatsSection, pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+            channels: Sequence[int] | None = None,
             ) -> tuple[dict[int, tuple[int, float]], dict[int, float], dict[int, list[Detection]]]:
     """Persons to seats (``sc``: persons x seats, or ``pairs``: the (person, seat, score) pairs
-    with a score > 0, from a caller that has them) and items to seats (``it_share``)."""
+    with a score > 0, from a caller that has them) and items to seats (``it_share``). Boxes of
+    one person (``same_person``; ``channels``: each person's channel when they come from several)
+    claim one seat together."""
     seat_person: dict[int, tuple[int, float]] = {}
     best_any: dict[int, float] = {}
     seat_items: dict[int, list[Detection]] = {}
@@ -375,6 +413,7 @@ def _greedy(persons: list[Detection], items: list[Detection], sc: np.ndarray | N
             ranked = list(zip(vals[order].tolist(), pi_idx[order].tolist(), si_idx[order].tolist()))
             used: set[int] = set()
             floor = rules.person_overlap_min - OVERLAP_TOL
+            dups = same_person(persons, channels) if len(persons) > 1 else {}
             for v, pi, si in ranked:
                 if v < floor:
                     break
@@ -382,6 +421,7 @@ def _greedy(persons: list[Detection], items: list[Detection], sc: np.ndarray | N
                     continue
                 seat_person[si] = (pi, v)
                 used.add(pi)
+                used.update(dups.get(pi, ()))
             # Unassigned seats report the best score of a person nobody took (below threshold
             # by construction), so the evidence shows "almost" cases without claiming one.
             # Scores come best first: a seat's first such pair is its best.
@@ -481,7 +521,7 @@ class ChannelsIndex:
         it = pi >= np_
         share[pi[it] - np_, pj[it]] = vals[it]
         pos = (pi < np_) & (vals > 0.0)  # persons' pairs in row order, as np.nonzero gives them
-        found = _greedy(persons, items, None, share, self.rules, pairs=(pi[pos], pj[pos], vals[pos]))
+        found = _greedy(persons, items, None, share, self.rules, pairs=(pi[pos], pj[pos], vals[pos]), channels=p_ch)
         return _split(chans, self.cols, self.owner, persons, *found)
 
 

@@ -49,7 +49,7 @@ from edge_agent.seats.reference import (
     Patch,
     ReferenceRules,
     SeatReference,
-    change_score,
+    compare,
     seat_patch,
 )
 from edge_agent.seats.rules import SeatRules as SeatsSection
@@ -342,7 +342,7 @@ class SeatEngine:
             if cmp is not None and cmp.at_edge:  # the desk moved out of the search window: a weak reading
                 ev = msgspec.structs.replace(ev, confidence=round(ev.confidence / 2, 4))
             if hold:
-                ev = self._hold_still_person(sid, tracker, ev, seat_patch(frame.image, s.polygon), t)
+                ev = self._hold_still_person(sid, tracker, ev, image, s.polygon, t, margin)
             evidence[sid] = ev
             tr = tracker.update(t, ev)
             if tr is not None:
@@ -361,9 +361,11 @@ class SeatEngine:
     def drifts(self) -> list[ChannelDrift]:
         return [d for ch in sorted(self._drift) if (d := self.drift(ch)) is not None]
 
-    def _hold_still_person(self, sid: str, tracker: SeatTracker, ev: Evidence, patch: Patch, t: float) -> Evidence:
+    def _hold_still_person(self, sid: str, tracker: SeatTracker, ev: Evidence, image, polygon, t: float,
+                           margin: float) -> Evidence:
         r = self.seat_rules
         if ev.person_overlap >= r.person_overlap_min:
+            patch = seat_patch(image, polygon)
             # Remember the look of the seat only with the person well inside it: a passer-by or a
             # student standing up at the seat's edge leaves a crop that looks like the empty seat,
             # and holding that would keep an empty seat "occupied" (study-table-4chairs 0035-0043).
@@ -377,7 +379,12 @@ class SeatEngine:
         if seen is None or tracker.state != "occupied" or t - seen.t > r.still_person_max_s:
             self._seen.pop(sid, None)
             return ev
-        if change_score(seen.patch, patch) >= r.still_person_threshold:
+        # Registered within the same search window as the desks: a camera that sways or was
+        # nudged (within the drift tolerance) does not end the hold; a person who left does
+        # (they cannot be registered away). Unregistered, a 1% shift with a 1 degree roll ended
+        # it for a half-hidden student the detector had just lost (c9-shifted, COCO SSD: G).
+        now = seat_patch(image, polygon, margin=margin)
+        if compare(seen.patch, now, r.still_person_threshold / 2).score >= r.still_person_threshold:
             self._seen.pop(sid, None)  # the seat changed: the person moved away or left
             return ev
         # Always compared with the crop of the last real detection, never chained from sample to

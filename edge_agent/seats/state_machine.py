@@ -25,8 +25,9 @@ from           run                          to
 =============  ===========================  ==========================================
 empty          P for >= enter_s             occupied
 empty          I for >= enter_s             away (belongings left, nobody seen)
-occupied       P absent for >= exit_s       away if items were seen within the last
-                                            enter_s of the run, else empty
+occupied       P absent for >= exit_s       away if belongings show on the sample that
+                                            confirms it, or on two samples within the last
+                                            enter_s; else empty
 away           P for >= enter_s             occupied
 away           E for >= enter_s             empty
 away           a sample with I and          abandoned
@@ -129,6 +130,7 @@ class SeatTracker:
         self._run: _Run | None = None
         self._last_t: float | None = None
         self._last_items_t: float | None = None
+        self._prev_items_t: float | None = None  # the item sample before the last one
         # The state was carried over a restart: ``since`` is a lower bound (see SeatSnapshot).
         self._resumed = False
         # Last known (non-unknown) state, its since and resumed flag, for resuming after an outage.
@@ -163,7 +165,7 @@ class SeatTracker:
         self._since = float(since)
         self._run = None
         self._last_t = None
-        self._last_items_t = None
+        self._last_items_t = self._prev_items_t = None
         self._resumed = resumed
         self._known = None if state == "unknown" else (state, self._since, resumed)
 
@@ -181,7 +183,7 @@ class SeatTracker:
 
         if evidence is None:
             self._run = None
-            self._last_items_t = None
+            self._last_items_t = self._prev_items_t = None
             if self._state == "unknown":
                 return None
             return self._go("unknown", t, since=t, evidence=NO_OBSERVATION)
@@ -195,6 +197,8 @@ class SeatTracker:
         else:
             items = False
         if items:
+            if self._last_items_t != t:
+                self._prev_items_t = self._last_items_t
             self._last_items_t = t
         state = self._state
         if evidence.person_overlap >= sr.person_overlap_min - OVERLAP_TOL:
@@ -222,8 +226,14 @@ class SeatTracker:
             return None
 
         if state == "occupied":
-            # Which of away/empty: belongings seen recently (items are debounced like entering).
-            recent = self._last_items_t is not None and t - self._last_items_t <= self.rules.enter_s
+            # Which of away/empty: belongings on the desk now that the person is gone. One sample
+            # is not enough: the student getting up and leaning over the desk, missed by the
+            # detector, changes the desk for one sample (study-table-4chairs 0050, 0072), and
+            # one sample never flips a seat. So: belongings on this confirming sample (what the
+            # desk shows after the leave), or on two samples within the last enter_s (an item
+            # detector that sees a bag on every other sample).
+            last, prev = self._last_items_t, self._prev_items_t
+            recent = last is not None and (last == t or (prev is not None and t - prev <= self.rules.enter_s))
             target = "away" if recent else "empty"
         since = run.start
         resumed = False

@@ -92,14 +92,22 @@ def store_bundle(
     if ca is not None and not broker.tls:
         typer.echo("error: --ca is for TLS: use an mqtts:// broker URL", err=True)
         raise typer.Exit(2)
-    prefix = load_settings_or_exit(config).mqtt.topic_prefix
-    account, password = run_db(config, lambda db: rotate_edge_password(db, store_id, edge))
+    settings = load_settings_or_exit(config)
+    prefix = settings.mqtt.topic_prefix
+
+    async def rotate(db):
+        from hub.stores.queries import zone_of
+
+        account, password = await rotate_edge_password(db, store_id, edge)
+        return account, password, (await zone_of(db, store_id, settings.timezone)).key
+
+    account, password, zone = run_db(config, rotate)
     ca_name = None
     if ca is not None:
         ca_name = "ca.crt"
         write_private(out / ca_name, ca.read_bytes())
     write_private(out / "edge-bundle.toml", bundle_toml(account, password, broker, prefix,
-                                                        f"/etc/seat-edge/{ca_name}" if ca_name else None))
+                                                        f"/etc/seat-edge/{ca_name}" if ca_name else None, zone))
     typer.echo(f"wrote {out / 'edge-bundle.toml'}{' and ' + str(out / 'ca.crt') if ca_name else ''} "
                f"(new password for {account.username}).\n"
                f"now, so that the broker knows it: {BROKER_ACL_NEXT}")

@@ -40,6 +40,13 @@ async def upgrade_async(engine: AsyncEngine, revision: str = "head") -> None:
 
     async with engine.begin() as conn:
         await conn.run_sync(run)
+    # the time partitions up to a few periods ahead (PostgreSQL; nothing on SQLite)
+    import time
+
+    from hub.db.partitions import ensure_partitions
+
+    async with engine.begin() as conn:
+        await ensure_partitions(conn, time.time())
 
 
 def upgrade(url: str, revision: str = "head") -> None:

@@ -124,7 +124,9 @@ class SeatEvent(Base):
     __tablename__ = "seat_events"
     __table_args__ = (
         # store_id is part of the key: one store's edge must never make another store's events duplicates.
-        UniqueConstraint("store_id", "edge_id", "boot_id", "seq", name="uq_seat_events_store_edge_boot_seq"),
+        # ``at`` too: on PostgreSQL the table is partitioned by it (hub/db/partitions.py), and a key
+        # of a partitioned table holds its partition key (an event's ``at`` never changes on redelivery).
+        UniqueConstraint("store_id", "edge_id", "boot_id", "seq", "at", name="uq_seat_events_store_edge_boot_seq"),
         Index("ix_seat_events_store_at", "store_id", "at", "id"),
         Index("ix_seat_events_store_seat_at", "store_id", "seat_id", "at"),
     )

@@ -2,7 +2,8 @@
 (:mod:`hub.ingest.reducer`), write what it decided; one transaction per batch.
 
 - Redeliveries are dropped by insert-or-ignore on ``ingested`` (store_id, edge_id, boot_id, seq);
-  events additionally carry a unique key, so a transition is stored exactly once.
+  events additionally carry a unique key (with ``at``, the partition key of ``seat_events`` on
+  PostgreSQL), so a transition is stored exactly once.
 - Sequence gaps noted by the reducer become real after ``GAP_GRACE_S`` (``check_gaps``); silent
   edges go offline (``mark_silent``); both are called by the consumer's timers.
 - No I/O besides the database: the MQTT consumer feeds raw messages in and publishes what
@@ -239,10 +240,10 @@ class _Loaded:
                         acked_at=now)
             )
         if w.events:
-            new = await insert_ignore(s, SeatEvent, w.events, ["store_id", "edge_id", "boot_id", "seq"])
+            new = await insert_ignore(s, SeatEvent, w.events, ["store_id", "edge_id", "boot_id", "seq", "at"])
             # in the same transaction: the rollups never lag the events they are computed from
             await roll_events(s, [e for e in w.events
-                                  if (e["store_id"], e["edge_id"], e["boot_id"], e["seq"]) in new])
+                                  if (e["store_id"], e["edge_id"], e["boot_id"], e["seq"], e["at"]) in new])
         await upsert(s, SeatStateRow, [_state_dict(r) for r in w.states], ["store_id", "seat_id"])
 
 

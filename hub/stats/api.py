@@ -1,9 +1,11 @@
 """Statistics and alerts over HTTP: JSON and CSV.
 
-Statistics are computed on query from the seat events (:mod:`hub.stats.compute`, loaded by
-:mod:`hub.stats.timelines`, shaped by :mod:`hub.stats.schemas`), so events replayed after an
-outage count as soon as they land. Big windows are computed in a worker process, so the live
-updates never wait for them. The database is reached through ``request.app.state.sessionmaker``.
+Statistics come from the hourly rollups (:mod:`hub.stats.rollup`, kept by the ingest writer, late
+events included, so events replayed after an outage count as soon as they land), shaped by
+:mod:`hub.stats.schemas`. Windows the rollups cannot answer exactly (a start inside an hour, a time
+zone with a half-hour offset, events stored after the window's end in its last hour) are computed
+from the raw events (:mod:`hub.stats.compute`, loaded by :mod:`hub.stats.timelines`). Either way the
+work, JSON and CSV alike, runs in a worker process, so the live updates never wait for it. The database is reached through ``request.app.state.sessionmaker``.
 Access control is the app's: its guards apply to this router.
 """
 
@@ -27,21 +29,23 @@ from litestar import MediaType, Request, Response, Router, get
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.guard import principal, require_store
-from hub.db.models import Alert, Store
+from hub.db.models import Alert, Seat, SeatEvent, Store
 from hub.params import parse_time
 from hub.stats.compute import (
-    SeatTimeline,
+    STATES,
     StatsInputError,
     StoreStats,
     compute_store_stats,
     zone_for,
 )
+from hub.stats.rollup import hour_aligned_zone, hour_floor, store_stats_from_hours
+from hub.stats.rollup_db import seat_hour_rows
 from hub.stats.schemas import AlertOut, StatsOut, stats_csv, stats_out
-from hub.stats.timelines import LoadedTimelines, load_timelines
+from hub.stats.timelines import load_timelines
 from hub.stores.queries import zone_of
 
 log = logging.getLogger(__name__)
@@ -84,20 +88,6 @@ async def _store_or_404(db: AsyncSession, store_id: str) -> Store:
     if store is None:
         raise NotFoundException(detail=f"store {store_id!r} not found")
     return store
-
-
-async def store_stats(
-    request: Request, store_id: str, start: float, end: float, bucket: str, zone: ZoneInfo
-) -> tuple[StoreStats, int, Store]:
-    if bucket not in ("hour", "day"):
-        raise HTTPException(status_code=400, detail=f"bucket must be 'hour' or 'day', not {bucket!r}")
-    async with request.app.state.sessionmaker() as db:
-        store = await _store_or_404(db, store_id)
-        loaded = await load_timelines(db, store_id, start, end)
-    # Pure CPU work (seconds for 30 days of a big store): in a worker thread, so the event loop
-    # keeps serving live updates meanwhile (it only shares the GIL with it, in 5 ms slices).
-    stats = await asyncio.to_thread(compute_store_stats, loaded.timelines, start, end, bucket, zone.key)
-    return stats, loaded.skipped, store
 
 
 # 30 days of a 150-seat store is ~2 s of pure Python and a 100k-row answer. In a thread it still
@@ -149,49 +139,63 @@ def shutdown_stats_pool(timeout: float = 5.0) -> None:
         p.join(timeout)
 
 
-def stats_json(store_id: str, timelines: dict[str, SeatTimeline], start: float, end: float, bucket: str, tz: str,
-               skipped: int) -> bytes:
-    """The JSON answer of /stats from loaded timelines."""
-    return msgspec.json.encode(stats_out(store_id, compute_store_stats(timelines, start, end, bucket, tz), skipped))
+async def load_stats(db: AsyncSession, store_id: str, start: float, end: float, bucket: str,
+                     tz: str) -> tuple[StoreStats, int]:
+    """The statistics of a window and the number of events left out (unknown state names): from the
+    rollups when they answer it exactly, else from the raw events."""
+    zone = zone_for(tz)
+    if start == hour_floor(start) and hour_aligned_zone(zone, start, end):
+        active = set((await db.scalars(select(Seat.seat_id).where(
+            Seat.store_id == store_id, Seat.active.is_(True)))).all())
+        rows = await seat_hour_rows(db, store_id, start, end, active=active)
+        if rows is not None:
+            skipped = (await db.execute(select(func.count()).select_from(SeatEvent).where(
+                SeatEvent.store_id == store_id, SeatEvent.at >= start, SeatEvent.at < end,
+                SeatEvent.to_state.not_in(STATES)))).scalar_one()
+            if skipped:
+                log.warning("store %s: %d seat events with unknown state names left out of the statistics",
+                            store_id, skipped)
+            return store_stats_from_hours(rows, start, end, bucket, zone), skipped
+    loaded = await load_timelines(db, store_id, start, end)
+    return compute_store_stats(loaded.timelines, start, end, bucket, tz), loaded.skipped
 
 
-def stats_json_from_db(db_url: str, store_id: str, start: float, end: float, bucket: str, tz: str) -> bytes:
-    """In the stats worker process: load the events itself (its own short-lived engine), compute,
-    encode. Loading 70,000 rows in the hub held its event loop for a good part of a second, and
-    handing them over (pickling) would cost the hub as much again."""
+def stats_from_db(db_url: str, store_id: str, start: float, end: float, bucket: str, tz: str,
+                  fmt: str = "json") -> bytes:
+    """In the stats worker process: load (its own short-lived engine), compute, encode. Loading
+    70,000 rows in the hub held its event loop for a good part of a second, and handing them over
+    (pickling) would cost the hub as much again."""
     from sqlalchemy.pool import NullPool
 
     from hub.db.session import make_engine, make_sessionmaker
 
-    async def load() -> LoadedTimelines:
+    async def load() -> tuple[StoreStats, int]:
         engine = make_engine(db_url, poolclass=NullPool)
         try:
             async with make_sessionmaker(engine)() as db:
-                return await load_timelines(db, store_id, start, end)
+                return await load_stats(db, store_id, start, end, bucket, tz)
         finally:
             await engine.dispose()
 
-    loaded = asyncio.run(load())
-    return stats_json(store_id, loaded.timelines, start, end, bucket, tz, loaded.skipped)
+    stats, skipped = asyncio.run(load())
+    out = stats_out(store_id, stats, skipped)
+    return msgspec.json.encode(out) if fmt == "json" else stats_csv(out).encode()
 
 
-async def store_stats_json(request: Request, store_id: str, start: float, end: float, bucket: str,
-                           zone: ZoneInfo) -> bytes:
+async def store_stats_body(request: Request, store_id: str, start: float, end: float, bucket: str,
+                           zone: ZoneInfo, fmt: str = "json") -> bytes:
     global _pool
     if bucket not in ("hour", "day"):
         raise HTTPException(status_code=400, detail=f"bucket must be 'hour' or 'day', not {bucket!r}")
     async with request.app.state.sessionmaker() as db:
         await _store_or_404(db, store_id)
-    args = (request.app.state.settings.database.url, store_id, start, end, bucket, zone.key)
+    args = (request.app.state.settings.database.url, store_id, start, end, bucket, zone.key, fmt)
     try:
-        return await asyncio.get_running_loop().run_in_executor(_stats_pool(), stats_json_from_db, *args)
+        return await asyncio.get_running_loop().run_in_executor(_stats_pool(), stats_from_db, *args)
     except BrokenProcessPool:
         log.warning("statistics worker process died; computing in a thread (restarting it next time)")
         _pool = None
-        async with request.app.state.sessionmaker() as db:
-            loaded = await load_timelines(db, store_id, start, end)
-        return await asyncio.to_thread(stats_json, store_id, loaded.timelines, start, end, bucket, zone.key,
-                                       loaded.skipped)
+        return await asyncio.to_thread(stats_from_db, *args)
 
 
 # ------------------------------------------------------------------ handlers
@@ -210,7 +214,7 @@ async def get_stats(
         description="IANA time zone for the buckets and for times without an offset; default: the store's")] = None,
 ) -> Response[StatsOut]:
     start, end, zone = resolve_window(frm, to, await store_tz(request, store_id, tz), time.time())
-    body = await store_stats_json(request, store_id, start, end, bucket, zone)  # encoded off the loop
+    body = await store_stats_body(request, store_id, start, end, bucket, zone)  # encoded off the loop
     return Response(body, media_type=MediaType.JSON)
 
 
@@ -224,8 +228,7 @@ async def get_stats_csv(
     tz: FromQuery[str | None] = None,
 ) -> Response[str]:
     start, end, zone = resolve_window(frm, to, await store_tz(request, store_id, tz), time.time())
-    s, skipped, _ = await store_stats(request, store_id, start, end, bucket, zone)
-    body = await asyncio.to_thread(lambda: stats_csv(stats_out(store_id, s, skipped)))
+    body = await store_stats_body(request, store_id, start, end, bucket, zone, "csv")
     name = f"stats-{store_id}-{datetime.fromtimestamp(start, zone):%Y%m%d%H%M}-{bucket}.csv"
     return Response(
         body,

@@ -259,3 +259,42 @@ class StoreHour(Durations):
             out.add(s, -n * (self.end - end))
         out.end = end
         return out
+
+
+def store_stats_from_store_hours(
+    series: Sequence[StoreHour],
+    seat_totals: Iterable[SeatBucketStats],
+    start: float,
+    end: float,
+    zone: ZoneInfo,
+    n_seats: int,
+    peak_count: int = 3,
+) -> StoreStats:
+    """The store's hourly series (``series``, one per hour of ``[start, end)``) and each seat's
+    totals over the window, as a :class:`StoreStats` with hour buckets: what the history page
+    draws, without the per-seat hourly rows (``seats`` holds one row per seat for the window)."""
+    result = StoreStats(start=start, end=end, bucket="hour", tz=str(zone.key))
+    by_hour: dict[int, Durations] = {}
+    days: dict[object, StoreBucketStats] = {}
+    for h in series:
+        b = StoreBucketStats(start=h.start, end=h.end, seats=h.seats, entries=h.entries, stays=h.stays,
+                             stay_total_s=h.stay_total_s, abandoned_incidents=h.abandoned_incidents)
+        b.merge(h)
+        result.buckets.append(b)
+        local = datetime.fromtimestamp(h.start, zone)
+        by_hour.setdefault(local.hour, Durations()).merge(h)
+        d = days.setdefault(local.date(), StoreBucketStats(start=h.start, end=h.end))
+        d.merge(h)
+        d.end = h.end
+        d.stays += h.stays
+        d.abandoned_incidents += h.abandoned_incidents
+    result.days = [
+        DayStats(day=day, seats=n_seats, stays=d.stays, turnover=d.stays / n_seats if n_seats else 0.0,
+                 abandoned_incidents=d.abandoned_incidents, occupancy_rate=d.occupancy_rate)
+        for day, d in days.items()
+    ]
+    result.seats = sorted(seat_totals, key=lambda r: r.seat_id)
+    peaks = [PeakHour(h, rate) for h, dur in by_hour.items() if (rate := dur.occupancy_rate) is not None]
+    peaks.sort(key=lambda p: (-p.occupancy_rate, p.hour))
+    result.peak_hours = peaks[:peak_count]
+    return result

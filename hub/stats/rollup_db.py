@@ -176,7 +176,8 @@ def _store_hour(r: Any) -> StoreHour:
 
 async def store_hours(db: AsyncSession, store_ids: list[str], start: float, end: float) -> dict[str, list[StoreHour]]:
     """Each store's hours of ``[start, end)`` (``start`` on an hour), one row per hour, the last cut at
-    ``end``: two queries whatever the number of stores. A store without rollups gets no rows."""
+    ``end``: two queries whatever the number of stores. Hours before a store's first event have no
+    seat (``seats`` 0, nothing known)."""
     if not store_ids:
         return {}
     found: dict[str, dict[float, StoreHour]] = {s: {} for s in store_ids}
@@ -208,7 +209,7 @@ async def store_hours(db: AsyncSession, store_ids: list[str], start: float, end:
             else:
                 series.append(StoreHour(start=h, end=stop))
             h += HOUR
-        out[s] = series if (rows or prev is not None) else []
+        out[s] = series
     return out
 
 
@@ -218,16 +219,17 @@ async def seat_totals(db: AsyncSession, store_id: str, start: float, end: float)
     through = (await db.execute(select(_HEAD.c.through).where(_HEAD.c.store_id == store_id))).scalar()
     if through is None:
         return {}
-    q = (select(_SH.c.seat_id, *(func.sum(_SH.c[c]).label(c) for c in _NUM))
+    q = (select(_SH.c.seat_id, func.min(_SH.c.hour).label("first"), *(func.sum(_SH.c[c]).label(c) for c in _NUM))
          .where(_SH.c.store_id == store_id, _SH.c.hour >= start, _SH.c.hour < end).group_by(_SH.c.seat_id))
     out: dict[str, SeatBucketStats] = {}
     for r in (await db.execute(q)).all():
         b = SeatBucketStats(seat_id=r.seat_id, start=start, end=end)
         for c in _NUM:
             setattr(b, c, getattr(r, c))
+        b.unknown_s += r.first - start  # the hours before the seat's first event: never seen
         out[r.seat_id] = b
     last = min(through, hour_floor(end))
-    if last + HOUR > end and last >= start:  # the last hour counted is cut at end
+    if start <= last < end < last + HOUR:  # the last hour counted is cut at end
         for r in (await db.execute(select(_SH.c.seat_id, _SH.c.end_state).where(
                 _SH.c.store_id == store_id, _SH.c.hour == last))).all():
             out[r.seat_id].add(r.end_state, -(last + HOUR - end))

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.users import AuthError, audit
 from hub.db.models import EdgeAccount, Store
-from hub.settings import zone_known
+from hub.settings import DEFAULT_TZ, zone_known
 from protocol import TopicError, TopicSpace, validate_id
 from protocol.topics import EDGE_KINDS, HUB_KINDS
 
@@ -135,14 +135,17 @@ def _toml_str(s: str) -> str:
 
 
 def bundle_toml(account: EdgeAccount, password: str, broker: BrokerUrl, topic_prefix: str,
-                ca_file: str | None = None) -> str:
-    """The [edge] and [mqtt] sections of the edge's config (the installer merges the rest)."""
+                ca_file: str | None = None, timezone: str = DEFAULT_TZ) -> str:
+    """The [edge] and [mqtt] sections of the edge's config (the installer merges the rest).
+    ``timezone``: the store's (own or the hub's); written when not the edge's default."""
     lines = [
         "# seat-edge provisioning bundle: written by `seat-hub store bundle`. Contains a password:",
         "# keep it like one, copy it to the store's edge, then delete it here.",
         "[edge]",
         f"store_id = {_toml_str(account.store_id)}",
         f"edge_id = {_toml_str(account.edge_id)}",
+        *([f"timezone = {_toml_str(timezone)}  # the store's, shown on the staff page"]
+          if timezone != DEFAULT_TZ else []),
         "",
         "[mqtt]",
         f"host = {_toml_str(broker.host)}",

@@ -1,7 +1,10 @@
 """History page: occupancy heatmap (hour x day), occupancy over time, turnover and average stay
-per day, peak hours, per store or per seat, over a date range. Numbers come from the statistics
-code (:mod:`hub.stats.compute` on the seat events, loaded by :func:`hub.stats.api.load_timelines`); the
-page renders them as tables (works without JS) and hands the same numbers to the charts.
+per day, peak hours, per store or per seat, over a date range. Numbers come from the hourly rollups (:mod:`hub.stats.rollup`,
+equal to :mod:`hub.stats.compute` on the seat events): the store's hours and one SQL sum per seat
+for the whole store, the seat's hours for one seat; nothing reads raw events. The page renders them
+as tables (works without JS) and hands the same numbers to the charts; ``/api/v1/stores/{id}/history``
+answers the same view as JSON (what the page draws, ~40 KB for 30 days of 100 seats, not every
+seat-hour: that is the stats CSV).
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from litestar import Request, get
+import msgspec
+from litestar import MediaType, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath, QueryParameter
@@ -21,7 +25,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import Seat
-from hub.stats.compute import StoreStats, compute_store_stats
+from hub.stats.compute import SeatBucketStats, SeatTimeline, StoreStats, compute_store_stats
+from hub.stats.rollup import hour_aligned_zone, store_stats_from_hours, store_stats_from_store_hours
+from hub.stats.rollup_db import seat_hour_rows, seat_totals, store_hours
 from hub.stats.timelines import load_timelines
 from hub.stores import queries
 from hub.web.common import SEOUL, page_context, page_zone, script_json, translator, visible_stores
@@ -137,6 +143,70 @@ def chart_strings(t: Translator, zone: ZoneInfo = SEOUL) -> dict[str, str]:
     return {k: t(k) for k in keys} | {k: t(k, zone=zone.key) for k in ("history.hour_axis", "history.time_axis")}
 
 
+async def history_stats(db: AsyncSession, store_id: str, start: float, end: float, seat: str | None,
+                        active: list[str], zone: ZoneInfo) -> StoreStats:
+    """The page's numbers from the rollups: for the store its hours and one sum per seat (two small
+    queries and one aggregate, in the event loop: no history scan); for one seat its hours. A zone
+    with a half-hour offset (its local hours are not the rollups' UTC hours) is computed from the
+    raw events, as before the rollups."""
+    if hour_aligned_zone(zone, start, end):
+        if seat:
+            rows = await seat_hour_rows(db, store_id, start, end, seat_ids={seat})
+            if rows is not None:
+                return store_stats_from_hours(rows, start, end, "hour", zone)
+        else:
+            series = (await store_hours(db, [store_id], start, end))[store_id]
+            totals = await seat_totals(db, store_id, start, end)
+            for sid in active:  # a seat never seen: unknown all along (counted, as the raw statistics do)
+                if sid not in totals:
+                    totals[sid] = SeatBucketStats(seat_id=sid, start=start, end=end, unknown_s=end - start)
+            return store_stats_from_store_hours(series, totals.values(), start, end, zone, len(totals))
+    # from the raw events: that zone, or one seat with events stored after the window's end in its
+    # last hour (the cut of that hour needs them)
+    loaded = await load_timelines(db, store_id, start, end)
+    timelines = loaded.timelines
+    if seat:
+        timelines = {seat: timelines.get(seat, SeatTimeline())}
+    return compute_store_stats(timelines, start, end, "hour", zone.key)
+
+
+@dataclass(frozen=True)
+class HistoryWindow:
+    d0: date
+    d1: date
+    start: float
+    end: float
+    today: date
+    zone: ZoneInfo
+
+
+def history_window(frm: str | None, to: str | None, now: float, zone: ZoneInfo) -> HistoryWindow:
+    today = datetime.fromtimestamp(now, zone).date()
+    d0, d1 = parse_range(frm, to, today)
+    start = datetime(d0.year, d0.month, d0.day, tzinfo=zone).timestamp()
+    nd = d1 + timedelta(days=1)
+    end = min(datetime(nd.year, nd.month, nd.day, tzinfo=zone).timestamp(), now)
+    return HistoryWindow(d0, d1, start, end, today, zone)
+
+
+async def _labels(db: AsyncSession, store_id: str) -> dict[str, str]:
+    seat_rows = (await db.execute(
+        select(Seat.seat_id, Seat.label).where(Seat.store_id == store_id, Seat.active.is_(True))
+        .order_by(Seat.channel, Seat.seat_id))).all()
+    return {sid: (label or sid) for sid, label in seat_rows}
+
+
+async def history_data(db: AsyncSession, store_id: str, w: HistoryWindow, seat: str | None,
+                       labels: dict[str, str]) -> dict[str, Any]:
+    if seat and seat not in labels:
+        raise HTTPException(status_code=400, detail=f"seat {seat!r} is not a seat of store {store_id!r}")
+    days = [w.d0 + timedelta(days=i) for i in range((w.d1 - w.d0).days + 1)]
+    if not w.end > w.start:  # a range entirely in the future has nothing to show yet
+        return {"days": [], "seats": [], "peaks": [], "chart": None}
+    stats = await history_stats(db, store_id, w.start, w.end, seat, list(labels), w.zone)
+    return history_view(stats, [d for d in days if d <= w.today], labels, w.zone)
+
+
 @get("/stores/{store_id:str}/history", include_in_schema=False)
 async def history_page(
     request: Request, db: NamedDependency[AsyncSession], store_id: FromPath[str],
@@ -149,33 +219,15 @@ async def history_page(
     if store_id not in {s.store_id for s in stores}:
         raise queries.NotFound(f"store {store_id!r} not found")
     store = next(s for s in stores if s.store_id == store_id)
-    now = time.time()
     zone = await page_zone(db, request, store_id)
-    today = datetime.fromtimestamp(now, zone).date()
-    d0, d1 = parse_range(frm, to, today)
-    start = datetime(d0.year, d0.month, d0.day, tzinfo=zone).timestamp()
-    nd = d1 + timedelta(days=1)
-    end = min(datetime(nd.year, nd.month, nd.day, tzinfo=zone).timestamp(), now)
-    seat_rows = (await db.execute(
-        select(Seat.seat_id, Seat.label).where(Seat.store_id == store_id, Seat.active.is_(True))
-        .order_by(Seat.channel, Seat.seat_id))).all()
-    labels = {sid: (label or sid) for sid, label in seat_rows}
-    if seat and seat not in labels:
-        raise HTTPException(status_code=400, detail=f"seat {seat!r} is not a seat of store {store_id!r}")
-    days = [d0 + timedelta(days=i) for i in range((d1 - d0).days + 1)]
-    view: dict[str, Any] = {"days": [], "seats": [], "peaks": [], "chart": None}
-    generated = end > start and await queries.has_generated(db, store_id, start, end)
-    if end > start:  # a range entirely in the future has nothing to show yet
-        loaded = await load_timelines(db, store_id, start, end)
-        timelines = loaded.timelines
-        if seat:
-            timelines = {seat: timelines[seat]} if seat in timelines else {}
-        stats = compute_store_stats(timelines, start, end, "hour", zone.key)
-        view = history_view(stats, [d for d in days if d <= today], labels, zone)
+    w = history_window(frm, to, time.time(), zone)
+    labels = await _labels(db, store_id)
+    view = await history_data(db, store_id, w, seat, labels)
+    generated = w.end > w.start and await queries.has_generated(db, store_id, w.start, w.end)
     return Template(
         template_name="hub/history.html",
         context=page_context(
-            request, t, stores, zone=zone, store=store, frm=d0.isoformat(), to=d1.isoformat(), seat=seat,
+            request, t, stores, zone=zone, store=store, frm=w.d0.isoformat(), to=w.d1.isoformat(), seat=seat,
             seat_label=labels.get(seat or "", ""), seat_choices=labels, view=view,
             has_data=any(r.rate is not None for r in view["days"]),
             chart_json=script_json(view["chart"]), chart_i18n=script_json(chart_strings(t, zone)),
@@ -183,3 +235,21 @@ async def history_page(
         ),
         cookies=cookies,
     )
+
+
+@get("/api/v1/stores/{store_id:str}/history", summary="What the history page draws (JSON)")
+async def history_api(
+    request: Request, db: NamedDependency[AsyncSession], store_id: FromPath[str],
+    frm: Annotated[str | None, QueryParameter(name="from", description="first local date, YYYY-MM-DD")] = None,
+    to: Annotated[str | None, QueryParameter(description="last local date (inclusive), YYYY-MM-DD")] = None,
+    seat: Annotated[str | None, QueryParameter(description="one seat id; all seats when absent")] = None,
+) -> Response[bytes]:
+    """Per day (rate, entries, stays, turnover, average stay, incidents), per seat over the range
+    (rate, stays, average stay, incidents), peak hours, and the charts' series: the store's hourly
+    occupancy (line) and the hour x day heatmap cells. Per-seat hourly numbers: ``seat=`` here (one
+    seat), or ``stats.csv`` for every seat."""
+    await queries.get_store(db, store_id)  # 404 for a store that is not there
+    w = history_window(frm, to, time.time(), await page_zone(db, request, store_id))
+    view = await history_data(db, store_id, w, seat, await _labels(db, store_id))
+    body = {"store_id": store_id, "from": w.d0.isoformat(), "to": w.d1.isoformat(), "seat": seat, **view}
+    return Response(msgspec.json.encode(body), media_type=MediaType.JSON)

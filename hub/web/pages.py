@@ -29,6 +29,8 @@ from hub.auth.guard import principal
 from hub.auth.users import SESSION_COOKIE, principal_for_token
 from hub.db.models import Alert, Channel, Edge, Snapshot
 from hub.stats.compute import compute_store_stats
+from hub.stats.rollup import hour_aligned_zone
+from hub.stats.rollup_db import store_hours
 from hub.stats.timelines import load_timelines
 from hub.stores import queries
 from hub.stores.config_push import config_status
@@ -117,16 +119,24 @@ def day_start(now: float, zone: ZoneInfo = SEOUL) -> float:
 async def occupancy_today(db: AsyncSession, store_ids: list[str], now: float,
                           zone: ZoneInfo = SEOUL) -> dict[str, Any]:
     """Hourly occupancy rate per store since midnight in ``zone`` (the overview's: the hub's),
-    for the comparison chart; ``day`` and ``zone`` name the axis."""
+    for the comparison chart; ``day`` and ``zone`` name the axis. From the store-hour rollups of
+    every store at once (two queries), not a computation per store (65 s for 500 stores when each
+    was computed from its raw events, in the event loop); a zone with a half-hour offset (its hours
+    are not the rollups' UTC hours) is computed from the raw events, store by store."""
     start = day_start(now, zone)
     end = max(now, start + 1.0)
     hours = [f"{h:02d}" for h in range(24)]
     series = {}
-    for sid in store_ids:
-        loaded = await load_timelines(db, sid, start, end)
-        stats = compute_store_stats(loaded.timelines, start, end, "hour", zone.key)
+    if hour_aligned_zone(zone, start, end):
+        by_store = await store_hours(db, store_ids, start, end)
+    else:
+        by_store = {}
+        for sid in store_ids:
+            loaded = await load_timelines(db, sid, start, end)
+            by_store[sid] = compute_store_stats(loaded.timelines, start, end, "hour", zone.key).buckets
+    for sid, rows in by_store.items():
         rates: list[float | None] = [None] * 24
-        for b in stats.buckets:
+        for b in rows:
             r = b.occupancy_rate
             rates[datetime.fromtimestamp(b.start, zone).hour] = None if r is None else round(r * 100, 1)
         series[sid] = rates

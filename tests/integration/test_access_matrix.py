@@ -60,6 +60,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/stores/{store_id:str}/stats"): "read_store",
     ("GET", "/stores"): "read",  # the store picker's form target (a redirect)
     ("GET", "/stores/{store_id:str}/history"): "read_store",
+    ("GET", "/api/v1/stores/{store_id:str}/history"): "read_store",
     ("GET", "/stores/{store_id:str}/roi"): "read_store",  # view only unless admin
     ("POST", "/stores/{store_id:str}/roi/check"): "write_store",
     # kiosk (issue 18): the vendor's webhook has no login (HMAC-signed instead; 404 without a kiosk)

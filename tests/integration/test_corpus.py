@@ -21,7 +21,11 @@ from edge_agent.vision.detector import Detector
 SEQ = Path(__file__).resolve().parents[1] / "data" / "sequences"
 SHIFTED_OR_RELIT = {"c2-shifted", "c9-shifted", "st4-evening", "st4-shifted", "t3-real-drift", "t3-evening",
                     "c2-leaves", "c2-arrives"}
-COCO_CROPS_FLOOR = 0.83  # measured 85.8% (docs/belongings.md)
+COCO_CROPS_FLOOR = 0.84  # measured 85.8% before the flicker fixes, 86.6% after (docs/belongings.md)
+# Flicker 0 except c2's M: he leaves with laptops that no reference of his desk saw clear and the
+# COCO SSD does not find on the 352 px substream; the seat goes to empty where the label says
+# away (a wrong state when the labels change, counted as flicker too). Before: 10.
+COCO_CROPS_FLICKER = {"c2-leaves": 1, "c2-shifted": 1}
 
 
 def sections(output: str) -> dict[str, str]:
@@ -61,6 +65,16 @@ def test_evaluate_the_corpus_with_the_offline_coco_model_and_crops():
     for name in SHIFTED_OR_RELIT:
         run = int(re.search(r"empty seat read away: at most (\d+)", blocks[name]).group(1))
         assert run <= 1, blocks[name]
+    # issue 17's target, flicker 0: no oscillation anywhere (a duplicate person box taking the
+    # seat in front, one sample of a student leaning over the desk read as belongings, a still
+    # student lost when the camera moved were 8 of the 10 before)
+    for name, block in blocks.items():
+        if name.startswith("all "):
+            continue
+        flicker = int(re.search(r"^flicker: (\d+)", block, re.M).group(1))
+        assert flicker == COCO_CROPS_FLICKER.get(name, 0), block
+        if flicker:
+            assert f"({flicker} of them when the labels change, to another state)" in block, block
     assert re.search(r"c10-far-seat: ch1: smallest seat \d+ px .*far seats \(F, S\) -> crops", out)  # the plan
     assert "c9-left-table: ch1" in out and "st4-chairs-a: ch1: smallest seat" in out
 

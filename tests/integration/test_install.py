@@ -69,7 +69,8 @@ def auth_broker():
     shutil.rmtree(d, ignore_errors=True)
 
 
-def _bundle(tmp_path: Path, port: int, password: str = "s3cret-pass", ca: str | None = CA_PEM) -> Path:
+def _bundle(tmp_path: Path, port: int, password: str = "s3cret-pass", ca: str | None = CA_PEM,
+            timezone: str = "Asia/Seoul") -> Path:
     """The folder `seat-hub store bundle` writes (its own writer, hub/stores/provision.py)."""
     from hub.db.models import EdgeAccount
     from hub.stores.provision import BrokerUrl, bundle_toml, write_private
@@ -80,7 +81,7 @@ def _bundle(tmp_path: Path, port: int, password: str = "s3cret-pass", ca: str | 
     if ca:
         write_private(folder / "ca.crt", ca)
     text = bundle_toml(acc, password, BrokerUrl.parse(f"mqtt://127.0.0.1:{port}"), "seat/v1",
-                       "/etc/seat-edge/ca.crt" if ca else None)
+                       "/etc/seat-edge/ca.crt" if ca else None, timezone)
     write_private(folder / "edge-bundle.toml", 'hub_url = "http://127.0.0.1:8080"\n' + text)  # optional key
     return folder
 
@@ -430,3 +431,20 @@ def test_rerun_keeps_what_the_user_tuned(tmp_path, person_model_path):
     assert load_config(conf) == tuned  # every value kept (the layout of the file is install's own)
     r = runner.invoke(app, args)
     assert _statuses(r.stdout)[f"file {conf}"] == "unchanged"
+
+
+def test_the_bundle_brings_the_stores_time_zone(tmp_path, person_model_path):
+    """Issue 19 point 4: a store set to Europe/Berlin at the hub gets [edge] timezone from its
+    bundle (staff page, nightly reference time); a later bundle of the default zone keeps it."""
+    from edge_agent.settings import load_config
+
+    root = tmp_path / "root"
+    base = ["install", "--store", "oryudong", "--root", str(root), "--model", str(person_model_path),
+            "--password", PASSWORD, "--no-probe"]
+    r = runner.invoke(app, [*base, "--bundle", str(_bundle(tmp_path, 1883, ca=None, timezone="Europe/Berlin"))])
+    assert r.exit_code == 0, r.output
+    conf = root / "etc/seat-edge/edge.toml"
+    assert load_config(conf).edge.timezone == "Europe/Berlin"
+    r = runner.invoke(app, [*base, "--bundle", str(_bundle(tmp_path / "again", 1883, ca=None))])
+    assert r.exit_code == 0, r.output
+    assert load_config(conf).edge.timezone == "Europe/Berlin"

@@ -76,7 +76,10 @@ def _model(store: str, batches_, nows: list[float]):
         parsed = parse_batch(_raws(store, batch), TOPICS, now)
         fresh = [m for m in parsed.msgs if (m.store_id, m.edge_id, m.boot_id, m.seq) not in ingested]
         ingested |= {(m.store_id, m.edge_id, m.boot_id, m.seq) for m in fresh}
-        writes, _ = reduce_batch(fresh, cur, now)
+        writes, result = reduce_batch(fresh, cur, now)
+        # the writer forgets the dedupe keys of messages it left unsettled (an event of a seat not
+        # in the layout yet): the same seq is looked at again when it comes again
+        ingested -= set(result.unsettled)
         cur.edges.update(writes.edges)
         cur.states.update({(r.store_id, r.seat_id): r for r in writes.states})
         for b in writes.births:

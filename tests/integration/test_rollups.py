@@ -25,7 +25,7 @@ from hub.ingest.parse import RawMessage
 from hub.ingest.writer import IngestWriter
 from hub.stats.compute import SeatTimeline, compute_store_stats
 from hub.stats.rollup import store_stats_from_hours
-from hub.stats.rollup_db import seat_hour_rows, store_hours
+from hub.stats.rollup_db import seat_hour_rows, seat_totals, store_hours
 from protocol import Birth, Event, Evidence, SeatDef, TopicSpace, encode
 
 TOPICS = TopicSpace("seat/v1")
@@ -139,6 +139,15 @@ async def _run(url: str, batches, window) -> None:
             for a, b in zip(from_rollups.days, exact.days, strict=True):
                 assert (a.occupancy_rate is None) == (b.occupancy_rate is None)
                 assert a.occupancy_rate is None or close(a.occupancy_rate, b.occupancy_rate)
+            # each seat's sums over the window (history page), one SQL aggregate plus cut and fill
+            totals = await seat_totals(db, store, start, end)
+            assert set(totals) <= set(history)
+            for sid, t in totals.items():
+                mine = [r for r in exact.seats if r.seat_id == sid] if bucket == "hour" else \
+                    [r for r in compute_store_stats(timelines, start, end, "hour", TZ).seats if r.seat_id == sid]
+                for f in ("occupied_s", "empty_s", "away_s", "abandoned_s", "unknown_s", "stay_total_s"):
+                    assert close(getattr(t, f), sum(getattr(r, f) for r in mine)), (sid, f)
+                assert (t.stays, t.entries) == (sum(r.stays for r in mine), sum(r.entries for r in mine))
             # the store series (HQ overview, history page) from store hours
             series = (await store_hours(db, [store], start, end))[store]
             if series:

@@ -16,6 +16,7 @@ from hub.db.models import Alert, Seat, SeatEvent, SeatStateRow, Store
 from hub.db.session import make_engine, make_sessionmaker
 from hub.settings import DatabaseSettings, HubSettings
 from hub.stats.compute import SeatTimeline, compute_store_stats
+from hub.stats.rollup_db import rebuild_store
 from tests.support.hub_auth import acreate_user, alogin
 
 KST = ZoneInfo("Asia/Seoul")
@@ -155,6 +156,9 @@ async def client(pg_url):
                     edge_id="e1",
                 )
             )
+            await s.flush()
+            # seeded straight into seat_events: roll them up as the ingest writer does for what it stores
+            await rebuild_store(s, "s1")
             await s.commit()
         await engine.dispose()
         await acreate_user(pg_url, "admin", "admin")
@@ -314,3 +318,41 @@ async def test_store_without_seats_or_events(client):
     body = msgspec.json.decode(r.content)
     assert r.status_code == 200 and body["seats"] == []
     assert body["buckets"][0]["occupancy_rate"] is None and body["days"][0]["turnover"] == 0.0
+
+
+async def test_history_api_is_what_the_page_draws_equal_to_the_raw_computation(client):
+    """The compact history answer (issue 21): per day, per seat over the range, peaks and the charts'
+    series, from the rollups; the same numbers as the page's view of compute_store_stats."""
+    import dataclasses
+
+    from hub.web.history import history_view
+
+    r = await client.get("/api/v1/stores/s1/history", params={"from": "2024-03-01", "to": "2024-03-01"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    raw = history_view(compute_store_stats(TIMELINES, kst(1, 0), kst(2, 0), "hour"),
+                       [datetime(2024, 3, 1).date()], {"A": "A", "B": "B"})
+    assert body["days"] == [dataclasses.asdict(d) for d in raw["days"]]
+    assert body["seats"] == [dataclasses.asdict(x) for x in raw["seats"]]
+    assert body["peaks"] == raw["peaks"] and body["chart"] == raw["chart"]
+    one = (await client.get("/api/v1/stores/s1/history",
+                            params={"from": "2024-03-01", "to": "2024-03-01", "seat": "B"})).json()
+    assert one["seats"][0]["seat_id"] == "B" and one["seats"][0]["stays"] == 2
+    assert (await client.get("/api/v1/stores/s1/history", params={"seat": "nope"})).status_code == 400
+    assert (await client.get("/api/v1/stores/nope/history")).status_code == 404
+
+
+async def test_statistics_read_the_rollups_not_the_raw_events(client, pg_url):
+    """Raw events gone (retention deletes them after months): the statistics, CSV and history page
+    still have them, because they read the hourly rollups."""
+    before = (await client.get("/api/v1/stores/s1/stats", params={**DAY, "bucket": "hour"})).json()
+    engine = make_engine(pg_url)
+    async with make_sessionmaker(engine)() as s:
+        await s.execute(SeatEvent.__table__.delete().where(SeatEvent.store_id == "s1"))
+        await s.commit()
+    await engine.dispose()
+    after = (await client.get("/api/v1/stores/s1/stats", params={**DAY, "bucket": "hour"})).json()
+    assert after["buckets"] == before["buckets"] and after["seats"] == before["seats"]
+    assert after["days"][0]["stays"] == 4
+    page = (await client.get("/api/v1/stores/s1/history", params={"from": "2024-03-01", "to": "2024-03-01"})).json()
+    assert page["days"][0]["stays"] == 4

@@ -27,6 +27,7 @@ def _seed(db_url: str) -> None:
     import asyncio
 
     from hub.db.session import make_engine, make_sessionmaker
+    from hub.stats.rollup_db import rebuild_store
 
     at = datetime(2024, 3, 1, 9, 0, tzinfo=BERLIN).timestamp()
 
@@ -41,6 +42,9 @@ def _seed(db_url: str) -> None:
                     s.add(SeatEvent(store_id=store, seat_id="A", edge_id="edge1", boot_id="b", seq=seq,
                                     from_state=frm, to_state=to, at=t, evidence={}, historical=False,
                                     received_at=t))
+            await s.flush()
+            for store in ("berlin", "seoul"):  # the hourly rollups the ingest writer keeps
+                await rebuild_store(s, store)
             await s.commit()
         await engine.dispose()
 
@@ -61,6 +65,13 @@ def test_a_store_has_its_own_time_zone_everywhere(tmp_path):
     assert r.exit_code == 0 and "time zone of the hub (Asia/Seoul)" in r.output, r.output
     listing = runner.invoke(cli, ["store", "list", "--config", str(cfg)]).output
     assert "Europe/Berlin" in listing and "Asia/Seoul (hub)" in listing
+    # the edge's bundle carries the store's zone (written only when not the edge's default)
+    for store, want in (("berlin", 'timezone = "Europe/Berlin"'), ("seoul", None)):
+        r = runner.invoke(cli, ["store", "bundle", store, "--broker-url", "mqtt://hub.example", "--out",
+                                str(tmp_path / store), "--config", str(cfg)])
+        assert r.exit_code == 0, r.output
+        text = (tmp_path / store / "edge-bundle.toml").read_text()
+        assert (want in text) if want else ("timezone" not in text)
     _seed(db)
 
     with TestClient(create_app(load_settings(cfg), start_mqtt=False, migrate=True)) as client:

@@ -81,12 +81,46 @@ def test_two_people_one_seat_best_score_wins_then_confidence():
 def test_greedy_assignment_order():
     # P1 fits S1 best (1.0) and S2 a bit (0.3); P2 fits S1 (0.8) only. Greedy gives S1 to P1,
     # P2 goes nowhere, and S2 gets P1? No: P1 is already used, so S2 stays without a person.
-    p1 = person((0.1, 0.4, 0.3, 0.8))
+    p1 = person((0.1, 0.3, 0.3, 0.8))  # taller than P2: not (90%) inside P2's box, another person
     p2 = person((0.1, 0.4, 0.35, 0.8))  # 0.8 in S1, 0.2 in S2
     m = match_seats([S1, S2], [p1, p2], RULES)
     assert m["S1"].person is p1
     assert m["S2"].person is None
     assert m["S2"].person_overlap == pytest.approx(0.2)  # P2's near miss, below threshold
+
+
+S3 = SeatDef(seat_id="S3", channel=1, polygon=rect(0.1, 0.8, 0.3, 1.0))  # the seat in front of S1
+
+
+def test_a_box_inside_another_person_box_is_the_same_person():
+    # study-table-4chairs (COCO SSD): a student sits in S1; the detector gives the whole body
+    # (reaching down over S3, the seat in front) and, inside it, the upper body. The upper body
+    # fits S1 best; the whole body must not take S3 as a second person.
+    whole = person((0.1, 0.3, 0.3, 0.95), conf=0.88)
+    upper = person((0.12, 0.32, 0.28, 0.75), conf=0.42)
+    m = match_seats([S1, S3], [whole, upper], RULES)
+    assert m["S1"].person is not None
+    assert m["S3"].person is None and m["S3"].person_overlap == 0.0  # not even a near miss
+    # two people side by side (boxes overlapping less than SAME_PERSON) still take two seats
+    other = person((0.12, 0.55, 0.28, 1.0))  # mostly below the first: 0.44 of it inside
+    m = match_seats([S1, S3], [person((0.1, 0.3, 0.3, 0.75)), other], RULES)
+    assert m["S1"].person is not None and m["S3"].person is other
+
+
+def test_same_person_across_channels_only_within_a_channel():
+    from edge_agent.seats.assign import ChannelsIndex, SeatIndex, same_person
+
+    box = (0.1, 0.3, 0.3, 0.95)
+    assert same_person([person(box), person((0.12, 0.32, 0.28, 0.75))]) == {0: [1], 1: [0]}
+    assert same_person([person(box), person((0.12, 0.32, 0.28, 0.75))], channels=[1, 2]) == {}
+    # the all-channels path: the same boxes on two channels are two people, one per channel
+    c1 = [S1, S3]
+    c2 = [SeatDef(seat_id=f"{s.seat_id}b", channel=2, polygon=s.polygon) for s in c1]
+    ix = ChannelsIndex({1: SeatIndex(c1, RULES), 2: SeatIndex(c2, RULES)})
+    dets = {1: [person(box), person((0.12, 0.32, 0.28, 0.75))], 2: [person(box)]}
+    got = ix.match(dets)
+    assert got[1]["S3"].person is None and got[2]["S1b"].person is not None
+    assert got == {ch: SeatIndex(seats, RULES).match(dets[ch]) for ch, seats in ((1, c1), (2, c2))}
 
 
 def test_threshold_boundary():

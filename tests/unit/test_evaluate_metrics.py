@@ -40,3 +40,18 @@ def test_false_away_run_and_totals():
     assert t.states["away"].labelled == r1.states["away"].labelled + r2.states["away"].labelled
     text = t.text()
     assert "empty seat read away: at most 3 samples in a row" in text and "cost per tick" in text
+
+
+def test_flicker_per_seat_and_changes_to_another_state_at_a_labelled_change():
+    times = [float(t) for t in range(0, 60, 2)]
+    # M leaves at 20 with his things (label away); the seat reads empty at 24: the change comes
+    # with the labelled one but to another state. N oscillates with no labelled change at all.
+    labels = {"M": [(0.0, "occupied"), (20.0, "away")], "N": [(0.0, "empty")]}
+    m = ["occupied"] * 12 + ["empty"] * 18
+    n = ["empty"] * 10 + ["occupied"] * 5 + ["empty"] * 15
+    r = score("s", times, {"M": m, "N": n}, labels, 2.0, lag_s=4.0)
+    assert r.flicker == 3 and r.flicker_other_state == 1 and r.seat_flicker == {"M": 1, "N": 2}
+    text = r.text()
+    assert "flicker: 3 state changes not in the labels (1 of them when the labels change, to another state)" in text
+    assert "seat M            10/28 right (36%), flicker 1" in text
+    assert combine("all", [r, r]).flicker_other_state == 2

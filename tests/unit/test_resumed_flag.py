@@ -113,3 +113,16 @@ def test_the_seat_map_says_the_time_before_the_restart_is_unknown():
         assert [c.note for c in cells] == [note, ""]
         assert cells[0].timer == t("timer.empty", d=t("dur.min", m=3))
         assert seatmap.js_strings(t)["timer.resumed"] == note
+
+
+def test_seat_edge_status_says_the_time_before_the_restart_is_unknown(tmp_path):
+    from edge_agent.commands.status import render_status
+    from edge_agent.settings import parse_config
+
+    cfg = parse_config({"edge": {"store_id": "s1", "data_dir": str(tmp_path)}})
+    store = EdgeStore(tmp_path / "edge.sqlite")
+    store.save_states([SeatSnapshot("a1", "empty", NOW - 180, resumed=True), SeatSnapshot("a2", "occupied", NOW - 60)])
+    store.close()
+    lines = {ln.split()[0]: ln for ln in render_status(cfg, now=NOW).splitlines() if ln.startswith("  a")}
+    assert lines["a1"].endswith("(time before the restart unknown)")
+    assert "restart" not in lines["a2"]
