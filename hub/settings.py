@@ -69,8 +69,11 @@ class MqttSettings(msgspec.Struct, forbid_unknown_fields=True):
     # One broker session per store (hub/mqtt/lanes.py, docs/adr/0006-store-lanes.md), so that one
     # store's backlog waits in its own queue at the broker, not in front of every other store's.
     # "auto": on when the hub logs in (mqtt.username: a broker with accounts, where only the stores
-    # of the stores table, `seat-hub store add`, can publish at all); "off": one session for all
-    # (an open trial broker, where stores appear by their first birth); "on": always.
+    # of the stores table, `seat-hub store add`, can publish at all) on the broker's plain local
+    # listener; off over TLS, since the shipped TLS listener is the edges' one, where every
+    # connection of an account gets the username as client id (so one connection per account).
+    # "off": one session for all (an open trial broker: stores appear by their first birth).
+    # "on": always (a TLS listener of the hub's own, without use_username_as_clientid).
     store_sessions: str = "auto"
     # What the hub holds of one store at most (received, not yet committed): at this many messages
     # or bytes it stops reading that store's session until the batch is committed; the broker keeps
@@ -175,7 +178,8 @@ class HubSettings(msgspec.Struct, forbid_unknown_fields=True):
 
 def store_sessions_on(s: HubSettings) -> bool:
     """Whether the hub reads each store through its own broker session (``mqtt.store_sessions``)."""
-    return s.mqtt.store_sessions == "on" or (s.mqtt.store_sessions == "auto" and bool(s.mqtt.username))
+    return s.mqtt.store_sessions == "on" or (
+        s.mqtt.store_sessions == "auto" and bool(s.mqtt.username) and not s.mqtt.tls)
 
 
 def mqtt_client_id(s: HubSettings) -> str:

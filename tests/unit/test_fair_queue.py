@@ -84,6 +84,8 @@ def test_store_sessions_are_on_when_the_hub_logs_in_and_settings_are_checked():
     assert not store_sessions_on(parse_settings(b""))  # an open trial broker: one shared session
     assert store_sessions_on(parse_settings(b'[mqtt]\nusername = "seat-hub"\npassword = "x"\n'))
     assert not store_sessions_on(parse_settings(b'[mqtt]\nusername = "h"\nstore_sessions = "off"\n'))
+    # over TLS the shipped listener is the edges' (client id = username: one connection per account)
+    assert not store_sessions_on(parse_settings(b'[mqtt]\nusername = "h"\npassword = "x"\ntls = true\n'))
     assert store_sessions_on(parse_settings(b'[mqtt]\nstore_sessions = "on"\n'))
     for bad in (b'[mqtt]\nstore_sessions = "yes"\n', b'[mqtt]\nstore_inflight = 0\n',
                 b'[ingest]\nstore_batch_max = 0\n'):
