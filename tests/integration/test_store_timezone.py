@@ -27,6 +27,7 @@ def _seed(db_url: str) -> None:
     import asyncio
 
     from hub.db.session import make_engine, make_sessionmaker
+    from hub.stats.rollup_db import rebuild_store
 
     at = datetime(2024, 3, 1, 9, 0, tzinfo=BERLIN).timestamp()
 
@@ -41,6 +42,9 @@ def _seed(db_url: str) -> None:
                     s.add(SeatEvent(store_id=store, seat_id="A", edge_id="edge1", boot_id="b", seq=seq,
                                     from_state=frm, to_state=to, at=t, evidence={}, historical=False,
                                     received_at=t))
+            await s.flush()
+            for store in ("berlin", "seoul"):  # the hourly rollups the ingest writer keeps
+                await rebuild_store(s, store)
             await s.commit()
         await engine.dispose()
 
