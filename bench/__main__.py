@@ -32,6 +32,7 @@ SUITE = {
     "store_day": ("bench.bench_store_day", 300),
     "history": ("bench.bench_history", 900),
     "live": ("bench.bench_live", 300),
+    "catchup": ("bench.bench_catchup", 900),
     "detector": ("bench.bench_detector", 300),
     "capture": ("bench.bench_capture", 300),
 }

@@ -69,12 +69,17 @@ class MqttSettings(msgspec.Struct, forbid_unknown_fields=True):
     # One broker session per store (hub/mqtt/lanes.py, docs/adr/0006-store-lanes.md), so that one
     # store's backlog waits in its own queue at the broker, not in front of every other store's.
     # "auto": on when the hub logs in (mqtt.username: a broker with accounts, where only the stores
-    # of the stores table, `seat-hub store add`, can publish at all); "off": one session for all
-    # (an open trial broker, where stores appear by their first birth); "on": always.
+    # of the stores table, `seat-hub store add`, can publish at all) on the broker's plain local
+    # listener; off over TLS, since the shipped TLS listener is the edges' one, where every
+    # connection of an account gets the username as client id (so one connection per account).
+    # "off": one session for all (an open trial broker: stores appear by their first birth).
+    # "on": always (a TLS listener of the hub's own, without use_username_as_clientid).
     store_sessions: str = "auto"
-    # Per store session: at most this many messages unacknowledged at once (MQTT v5 Receive
-    # Maximum; the hub acknowledges after the commit): the most of one store the hub holds.
-    store_inflight: int = 100
+    # What the hub holds of one store at most (received, not yet committed): at this many messages
+    # or bytes it stops reading that store's session until the batch is committed; the broker keeps
+    # the rest in that store's own queue.
+    store_inflight: int = 500
+    store_inflight_bytes: int = 8_000_000
     store_poll_s: float = 5.0  # how often the stores table is read to open or close store sessions
 
     def __post_init__(self) -> None:
@@ -173,7 +178,8 @@ class HubSettings(msgspec.Struct, forbid_unknown_fields=True):
 
 def store_sessions_on(s: HubSettings) -> bool:
     """Whether the hub reads each store through its own broker session (``mqtt.store_sessions``)."""
-    return s.mqtt.store_sessions == "on" or (s.mqtt.store_sessions == "auto" and bool(s.mqtt.username))
+    return s.mqtt.store_sessions == "on" or (
+        s.mqtt.store_sessions == "auto" and bool(s.mqtt.username) and not s.mqtt.tls)
 
 
 def mqtt_client_id(s: HubSettings) -> str:
@@ -258,8 +264,9 @@ def _check(s: HubSettings, source: str) -> None:
         raise SettingsError(f"{source}: " + "; ".join(found))
     if s.mqtt.store_sessions not in ("auto", "on", "off"):
         raise SettingsError(f"{source}: mqtt.store_sessions must be \"auto\", \"on\" or \"off\"")
-    if not 1 <= s.mqtt.store_inflight <= 65535 or s.mqtt.store_poll_s <= 0:
-        raise SettingsError(f"{source}: mqtt.store_inflight must be 1..65535 and mqtt.store_poll_s > 0")
+    if not 1 <= s.mqtt.store_inflight <= 65535 or s.mqtt.store_inflight_bytes < 1 or s.mqtt.store_poll_s <= 0:
+        raise SettingsError(f"{source}: mqtt.store_inflight must be 1..65535, mqtt.store_inflight_bytes >= 1 "
+                            "and mqtt.store_poll_s > 0")
     if s.ingest.store_batch_max < 1 or s.ingest.store_batch_bytes < 1:
         raise SettingsError(f"{source}: ingest.store_batch_max and ingest.store_batch_bytes must be >= 1")
     if "/" in s.mqtt.shared_group or "+" in s.mqtt.shared_group or "#" in s.mqtt.shared_group:

@@ -183,7 +183,7 @@ class MqttClient:
             return
         if msg.retain and msg.payload and not msg.topic.endswith("/death"):
             assert self.lanes is not None
-            self.lanes.ack_now([(store, msg.mid, msg.qos)])  # we are on the I/O thread
+            self.lanes.ack_now([(store, msg.mid, msg.qos, len(msg.payload))])  # we are on the I/O thread
             self._clear_retained(msg)
             return
         self._inbox.append(RawMessage(msg.topic, bytes(msg.payload), time.time(), msg.mid, msg.qos, store, True))
@@ -242,11 +242,10 @@ class MqttClient:
         """The broker may forget these messages now (their batch is committed)."""
         lane_acks = []
         for raw in batch:
-            if raw.qos > 0:
-                if raw.lane:
-                    lane_acks.append((raw.store, raw.mid, raw.qos))
-                else:
-                    self.client.ack(raw.mid, raw.qos)
+            if raw.lane:  # QoS 0 too: the lane counts what the hub holds of its store
+                lane_acks.append((raw.store, raw.mid, raw.qos, len(raw.payload)))
+            elif raw.qos > 0:
+                self.client.ack(raw.mid, raw.qos)
         if lane_acks and self.lanes is not None:
             self.lanes.ack(lane_acks)
 
@@ -270,9 +269,24 @@ class MqttClient:
                                   properties=props)
         self.client.loop_start()
 
+    def ready(self) -> bool:
+        """Connected and subscribed, and so is every store's own session (store-sessions mode)."""
+        if not self.subscribed.is_set():
+            return False
+        if self.lanes is None:
+            return True
+        lanes, subscribed = self.lanes.counts()
+        return self.lanes.reconciled and lanes == subscribed
+
     async def wait_ready(self, timeout: float = 10.0) -> bool:
-        """True once connected and subscribed (tests and the demo wait for this)."""
-        return await asyncio.to_thread(self.subscribed.wait, timeout)
+        """True once ``ready`` (tests and the demo wait for this)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not self.ready():
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True
 
     async def leave_shared_group(self, busy: Callable[[], bool], quiet_s: float = 0.5,
                                  timeout_s: float = 20.0) -> None:

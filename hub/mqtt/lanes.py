@@ -12,9 +12,13 @@ broker drops, and the edge's end-to-end delivery (events stay in its outbox unti
 - Each lane subscribes, in the hub's secret shared-subscription group, to its store's edge kinds
   only (``$share/G/PREFIX/STORE/+/KIND``), so hub replicas still split every store's load and the
   hub's own messages (config, stored, ...) do not come back to it.
-- Each lane asks the broker for at most ``mqtt.store_inflight`` unacknowledged messages (MQTT v5
-  Receive Maximum). The hub acknowledges only after the commit, so that is also the most of one
-  store the hub ever holds in memory: the per-store queue bound, with no thread ever waiting.
+- What the hub holds of one store (received, not yet committed and acknowledged) is bounded by
+  the hub itself: at ``mqtt.store_inflight`` messages or ``mqtt.store_inflight_bytes`` it stops
+  reading that store's socket until its batch is committed (TCP backpressure; the other lanes
+  keep being read). The broker's own in-flight limit (Receive Maximum, ``max_inflight_messages``)
+  is asked for too, but Mosquitto 2.0.11 does not keep it once messages are queued: each PUBACK
+  releases up to that many more (measured: 10 per PUBACK with a limit of 10), so the hub cannot
+  rely on it.
 - One thread, one ``selectors`` loop for every lane's socket (paho's external-loop API:
   ``loop_read`` / ``loop_write`` / ``loop_misc`` and its socket callbacks), not paho's thread per
   client: 500 stores would be 500 threads. Every paho call of a lane happens on this thread; the
@@ -69,7 +73,8 @@ def raise_fd_limit(wanted: int) -> int:
 
 
 class _Lane:
-    __slots__ = ("store_id", "client", "state", "next_try", "delay", "sock", "mask", "subscribed")
+    __slots__ = ("store_id", "client", "state", "next_try", "delay", "sock", "mask", "subscribed", "held",
+                 "held_bytes", "reading", "writing")
 
     def __init__(self, store_id: str, client: mqtt.Client) -> None:
         self.store_id = store_id
@@ -78,8 +83,12 @@ class _Lane:
         self.next_try = 0.0
         self.delay = RETRY_MIN_S
         self.sock: socket.socket | None = None
-        self.mask = 0
+        self.mask = 0  # what the selector watches now (0: not registered)
         self.subscribed = False
+        self.held = 0  # messages handed to the hub and not yet released (committed) by it
+        self.held_bytes = 0
+        self.reading = True  # false while the hub holds this store's limit
+        self.writing = False  # paho has bytes to write
 
 
 class StoreLanes:
@@ -104,6 +113,8 @@ class StoreLanes:
         self._thread = threading.Thread(target=self._run, name="mqtt-lanes", daemon=True)
         self._stopping = False
         self._joined = False
+        self._again: set[_Lane] = set()  # lanes with TLS bytes left to read
+        self.reconciled = False
 
     # -- any thread ------------------------------------------------------------------------
     def start(self) -> None:
@@ -121,8 +132,9 @@ class StoreLanes:
         wanted = set(store_ids)
         self._post(lambda: self._reconcile(wanted))
 
-    def ack(self, items: list[tuple[str, int, int]]) -> None:
-        """(store, mid, qos) of committed messages: PUBACK on their lane."""
+    def ack(self, items: list[tuple[str, int, int, int]]) -> None:
+        """(store, mid, qos, payload size) of every message the hub is done with (committed, or
+        dropped): PUBACK on their lane (QoS 1) and room for more of that store."""
         self._post(lambda: self.ack_now(items))
 
     def leave(self) -> None:
@@ -166,10 +178,14 @@ class StoreLanes:
             for lane in self._lanes.values():
                 if lane.state == "down":
                     timeout = min(timeout, max(0.0, lane.next_try - now))
+            again, self._again = self._again, set()
             try:
-                events = self._sel.select(timeout)
+                events = self._sel.select(0 if again else timeout)
             except OSError:  # a socket closed under us: the next round sees the lane down
                 events = []
+            for lane in again:  # TLS: bytes already decrypted wait in the socket, not in the kernel
+                if lane.sock is not None and not any(key.data is lane for key, _ in events):
+                    self._read(lane)
             for key, mask in events:
                 lane = key.data
                 if lane is None:
@@ -181,7 +197,7 @@ class StoreLanes:
                     continue
                 try:
                     if mask & selectors.EVENT_READ:
-                        lane.client.loop_read()
+                        self._read(lane)
                     if mask & selectors.EVENT_WRITE and lane.sock is not None:
                         lane.client.loop_write()
                 except Exception:  # never let one lane end the thread that reads them all
@@ -219,6 +235,7 @@ class StoreLanes:
             self._close(lane, release=True)
         raise_fd_limit(len(self._lanes) * 2 + 256)
         self.metrics.store_sessions.set(len(self._lanes))
+        self.reconciled = True  # the store list has been applied once
 
     def _new_lane(self, store_id: str) -> _Lane:
         m = self.settings.mqtt
@@ -232,7 +249,7 @@ class StoreLanes:
         c.on_connect = lambda cl, u, f, rc, p: self._on_connect(lane, rc)
         c.on_subscribe = lambda cl, u, mid, rcs, p: self._on_subscribe(lane, rcs)
         c.on_disconnect = lambda cl, u, f, rc, p: self._on_disconnect(lane, rc)
-        c.on_message = lambda cl, u, msg: self.deliver(store_id, msg)
+        c.on_message = lambda cl, u, msg: self._received(lane, msg)
         c.on_socket_open = lambda cl, u, sock: self._post(lambda: self._opened(lane, sock))
         c.on_socket_close = lambda cl, u, sock: self._closed_socket(lane, sock)
         c.on_socket_register_write = lambda cl, u, sock: self._want_write(lane, True)
@@ -243,6 +260,51 @@ class StoreLanes:
             props.SessionExpiryInterval = m.session_expiry_s
         c.connect_async(m.host, m.port, m.keepalive_s, clean_start=m.session_expiry_s <= 0, properties=props)
         return lane
+
+    def _read(self, lane: _Lane) -> None:
+        """Read a burst of packets, while this store is within its limit. paho reads one packet
+        per ``loop_read`` here (nothing of ours is in flight on a lane)."""
+        for _ in range(64):
+            if not lane.reading or lane.sock is None:
+                return
+            before = lane.held
+            lane.client.loop_read()
+            if lane.sock is None:
+                return
+            pending = getattr(lane.sock, "pending", None)
+            if lane.held == before and not (pending and pending()):
+                return  # the socket is drained (or the packet was not a message)
+        pending = getattr(lane.sock, "pending", None)
+        if lane.reading and pending and pending():
+            self._again.add(lane)
+
+    def _received(self, lane: _Lane, msg: mqtt.MQTTMessage) -> None:
+        lane.held += 1
+        lane.held_bytes += len(msg.payload)
+        m = self.settings.mqtt
+        if lane.reading and (lane.held >= m.store_inflight or lane.held_bytes >= m.store_inflight_bytes):
+            lane.reading = False  # the hub holds this store's share: the broker keeps the rest
+            self._apply_mask(lane)
+        self.deliver(lane.store_id, msg)
+
+    def _apply_mask(self, lane: _Lane) -> None:
+        """Watch the lane's socket for what it needs now (reading within its limit, writing when
+        paho has bytes queued); not at all when neither."""
+        if lane.sock is None:
+            return
+        mask = (selectors.EVENT_READ if lane.reading else 0) | (selectors.EVENT_WRITE if lane.writing else 0)
+        if mask == lane.mask:
+            return
+        try:
+            if lane.mask == 0:
+                self._sel.register(lane.sock, mask, lane)
+            elif mask == 0:
+                self._sel.unregister(lane.sock)
+            else:
+                self._sel.modify(lane.sock, mask, lane)
+            lane.mask = mask
+        except (KeyError, ValueError, OSError):
+            pass
 
     def _connect(self, lane: _Lane) -> None:
         lane.state = "connecting"
@@ -271,32 +333,28 @@ class StoreLanes:
             return
         lane.sock = sock
         lane.state = "up"
-        lane.mask = selectors.EVENT_READ | (selectors.EVENT_WRITE if lane.client.want_write() else 0)
-        self._sel.register(sock, lane.mask, lane)
+        lane.mask = 0
+        lane.writing = lane.client.want_write()
+        self._apply_mask(lane)
 
     def _want_write(self, lane: _Lane, on: bool) -> None:
         if threading.current_thread() is not self._thread:
             self._post(lambda: self._want_write(lane, on))
             return
-        if lane.sock is None:
-            return
-        mask = selectors.EVENT_READ | (selectors.EVENT_WRITE if on else 0)
-        if mask != lane.mask:
-            lane.mask = mask
-            try:
-                self._sel.modify(lane.sock, mask, lane)
-            except (KeyError, ValueError, OSError):
-                pass
+        lane.writing = on
+        self._apply_mask(lane)
 
     def _closed_socket(self, lane: _Lane, sock) -> None:
         if threading.current_thread() is not self._thread:
             self._post(lambda: self._closed_socket(lane, sock))
             return
         if lane.sock is not None and lane.sock is sock:
-            try:
-                self._sel.unregister(sock)
-            except (KeyError, ValueError, OSError):
-                pass
+            if lane.mask:
+                try:
+                    self._sel.unregister(sock)
+                except (KeyError, ValueError, OSError):
+                    pass
+            lane.mask = 0
             lane.sock = None
             lane.subscribed = False
 
@@ -333,12 +391,24 @@ class StoreLanes:
     def _count_subscribed(self) -> None:
         self.metrics.store_sessions_subscribed.set(sum(1 for lane in self._lanes.values() if lane.subscribed))
 
-    def ack_now(self, items: list[tuple[str, int, int]]) -> None:
+    def ack_now(self, items: list[tuple[str, int, int, int]]) -> None:
         """On the I/O thread only."""
-        for store_id, mid, qos in items:
+        m = self.settings.mqtt
+        touched = set()
+        for store_id, mid, qos, size in items:
             lane = self._lanes.get(store_id)
-            if lane is not None and lane.sock is not None:
+            if lane is None:
+                continue
+            lane.held = max(0, lane.held - 1)
+            lane.held_bytes = max(0, lane.held_bytes - size)
+            touched.add(lane)
+            if qos > 0 and lane.sock is not None:
                 lane.client.ack(mid, qos)
+        for lane in touched:
+            if not lane.reading and lane.held < m.store_inflight and lane.held_bytes < m.store_inflight_bytes:
+                lane.reading = True
+                self._apply_mask(lane)
+                self._again.add(lane)  # what paho or TLS already buffered is not seen by select
 
     def _unsubscribe(self, lane: _Lane) -> None:
         if lane.sock is not None:

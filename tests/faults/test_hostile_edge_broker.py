@@ -60,7 +60,8 @@ def shipped(tmp_path):
     clients: list[Client] = []
     try:
         with TestClient(app) as hub:
-            wait_for(lambda: app.state.mqtt.subscribed.is_set(), what="hub subscribed")
+            # (every store's own session too: the shipped setup reads each store on its own)
+            wait_for(lambda: app.state.mqtt.ready(), what="hub subscribed")
             yield {**setup, "broker": broker, "app": app, "hub": hub, "topics": TopicSpace(prefix),
                    "clients": clients, "settings": settings}
     finally:
@@ -181,7 +182,7 @@ def test_an_edges_retained_messages_are_dropped_and_cleared_by_the_hub(shipped):
     again = msgspec.structs.replace(settings, http=msgspec.structs.replace(settings.http, port=settings.http.port + 1))
     app2 = create_app(again, migrate=False)
     with TestClient(app2):
-        wait_for(lambda: app2.state.mqtt.subscribed.is_set(), what="second hub subscribed")
+        wait_for(lambda: app2.state.mqtt.ready(), what="second hub subscribed")
         wait_for(lambda: _retained_count(app2) >= 1, timeout=10, what="the hub to drop the retained message")
     # cleared: a fresh subscriber (the hub account, not shared) is handed nothing for that topic
     probe = Client(env["broker"].port, "seat-hub", "hub-secret-123")

@@ -84,7 +84,7 @@ def test_broker_refuses_an_edge_acting_as_another_store_and_the_hub_keeps_workin
         settings = msgspec.structs.replace(settings, mqtt=msgspec.structs.replace(settings.mqtt, port=broker.port))
         app = create_app(settings, migrate=True)
         with TestClient(app) as hub:
-            wait_for(lambda: app.state.mqtt.subscribed.is_set(), what="hub subscribed with its account")
+            wait_for(lambda: app.state.mqtt.ready(), what="hub subscribed with its account (and per store)")
             admin_client(hub, db)
             edge_a = Client(broker.port, "a.edge1", bundle_a["mqtt"]["password"])
             clients.append(edge_a)
@@ -248,7 +248,7 @@ def test_tls_listener_from_the_shipped_config_carries_hub_and_edge(tmp_path):
         settings = msgspec.structs.replace(settings, mqtt=msgspec.structs.replace(settings.mqtt, port=broker.tls_port))
         app = create_app(settings, migrate=True)
         with TestClient(app) as hub:
-            wait_for(lambda: app.state.mqtt.subscribed.is_set(), what="hub subscribed over TLS")
+            wait_for(lambda: app.state.mqtt.ready(), what="hub subscribed over TLS (and per store)")
             admin_client(hub, db)
             edge = Client(broker.tls_port, "a.edge1", bundle["password"], ca=tmp_path / "bundle" / "ca.crt")
             clients.append(edge)

@@ -127,25 +127,28 @@ def main() -> None:
         if info is not None:
             info.wait_for_publish(a.seconds)
         flood_s = time.time() - t0  # until the broker took the last one
-        # the end-to-end rule: send again what the hub has not confirmed, until it has all
+        # the end-to-end rule: send again what the hub has not confirmed, in order and in chunks
+        # smaller than the broker's queue for the hub (as an edge replays its outbox), until all are
         deadline = time.time() + a.settle
-        last, still = -1, 0.0
         resent = 0
         while time.time() < deadline:
             with lock:
                 missing = [s for s in range(2, sent + 2) if s not in confirmed]
             if not missing:
                 break
-            if len(missing) == last:
-                still += 0.5
-            else:
-                last, still = len(missing), 0.0
-            if still >= 5.0:  # nothing confirmed for 5 s: these were dropped, send them again
-                for s in missing:
-                    send(c, topic, payloads[s])
-                resent += len(missing)
-                still = 0.0
-            time.sleep(0.5)
+            chunk = missing[:5000]
+            for s in chunk:
+                send(c, topic, payloads[s])
+            resent += len(chunk)
+            last, still = -1, 0.0
+            while time.time() < deadline and still < 2.0:  # until this chunk stops making progress
+                time.sleep(0.25)
+                with lock:
+                    left = sum(1 for s in chunk if s not in confirmed)
+                if left == 0:
+                    break
+                still = still + 0.25 if left == last else 0.0
+                last = left
         with lock:
             out = {"sent": sent, "confirmed": len([s for s in confirmed if 2 <= s < sent + 2]),
                    "resent": resent, "flood_s": round(flood_s, 2)}
