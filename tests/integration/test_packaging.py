@@ -145,7 +145,12 @@ def test_mosquitto_configs_point_at_the_acl_and_password_files():
         opts = {x[0]: x[1:] for x in lines}
         assert opts["allow_anonymous"] == ["false"]
         assert opts["password_file"] == [prefix + "seat.passwd"] and opts["acl_file"] == [prefix + "seat.acl"]
-        assert int(opts["max_queued_messages"][0]) >= 100_000  # the hub's catch-up after an outage
+        # Per client = per store (the hub reads each store in its own session, ADR 0006): the queue
+        # must outlast half an hour of hub outage at a store's 5 messages/s, yet stay bounded so one
+        # flooding store cannot make the broker hold without end.
+        assert 5 * 1800 <= int(opts["max_queued_messages"][0]) <= 100_000
+        assert 0 < int(opts["max_queued_bytes"][0]) <= 64_000_000
+        assert int(opts["max_packet_size"][0]) >= 1_048_576  # the protocol's payload limit fits
         assert (["listener", "8883"] in lines and "certfile" in opts) == tls
 
 
