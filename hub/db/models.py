@@ -166,6 +166,9 @@ class SeatHourRow(Base):
     events: Mapped[int] = mapped_column(Integer)
     end_state: Mapped[str] = mapped_column(String(16))
     visit_since: Mapped[float | None]
+    # capture time of the hour's last event: new events at or after it are appended to the row
+    # (hub.stats.rollup.append_seat) instead of recomputing the hour from its events
+    last_at: Mapped[float | None]
 
 
 class StoreHourRow(Base):

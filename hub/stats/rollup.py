@@ -99,6 +99,7 @@ class SeatHour(SeatBucketStats):
     events: int = 0
     end_state: str = "unknown"
     visit_since: float | None = None
+    last_at: float | None = None  # the capture time of its last event (None: no event in the hour)
 
     @property
     def carry(self) -> Carry:
@@ -123,9 +124,67 @@ def roll_seat(seat_id: str, carry: Carry, events: Sequence[Event], first_hour: f
         while k < len(inside) and inside[k][0] < r.end:
             k += 1
         c = advance(c, inside[j:k])
-        out.append(SeatHour(**vars(r), events=k - j, end_state=c.state, visit_since=c.visit))
+        out.append(SeatHour(**vars(r), events=k - j, end_state=c.state, visit_since=c.visit,
+                            last_at=inside[k - 1][0] if k > j else None))
         j = k
     return out
+
+
+def append_seat(row: SeatHour, events: Sequence[Event], last_hour: float) -> list[SeatHour]:
+    """What :func:`roll_seat` gives for the hours ``row.start .. last_hour`` when the events of
+    ``row``'s hour so far are followed by ``events`` (sorted, none before ``row.last_at``; ties come
+    after, as they are stored later), computed from ``row`` alone: its last state held from its last
+    event to the hour's end comes off, and what the new events make of that time is added.
+
+    The live path: a seat's new events almost always follow its last one, and recomputing its hour
+    from all the hour's events (as a late event needs) costs O(events so far) per batch, O(n^2) under
+    a flood (issue 20 item 5). This costs O(new events). Same rules as
+    :func:`hub.stats.compute.seat_segments` and :func:`advance`; the property tests hold both equal."""
+    since = row.last_at if row.last_at is not None else row.start
+    if events and events[0][0] < since:
+        raise ValueError(f"seat {row.seat_id}: event at {events[0][0]} before the hour's last at {since}")
+    n = round((last_hour - row.start) / HOUR) + 1
+    first = SeatHour(**vars(row))
+    first.add(row.end_state, -(row.end - since))  # the held tail; re-added below as it really went
+    rows = [first] + [SeatHour(seat_id=row.seat_id, start=row.start + k * HOUR, end=row.start + (k + 1) * HOUR)
+                      for k in range(1, n)]
+    state, visit, t, i = row.end_state, row.visit_since, since, 0
+
+    def hold(until: float) -> None:  # ``state`` from t to ``until``, split at hour edges
+        nonlocal t, i
+        while t < until:
+            r = rows[i]
+            stop = min(until, r.end)
+            r.add(state, stop - t)
+            t = stop
+            if t >= r.end and i + 1 < len(rows):
+                r.end_state, r.visit_since = state, visit
+                i += 1
+            elif t >= r.end:
+                break
+
+    for at, to in events:
+        if to not in STATES or at >= rows[-1].end:
+            continue
+        hold(at)
+        r = rows[i]
+        r.events += 1
+        r.last_at = at
+        if to == state:
+            continue  # a repeated state is not a transition
+        if visit is not None and to in ("empty", "unknown"):
+            r.stays += 1
+            r.stay_total_s += at - visit
+            visit = None
+        if to == "occupied" and visit is None:
+            r.entries += 1
+            visit = at
+        if to == "abandoned":
+            r.abandoned_incidents += 1
+        state = to
+    hold(rows[-1].end)
+    rows[-1].end_state, rows[-1].visit_since = state, visit
+    return rows
 
 
 def fill(seat_id: str, carry: Carry, start: float, end: float) -> SeatBucketStats:

@@ -8,6 +8,12 @@ span anyway; recomputing from the carry of the hour before the earliest new even
 last hour is the same work, obviously exact, and the same code as the live path (which recomputes
 the current hour of the seats that changed).
 
+The live path appends instead: when a seat's new events all come at or after the last event of its
+row for the store's current hour (``last_at``), that row is extended by them
+(:func:`hub.stats.rollup.append_seat`) without reading the hour's events again. Recomputing the
+current hour on every batch cost O(events in the hour) per batch, so a flood on one seat slowed every
+store's batches (issue 20 item 5: p95 0.23 s before the rollups, 2.2 s with them).
+
 Two hub replicas may store events of one store at once: the store's ``rollup_heads`` row is locked
 (``FOR UPDATE`` on PostgreSQL; SQLite has one writer) before reading, so the second waits and then
 sees the first one's events.
@@ -23,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import RollupHead, Seat, SeatEvent, SeatHourRow, StoreHourRow
 from hub.stats.compute import STATES, SeatBucketStats
-from hub.stats.rollup import HOUR, Carry, SeatHour, StoreHour, hour_floor, roll_seat
+from hub.stats.rollup import HOUR, Carry, SeatHour, StoreHour, append_seat, hour_floor, roll_seat
 
 _SH = SeatHourRow.__table__
 _STH = StoreHourRow.__table__
@@ -32,7 +38,7 @@ _EV = SeatEvent.__table__
 _CHUNK = 500
 _NUM = ("occupied_s", "empty_s", "away_s", "abandoned_s", "unknown_s", "entries", "stays", "stay_total_s",
         "abandoned_incidents")
-_SEAT_COLS = (*_NUM, "events", "end_state", "visit_since")
+_SEAT_COLS = (*_NUM, "events", "end_state", "visit_since", "last_at")
 
 
 def _insert(session: AsyncSession, table):
@@ -65,9 +71,11 @@ async def roll_events(session: AsyncSession, events: Iterable[Mapping[str, Any]]
     first_at: dict[str, dict[str, float]] = {}
     last_at: dict[tuple[str, str], float] = {}
     top: dict[str, float] = {}
+    new_events: dict[tuple[str, str], list[tuple[float, str]]] = {}
     for e in events:
         if e["to_state"] not in STATES:
             continue  # the statistics leave them out (hub.stats.timelines logs them)
+        new_events.setdefault((e["store_id"], e["seat_id"]), []).append((e["at"], e["to_state"]))
         seats = first_at.setdefault(e["store_id"], {})
         seats[e["seat_id"]] = min(seats.get(e["seat_id"], e["at"]), e["at"])
         k = (e["store_id"], e["seat_id"])
@@ -91,6 +99,22 @@ async def roll_events(session: AsyncSession, events: Iterable[Mapping[str, Any]]
                 plan[(s, seat)] = (hour_floor(at), Carry())
             else:
                 guess[(s, seat)] = min(hour_floor(at) - HOUR, heads[s])
+    # The live path: the seat's row for the store's current hour, if its new events all follow it.
+    appendable = [(s, seat, heads[s]) for s, seats in first_at.items() for seat, at in seats.items()
+                  if heads[s] is not None and hour_floor(at) == heads[s]]
+    appended: list[tuple[str, SeatHour]] = []
+    for chunk in _chunks(appendable):
+        q = select(_SH).where(tuple_(_SH.c.store_id, _SH.c.seat_id, _SH.c.hour).in_(chunk))
+        for r in (await session.execute(q)).all():
+            k = (r.store_id, r.seat_id)
+            since = r.last_at if r.last_at is not None else (r.hour if r.events == 0 else None)
+            if since is None or first_at[r.store_id][r.seat_id] < since:
+                continue  # written before last_at existed, or a late event: recompute the hour
+            row = SeatHour(seat_id=r.seat_id, start=r.hour, end=r.hour + HOUR,
+                           **{c: getattr(r, c) for c in _SEAT_COLS})
+            evs_k = sorted(new_events[k], key=lambda e: e[0])  # stable: ties in storage order
+            appended.extend((r.store_id, x) for x in append_seat(row, evs_k, new_through[r.store_id]))
+            del guess[k]
     cols = (_SH.c.store_id, _SH.c.seat_id, _SH.c.hour, _SH.c.end_state, _SH.c.visit_since)
     keys = [(s, seat, h) for (s, seat), h in guess.items()]
     for chunk in _chunks(keys):
@@ -141,9 +165,13 @@ async def roll_events(session: AsyncSession, events: Iterable[Mapping[str, Any]]
                  .order_by(_EV.c.at, _EV.c.id))
             for r in (await session.execute(q)).all():
                 evs.setdefault((r.store_id, r.seat_id), []).append((r.at, r.to_state))
-    out: list[tuple[str, SeatHour]] = []
+    out: list[tuple[str, SeatHour]] = appended
+    done = {(s, r.seat_id) for s, r in appended}  # already through the store's new last hour
     lo: dict[str, float] = {}
     hi: dict[str, float] = {}
+    for s, r in appended:
+        lo[s] = min(lo.get(s, r.start), r.start)
+        hi[s] = max(hi.get(s, r.start), r.start)
     for (s, seat), (first, carry) in plan.items():
         last = last_hour[(s, seat)]
         out.extend((s, r) for r in roll_seat(seat, carry, evs.get((s, seat), []), first, last))
@@ -156,7 +184,7 @@ async def roll_events(session: AsyncSession, events: Iterable[Mapping[str, Any]]
              .join(Seat.__table__, and_(Seat.store_id == _SH.c.store_id, Seat.seat_id == _SH.c.seat_id))
              .where(tuple_(_SH.c.store_id, _SH.c.hour).in_(chunk), Seat.active.is_(True)))
         for r in (await session.execute(q)).all():
-            if (r.store_id, r.seat_id) not in plan:
+            if (r.store_id, r.seat_id) not in plan and (r.store_id, r.seat_id) not in done:
                 through = heads[r.store_id]
                 out.extend((r.store_id, x) for x in roll_seat(
                     r.seat_id, Carry(r.end_state, r.visit_since), [], through + HOUR, new_through[r.store_id]))

@@ -64,7 +64,11 @@ def upgrade() -> None:
 def _backfill(conn) -> None:
     """The rollups of the events stored so far (the same pure code as the writer's)."""
     from hub.stats.rollup import Carry, hour_floor, roll_seat
-    from hub.stats.rollup_db import _SEAT_COLS, _STORE_SUMS
+    from hub.stats.rollup_db import _STORE_SUMS
+
+    # the columns of seat_hours as this revision creates it (later revisions add more)
+    seat_cols = ("occupied_s", "empty_s", "away_s", "abandoned_s", "unknown_s", "entries", "stays", "stay_total_s",
+                 "abandoned_incidents", "events", "end_state", "visit_since")
 
     stores = [r[0] for r in conn.execute(sa.text("SELECT DISTINCT store_id FROM seat_events"))]
     states = ("empty", "occupied", "away", "abandoned", "unknown")
@@ -84,8 +88,8 @@ def _backfill(conn) -> None:
             last = through if seat in active else hour_floor(e[-1][0])
             for r in roll_seat(seat, Carry(), e, hour_floor(e[0][0]), last):
                 rows.append({"store_id": store, "seat_id": seat, "hour": r.start,
-                             **{c: getattr(r, c) for c in _SEAT_COLS}})
-        cols = ["store_id", "seat_id", "hour", *_SEAT_COLS]
+                             **{c: getattr(r, c) for c in seat_cols}})
+        cols = ["store_id", "seat_id", "hour", *seat_cols]
         conn.execute(sa.text(f"INSERT INTO seat_hours ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})"),
                      rows)
         conn.execute(sa.text(_STORE_SUMS), {"store": store, "lo": -1e18, "hi": through})
