@@ -130,25 +130,17 @@ def roll_seat(seat_id: str, carry: Carry, events: Sequence[Event], first_hour: f
     return out
 
 
-def append_seat(row: SeatHour, events: Sequence[Event], last_hour: float) -> list[SeatHour]:
-    """What :func:`roll_seat` gives for the hours ``row.start .. last_hour`` when the events of
-    ``row``'s hour so far are followed by ``events`` (sorted, none before ``row.last_at``; ties come
-    after, as they are stored later), computed from ``row`` alone: its last state held from its last
-    event to the hour's end comes off, and what the new events make of that time is added.
-
-    The live path: a seat's new events almost always follow its last one, and recomputing its hour
-    from all the hour's events (as a late event needs) costs O(events so far) per batch, O(n^2) under
-    a flood (issue 20 item 5). This costs O(new events). Same rules as
-    :func:`hub.stats.compute.seat_segments` and :func:`advance`; the property tests hold both equal."""
-    since = row.last_at if row.last_at is not None else row.start
-    if events and events[0][0] < since:
-        raise ValueError(f"seat {row.seat_id}: event at {events[0][0]} before the hour's last at {since}")
-    n = round((last_hour - row.start) / HOUR) + 1
-    first = SeatHour(**vars(row))
-    first.add(row.end_state, -(row.end - since))  # the held tail; re-added below as it really went
-    rows = [first] + [SeatHour(seat_id=row.seat_id, start=row.start + k * HOUR, end=row.start + (k + 1) * HOUR)
-                      for k in range(1, n)]
-    state, visit, t, i = row.end_state, row.visit_since, since, 0
+def walk(seat_id: str, carry: Carry, t0: float, t1: float, events: Sequence[Event], last_hour: float) -> list[SeatHour]:
+    """Partial rows for the hours ``hour_floor(t0) .. last_hour``: what the seat did from ``t0`` (in
+    situation ``carry``) to ``t1``, given ``events`` (sorted; at ``t0`` or later, none after ``t1``):
+    each hour's durations within ``[t0, t1)``, its entries/stays/incidents and events, its
+    ``last_at``, and the carry at its end (for the hours that end by ``t1``; the last row's is the
+    carry after the last event). Same rules as :func:`hub.stats.compute.seat_segments` and
+    :func:`advance`; the property tests hold them equal to :func:`roll_seat`."""
+    h0 = hour_floor(t0)
+    rows = [SeatHour(seat_id=seat_id, start=h, end=h + HOUR)
+            for h in (h0 + k * HOUR for k in range(round((last_hour - h0) / HOUR) + 1))]
+    state, visit, t, i = carry.state, carry.visit, t0, 0
 
     def hold(until: float) -> None:  # ``state`` from t to ``until``, split at hour edges
         nonlocal t, i
@@ -157,15 +149,18 @@ def append_seat(row: SeatHour, events: Sequence[Event], last_hour: float) -> lis
             stop = min(until, r.end)
             r.add(state, stop - t)
             t = stop
-            if t >= r.end and i + 1 < len(rows):
-                r.end_state, r.visit_since = state, visit
-                i += 1
-            elif t >= r.end:
+            if t < r.end:
                 break
+            r.end_state, r.visit_since = state, visit
+            if i + 1 == len(rows):
+                break
+            i += 1
 
     for at, to in events:
-        if to not in STATES or at >= rows[-1].end:
+        if to not in STATES:
             continue
+        if at < t0 or at > t1:
+            raise ValueError(f"seat {seat_id}: event at {at} outside [{t0}, {t1}]")
         hold(at)
         r = rows[i]
         r.events += 1
@@ -182,9 +177,60 @@ def append_seat(row: SeatHour, events: Sequence[Event], last_hour: float) -> lis
         if to == "abandoned":
             r.abandoned_incidents += 1
         state = to
-    hold(rows[-1].end)
-    rows[-1].end_state, rows[-1].visit_since = state, visit
+    hold(t1)
+    rows[i].end_state, rows[i].visit_since = state, visit
     return rows
+
+
+def _fold(row: SeatHour, minus: SeatHour | None, plus: SeatHour, carry_from_plus: bool) -> SeatHour:
+    out = SeatHour(**vars(row))
+    for f in ("occupied_s", "empty_s", "away_s", "abandoned_s", "unknown_s", "entries", "stays", "stay_total_s",
+              "abandoned_incidents", "events"):
+        setattr(out, f, getattr(out, f) + getattr(plus, f) - (getattr(minus, f) if minus is not None else 0))
+    if plus.last_at is not None and (out.last_at is None or plus.last_at > out.last_at):
+        out.last_at = plus.last_at
+    if carry_from_plus:
+        out.end_state, out.visit_since = plus.end_state, plus.visit_since
+    return out
+
+
+def append_seat(row: SeatHour, events: Sequence[Event], last_hour: float) -> list[SeatHour]:
+    """What :func:`roll_seat` gives for the hours ``row.start .. last_hour`` when the events of
+    ``row``'s hour so far are followed by ``events`` (sorted, none before ``row.last_at``; ties come
+    after, as they are stored later), computed from ``row`` alone: its last state held from its last
+    event to the hour's end comes off, and what the new events make of that time is added.
+
+    The live path: a seat's new events almost always follow its last one, and recomputing its hour
+    from all the hour's events (as a late event needs) costs O(events so far) per batch, O(n^2) under
+    a flood (issue 20 item 5). This costs O(new events)."""
+    since = row.last_at if row.last_at is not None else row.start
+    if events and events[0][0] < since:
+        raise ValueError(f"seat {row.seat_id}: event at {events[0][0]} before the hour's last at {since}")
+    tail = SeatHour(seat_id=row.seat_id, start=row.start, end=row.end)
+    tail.add(row.end_state, row.end - since)  # the held tail; the walk says how it really went
+    w = walk(row.seat_id, row.carry, since, last_hour + HOUR, events, last_hour)
+    return [_fold(row, tail, w[0], True), *w[1:]]
+
+
+def patch_span(rows: Sequence[SeatHour], carry: Carry, t0: float, t1: float | None, old: Sequence[Event],
+               both: Sequence[Event]) -> list[SeatHour]:
+    """Late events, from a span of the stored rows: ``rows`` are the seat's rows for the hours
+    ``hour_floor(t0) .. `` the last one, ``carry`` its situation at ``t0``, ``old`` the stored events
+    after that point up to ``t1`` and ``both`` the same with the late ones merged in (storage order).
+
+    ``t0`` is the seat's last ``empty``/``unknown`` before the earliest late event (or an hour start)
+    and ``t1`` its first stored ``empty``/``unknown`` after the latest (None: none up to the last row's
+    end), whose event is in ``old``. From either the carry is that state with no open visit, whatever
+    came before, so the late events change only ``[t0, t1]``: each row gets what ``both`` makes of it
+    minus what ``old`` made. This costs O(events in the span), not O(events in the hour): a store
+    that keeps resending dropped events (or a flood's stragglers) no longer costs every batch a whole
+    hour's recompute (issue 20 item 5)."""
+    last_hour = rows[-1].start
+    end = t1 if t1 is not None else last_hour + HOUR
+    seat = rows[0].seat_id
+    was = walk(seat, carry, t0, end, old, last_hour)
+    now = walk(seat, carry, t0, end, both, last_hour)
+    return [_fold(r, a, b, r.end <= end) for r, a, b in zip(rows, was, now, strict=True)]
 
 
 def fill(seat_id: str, carry: Carry, start: float, end: float) -> SeatBucketStats:

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import RollupHead, Seat, SeatEvent, SeatHourRow, StoreHourRow
 from hub.stats.compute import STATES, SeatBucketStats
-from hub.stats.rollup import HOUR, Carry, SeatHour, StoreHour, append_seat, hour_floor, roll_seat
+from hub.stats.rollup import HOUR, Carry, SeatHour, StoreHour, append_seat, hour_floor, patch_span, roll_seat
 
 _SH = SeatHourRow.__table__
 _STH = StoreHourRow.__table__
@@ -115,6 +115,15 @@ async def roll_events(session: AsyncSession, events: Iterable[Mapping[str, Any]]
             evs_k = sorted(new_events[k], key=lambda e: e[0])  # stable: ties in storage order
             appended.extend((r.store_id, x) for x in append_seat(row, evs_k, new_through[r.store_id]))
             del guess[k]
+    # Late events in hours the store has materialised: patch the span they can change.
+    new_keys = {(e.get("store_id"), e.get("edge_id"), e.get("boot_id"), e.get("seq"), e.get("at")) for e in events}
+    for (s, seat) in sorted(guess):
+        if new_through[s] == heads[s] and hour_floor(first_at[s][seat]) <= heads[s]:
+            rows = await _patch_late(session, s, seat, first_at[s][seat], last_at[(s, seat)], heads[s],
+                                     len(new_events[(s, seat)]), new_keys)
+            if rows is not None:
+                appended.extend((s, x) for x in rows)
+                del guess[(s, seat)]
     cols = (_SH.c.store_id, _SH.c.seat_id, _SH.c.hour, _SH.c.end_state, _SH.c.visit_since)
     keys = [(s, seat, h) for (s, seat), h in guess.items()]
     for chunk in _chunks(keys):
@@ -196,6 +205,57 @@ async def roll_events(session: AsyncSession, events: Iterable[Mapping[str, Any]]
                           [{"k": s, "t": new_through[s]} for s in stores])
     await session.execute(text(_STORE_SUMS), [{"store": s, "lo": lo[s], "hi": hi[s]} for s in stores])
     return len(out)
+
+
+_RESETS = ("empty", "unknown")
+
+
+async def _patch_late(session: AsyncSession, store: str, seat: str, first: float, last: float, head: float,
+                      n_new: int, new_keys: set) -> list[SeatHour] | None:
+    """The seat's rows from its last ``empty``/``unknown`` before ``first`` (in that hour; else the hour
+    start) to its first one after ``last`` (:func:`hub.stats.rollup.patch_span`), reading only the
+    events in between. None: rows missing or written before ``last_at`` existed (recompute instead)."""
+    h = hour_floor(first)
+    ev = (_EV.c.id, _EV.c.at, _EV.c.to_state, _EV.c.edge_id, _EV.c.boot_id, _EV.c.seq)
+    mine = (_EV.c.store_id == store, _EV.c.seat_id == seat)
+    # at most n_new of the resets at or before ``first`` are the late events themselves
+    q = (select(*ev).where(*mine, _EV.c.at >= h, _EV.c.at <= first, _EV.c.to_state.in_(_RESETS))
+         .order_by(_EV.c.at.desc(), _EV.c.id.desc()).limit(n_new + 1))
+    start = next((r for r in (await session.execute(q)).all()
+                  if (store, r.edge_id, r.boot_id, r.seq, r.at) not in new_keys), None)
+    q = (select(*ev).where(*mine, _EV.c.at > last, _EV.c.at < head + HOUR, _EV.c.to_state.in_(_RESETS))
+         .order_by(_EV.c.at, _EV.c.id).limit(1))
+    stop = (await session.execute(q)).first()  # after ``last``: none of them is new
+    lo = h if start is None else hour_floor(start.at)
+    hi = head if stop is None else hour_floor(stop.at)
+    q = select(_SH).where(_SH.c.store_id == store, _SH.c.seat_id == seat,
+                          _SH.c.hour >= lo - (HOUR if start is None else 0), _SH.c.hour <= hi).order_by(_SH.c.hour)
+    found = {r.hour: r for r in (await session.execute(q)).all()}
+    span = [found.get(lo + k * HOUR) for k in range(round((hi - lo) / HOUR) + 1)]
+    if any(r is None or (r.events and r.last_at is None) for r in span):
+        return None
+    if start is None:
+        before = found.get(lo - HOUR)
+        if before is None:
+            return None
+        t0, carry = lo, Carry(before.end_state, before.visit_since)
+    else:
+        t0, carry = start.at, Carry(start.to_state)
+    q = (select(*ev).where(*mine, _EV.c.at >= t0, _EV.c.at <= (stop.at if stop is not None else head + HOUR))
+         .order_by(_EV.c.at, _EV.c.id))
+    old: list[tuple[float, str]] = []
+    both: list[tuple[float, str]] = []
+    for r in (await session.execute(q)).all():
+        if start is not None and (r.at, r.id) <= (start.at, start.id):
+            continue
+        if stop is not None and (r.at, r.id) > (stop.at, stop.id):
+            break
+        both.append((r.at, r.to_state))
+        if (store, r.edge_id, r.boot_id, r.seq, r.at) not in new_keys:
+            old.append((r.at, r.to_state))
+    rows = [SeatHour(seat_id=seat, start=r.hour, end=r.hour + HOUR, **{c: getattr(r, c) for c in _SEAT_COLS})
+            for r in span]
+    return patch_span(rows, carry, t0, stop.at if stop is not None else None, old, both)
 
 
 async def _lock_heads(session: AsyncSession, stores: list[str]) -> dict[str, float | None]:

@@ -196,11 +196,6 @@ def _stored_events(pg_url: str, store: str) -> int:
     return asyncio.run(q())
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known regression, issue 20 item 5 reopened: the ingest rollups (hub/stats/rollup_db.py) recompute a "
-    "seat's current hour from its events on every batch, so a flood on one seat slows every batch: p95 "
-    "2.2 s measured on main (0.23 s before the rollups, 0.60 s with the rollup step skipped). Fix: an "
-    "in-order append path for the current hour (docs/adr/0006-store-lanes.md, Open)"))
 def test_a_store_flooding_events_does_not_delay_another_store_and_loses_nothing(shipped_hub, pg_url):
     env = shipped_hub
     calm = CalmEdge(env["broker"].tls_port, env["prefix"], env["passwords"]["calm"])

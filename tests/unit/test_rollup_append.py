@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.stats.rollup import HOUR, Carry, SeatHour, append_seat, roll_seat
+from hub.stats.rollup import HOUR, Carry, SeatHour, append_seat, patch_span, roll_seat
 
 STATES = ["empty", "occupied", "away", "abandoned", "unknown"]
 H0 = 1_700_000_000 // 3600 * 3600.0
@@ -72,3 +72,49 @@ def test_a_stay_that_began_at_the_last_event_keeps_its_length():
     r = out[0]
     assert (r.entries, r.stays, r.stay_total_s, r.events) == (1, 1, 1200.0, 3)
     assert (r.occupied_s, r.away_s, r.empty_s) == (0.0, 1200.0, 600.0 + HOUR - 1800)
+
+
+RESETS = ("empty", "unknown")
+
+
+def _patched(carry: Carry, old: list, late: list, last: float) -> list[SeatHour]:
+    """What the writer does for late events (hub/stats/rollup_db.py), on lists: the window from the
+    last reset before the earliest late event to the first reset after the latest one."""
+    rows = roll_seat("A1", carry, [e for _, e in old], H0, last)
+    both = sorted(old + late, key=lambda x: (x[1][0], x[0]))  # storage order: (at, id)
+    first_new, last_new = min(e[0] for _, e in late), max(e[0] for _, e in late)
+    before = [x for x in old if x[1][0] <= first_new and x[1][1] in RESETS
+              and math.floor(x[1][0] / HOUR) * HOUR == math.floor(first_new / HOUR) * HOUR]
+    if before:
+        point = max(before, key=lambda x: (x[1][0], x[0]))
+        t0, c0 = point[1][0], Carry(point[1][1])
+        after_t0 = lambda x: (x[1][0], x[0]) > (point[1][0], point[0])  # noqa: E731
+    else:
+        t0 = math.floor(first_new / HOUR) * HOUR
+        k = round((t0 - H0) / HOUR)
+        c0 = rows[k - 1].carry if k else carry
+        after_t0 = lambda x: x[1][0] >= t0  # noqa: E731
+    after = [x for x in old if x[1][0] > last_new and x[1][1] in RESETS]
+    stop = min(after, key=lambda x: (x[1][0], x[0])) if after else None
+    t1 = stop[1][0] if stop else None
+    upto = (lambda x: (x[1][0], x[0]) <= (stop[1][0], stop[0])) if stop else (lambda x: True)  # noqa: E731
+    win_old = [e for x in old if after_t0(x) and upto(x) for e in [x[1]]]
+    win_both = [e for x in both if after_t0(x) and upto(x) for e in [x[1]]]
+    a = round((math.floor(t0 / HOUR) * HOUR - H0) / HOUR)
+    b = round((math.floor(t1 / HOUR) * HOUR - H0) / HOUR) if t1 is not None else len(rows) - 1
+    return rows[:a] + patch_span(rows[a:b + 1], c0, t0, t1, win_old, win_both) + rows[b + 1:]
+
+
+@settings(max_examples=800, deadline=None)
+@given(carries, st.lists(st.tuples(times, st.sampled_from(STATES)), min_size=1, max_size=30),
+       st.lists(st.tuples(times, st.sampled_from(STATES)), min_size=1, max_size=6))
+def test_late_events_patch_the_span_as_recomputing_would(carry, evs, late_evs):
+    old = list(enumerate(sorted(evs, key=lambda e: e[0])))
+    late = [(100 + i, e) for i, e in enumerate(late_evs)]  # stored after every old one
+    last = math.floor(max(e[0] for e in evs + late_evs) / HOUR) * HOUR
+    last = max(last, math.floor(max(e[0] for e in evs) / HOUR) * HOUR)
+    got = _patched(carry, old, late, last)
+    whole = roll_seat("A1", carry, [e for _, e in sorted(old + late, key=lambda x: (x[1][0], x[0]))], H0, last)
+    assert len(got) == len(whole)
+    for g, w in zip(got, whole):
+        assert _same(g, w), (g, w)
