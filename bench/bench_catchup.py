@@ -16,6 +16,7 @@ session open (idle, before the catch-up) and at its peak while draining.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -93,6 +94,9 @@ def pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, int(len(xs) * p))] if xs else float("nan")
 
 
+EDGES_PER_PROC = 250
+
+
 def run(args) -> list[Row]:
     from tests.support.seat_broker import Mosquitto, provision
     from tests.support.services import free_port, postgres_database
@@ -164,23 +168,31 @@ def run(args) -> list[Row]:
                 c.sent.clear()
         peak = [rss_idle]
         cpu0 = [p.cpu_times() for p in procs]
-        edges = subprocess.Popen(
+        # paho's loop uses select(): one process holds ~340 clients (3 descriptors each, FD_SETSIZE
+        # 1024), so the edges are spread over processes of EDGES_PER_PROC
+        groups = [catchup[i:i + EDGES_PER_PROC] for i in range(0, len(catchup), EDGES_PER_PROC)]
+        edges = [subprocess.Popen(
             [sys.executable, "-m", "tests.support.catchup_edges", "--port", str(broker.tls_port), "--prefix", prefix,
-             "--stores", ",".join(f"{s}:{setup['passwords'][s]}" for s in catchup), "--events", str(args.events),
+             "--stores", ",".join(f"{s}:{setup['passwords'][s]}" for s in group), "--events", str(args.events),
              "--settle", str(args.max_s)],
             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={**os.environ, "PYTHONPATH": str(REPO)})
-        print(f"{len(catchup)} edges replaying {args.events} events each; {len(calm)} live stores at {CALM_HZ}/s",
-              flush=True)
-        while edges.poll() is None:
+            env={**os.environ, "PYTHONPATH": str(REPO)}) for group in groups]
+        print(f"{len(catchup)} edges replaying {args.events} events each ({len(edges)} process(es)); "
+              f"{len(calm)} live stores at {CALM_HZ}/s", flush=True)
+        while any(e.poll() is None for e in edges):
             for c in calms:
                 c.send()
             peak[0] = max(peak[0], proc.memory_info().rss / 2**20)
             time.sleep(1 / CALM_HZ)
-        out, err = edges.communicate()
-        if edges.returncode != 0:
-            raise SystemExit(f"catch-up edges failed: {err[-2000:]}")
-        res = json.loads(out.strip().splitlines()[-1])
+        parts = []
+        for e in edges:
+            out, err = e.communicate()
+            if e.returncode != 0:
+                raise SystemExit(f"catch-up edges failed: {err[-2000:]}")
+            parts.append(json.loads(out.strip().splitlines()[-1]))
+        res = {"sent": sum(x["sent"] for x in parts), "confirmed": sum(x["confirmed"] for x in parts),
+               "first_publish": min(x["first_publish"] for x in parts),
+               "last_confirm": max(x["last_confirm"] for x in parts)}
         cpu1 = [p.cpu_times() for p in procs]
         time.sleep(2.0)
         lat = sorted(x for c in calms for x in c.latencies())
@@ -201,7 +213,8 @@ def run(args) -> list[Row]:
     return [
         Row("catch-up", f"drain rate, {len(catchup)} edges replaying at once, {args.replicas} hub replica(s)", rate,
             "events/s", "", note),
-        Row("catch-up", "other stores' live p95 publish-to-stored during the drain", pct(lat, 0.95), "s", "< 1",
+        Row("catch-up", f"other stores' live p95 publish-to-stored during the drain ({len(catchup)} edges, "
+            f"{args.replicas} replica(s))", pct(lat, 0.95), "s", "< 1",
             lat_note),
         Row("memory", f"hub RSS, {n} store sessions open, idle (replica 1)", rss_idle, "MB", "",
             "one broker session per store (ADR 0006), all read by one I/O thread"),
@@ -216,11 +229,24 @@ def main() -> None:
     ap.add_argument("--calm", type=int, default=2, help="other stores sending live events")
     ap.add_argument("--max-s", type=float, default=400.0, help="give up after this many seconds")
     ap.add_argument("--settle-s", type=float, default=3.0)
-    ap.add_argument("--replicas", type=int, default=1, help="seat-hub serve processes on the shared subscription")
+    ap.add_argument("--replicas", type=int, nargs="+", default=[1, 2, 4],
+                    help="seat-hub serve processes on the shared subscription: one run for each count")
+    ap.add_argument("--many-stores", type=int, default=500,
+                    help="then a run with this many stores connected (their RSS; 0: skip)")
     args = ap.parse_args()
     if args.quick:
         args.stores, args.events, args.calm, args.max_s, args.settle_s = 2, 20, 1, 60.0, 0.5
-    report(run(args), args.json)
+        args.replicas, args.many_stores = [1, 2], 3
+    rows: list[Row] = []
+    for n in args.replicas:
+        got = run(argparse.Namespace(**{**vars(args), "replicas": n}))
+        rows += got if n == args.replicas[0] else [r for r in got if r.section == "catch-up"]
+    if args.many_stores:
+        # 500 stores each with a short backlog: the hub's memory with every store's session open
+        got = run(argparse.Namespace(**{**vars(args), "replicas": 1, "stores": args.many_stores,
+                                        "events": max(1, args.stores * args.events // args.many_stores)}))
+        rows += [r for r in got if r.section == "memory" or "drain rate" in r.metric]
+    report(rows, args.json)
 
 
 if __name__ == "__main__":

@@ -85,7 +85,7 @@ def main() -> None:
     topics = TopicSpace(a.prefix)
     edges = [Backlog(a.port, topics, s, pw, a.events) for s, pw in (x.split(":", 1) for x in a.stores.split(","))]
     for e in edges:
-        assert e.connected.wait(20), f"{e.store}: no CONNACK"
+        assert e.connected.wait(120), f"{e.store}: no CONNACK"  # 500 TLS handshakes on 2 cores take a while
     for e in edges:
         e.send_birth()
     time.sleep(1.0)  # the hub has the layouts
