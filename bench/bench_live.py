@@ -150,7 +150,24 @@ async def run(args, port: int, url: str) -> list[Row]:
             while (await http.get(f"/api/v1/stores/{STORE}")).status_code != 200:
                 await asyncio.sleep(0.1)
             n_events = await seed_history(url, args.days)
-            return await measure(args, edge, http, hub.pid, base, n_events)
+            rows = await measure(args, edge, http, hub.pid, base, n_events)
+            return rows + [sigterm_row(hub)]
+
+
+def sigterm_row(hub: subprocess.Popen) -> Row:
+    """SIGTERM to the hub after the load (its statistics worker processes have run): how many of its
+    processes are still there 10 s later (the issue's three ~100 MB orphans)."""
+    kids = psutil.Process(hub.pid).children(recursive=True)
+    hub.terminate()
+    t0 = time.monotonic()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        hub.wait(30)
+    exit_s = time.monotonic() - t0
+    time.sleep(max(0.0, 10 - exit_s))
+    left = [k for k in kids if k.is_running() and k.status() != psutil.STATUS_ZOMBIE]
+    return Row("process", "hub processes left 10 s after SIGTERM (stats workers included)",
+               len(left) + (hub.poll() is None), "processes", "<= 0",
+               f"{len(kids)} child process(es) before; the hub exited in {exit_s:.1f} s")
 
 
 async def measure(args, edge: Edge, http: httpx.AsyncClient, hub_pid: int, base: str, n_events: int) -> list[Row]:
