@@ -103,10 +103,12 @@ async def roll_events(session: AsyncSession, events: Iterable[Mapping[str, Any]]
     appendable = [(s, seat, heads[s]) for s, seats in first_at.items() for seat, at in seats.items()
                   if heads[s] is not None and hour_floor(at) == heads[s]]
     appended: list[tuple[str, SeatHour]] = []
+    has_head_row: set[tuple[str, str]] = set()
     for chunk in _chunks(appendable):
         q = select(_SH).where(tuple_(_SH.c.store_id, _SH.c.seat_id, _SH.c.hour).in_(chunk))
         for r in (await session.execute(q)).all():
             k = (r.store_id, r.seat_id)
+            has_head_row.add(k)
             since = r.last_at if r.last_at is not None else (r.hour if r.events == 0 else None)
             if since is None or first_at[r.store_id][r.seat_id] < since:
                 continue  # written before last_at existed, or a late event: recompute the hour
@@ -117,8 +119,10 @@ async def roll_events(session: AsyncSession, events: Iterable[Mapping[str, Any]]
             del guess[k]
     # Late events in hours the store has materialised: patch the span they can change.
     new_keys = {(e.get("store_id"), e.get("edge_id"), e.get("boot_id"), e.get("seq"), e.get("at")) for e in events}
+    # (a seat without a row in the current hour is new or was inactive: the general path below)
     for (s, seat) in sorted(guess):
-        if new_through[s] == heads[s] and hour_floor(first_at[s][seat]) <= heads[s]:
+        h = hour_floor(first_at[s][seat])
+        if new_through[s] == heads[s] and (h < heads[s] or (h == heads[s] and (s, seat) in has_head_row)):
             rows = await _patch_late(session, s, seat, first_at[s][seat], last_at[(s, seat)], heads[s],
                                      len(new_events[(s, seat)]), new_keys)
             if rows is not None:
