@@ -31,6 +31,7 @@ SUITE = {
     "ingest_mix": ("bench.bench_ingest_mix", 600),
     "store_day": ("bench.bench_store_day", 300),
     "history": ("bench.bench_history", 900),
+    "rollup_hour": ("bench.bench_rollup_hour", 300),
     "live": ("bench.bench_live", 300),
     "catchup": ("bench.bench_catchup", 900),
     "detector": ("bench.bench_detector", 300),
