@@ -85,9 +85,22 @@ def reference_rules_for(seat_rules: SeatsSection, zone: str | None = None) -> Re
 
 @dataclass(frozen=True, slots=True)
 class _SeenPerson:
-    patch: Patch  # the seat crop when the person was (last) there
+    patch: Patch  # the seat crop when the person was (last) there, sitting still
     t: float  # capture time of the last real person detection
     overlap: float
+    box: tuple[float, float, float, float] | None = None  # the person's box at that detection
+
+
+STILL_IOU = 0.5  # a person box that moved less than this (IoU with the last one) is sitting still
+
+
+def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    inter = w * h
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 class SeatEngine:
@@ -342,7 +355,8 @@ class SeatEngine:
             if cmp is not None and cmp.at_edge:  # the desk moved out of the search window: a weak reading
                 ev = msgspec.structs.replace(ev, confidence=round(ev.confidence / 2, 4))
             if hold:
-                ev = self._hold_still_person(sid, tracker, ev, image, s.polygon, t, margin)
+                ev = self._hold_still_person(sid, tracker, ev, image, s.polygon, t, margin,
+                                             m.person.box if m.person is not None else None)
             evidence[sid] = ev
             tr = tracker.update(t, ev)
             if tr is not None:
@@ -362,18 +376,23 @@ class SeatEngine:
         return [d for ch in sorted(self._drift) if (d := self.drift(ch)) is not None]
 
     def _hold_still_person(self, sid: str, tracker: SeatTracker, ev: Evidence, image, polygon, t: float,
-                           margin: float) -> Evidence:
+                           margin: float, box: tuple[float, float, float, float] | None = None) -> Evidence:
         r = self.seat_rules
         if ev.person_overlap >= r.person_overlap_min:
             patch = seat_patch(image, polygon)
             # Remember the look of the seat only with the person well inside it: a passer-by or a
             # student standing up at the seat's edge leaves a crop that looks like the empty seat,
             # and holding that would keep an empty seat "occupied" (study-table-4chairs 0035-0043).
+            # Nor while the person moves (the box jumped since the last detection): standing up,
+            # walking off past the seat's edge. Such a crop shows the seat nearly empty, and a
+            # hold on it would outlast the student (st4-chairs-b with YOLOv5s: C held 14 s after
+            # he left for B).
             seen = self._seen.get(sid)
-            if seen is None or ev.person_overlap >= min(2 * r.person_overlap_min, seen.overlap):
-                self._seen[sid] = _SeenPerson(patch, t, ev.person_overlap)
+            still = seen is None or seen.box is None or box is None or _iou(seen.box, box) >= STILL_IOU
+            if seen is None or (still and ev.person_overlap >= min(2 * r.person_overlap_min, seen.overlap)):
+                self._seen[sid] = _SeenPerson(patch, t, ev.person_overlap, box)
             else:
-                self._seen[sid] = _SeenPerson(seen.patch, t, seen.overlap)
+                self._seen[sid] = _SeenPerson(seen.patch, t, seen.overlap, box)
             return ev
         seen = self._seen.get(sid)
         if seen is None or tracker.state != "occupied" or t - seen.t > r.still_person_max_s:

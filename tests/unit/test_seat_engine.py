@@ -260,3 +260,40 @@ def test_hold_needs_an_occupied_seat():
     for t in range(0, 40, 2):
         sample(eng, 1, float(t), dets(1, t), image=_scene(True))
     assert not eng.last_evidence("A").person_held
+
+
+def _leaving(x0: int) -> np.ndarray:
+    """The student standing up and walking off past A's right edge: a dark figure at x0.. of the
+    frame; A's crop shows the seat nearly empty."""
+    img = _scene(False)
+    img[0:30, x0 : x0 + 12] = 30
+    return img
+
+
+def test_a_moving_person_is_not_remembered_for_the_hold():
+    # st4-chairs-b with YOLOv5s: the last detection at the seat was the student walking off over
+    # its edge; held on that crop (the seat looks nearly empty), C stayed occupied 14 s after he left.
+    eng = SeatEngine([A], RULES, SeatsSection())
+    for t in range(0, 10, 2):
+        sample(eng, 1, float(t), dets(1, t, IN_A), image=_scene(True))
+    assert states(eng) == {"A": "occupied"}
+    # One sample of him leaving: his box jumped (up and right) but still overlaps A.
+    moving = (0.16, 0.1, 0.34, 0.7)  # overlap 0.65 with A, IoU 0.44 with his seated box
+    sample(eng, 1, 10.0, dets(1, 10, moving), image=_leaving(28))
+    assert eng.last_evidence("A").person_overlap > 0 and not eng.last_evidence("A").person_held
+    # Gone: the seat crop is compared with the look of him sitting, not with the moving sample.
+    trs = []
+    for t in range(12, 40, 2):
+        trs += sample(eng, 1, float(t), dets(1, t), image=_scene(False))
+    assert not eng.last_evidence("A").person_held
+    assert [(x.to_state, x.at) for x in trs] == [("empty", 32.0)]  # exit_s after the first sample without him
+
+
+def test_a_still_person_with_a_steady_box_is_remembered():
+    # The same detections with the box steady (he sits still): the newest crop is the one held.
+    eng = SeatEngine([A], RULES, SeatsSection())
+    for t in range(0, 12, 2):
+        sample(eng, 1, float(t), dets(1, t, IN_A), image=_scene(True, gain=1.0 + t / 100))
+    for t in range(12, 60, 2):
+        assert sample(eng, 1, float(t), dets(1, t), image=_scene(True, gain=1.1)) == []
+    assert eng.last_evidence("A").person_held
