@@ -173,10 +173,11 @@ def build_class_map(names: dict[int, str], cfg: ModelSection) -> ClassMap:
     conf_of = {k.lower(): v for k, v in cfg.class_conf.items()}
     out: dict[int, tuple[str, DetectionKind, float]] = {}
     for kind, wanted in (("item", cfg.item_classes), ("person", cfg.person_classes)):  # person wins a clash
+        base = cfg.item_conf if kind == "item" and cfg.item_conf is not None else cfg.conf
         for n in wanted:
             i = by_name.get(n.lower())
             if i is not None:
-                out[i] = (names[i], kind, conf_of.get(names[i].lower(), cfg.conf))
+                out[i] = (names[i], kind, conf_of.get(names[i].lower(), base))
     return ClassMap(out)
 
 
