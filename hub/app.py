@@ -54,6 +54,7 @@ from hub.web.roi import handlers as roi_handlers
 from hub.web.users import handlers as users_handlers
 from hub.web.ws_sessions import WsSessions
 from protocol import TopicSpace
+from ui.seatmap import template_globals
 
 log = logging.getLogger("hub.app")
 UI_DIR = Path(__file__).resolve().parent.parent / "ui"
@@ -145,7 +146,8 @@ def create_app(settings: HubSettings, *, start_mqtt: bool = True, migrate: bool 
             "metrics": hub_metrics, "writer": writer, "mqtt": None, "ingest": None, "alerts": None, "kiosk": None,
             "ws_sessions": WsSessions(),
         }),
-        template_config=TemplateConfig(directory=UI_DIR / "templates", engine=JinjaTemplateEngine),
+        template_config=TemplateConfig(directory=UI_DIR / "templates", engine=JinjaTemplateEngine,
+                                       engine_callback=lambda e: e.engine.globals.update(template_globals())),
         # Unexpected 500s are logged with their traceback in production too, not only in debug mode.
         logging_config=LoggingConfig(
             configure_root_logger=False, log_exceptions="always", disable_stack_trace={400, 401, 403, 404, 409, 429, 503, WebSocketException}),

@@ -18,6 +18,14 @@ MAP_W, MAP_H = 1600, 900  # SVG user units; polygons are normalised 0..1 (16:9 s
 # One glyph per state, drawn inside the seat and in the legend (no colour needed to tell them apart).
 ICONS: dict[str, str] = {"empty": "○", "occupied": "●", "away": "◐", "abandoned": "⚠", "unknown": "?"}
 
+
+
+def template_globals() -> dict[str, object]:
+    """What every Jinja environment that renders the shared seat templates gets (hub and edge):
+    the wire's state list and these icons, so no template or script keeps its own copy."""
+    return {"seat_states": SEAT_STATES, "seat_icons": ICONS}
+
+
 MESSAGES: dict[str, dict[str, str]] = {
     # the ticking timer under a seat's label: what the duration means in this state
     "timer.empty": {"ko": "빈 지 {d}", "en": "vacant {d}"},

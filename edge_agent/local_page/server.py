@@ -58,6 +58,7 @@ from edge_agent.storage.db import EdgeStore
 from protocol.messages import SeatDef
 from ui import seatmap
 from ui.i18n import Translator, format_duration, pick_lang
+from ui.seatmap import template_globals
 from ui.messages_edge import MESSAGES
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ class LocalPage:
         self.request_timeout_s = request_timeout_s
         self.env = Environment(loader=FileSystemLoader(str(UI_DIR / "templates")),
                                autoescape=select_autoescape(["html"]), auto_reload=False)
+        self.env.globals.update(template_globals())
         self._throttle = LoginThrottle(clock)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None

@@ -4,13 +4,13 @@
   "use strict";
   var body = document.body;
   var every = parseFloat(body.dataset.refreshS || "5") * 1000;
-  var STATES = ["empty", "occupied", "away", "abandoned", "unknown"];
+  // The state counters the page was rendered with (the server's state list, not a copy here).
+  var counters = document.querySelectorAll("[data-count]");
 
   function apply(data) {
     data.seats.forEach(function (s) { window.SeatMap.applySeat(s); });
-    STATES.forEach(function (st) {
-      var c = document.getElementById("count-" + st);
-      if (c) c.textContent = data.counts[st] || 0;
+    Array.prototype.forEach.call(counters, function (c) {
+      c.textContent = data.counts[c.dataset.count] || 0;
     });
     var up = document.getElementById("updated");
     // The store's clock as the server writes it ("22:33:05 KST"), not the tablet's zone and locale.
