@@ -49,8 +49,27 @@ def delta(n_changes: int) -> Delta:
                  changes=[SeatSnapshot(f"A-{i:03d}", STATES[i % 4], quantise_ms(now - 2.5)) for i in range(n_changes)])
 
 
+def guard_cost(n: int = 20_000) -> tuple[float, float]:
+    """CPU and wall microseconds per message of the hub's value guard (protocol.limits.message_problem,
+    run on every decoded message) over what an edge sends most: one event plus one single-seat delta."""
+    from protocol import Event, Evidence
+    from protocol.limits import message_problem
+
+    now = time.time()
+    ev = Event(store_id="oryudong", edge_id="edge1", boot_id=uuid.uuid4().hex, seq=123456, ts=now, seat_id="A-012",
+               from_state="occupied", to_state="away", at=quantise_ms(now - 1.0),
+               evidence=Evidence(person_overlap=0.41, person_conf=0.82, item_count=2, item_classes=["laptop", "book"],
+                                 change_score=0.21, confidence=0.66))
+    mix = [ev, delta(1)] * (n // 2)
+    c0, w0 = time.process_time(), time.perf_counter()
+    for m in mix:
+        message_problem(m, now)
+    return (time.process_time() - c0) * 1e6 / len(mix), (time.perf_counter() - w0) * 1e6 / len(mix)
+
+
 def run() -> list[Row]:
     birth, _ = messages()
+    guard_cpu, guard_wall = guard_cost()
     d1, d11 = delta(1), delta(11)
     one, one_json = len(encode(d1)), len(encode_json(d1))
     marginal = (len(encode(d11)) - one) / 10
@@ -67,6 +86,8 @@ def run() -> list[Row]:
             h / 1024, "KB", "<= 4", f"plain JSON {hj / 1024:.1f} KB"),
         Row("wire", "150-seat birth with the full layout (only when the hub asks), MessagePack", b / 1024, "KB", "",
             f"plain JSON {bj / 1024:.1f} KB"),
+        Row("ingest", "value guard per message (protocol.limits.message_problem), event + delta mix, CPU", guard_cpu,
+            "us", "", f"wall {guard_wall:.2f} us; 4.5 us before the fast walk (issue 17 note)"),
     ]
 
 

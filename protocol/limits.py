@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 
 import msgspec
+from msgspec.structs import astuple
 
 MAX_PAYLOAD_BYTES = 1 << 20  # 1 MiB: a birth of 1000 seats with 16-point polygons is ~300 kB
 MAX_SEATS_PER_MESSAGE = 1000  # a store has 30-150 seats; births, deltas and configs list at most this
@@ -61,7 +62,67 @@ def payload_problem(payload: bytes | bytearray | memoryview) -> Problem | None:
 def message_problem(msg: msgspec.Struct, now: float) -> Problem | None:
     """The first value in ``msg`` that cannot be stored, or None. ``now``: the receiver's clock,
     for the far-future bound on times."""
+    # Almost every message is fine: a fast yes/no walk (per-type field plans, no strings built)
+    # answers those; only a refused message takes the walk that names the field and value.
+    if _ok_struct(msg, now + MAX_FUTURE_S):
+        return None
     return _struct(msg, type(msg).__name__, now)
+
+
+# ---- the fast check: same rules as ``_value`` below, as a predicate ---------------------------
+_Plan = tuple[str, int, int, bool, int]  # field name, string limit, int max, is a time, list limit
+_PLANS: dict[type, tuple[_Plan, ...]] = {}
+_POINT: _Plan = ("", DEFAULT_MAX_STR, MAX_INT32, False, MAX_LIST)  # tuple items: coordinates
+
+
+def _plan_of(name: str) -> _Plan:
+    return (name, STR_LIMITS.get(name, DEFAULT_MAX_STR), MAX_INT64 if name == "seq" else MAX_INT32,
+            name in TIME_FIELDS, LIST_LIMITS.get(name, MAX_LIST))
+
+
+def _ok_struct(obj: msgspec.Struct, latest: float) -> bool:
+    cls = obj.__class__
+    plans = _PLANS.get(cls)
+    if plans is None:
+        plans = _PLANS[cls] = tuple(_plan_of(n) for n in cls.__struct_fields__)
+    # the common cases inline (a call per field would cost more than the checks)
+    for plan, v in zip(plans, astuple(obj)):
+        t = v.__class__
+        if t is str:
+            if len(v) > plan[1] or "\x00" in v:
+                return False
+        elif t is float:
+            if not (MIN_TIME <= v <= latest if plan[3] else -MAX_NUMBER <= v <= MAX_NUMBER):
+                return False  # NaN and inf compare False
+        elif t is int:
+            if not 0 <= v <= plan[2]:
+                return False
+        elif v is not None and t is not bool and not _ok(v, plan, latest):
+            return False
+    return True
+
+
+def _ok(v: object, plan: _Plan, latest: float) -> bool:
+    t = v.__class__
+    if t is str:
+        return len(v) <= plan[1] and "\x00" not in v  # type: ignore[arg-type]
+    if t is float:
+        if plan[3]:
+            return MIN_TIME <= v <= latest  # type: ignore[operator]  # NaN and inf compare False
+        return -MAX_NUMBER <= v <= MAX_NUMBER  # type: ignore[operator]
+    if t is int:
+        return 0 <= v <= plan[2]  # type: ignore[operator]
+    if v is None or t is bool:
+        return True
+    if isinstance(v, msgspec.Struct):
+        return _ok_struct(v, latest)
+    if isinstance(v, list):
+        return len(v) <= plan[4] and all(_ok(item, plan, latest) for item in v)
+    if isinstance(v, tuple):
+        return all(_ok(item, _POINT, latest) for item in v)
+    if isinstance(v, str | int | float):  # subclasses: the full rules
+        return _value(v, plan[0], "", latest - MAX_FUTURE_S) is None
+    return True
 
 
 def _struct(obj: msgspec.Struct, path: str, now: float) -> Problem | None:
