@@ -217,6 +217,24 @@ def _check_state(state: str, where: str) -> str:
     return state
 
 
+def visit_step(state: str, visit: float | None, at: float, to: str
+               ) -> tuple[str, float | None, float | None, bool, bool]:
+    """One transition under the visit rules, the only place they are written (segments, the
+    rollups' carry and their partial walks all call this). From ``state`` with the open visit
+    begun at ``visit`` (None: none open), a transition to ``to`` at ``at`` gives the new state and
+    visit, the length of the stay it ends (None: none), whether it is an entry, and whether it is
+    an abandoned incident. A repeated state is not a transition: nothing changes."""
+    if to == state:
+        return state, visit, None, False, False
+    stay = None
+    if visit is not None and to in ("empty", "unknown"):  # the visit ends: a stay
+        stay, visit = at - visit, None
+    entry = to == "occupied" and visit is None  # a person sat down (away -> occupied is not one)
+    if entry:
+        visit = at
+    return to, visit, stay, entry, to == "abandoned"
+
+
 def seat_segments(timeline: SeatTimeline, start: float, end: float) -> tuple[list[_Segment], list[_Mark]]:
     """Split ``[start, end)`` into constant-state segments, plus the countable moments."""
     state = _check_state(timeline.initial, "initial state") if timeline.initial is not None else "unknown"
@@ -232,26 +250,20 @@ def seat_segments(timeline: SeatTimeline, start: float, end: float) -> tuple[lis
         if at >= end:
             break
         if at < start:  # before the window: only sets where we begin
-            if to != state:
-                if to in ("empty", "unknown"):
-                    visit = None
-                elif to == "occupied" and visit is None:
-                    visit = at
-                state, since = to, at
+            state, visit, _, _, _ = visit_step(state, visit, at, to)
             continue
         if to == state:
             continue  # a repeated state is not a transition
         if at > cur_from:
             segs.append(_Segment(cur_from, at, state))
-        if visit is not None and to in ("empty", "unknown"):
-            marks.append(_Mark(at, "stay", at - visit))
-            visit = None
-        if to == "occupied" and visit is None:
+        state, visit, stay, entry, incident = visit_step(state, visit, at, to)
+        if stay is not None:
+            marks.append(_Mark(at, "stay", stay))
+        if entry:
             marks.append(_Mark(at, "entry"))
-            visit = at
-        if to == "abandoned":
+        if incident:
             marks.append(_Mark(at, "abandoned"))
-        state, since, cur_from = to, at, at
+        cur_from = at
     segs.append(_Segment(cur_from, end, state))
     return segs, marks
 

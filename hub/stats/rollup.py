@@ -37,6 +37,7 @@ from hub.stats.compute import (
     StoreStats,
     bucket_bounds,
     seat_bucket_stats,
+    visit_step,
 )
 
 HOUR = 3600.0
@@ -79,16 +80,10 @@ class Carry:
 
 
 def advance(carry: Carry, events: Iterable[Event]) -> Carry:
-    """The carry after ``events`` (the visit rules of :func:`hub.stats.compute.seat_segments`)."""
+    """The carry after ``events`` (:func:`hub.stats.compute.visit_step`, the visit rules)."""
     state, visit = carry.state, carry.visit
     for at, to in events:
-        if to == state:
-            continue  # a repeated state is not a transition
-        if to in ("empty", "unknown"):
-            visit = None
-        elif to == "occupied" and visit is None:
-            visit = at
-        state = to
+        state, visit, _, _, _ = visit_step(state, visit, at, to)
     return Carry(state, visit)
 
 
@@ -135,8 +130,8 @@ def walk(seat_id: str, carry: Carry, t0: float, t1: float, events: Sequence[Even
     situation ``carry``) to ``t1``, given ``events`` (sorted; at ``t0`` or later, none after ``t1``):
     each hour's durations within ``[t0, t1)``, its entries/stays/incidents and events, its
     ``last_at``, and the carry at its end (for the hours that end by ``t1``; the last row's is the
-    carry after the last event). Same rules as :func:`hub.stats.compute.seat_segments` and
-    :func:`advance`; the property tests hold them equal to :func:`roll_seat`."""
+    carry after the last event). The visit rules are :func:`hub.stats.compute.visit_step`, as in
+    :func:`roll_seat`; the property tests hold the two equal."""
     h0 = hour_floor(t0)
     rows = [SeatHour(seat_id=seat_id, start=h, end=h + HOUR)
             for h in (h0 + k * HOUR for k in range(round((last_hour - h0) / HOUR) + 1))]
@@ -165,18 +160,12 @@ def walk(seat_id: str, carry: Carry, t0: float, t1: float, events: Sequence[Even
         r = rows[i]
         r.events += 1
         r.last_at = at
-        if to == state:
-            continue  # a repeated state is not a transition
-        if visit is not None and to in ("empty", "unknown"):
+        state, visit, stay, entry, incident = visit_step(state, visit, at, to)
+        if stay is not None:
             r.stays += 1
-            r.stay_total_s += at - visit
-            visit = None
-        if to == "occupied" and visit is None:
-            r.entries += 1
-            visit = at
-        if to == "abandoned":
-            r.abandoned_incidents += 1
-        state = to
+            r.stay_total_s += stay
+        r.entries += entry
+        r.abandoned_incidents += incident
     hold(t1)
     rows[i].end_state, rows[i].visit_since = state, visit
     return rows
