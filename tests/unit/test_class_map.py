@@ -34,3 +34,19 @@ def test_a_person_class_listed_as_item_stays_a_person_with_conf():
 @pytest.mark.parametrize("bad", [-0.1, 1.5])
 def test_item_conf_out_of_range_is_a_config_problem(bad):
     assert any("item_conf must be within 0..1" in p for p in model_problems(ModelSection(item_conf=bad)))
+
+
+def test_doctor_knows_the_offline_models_by_name(monkeypatch, tmp_path):
+    # `seat-edge doctor` on a box set up with an offline model: not "a name downloaded on first
+    # run" (nothing downloads it), but installed or not by scripts/setup.sh.
+    from edge_agent.commands.doctor import check_model
+
+    monkeypatch.setenv("SEAT_EDGE_MODELS", str(tmp_path))
+    missing = check_model("yolov5s-coco", "tfjs")
+    assert missing.level == "fail" and "scripts/setup.sh" in missing.fix
+    (tmp_path / "yolov5s-tfjs").mkdir()
+    (tmp_path / "yolov5s-tfjs" / "model.json").write_text("{}")
+    ok = check_model("yolov5s-coco", "tfjs")
+    assert ok.level == "ok" and str(tmp_path) in ok.detail
+    assert check_model("ssd-mobilenet-v2-coco", "tflite").level == "fail"
+    assert check_model("yolo11s.pt").level == "warn"  # an ultralytics name: downloaded on first run
