@@ -117,6 +117,7 @@ class EdgeAgent:
         self._next_health = 0.0
         self.ticks = 0
         self._planned: dict[int, tuple] = {}  # channel -> (layout version, frame size) planned for
+        self._cluttered_said: set[str] = set()  # seats whose cluttered reference was logged
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -161,7 +162,7 @@ class EdgeAgent:
             for det in self.detector.detect(list(frames.values())):
                 detections[det.channel] = det
                 self._latency[det.channel] = det.latency_ms
-        self._take_requested_reference(frames)
+        self._take_requested_reference(frames, detections)
         self._answer_frame_requests(frames, detections)
         batch = []
         for ch in self.cfg.channels:
@@ -169,6 +170,12 @@ class EdgeAgent:
             batch.append((ch.id, frame, detections.get(ch.id), frame.captured_at if frame is not None else now))
         with self._engine_lock:
             transitions = observe_tick(self.engine, batch)
+            cluttered = self.engine.cluttered_references()
+        for sid in cluttered.keys() - self._cluttered_said:
+            log.warning("seat %s: its empty reference holds %s (a sure detection over a desk that looks as "
+                        "its reference); re-take it with the desk cleared: seat-edge reference --channel N",
+                        sid, ", ".join(cluttered[sid]))
+        self._cluttered_said = set(cluttered)
         if transitions:
             self._record(transitions)
         self.ticks += 1
@@ -192,7 +199,7 @@ class EdgeAgent:
                 self._planned[ch] = key
                 log.info("far seats: %s", plan.text())
 
-    def _take_requested_reference(self, frames: dict) -> None:
+    def _take_requested_reference(self, frames: dict, detections: dict) -> None:
         # `seat-edge reference --channel N` (another process) leaves its request in SQLite.
         req = self.store.meta_get("reference_request")
         if not req:
@@ -200,9 +207,15 @@ class EdgeAgent:
         frame = frames.get(int(req))
         if frame is None:
             return  # no fresh frame yet: keep the request for the next tick
-        seats = self.engine.capture_reference(frame.channel, frame, frame.captured_at)
+        seats = self.engine.capture_reference(frame.channel, frame, frame.captured_at,
+                                              detections=detections.get(frame.channel))
         self.store.meta_set("reference_request", "")
-        log.info("took empty references for channel %s: %s", req, ", ".join(seats))
+        log.info("took empty references for channel %s: %s", req, ", ".join(seats) or "none")
+        on_channel = {s.seat_id for s in self.engine.channel_seats(frame.channel)}
+        for sid, classes in self.engine.refused_references().items():
+            if sid in on_channel:
+                log.warning("seat %s: no empty reference taken, the detector sees %s on it; clear the desk and "
+                            "run seat-edge reference --channel %s again", sid, ", ".join(classes), req)
 
     def _record(self, transitions: list[Transition]) -> None:
         changed: dict[str, SeatSnapshot] = {}

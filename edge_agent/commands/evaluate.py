@@ -267,15 +267,6 @@ def run_sequence(seq: LabelledSequence, detect: Callable[[list], list], *, label
             rendered[i] = seq.render(spec.steps[i], cache)
         return Frame(channel=spec.channel, image=rendered[i], captured_at=t, index=i)
 
-    if spec.reference is not None:
-        fr = frame_of(spec.reference.step, 0.0)
-        try:
-            engine.capture_reference(spec.channel, fr, 0.0, seat_ids=spec.reference.seats)
-        except TypeError:  # an older engine without seat_ids: per seat, whole polygon
-            from edge_agent.seats.reference import seat_patch
-            for s in seats:
-                if spec.reference.seats is None or s.seat_id in spec.reference.seats:
-                    engine.reference(s.seat_id).capture_now(0.0, seat_patch(fr.image, s.polygon))
     samples = seq.times()
     times = [t for _, t in samples]
     model_s = seats_s = 0.0
@@ -284,6 +275,25 @@ def run_sequence(seq: LabelledSequence, detect: Callable[[list], list], *, label
         said = prepare(spec.channel, seats, first.shape[1], first.shape[0])
         if progress is not None and said:
             progress(f"{spec.name}: {said}")
+    if spec.reference is not None:
+        # as the agent does: the installer's command, with the detections of that frame (a desk
+        # where belongings are seen gets no "empty" reference)
+        step = spec.reference.step
+        fr = frame_of(step, 0.0)
+        t0 = time.perf_counter()
+        dets[step] = detect([fr])[0]
+        model_s += time.perf_counter() - t0
+        try:
+            engine.capture_reference(spec.channel, fr, 0.0, seat_ids=spec.reference.seats, detections=dets[step])
+        except TypeError:  # an older engine without seat_ids: per seat, whole polygon
+            from edge_agent.seats.reference import seat_patch
+            for s in seats:
+                if spec.reference.seats is None or s.seat_id in spec.reference.seats:
+                    engine.reference(s.seat_id).capture_now(0.0, seat_patch(fr.image, s.polygon))
+        refused = {k: v for k, v in engine.refused_references().items() if k in {s.seat_id for s in seats}}
+        if progress is not None and refused:
+            progress(f"{spec.name}: no empty reference for " + ", ".join(
+                f"{k} ({', '.join(v)} seen)" for k, v in sorted(refused.items())))
     predicted: dict[str, list[str]] = {s.seat_id: [] for s in seats}
     sinces: dict[str, list[float]] = {s.seat_id: [] for s in seats}
     for k, (i, t) in enumerate(samples):

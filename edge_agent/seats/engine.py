@@ -131,6 +131,8 @@ class SeatEngine:
         # kept across layout changes)
         self._drift: dict[int, DriftMeter] = {}
         self._last_change: dict[str, float] = {}  # per seat, the desk change when last seen unhidden
+        self._cluttered: dict[str, list[str]] = {}  # seat -> what its "empty" reference was seen to hold
+        self._refused: dict[str, list[str]] = {}  # seat -> items seen when a reference was asked for
         self._now = now
         self.replace_layout(seats, rules, now=now)
 
@@ -348,10 +350,14 @@ class SeatEngine:
             ev = m.evidence(score, rules)
             if ev.item_count and score is not None and not hidden and score < rules.change_threshold / 2:
                 # Item boxes go WITH the desk evidence: the desk looks as it did empty (registered,
-                # in view), so the box is the detector's mistake (a table read as an umbrella, a
+                # in view), so a weak box is the detector's mistake (a table read as an umbrella, a
                 # chair's back as a backpack), not belongings. Without a reference it counts alone.
-                conf = evidence_confidence(ev.person_overlap, ev.person_conf, False, 0.0, score, rules)
-                ev = msgspec.structs.replace(ev, item_count=0, item_classes=[], confidence=conf)
+                # A sure box counts anyway: that "empty" reference was taken with the thing there.
+                if max(d.conf for d in m.items) < rules.item_over_reference:
+                    conf = evidence_confidence(ev.person_overlap, ev.person_conf, False, 0.0, score, rules)
+                    ev = msgspec.structs.replace(ev, item_count=0, item_classes=[], confidence=conf)
+                else:
+                    self._cluttered.setdefault(sid, list(ev.item_classes))
             if cmp is not None and cmp.at_edge:  # the desk moved out of the search window: a weak reading
                 ev = msgspec.structs.replace(ev, confidence=round(ev.confidence / 2, 4))
             if hold:
@@ -423,23 +429,48 @@ class SeatEngine:
         )
 
     def capture_reference(self, channel: int, frame: Frame, t: float | None = None,
-                          seat_ids: Sequence[str] | None = None) -> list[str]:
+                          seat_ids: Sequence[str] | None = None,
+                          detections: FrameDetections | None = None) -> list[str]:
         """Take the current frame's desk zones as the empty reference of every seat on the
         channel, or of ``seat_ids`` only (the installer's ``seat-edge reference --channel N``).
-        Returns the seat ids updated."""
+        With the frame's ``detections``, a desk where the detector sees belongings is left
+        without a reference (an "empty" picture with a book in it would hide that book, and
+        read its removal as belongings left): ``refused_references`` names them. Returns the
+        seat ids updated."""
         at = frame.captured_at if t is None else t
         wanted = None if seat_ids is None else set(seat_ids)
+        items: dict[str, list[str]] = {}
+        if detections is not None and detections.detections and channel in self._index:
+            matches = self._channels.match_lists({channel: detections.detections})[channel]
+            for sid, m in zip(self._index[channel].ids, matches):
+                if m is not EMPTY_MATCH and m.items:
+                    items[sid] = sorted({d.class_name for d in m.items})
         done = []
         for s in self.channel_seats(channel):
             if wanted is not None and s.seat_id not in wanted:
                 continue
+            if s.seat_id in items:
+                self._refused[s.seat_id] = items[s.seat_id]
+                continue
+            self._refused.pop(s.seat_id, None)
             self._refs[s.seat_id].capture_now(at, seat_patch(frame.image, self._desk[s.seat_id]))
             self._last_change.pop(s.seat_id, None)  # a new reference: nothing seen against it yet
+            self._cluttered.pop(s.seat_id, None)
             done.append(s.seat_id)
         if done and (seat_ids is None or channel not in self._drift):
             # new references: the picture is where they are
             self._drift[channel] = DriftMeter(frame.image, self.seat_rules.drift_tolerance)
         return done
+
+    def refused_references(self) -> dict[str, list[str]]:
+        """Seats whose reference was not taken because belongings were seen on the desk (the
+        classes): clear those desks and take it again."""
+        return dict(self._refused)
+
+    def cluttered_references(self) -> dict[str, list[str]]:
+        """Seats whose empty reference was taken with belongings on the desk (a sure item box over
+        a desk that looks as its reference), with the classes seen: re-take them, desks cleared."""
+        return dict(self._cluttered)
 
     def desk_zone(self, seat_id: str) -> list:
         """The desk polygon the engine uses for a seat (drawn or derived)."""

@@ -16,6 +16,10 @@ class SeatRules(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     person_lower_fraction: float = 0.6  # use the lower part of the box (torso/lap over the desk)
     item_overlap_min: float = 0.5  # fraction of an item box inside the seat
     change_threshold: float = 0.12  # reference-image change score that counts as "items"
+    # An item box over a desk that looks as its empty reference is the detector's mistake (a
+    # table read as an umbrella)... unless it is this sure: then the reference was taken with the
+    # thing on the desk (an install in a room where no desk is ever clear), and the box counts.
+    item_over_reference: float = 0.5
     use_reference: bool = True
     # The desk zone of a seat drawn without one (SeatDef.desk): the seat polygon cut to this band
     # of its bounding box, [top, bottom] as fractions of its height (0 = top). The default, the
@@ -63,4 +67,6 @@ def seat_rules_problems(r: SeatRules) -> list[str]:
         out.append("reference_after_s must be >= 0 (0 = never automatically)")
     if not 0.0 < r.drift_tolerance <= 0.1:
         out.append(f"drift_tolerance must be within 0..0.1 of the frame width, got {r.drift_tolerance}")
+    if not 0.0 <= r.item_over_reference <= 1.0:
+        out.append(f"item_over_reference must be within 0..1 (a detection score), got {r.item_over_reference}")
     return out

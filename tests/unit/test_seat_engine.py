@@ -297,3 +297,51 @@ def test_a_still_person_with_a_steady_box_is_remembered():
     for t in range(12, 60, 2):
         assert sample(eng, 1, float(t), dets(1, t), image=_scene(True, gain=1.1)) == []
     assert eng.last_evidence("A").person_held
+
+
+# -- a reference taken with belongings on the desk -------------------------------------------------
+
+def test_a_sure_item_box_counts_over_a_desk_that_looks_as_its_reference():
+    # A room where no desk is ever clear: the installer's reference holds the bag. A weak box over
+    # the unchanged desk is the detector's mistake; a sure one is the bag the reference was taken
+    # with, and when the student leaves, the seat reads away.
+    bag = _scene(False)
+    bag[45:58, 14:30] = 40  # a dark bag on A's desk, in the reference too
+    sitting = _scene(True)
+    sitting[45:58, 14:30] = 40
+    for score, leaves_to in ((0.3, "empty"), (0.8, "away")):
+        eng = SeatEngine([A], RULES, SeatsSection())
+        eng.capture_reference(1, frame(1, 0.0, bag), 0.0)
+        t = 0.0
+        for _ in range(5):
+            sample(eng, 1, t, dets(1, t, IN_A), dets(1, t, BAG_A, kind="item", name="backpack"), image=sitting)
+            t += 2
+        assert states(eng) == {"A": "occupied"}
+        trs = []
+        for _ in range(20):
+            item = dets(1, t, BAG_A, kind="item", name="backpack")
+            item.detections[0] = Detection("item", "backpack", score, BAG_A)
+            trs += sample(eng, 1, t, item, image=bag)
+            t += 2
+        assert trs and trs[0].to_state == leaves_to, (score, trs)
+        assert ("A" in eng.cluttered_references()) == (score >= 0.5)
+
+
+def test_item_over_reference_is_a_score():
+    from edge_agent.seats.rules import seat_rules_problems
+
+    assert seat_rules_problems(SeatsSection()) == []
+    assert any("item_over_reference" in p for p in seat_rules_problems(SeatsSection(item_over_reference=2.0)))
+
+
+def test_no_empty_reference_where_the_detector_sees_belongings():
+    # The installer's `seat-edge reference` on a room where A's desk holds a bag: A gets no
+    # reference (it would hide the bag and read its removal as belongings), B gets one.
+    eng = SeatEngine([A, B], RULES, SeatsSection())
+    taken = eng.capture_reference(1, frame(1, 5.0), 5.0, detections=dets(1, 5, BAG_A, kind="item", name="backpack"))
+    assert taken == ["B"]
+    assert not eng.reference("A").ready and eng.reference("B").ready
+    assert eng.refused_references() == {"A": ["backpack"]}
+    # the desk cleared, taken again: refused no more
+    assert eng.capture_reference(1, frame(1, 9.0), 9.0, detections=dets(1, 9)) == ["A", "B"]
+    assert eng.refused_references() == {}
