@@ -214,7 +214,7 @@ class EdgeAgent:
         on_channel = {s.seat_id for s in self.engine.channel_seats(frame.channel)}
         for sid, classes in self.engine.refused_references().items():
             if sid in on_channel:
-                log.warning("seat %s: no empty reference taken, the detector sees %s on it; clear the desk and "
+                log.warning("seat %s: no empty reference taken, the detector sees %s there; clear the desk and "
                             "run seat-edge reference --channel %s again", sid, ", ".join(classes), req)
 
     def _record(self, transitions: list[Transition]) -> None:

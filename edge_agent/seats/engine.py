@@ -433,9 +433,10 @@ class SeatEngine:
                           detections: FrameDetections | None = None) -> list[str]:
         """Take the current frame's desk zones as the empty reference of every seat on the
         channel, or of ``seat_ids`` only (the installer's ``seat-edge reference --channel N``).
-        With the frame's ``detections``, a desk where the detector sees belongings is left
-        without a reference (an "empty" picture with a book in it would hide that book, and
-        read its removal as belongings left): ``refused_references`` names them. Returns the
+        With the frame's ``detections``, a desk where the detector sees belongings or a seated
+        person is left without a reference (an "empty" picture with a book in it would hide that
+        book, and read its removal as belongings left): ``refused_references`` names them; an
+        older reference of that desk is kept. Returns the
         seat ids updated."""
         at = frame.captured_at if t is None else t
         wanted = None if seat_ids is None else set(seat_ids)
@@ -443,8 +444,13 @@ class SeatEngine:
         if detections is not None and detections.detections and channel in self._index:
             matches = self._channels.match_lists({channel: detections.detections})[channel]
             for sid, m in zip(self._index[channel].ids, matches):
-                if m is not EMPTY_MATCH and m.items:
-                    items[sid] = sorted({d.class_name for d in m.items})
+                if m is EMPTY_MATCH:
+                    continue
+                seen = {d.class_name for d in m.items}
+                if m.person is not None:  # a student at the desk: his arms and things are not "empty"
+                    seen.add(m.person.class_name)
+                if seen:
+                    items[sid] = sorted(seen)
         done = []
         for s in self.channel_seats(channel):
             if wanted is not None and s.seat_id not in wanted:

@@ -48,6 +48,7 @@ def test_reference_skips_desks_with_belongings(tmp_path, broker, caplog):
         assert "book" in refused["L2"] and "laptop" in refused["G"]
         said = [r.getMessage() for r in caplog.records]
         assert any("seat L2: no empty reference taken" in m and "book" in m and "--channel 1" in m for m in said), said
+        assert "person" in refused["G"]  # a seated student: not an empty desk either
         assert not agent.engine.reference("L2").ready
     finally:
         agent.stop()

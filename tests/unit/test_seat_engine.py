@@ -345,3 +345,9 @@ def test_no_empty_reference_where_the_detector_sees_belongings():
     # the desk cleared, taken again: refused no more
     assert eng.capture_reference(1, frame(1, 9.0), 9.0, detections=dets(1, 9)) == ["A", "B"]
     assert eng.refused_references() == {}
+
+
+def test_no_empty_reference_under_a_seated_student():
+    eng = SeatEngine([A, B], RULES, SeatsSection())
+    assert eng.capture_reference(1, frame(1, 5.0), 5.0, detections=dets(1, 5, IN_A)) == ["B"]
+    assert eng.refused_references() == {"A": ["person"]}
