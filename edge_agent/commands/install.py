@@ -181,6 +181,8 @@ def render_config(*, store_id: str, edge_id: str, data_dir: Path, mqtt: dict, we
     if timezone:
         edge_extra.append(f"timezone = {_toml_str(timezone)}")
     model_extra = _kept(o and o.model, {"weights", "person_classes", "item_classes"})
+    if o is None:  # a new store: far seats get their extra passes (a re-run keeps what the file says)
+        model_extra.append('crops = "auto"')
     ui_extra = _kept(o and o.local_ui, {"listen", "port", "password_hash"})
     local_port = local_port or (o.local_ui.port if o else 8088)
     tables = ""

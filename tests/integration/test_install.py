@@ -148,6 +148,7 @@ def test_install_for_real_then_rerun_changes_nothing(tmp_path, person_model_path
     assert (root / "etc/seat-edge/ca.crt").read_text() == CA_PEM
     assert data["local_ui"]["listen"] == "10.1.2.3" and data["local_ui"]["password_hash"].startswith("$argon2")
     assert data["model"]["person_classes"] == ["Normal", "Fall"]  # taken from the model's own classes
+    assert data["model"]["crops"] == "auto"  # a new store: far seats get their crops (issue 17)
     assert oct(conf.stat().st_mode & 0o777) == "0o640"
     model = root / "var/lib/seat-edge/models/best.pt"
     digest = hashlib.sha256(person_model_path.read_bytes()).hexdigest()
