@@ -236,7 +236,9 @@ class EdgeAgent:
     def _store_health(self, channels: list[ChannelHealth]) -> None:
         with self._engine_lock:
             drift = self.engine.drifts()
-        report = StoredHealth(at=time.time(), channels=channels, hub_connected=self.uplink.connected, drift=drift)
+            refused, cluttered = self.engine.refused_references(), self.engine.cluttered_references()
+        report = StoredHealth(at=time.time(), channels=channels, hub_connected=self.uplink.connected, drift=drift,
+                              refused=refused, cluttered=cluttered)
         self.store.meta_set("health", msgspec.json.encode(report).decode())
 
     # -- hub requests ------------------------------------------------------------------------
@@ -337,6 +339,10 @@ class StoredHealth(msgspec.Struct, frozen=True):
     channels: list[ChannelHealth]
     hub_connected: bool | None = None  # the MQTT session to the hub's broker at that moment
     drift: list[ChannelDrift] = []  # how far each channel's picture moved from its desk references
+    # seats whose empty reference was not taken (what the detector saw on the desk), and seats
+    # whose reference was seen to hold belongings: the installer re-takes them, desks cleared
+    refused: dict[str, list[str]] = {}
+    cluttered: dict[str, list[str]] = {}
 
 
 def health_from_store(store: EdgeStore) -> StoredHealth | None:

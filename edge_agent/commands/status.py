@@ -60,6 +60,12 @@ def render_status(cfg: EdgeConfig, now: float | None = None) -> str:
             )
             if (d := drift.get(h.channel)) is not None:
                 lines.append(f"        {d.text()}")
+        channel_of = {s.seat_id: s.channel for s in cfg.seats}
+        for sid, seen in sorted((health.refused if health else {}).items()):
+            lines.append(f"  seat {sid}: no empty reference, {', '.join(seen)} seen on it when asked; clear the desk "
+                         f"and run seat-edge reference --channel {channel_of.get(sid, 'N')} again")
+        for sid, seen in sorted((health.cluttered if health else {}).items()):
+            lines.append(f"  seat {sid}: its empty reference holds {', '.join(seen)}; re-take it with the desk cleared")
         lines.append(f"outbox: {store.depth()} waiting for the broker, {store.dropped()} dropped in total")
         lines.append(_hub_line(cfg, health, now))
         return "\n".join(lines)

@@ -369,6 +369,8 @@ class SeatEngine:
                 out.append(tr)
             if desk is not None and ref.observe(t, desk, self._confidently_empty(tracker, ev)):
                 self._last_change.pop(sid, None)
+                self._refused.pop(sid, None)  # a clear desk was seen and learned after all
+                self._cluttered.pop(sid, None)
                 if channel not in self._drift:  # the first reference learned: the camera's too
                     self._drift[channel] = DriftMeter(image, rules.drift_tolerance)
         return out

@@ -41,3 +41,22 @@ def test_old_stored_health_without_drift_still_reads(tmp_path):
     store.meta_set("health", '{"at": 1.0, "channels": [], "hub_connected": null}')
     assert health_from_store(store).drift == []
     store.close()
+
+
+def test_status_names_desks_left_without_an_empty_reference(tmp_path):
+    # `seat-edge reference` on a room where L2 holds a book and G a student with his laptop: the
+    # installer reads which desks to clear, with the command to run again (issue 17).
+    cfg = parse_config({"edge": {"store_id": "s1", "data_dir": str(tmp_path)},
+                        "channels": [{"id": 3, "url": "rtsp://x/3"}],
+                        "seats": [{"seat_id": "L2", "channel": 3, "polygon": [[0, 0], [0.5, 0], [0.5, 1], [0, 1]]},
+                                  {"seat_id": "G", "channel": 3, "polygon": [[0.5, 0], [1, 0], [1, 1], [0.5, 1]]}]})
+    store = EdgeStore(tmp_path / "edge.sqlite")
+    report = StoredHealth(at=time.time(), channels=[ChannelHealth(channel=3, online=True, fps=1.0)],
+                          refused={"L2": ["book"], "G": ["laptop", "person"]}, cluttered={"G": ["backpack"]})
+    store.meta_set("health", msgspec.json.encode(report).decode())
+    store.close()
+    text = render_status(cfg)
+    assert "seat L2: no empty reference, book seen on it when asked; clear the desk and run seat-edge reference " \
+           "--channel 3 again" in text
+    assert "seat G: no empty reference, laptop, person seen" in text
+    assert "seat G: its empty reference holds backpack" in text

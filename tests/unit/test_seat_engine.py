@@ -351,3 +351,12 @@ def test_no_empty_reference_under_a_seated_student():
     eng = SeatEngine([A, B], RULES, SeatsSection())
     assert eng.capture_reference(1, frame(1, 5.0), 5.0, detections=dets(1, 5, IN_A)) == ["B"]
     assert eng.refused_references() == {"A": ["person"]}
+
+
+def test_a_refused_desk_learned_later_is_refused_no_more():
+    eng = SeatEngine([A], RULES, SeatsSection(reference_after_s=10.0))
+    assert eng.capture_reference(1, frame(1, 0.0), 0.0, detections=dets(1, 0, BAG_A, kind="item", name="book")) == []
+    assert eng.refused_references() == {"A": ["book"]}
+    for t in range(2, 80, 2):  # the book taken away: the desk seen clear long enough to learn
+        sample(eng, 1, float(t), dets(1, t))
+    assert eng.reference("A").ready and eng.refused_references() == {}
